@@ -1,0 +1,29 @@
+//! Compiles the protobuf contract with protox (pure Rust: no system protoc)
+//! and writes the descriptor set that server reflection serves.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+const PROTOS: &[&str] = &[
+    "proto/partnercenter/v1/partner.proto",
+    "proto/partnercenter/v1/customer.proto",
+    "proto/partnercenter/v1/relationship.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+
+    let descriptors = protox::compile(PROTOS, ["proto"])?;
+    fs::write(
+        out_dir.join("partnercenter_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

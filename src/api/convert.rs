@@ -1,0 +1,169 @@
+//! Domain resources to protobuf messages, and protobuf enums to domain ones.
+//! Both sides name enum values alike, so the conversion goes by name.
+
+use super::pb;
+use crate::domain::model::*;
+use crate::domain::{Error, Result};
+
+pub fn timestamp(micros: Micros) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    })
+}
+
+/// A protobuf enum and the domain enum of the same value names.
+pub trait ProtoEnum: Sized + Copy {
+    fn from_proto(value: i32) -> Option<Self>;
+    fn to_proto(self) -> i32;
+}
+
+macro_rules! proto_enum {
+    ($($domain:ty => $proto:ty),* $(,)?) => {$(
+        impl ProtoEnum for $domain {
+            fn from_proto(value: i32) -> Option<Self> {
+                <$proto>::try_from(value).ok().and_then(|p| <$domain>::parse(p.as_str_name()))
+            }
+            fn to_proto(self) -> i32 {
+                <$proto>::from_str_name(self.as_str()).map_or(0, |p| p as i32)
+            }
+        }
+    )*};
+}
+
+proto_enum! {
+    PartnerKind => pb::partner::Kind,
+    PartnerStatus => pb::partner::Status,
+    LinkState => pb::partner_link::State,
+    Billing => pb::subscription::Billing,
+    SubscriptionStatus => pb::subscription::Status,
+    Channel => pb::subscription::Channel,
+    InvitationState => pb::relationship_request::State,
+    RelationshipKind => pb::relationship::Kind,
+    RelationshipState => pb::relationship::State,
+    RelationshipSource => pb::relationship::Source,
+    Scope => pb::delegated_admin_grant::Scope,
+    GrantState => pb::delegated_admin_grant::State,
+}
+
+/// A required enum field: UNSPECIFIED or an unknown number is INVALID_ARGUMENT.
+pub fn required<E: ProtoEnum>(field: &str, value: i32) -> Result<E> {
+    match value {
+        0 => Err(Error::invalid(field, "is required")),
+        _ => E::from_proto(value).ok_or_else(|| Error::invalid(field, format!("{value} is not a known value"))),
+    }
+}
+
+/// An optional enum field: UNSPECIFIED means absent.
+pub fn optional<E: ProtoEnum>(field: &str, value: i32) -> Result<Option<E>> {
+    match value {
+        0 => Ok(None),
+        _ => required(field, value).map(Some),
+    }
+}
+
+fn id_or_empty(id: &Option<String>) -> String {
+    id.clone().unwrap_or_default()
+}
+
+impl From<&Partner> for pb::Partner {
+    fn from(p: &Partner) -> Self {
+        pb::Partner {
+            id: p.id.clone(),
+            mpn_id: p.mpn_id.clone(),
+            display_name: p.display_name.clone(),
+            kind: p.kind.to_proto(),
+            status: p.status.to_proto(),
+            etag: etag(p.version),
+            create_time: timestamp(p.create_time),
+            update_time: timestamp(p.update_time),
+        }
+    }
+}
+
+impl From<&PartnerLink> for pb::PartnerLink {
+    fn from(l: &PartnerLink) -> Self {
+        pb::PartnerLink {
+            id: l.id.clone(),
+            provider_id: l.provider_id.clone(),
+            reseller_id: l.reseller_id.clone(),
+            state: l.state.to_proto(),
+            create_time: timestamp(l.create_time),
+            update_time: timestamp(l.update_time),
+        }
+    }
+}
+
+impl From<&Customer> for pb::Customer {
+    fn from(c: &Customer) -> Self {
+        let contact = &c.billing_contact;
+        pb::Customer {
+            id: c.id.clone(),
+            domain: c.domain.clone(),
+            company_name: c.company_name.clone(),
+            billing_contact: Some(pb::BillingContact {
+                email: contact.email.clone(),
+                first_name: contact.first_name.clone(),
+                last_name: contact.last_name.clone(),
+                culture: contact.culture.clone(),
+                language: contact.language.clone(),
+            }),
+            etag: etag(c.version),
+            create_time: timestamp(c.create_time),
+            update_time: timestamp(c.update_time),
+        }
+    }
+}
+
+impl From<&Subscription> for pb::Subscription {
+    fn from(s: &Subscription) -> Self {
+        pb::Subscription {
+            id: s.id.clone(),
+            customer_id: s.customer_id.clone(),
+            service: s.service.as_str().to_owned(),
+            offer_name: s.offer_name.clone(),
+            quantity: s.quantity,
+            billing: s.billing.to_proto(),
+            status: s.status.to_proto(),
+            channel: s.channel.to_proto(),
+            partner_of_record_id: id_or_empty(&s.partner_of_record_id),
+            indirect_provider_id: id_or_empty(&s.indirect_provider_id),
+            etag: etag(s.version),
+            create_time: timestamp(s.create_time),
+            update_time: timestamp(s.update_time),
+        }
+    }
+}
+
+impl From<&Relationship> for pb::Relationship {
+    fn from(r: &Relationship) -> Self {
+        pb::Relationship {
+            id: r.id.clone(),
+            customer_id: r.customer_id.clone(),
+            partner_id: r.partner_id.clone(),
+            kind: r.kind.to_proto(),
+            indirect_provider_id: id_or_empty(&r.indirect_provider_id),
+            state: r.state.to_proto(),
+            source: r.source.to_proto(),
+            relationship_request_id: id_or_empty(&r.relationship_request_id),
+            start_time: timestamp(r.start_time),
+            end_time: r.end_time.and_then(timestamp),
+        }
+    }
+}
+
+impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
+    fn from(g: &DelegatedAdminGrant) -> Self {
+        pb::DelegatedAdminGrant {
+            id: g.id.clone(),
+            customer_id: g.customer_id.clone(),
+            partner_id: g.partner_id.clone(),
+            service: g.service.as_str().to_owned(),
+            scopes: g.scopes.iter().map(|s| s.to_proto()).collect(),
+            state: g.state.to_proto(),
+            start_time: timestamp(g.start_time),
+            end_time: g.end_time.and_then(timestamp),
+            auto_extend: g.auto_extend,
+        }
+    }
+}

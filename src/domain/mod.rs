@@ -1,0 +1,16 @@
+//! The rules of DOMAIN.md in plain Rust: no tonic, no sea-orm.
+//!
+//! Rule IDs (P1, C4, A1, …) appear in the comments of the functions that
+//! enforce them, so any rule can be found with one search.
+
+pub mod access;
+pub mod clock;
+pub mod error;
+pub mod model;
+pub mod paging;
+pub mod ports;
+pub mod principal;
+pub mod rules;
+pub mod validate;
+
+pub use error::{Error, ErrorCode, Reason, Result};

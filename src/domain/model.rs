@@ -1,0 +1,289 @@
+//! The resources of DOMAIN.md. Times are microseconds since the Unix epoch.
+
+use serde::{Deserialize, Serialize};
+
+/// Microseconds since the Unix epoch.
+pub type Micros = i64;
+
+pub const MICROS_PER_DAY: Micros = 86_400 * 1_000_000;
+
+/// An enum stored and exchanged by its UPPER_SNAKE name.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(PartnerKind {
+    DirectReseller => "DIRECT_RESELLER",
+    IndirectProvider => "INDIRECT_PROVIDER",
+    IndirectReseller => "INDIRECT_RESELLER",
+    Advisor => "ADVISOR",
+});
+
+named_enum!(PartnerStatus { Active => "ACTIVE", Suspended => "SUSPENDED" });
+
+named_enum!(LinkState { Active => "ACTIVE", Revoked => "REVOKED" });
+
+named_enum!(
+    /// The cloud services a subscription or a delegated admin grant is for.
+    Service {
+        Office365 => "office365",
+        Azure => "azure",
+        Dynamics365 => "dynamics365",
+    }
+);
+
+named_enum!(Billing { License => "LICENSE", Usage => "USAGE" });
+
+named_enum!(SubscriptionStatus {
+    Active => "ACTIVE",
+    Suspended => "SUSPENDED",
+    Cancelled => "CANCELLED",
+});
+
+named_enum!(Channel { Direct => "DIRECT", Advisor => "ADVISOR", Csp => "CSP" });
+
+named_enum!(InvitationState {
+    Active => "ACTIVE",
+    Revoked => "REVOKED",
+    Expired => "EXPIRED",
+});
+
+named_enum!(RelationshipKind {
+    Reseller => "RESELLER",
+    IndirectReseller => "INDIRECT_RESELLER",
+    Advisor => "ADVISOR",
+});
+
+named_enum!(RelationshipState { Active => "ACTIVE", Ended => "ENDED" });
+
+named_enum!(RelationshipSource {
+    CustomerCreation => "CUSTOMER_CREATION",
+    Invitation => "INVITATION",
+    AdvisorSubscription => "ADVISOR_SUBSCRIPTION",
+});
+
+named_enum!(Scope { Provisioning => "PROVISIONING", Support => "SUPPORT" });
+
+named_enum!(GrantState {
+    Active => "ACTIVE",
+    Revoked => "REVOKED",
+    Expired => "EXPIRED",
+    Superseded => "SUPERSEDED",
+});
+
+/// A resource's optimistic-concurrency token (AIP-154), derived from its
+/// row version.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Partner {
+    pub id: String,
+    pub mpn_id: String,
+    pub display_name: String,
+    pub kind: PartnerKind,
+    pub status: PartnerStatus,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+}
+
+impl Partner {
+    pub fn is_active(&self) -> bool {
+        self.status == PartnerStatus::Active
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartnerLink {
+    pub id: String,
+    pub provider_id: String,
+    pub reseller_id: String,
+    pub state: LinkState,
+    pub create_time: Micros,
+    pub update_time: Micros,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BillingContact {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub culture: String,
+    pub language: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    /// Lower case: domains are unique regardless of case (C3).
+    pub domain: String,
+    pub company_name: String,
+    pub billing_contact: BillingContact,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub customer_id: String,
+    pub service: Service,
+    pub offer_name: String,
+    pub quantity: i32,
+    pub billing: Billing,
+    pub status: SubscriptionStatus,
+    pub channel: Channel,
+    pub partner_of_record_id: Option<String>,
+    pub indirect_provider_id: Option<String>,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RelationshipRequest {
+    pub id: String,
+    pub inviting_partner_id: String,
+    pub indirect_reseller_id: Option<String>,
+    pub include_delegated_admin: bool,
+    pub delegated_admin_services: Vec<Service>,
+    pub delegated_admin_scopes: Vec<Scope>,
+    pub customer_domain: Option<String>,
+    /// The acceptance secret: never logged, never in an event (I3).
+    #[serde(skip)]
+    pub code: String,
+    pub state: InvitationState,
+    pub expire_time: Micros,
+    pub create_time: Micros,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Relationship {
+    pub id: String,
+    pub customer_id: String,
+    pub partner_id: String,
+    pub kind: RelationshipKind,
+    pub indirect_provider_id: Option<String>,
+    pub state: RelationshipState,
+    pub source: RelationshipSource,
+    pub relationship_request_id: Option<String>,
+    pub start_time: Micros,
+    pub end_time: Option<Micros>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DelegatedAdminGrant {
+    pub id: String,
+    pub customer_id: String,
+    pub partner_id: String,
+    pub service: Service,
+    pub scopes: Vec<Scope>,
+    pub state: GrantState,
+    pub start_time: Micros,
+    pub end_time: Option<Micros>,
+    pub auto_extend: bool,
+}
+
+/// D4: how long an auto-extending grant is extended at each expiry.
+pub const AUTO_EXTEND_PERIOD: Micros = 180 * MICROS_PER_DAY;
+
+impl DelegatedAdminGrant {
+    /// D4: a grant authorizes while ACTIVE and before its end_time; an
+    /// auto-extending grant is extended by 180 days as often as needed, so
+    /// it authorizes until revoked. Decided on the clock, not on the sweep.
+    pub fn in_force(&self, now: Micros) -> bool {
+        self.state == GrantState::Active
+            && (self.auto_extend || self.end_time.is_none_or(|end| now < end))
+    }
+
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
+/// The new state of what an event records (E1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "resource", rename_all = "snake_case")]
+pub enum EventResource {
+    Partner(Partner),
+    PartnerLink(PartnerLink),
+    Customer(Customer),
+    Subscription(Subscription),
+    RelationshipRequest(RelationshipRequest),
+    Relationship(Relationship),
+    DelegatedAdminGrant(DelegatedAdminGrant),
+}
+
+impl EventResource {
+    pub fn subject_id(&self) -> &str {
+        match self {
+            EventResource::Partner(r) => &r.id,
+            EventResource::PartnerLink(r) => &r.id,
+            EventResource::Customer(r) => &r.id,
+            EventResource::Subscription(r) => &r.id,
+            EventResource::RelationshipRequest(r) => &r.id,
+            EventResource::Relationship(r) => &r.id,
+            EventResource::DelegatedAdminGrant(r) => &r.id,
+        }
+    }
+
+    /// The customer the change is about, if any (E2 filters on it).
+    pub fn customer_id(&self) -> Option<&str> {
+        match self {
+            EventResource::Customer(r) => Some(&r.id),
+            EventResource::Subscription(r) => Some(&r.customer_id),
+            EventResource::Relationship(r) => Some(&r.customer_id),
+            EventResource::DelegatedAdminGrant(r) => Some(&r.customer_id),
+            EventResource::Partner(_)
+            | EventResource::PartnerLink(_)
+            | EventResource::RelationshipRequest(_) => None,
+        }
+    }
+
+    /// The partner the change is about, if any.
+    pub fn partner_id(&self) -> Option<&str> {
+        match self {
+            EventResource::Partner(r) => Some(&r.id),
+            EventResource::PartnerLink(r) => Some(&r.provider_id),
+            EventResource::Subscription(r) => r.partner_of_record_id.as_deref(),
+            EventResource::RelationshipRequest(r) => Some(&r.inviting_partner_id),
+            EventResource::Relationship(r) => Some(&r.partner_id),
+            EventResource::DelegatedAdminGrant(r) => Some(&r.partner_id),
+            EventResource::Customer(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub time: Micros,
+    pub event_type: String,
+    pub actor: String,
+    pub resource: EventResource,
+}

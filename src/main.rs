@@ -1,0 +1,135 @@
+//! The `partnercenter` binary: `serve`, `migrate`, `token`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use partnercenter::auth::TokenAuthority;
+use partnercenter::config::{Config, ConfigArgs};
+use partnercenter::domain::clock::SystemClock;
+use partnercenter::domain::principal::Principal;
+use partnercenter::domain::validate;
+use partnercenter::store::{self, StoreOptions};
+use partnercenter::{server, telemetry};
+
+#[derive(Parser)]
+#[command(name = "partnercenter", version, about = "Cloud partners, customers and relationships over gRPC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC (applies pending migrations first).
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print a bearer token signed with the server's secret.
+    Token {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// For --role partner.
+        #[arg(long)]
+        partner_id: Option<String>,
+        /// For --role customer.
+        #[arg(long)]
+        customer_id: Option<String>,
+        /// Who the token names, for operator and service tokens.
+        #[arg(long, default_value = "cli")]
+        subject: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Operator,
+    Partner,
+    Customer,
+    Service,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), server::BoxError> {
+    match command {
+        Command::Serve { config, listen } => {
+            let config = Config::load(&config, listen)?;
+            telemetry::init(config.log_format);
+            tracing::info!(config = ?config, "starting partnercenter {}", env!("CARGO_PKG_VERSION"));
+            let running = server::spawn(&config, Arc::new(SystemClock)).await?;
+            tracing::info!(addr = %running.addr(), "serving gRPC");
+            server::termination().await;
+            tracing::info!("shutdown requested; draining");
+            running.shutdown().await;
+            Ok(())
+        }
+        Command::Migrate { config } => {
+            let config = Config::load(&config, None)?;
+            telemetry::init(config.log_format);
+            store::migrate(&StoreOptions {
+                url: config.database_url.clone(),
+                max_connections: 1,
+                acquire_timeout: config.acquire_timeout,
+            })
+            .await?;
+            tracing::info!(database_url = %partnercenter::config::redact_url(&config.database_url), "migrations applied");
+            Ok(())
+        }
+        Command::Token {
+            config,
+            role,
+            partner_id,
+            customer_id,
+            subject,
+            ttl,
+        } => {
+            let config = Config::load(&config, None)?;
+            let principal = match role {
+                Role::Operator => Principal::Operator { subject },
+                Role::Service => Principal::Service { subject },
+                Role::Partner => Principal::Partner {
+                    partner_id: validate::id("--partner-id", partner_id.as_deref().unwrap_or_default())?,
+                },
+                Role::Customer => Principal::Customer {
+                    customer_id: validate::id("--customer-id", customer_id.as_deref().unwrap_or_default())?,
+                },
+            };
+            let authority = TokenAuthority::new(&config.jwt_secret()?, &config.jwt_issuer, config.jwt_audience.as_deref());
+            println!("{}", authority.mint(&principal, ttl)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Assembles and runs the gRPC server: the three services behind the auth
+//! interceptor, plus health and reflection (open, for grpcurl and probes).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
+use tonic_health::server::HealthReporter;
+
+use crate::api::pb::customer_service_server::CustomerServiceServer;
+use crate::api::pb::partner_service_server::PartnerServiceServer;
+use crate::api::pb::relationship_service_server::RelationshipServiceServer;
+use crate::api::{CustomerApi, PartnerApi, RelationshipApi, pb};
+use crate::auth::{TokenAuthority, interceptor};
+use crate::config::Config;
+use crate::domain::clock::Clock;
+use crate::domain::ports::{AccessChecker, PartnerDirectory};
+use crate::store::{Store, StoreOptions};
+use crate::telemetry::GrpcTraceLayer;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const SERVICE_NAMES: [&str; 3] = [
+    "partnercenter.v1.PartnerService",
+    "partnercenter.v1.CustomerService",
+    "partnercenter.v1.RelationshipService",
+];
+
+/// A server accepting requests on its own task.
+pub struct RunningServer {
+    addr: SocketAddr,
+    authority: Arc<TokenAuthority>,
+    store: Store,
+    health: HealthReporter,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    drain_timeout: std::time::Duration,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Signs tokens this server accepts.
+    pub fn authority(&self) -> &TokenAuthority {
+        &self.authority
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting, reports NOT_SERVING, lets in-flight calls finish
+    /// within the drain timeout, then stops.
+    pub async fn shutdown(mut self) {
+        for name in SERVICE_NAMES {
+            self.health
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        if let Some(signal) = self.shutdown.take() {
+            let _ = signal.send(());
+        }
+        match tokio::time::timeout(self.drain_timeout, &mut self.task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("server drained and stopped"),
+            Ok(Ok(Err(error))) => tracing::error!(%error, "server stopped with an error"),
+            Ok(Err(error)) => tracing::error!(%error, "server task failed"),
+            Err(_) => {
+                tracing::warn!(timeout = ?self.drain_timeout, "drain timeout passed; closing remaining calls");
+                self.task.abort();
+            }
+        }
+    }
+}
+
+/// Opens the store (applying migrations), binds the listener and starts
+/// serving. `config.listen` may use port 0.
+pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServer, BoxError> {
+    let secret = config.jwt_secret()?;
+    let authority = Arc::new(TokenAuthority::new(
+        &secret,
+        &config.jwt_issuer,
+        config.jwt_audience.as_deref(),
+    ));
+    let store = Store::open(
+        &StoreOptions {
+            url: config.database_url.clone(),
+            max_connections: config.max_connections,
+            acquire_timeout: config.acquire_timeout,
+        },
+        clock,
+    )
+    .await?;
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+
+    let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
+    let access: Arc<dyn AccessChecker> = Arc::new(store.clone());
+    let limit = config.max_message_bytes;
+    let auth = interceptor(authority.clone());
+    let partner_service = InterceptedService::new(
+        PartnerServiceServer::new(PartnerApi::new(store.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+        auth.clone(),
+    );
+    let customer_service = InterceptedService::new(
+        CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+        auth.clone(),
+    );
+    let relationship_service = InterceptedService::new(
+        RelationshipServiceServer::new(RelationshipApi::new(store.clone(), partners, access))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+        auth,
+    );
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in SERVICE_NAMES {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // grpcurl before 1.9 speaks only v1alpha.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // So that grpcurl can print ErrorInfo and BadRequest details.
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let router = Server::builder()
+        .layer(GrpcTraceLayer)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(partner_service)
+        .add_service(customer_service)
+        .add_service(relationship_service);
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        let _ = signal.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        authority,
+        store,
+        health,
+        shutdown: Some(shutdown),
+        task,
+        drain_timeout: config.drain_timeout,
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

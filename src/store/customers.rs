@@ -1,0 +1,251 @@
+//! Customers, subscriptions, and the relationship and grant rows written
+//! with them.
+
+use sea_orm::sea_query::{LikeExpr, Query, SelectStatement};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::convert::{all, customer_row, grant_row, relationship_row, subscription_row};
+use super::entity::{customer, grant, relationship, subscription};
+use super::{Store, WriteTx};
+use crate::domain::Result;
+use crate::domain::model::{
+    Customer, DelegatedAdminGrant, EventResource, GrantState, Micros, Relationship, RelationshipKind,
+    RelationshipState, Service, Subscription, SubscriptionStatus,
+};
+use crate::domain::paging::PageRequest;
+
+#[derive(Clone, Debug, Default)]
+pub struct CustomerFilter {
+    /// Lower case.
+    pub company_name_prefix: Option<String>,
+    /// Lower case.
+    pub domain_prefix: Option<String>,
+    pub indirect_reseller_id: Option<String>,
+    /// C6: only the customers this partner may VIEW (A1).
+    pub visible_to_partner: Option<String>,
+    /// C5: a customer admin's own tenant.
+    pub only_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SubscriptionFilter {
+    pub customer_id: String,
+    pub service: Option<Service>,
+    pub status: Option<SubscriptionStatus>,
+}
+
+/// `LIKE 'prefix%'` with the prefix's own wildcards escaped.
+fn starts_with(prefix: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('\\')
+}
+
+fn active_relationship_customers(partner_id: &str) -> SelectStatement {
+    Query::select()
+        .column(relationship::Column::CustomerId)
+        .from(relationship::Entity)
+        .and_where(relationship::Column::PartnerId.eq(partner_id))
+        .and_where(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+        .to_owned()
+}
+
+/// D4 in SQL: grants in force at `now`, as `DelegatedAdminGrant::in_force`.
+fn grant_in_force(now: Micros) -> Condition {
+    Condition::all()
+        .add(grant::Column::State.eq(GrantState::Active.as_str()))
+        .add(
+            Condition::any()
+                .add(grant::Column::EndTime.is_null())
+                .add(grant::Column::EndTime.gt(now))
+                .add(grant::Column::AutoExtend.eq(true)),
+        )
+}
+
+/// C6 = A1 VIEW in SQL: an ACTIVE relationship or a grant in force.
+fn viewable_by(partner_id: &str, now: Micros) -> Condition {
+    let granted = Query::select()
+        .column(grant::Column::CustomerId)
+        .from(grant::Entity)
+        .and_where(grant::Column::PartnerId.eq(partner_id))
+        .cond_where(grant_in_force(now))
+        .to_owned();
+    Condition::any()
+        .add(customer::Column::Id.in_subquery(active_relationship_customers(partner_id)))
+        .add(customer::Column::Id.in_subquery(granted))
+}
+
+pub(super) async fn find_customer<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Customer>> {
+    customer::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(Customer::try_from)
+        .transpose()
+}
+
+pub(super) async fn find_subscription<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Subscription>> {
+    subscription::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(Subscription::try_from)
+        .transpose()
+}
+
+impl Store {
+    pub async fn customer(&self, id: &str) -> Result<Option<Customer>> {
+        find_customer(&self.db, id).await
+    }
+
+    pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>> {
+        find_subscription(&self.db, id).await
+    }
+
+    pub async fn list_customers(&self, filter: &CustomerFilter, page: &PageRequest) -> Result<Vec<Customer>> {
+        let mut query = customer::Entity::find();
+        if let Some(prefix) = &filter.company_name_prefix {
+            query = query.filter(customer::Column::CompanyNameFolded.like(starts_with(prefix)));
+        }
+        if let Some(prefix) = &filter.domain_prefix {
+            query = query.filter(customer::Column::Domain.like(starts_with(prefix)));
+        }
+        if let Some(reseller_id) = &filter.indirect_reseller_id {
+            let served = active_relationship_customers(reseller_id)
+                .and_where(relationship::Column::Kind.eq(RelationshipKind::IndirectReseller.as_str()))
+                .to_owned();
+            query = query.filter(customer::Column::Id.in_subquery(served));
+        }
+        if let Some(partner_id) = &filter.visible_to_partner {
+            query = query.filter(viewable_by(partner_id, self.now()));
+        }
+        if let Some(id) = &filter.only_id {
+            query = query.filter(customer::Column::Id.eq(id.as_str()));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(customer::Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(customer::Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?;
+        all(rows)
+    }
+
+    pub async fn list_subscriptions(
+        &self,
+        filter: &SubscriptionFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Subscription>> {
+        let mut query = subscription::Entity::find()
+            .filter(subscription::Column::CustomerId.eq(filter.customer_id.as_str()));
+        if let Some(service) = filter.service {
+            query = query.filter(subscription::Column::Service.eq(service.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(subscription::Column::Status.eq(status.as_str()));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(subscription::Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(subscription::Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?;
+        all(rows)
+    }
+}
+
+impl WriteTx {
+    pub async fn customer(&self, id: &str) -> Result<Option<Customer>> {
+        find_customer(self.conn(), id).await
+    }
+
+    pub async fn customer_by_domain(&self, domain: &str) -> Result<Option<Customer>> {
+        customer::Entity::find()
+            .filter(customer::Column::Domain.eq(domain))
+            .one(self.conn())
+            .await?
+            .map(Customer::try_from)
+            .transpose()
+    }
+
+    pub async fn insert_customer(&mut self, customer: &Customer) -> Result<()> {
+        customer::Entity::insert(customer_row(customer)).exec(self.conn()).await?;
+        self.record("customer.created", EventResource::Customer(customer.clone()));
+        Ok(())
+    }
+
+    pub async fn update_customer(&mut self, mut customer: Customer) -> Result<Customer> {
+        customer.version += 1;
+        customer.update_time = self.now();
+        customer::Entity::update(customer_row(&customer)).exec(self.conn()).await?;
+        self.record("customer.updated", EventResource::Customer(customer.clone()));
+        Ok(customer)
+    }
+
+    pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>> {
+        find_subscription(self.conn(), id).await
+    }
+
+    pub async fn insert_subscription(&mut self, subscription: &Subscription) -> Result<()> {
+        subscription::Entity::insert(subscription_row(subscription))
+            .exec(self.conn())
+            .await?;
+        self.record("subscription.created", EventResource::Subscription(subscription.clone()));
+        Ok(())
+    }
+
+    pub async fn update_subscription(&mut self, mut subscription: Subscription) -> Result<Subscription> {
+        subscription.version += 1;
+        subscription.update_time = self.now();
+        subscription::Entity::update(subscription_row(&subscription))
+            .exec(self.conn())
+            .await?;
+        self.record("subscription.updated", EventResource::Subscription(subscription.clone()));
+        Ok(subscription)
+    }
+
+    /// The partner's ACTIVE relationships of one kind with the customer.
+    pub async fn active_relationships(
+        &self,
+        customer_id: &str,
+        partner_id: &str,
+        kind: RelationshipKind,
+    ) -> Result<Vec<Relationship>> {
+        let rows = relationship::Entity::find()
+            .filter(relationship::Column::CustomerId.eq(customer_id))
+            .filter(relationship::Column::PartnerId.eq(partner_id))
+            .filter(relationship::Column::Kind.eq(kind.as_str()))
+            .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+            .all(self.conn())
+            .await?;
+        all(rows)
+    }
+
+    pub async fn insert_relationship(&mut self, relationship: &Relationship) -> Result<()> {
+        relationship::Entity::insert(relationship_row(relationship))
+            .exec(self.conn())
+            .await?;
+        self.record("relationship.created", EventResource::Relationship(relationship.clone()));
+        Ok(())
+    }
+
+    pub async fn insert_grant(
+        &mut self,
+        grant: &DelegatedAdminGrant,
+        relationship_request_id: Option<String>,
+    ) -> Result<()> {
+        grant::Entity::insert(grant_row(grant, relationship_request_id))
+            .exec(self.conn())
+            .await?;
+        self.record("grant.created", EventResource::DelegatedAdminGrant(grant.clone()));
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! sea-orm entities: one module per table. Ids are UUIDv7 text, times are
+//! microseconds since the Unix epoch, enums are stored by name.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod partner {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "partners")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub mpn_id: String,
+        pub display_name: String,
+        pub kind: String,
+        pub status: String,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod partner_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "partner_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub provider_id: String,
+        pub reseller_id: String,
+        pub state: String,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod customer {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// Lower case, so the unique index is case-insensitive (C3).
+        #[sea_orm(unique)]
+        pub domain: String,
+        pub company_name: String,
+        /// Lower-case copy for the case-insensitive prefix filter (C6).
+        pub company_name_folded: String,
+        pub email: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub culture: String,
+        pub language: String,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod subscription {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "subscriptions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub service: String,
+        pub offer_name: String,
+        pub quantity: i32,
+        pub billing: String,
+        pub status: String,
+        pub channel: String,
+        pub partner_of_record_id: Option<String>,
+        pub indirect_provider_id: Option<String>,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod relationship_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "relationship_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub inviting_partner_id: String,
+        pub indirect_reseller_id: Option<String>,
+        pub include_delegated_admin: bool,
+        /// Comma-separated service names.
+        pub delegated_admin_services: String,
+        /// Comma-separated scope names.
+        pub delegated_admin_scopes: String,
+        pub customer_domain: Option<String>,
+        #[sea_orm(unique)]
+        pub code: String,
+        pub state: String,
+        pub expire_time: i64,
+        pub create_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod invitation_acceptance {
+    use sea_orm::entity::prelude::*;
+
+    /// I6: each customer accepts an invitation once.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invitation_acceptances")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub relationship_request_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        pub accept_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod relationship {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "relationships")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub partner_id: String,
+        pub kind: String,
+        pub indirect_provider_id: Option<String>,
+        pub state: String,
+        pub source: String,
+        pub relationship_request_id: Option<String>,
+        pub start_time: i64,
+        pub end_time: Option<i64>,
+    }
+
+    no_relations!();
+}
+
+pub mod grant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "delegated_admin_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub partner_id: String,
+        pub service: String,
+        /// Comma-separated scope names.
+        pub scopes: String,
+        pub state: String,
+        pub start_time: i64,
+        pub end_time: Option<i64>,
+        pub auto_extend: bool,
+        pub relationship_request_id: Option<String>,
+    }
+
+    no_relations!();
+}
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub time: i64,
+        pub event_type: String,
+        pub actor: String,
+        pub customer_id: Option<String>,
+        pub partner_id: Option<String>,
+        pub subject_id: String,
+        /// The new state of what changed, as JSON.
+        pub payload: String,
+    }
+
+    no_relations!();
+}
+
+pub mod event_audience {
+    use sea_orm::entity::prelude::*;
+
+    /// E2: the partners that could read an event when it was appended.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "event_audience")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub partner_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod request_record {
+    use sea_orm::entity::prelude::*;
+
+    /// AIP-155: what a create with a request id produced.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "request_records")]
+    pub struct Model {
+        /// Caller, method and request id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub fingerprint: String,
+        pub resource_id: String,
+        pub create_time: i64,
+    }
+
+    no_relations!();
+}

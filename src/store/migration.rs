@@ -1,0 +1,234 @@
+//! Schema migrations. Portable SQL only: the same migrations run on SQLite
+//! and PostgreSQL. Applied migrations are never edited; add a new one.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, big_integer_null, boolean, integer, text, text_null};
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(InitialSchema)]
+    }
+}
+
+struct InitialSchema;
+
+impl MigrationName for InitialSchema {
+    fn name(&self) -> &str {
+        "m0001_initial_schema"
+    }
+}
+
+fn table(name: &'static str) -> TableCreateStatement {
+    Table::create().table(name).if_not_exists().take()
+}
+
+fn id() -> ColumnDef {
+    text("id").primary_key().take()
+}
+
+fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table).if_not_exists();
+    for column in columns {
+        index.col(*column);
+    }
+    index.take()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for InitialSchema {
+    /// SQLite runs migrations outside a transaction by default; make it atomic.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let tables = [
+            table("partners")
+                .col(id())
+                .col(text("mpn_id").unique_key())
+                .col(text("display_name"))
+                .col(text("kind"))
+                .col(text("status"))
+                .col(big_integer("version"))
+                .col(big_integer("create_time"))
+                .col(big_integer("update_time"))
+                .take(),
+            table("partner_links")
+                .col(id())
+                .col(text("provider_id"))
+                .col(text("reseller_id"))
+                .col(text("state"))
+                .col(big_integer("create_time"))
+                .col(big_integer("update_time"))
+                .foreign_key(ForeignKey::create().from("partner_links", "provider_id").to("partners", "id"))
+                .foreign_key(ForeignKey::create().from("partner_links", "reseller_id").to("partners", "id"))
+                .take(),
+            table("customers")
+                .col(id())
+                .col(text("domain").unique_key())
+                .col(text("company_name"))
+                .col(text("company_name_folded"))
+                .col(text("email"))
+                .col(text("first_name"))
+                .col(text("last_name"))
+                .col(text("culture"))
+                .col(text("language"))
+                .col(big_integer("version"))
+                .col(big_integer("create_time"))
+                .col(big_integer("update_time"))
+                .take(),
+            table("subscriptions")
+                .col(id())
+                .col(text("customer_id"))
+                .col(text("service"))
+                .col(text("offer_name"))
+                .col(integer("quantity"))
+                .col(text("billing"))
+                .col(text("status"))
+                .col(text("channel"))
+                .col(text_null("partner_of_record_id"))
+                .col(text_null("indirect_provider_id"))
+                .col(big_integer("version"))
+                .col(big_integer("create_time"))
+                .col(big_integer("update_time"))
+                .foreign_key(ForeignKey::create().from("subscriptions", "customer_id").to("customers", "id"))
+                .foreign_key(ForeignKey::create().from("subscriptions", "partner_of_record_id").to("partners", "id"))
+                .foreign_key(ForeignKey::create().from("subscriptions", "indirect_provider_id").to("partners", "id"))
+                .take(),
+            table("relationship_requests")
+                .col(id())
+                .col(text("inviting_partner_id"))
+                .col(text_null("indirect_reseller_id"))
+                .col(boolean("include_delegated_admin"))
+                .col(text("delegated_admin_services"))
+                .col(text("delegated_admin_scopes"))
+                .col(text_null("customer_domain"))
+                .col(text("code").unique_key())
+                .col(text("state"))
+                .col(big_integer("expire_time"))
+                .col(big_integer("create_time"))
+                .foreign_key(ForeignKey::create().from("relationship_requests", "inviting_partner_id").to("partners", "id"))
+                .foreign_key(ForeignKey::create().from("relationship_requests", "indirect_reseller_id").to("partners", "id"))
+                .take(),
+            table("invitation_acceptances")
+                .col(text("relationship_request_id"))
+                .col(text("customer_id"))
+                .col(big_integer("accept_time"))
+                .primary_key(Index::create().col("relationship_request_id").col("customer_id"))
+                .foreign_key(ForeignKey::create().from("invitation_acceptances", "relationship_request_id").to("relationship_requests", "id"))
+                .foreign_key(ForeignKey::create().from("invitation_acceptances", "customer_id").to("customers", "id"))
+                .take(),
+            table("relationships")
+                .col(id())
+                .col(text("customer_id"))
+                .col(text("partner_id"))
+                .col(text("kind"))
+                .col(text_null("indirect_provider_id"))
+                .col(text("state"))
+                .col(text("source"))
+                .col(text_null("relationship_request_id"))
+                .col(big_integer("start_time"))
+                .col(big_integer_null("end_time"))
+                .foreign_key(ForeignKey::create().from("relationships", "customer_id").to("customers", "id"))
+                .foreign_key(ForeignKey::create().from("relationships", "partner_id").to("partners", "id"))
+                .foreign_key(ForeignKey::create().from("relationships", "indirect_provider_id").to("partners", "id"))
+                .take(),
+            table("delegated_admin_grants")
+                .col(id())
+                .col(text("customer_id"))
+                .col(text("partner_id"))
+                .col(text("service"))
+                .col(text("scopes"))
+                .col(text("state"))
+                .col(big_integer("start_time"))
+                .col(big_integer_null("end_time"))
+                .col(boolean("auto_extend"))
+                .col(text_null("relationship_request_id"))
+                .foreign_key(ForeignKey::create().from("delegated_admin_grants", "customer_id").to("customers", "id"))
+                .foreign_key(ForeignKey::create().from("delegated_admin_grants", "partner_id").to("partners", "id"))
+                .take(),
+            table("events")
+                .col(big_integer("seq").primary_key())
+                .col(big_integer("time"))
+                .col(text("event_type"))
+                .col(text("actor"))
+                .col(text_null("customer_id"))
+                .col(text_null("partner_id"))
+                .col(text("subject_id"))
+                .col(text("payload"))
+                .take(),
+            table("event_audience")
+                .col(text("partner_id"))
+                .col(big_integer("seq"))
+                .primary_key(Index::create().col("partner_id").col("seq"))
+                .take(),
+            // E1: one row, taken by every write transaction, hands out seq.
+            table("event_counter")
+                .col(integer("id").primary_key())
+                .col(big_integer("value"))
+                .take(),
+            table("request_records")
+                .col(text("key").primary_key())
+                .col(text("fingerprint"))
+                .col(text("resource_id"))
+                .col(big_integer("create_time"))
+                .take(),
+        ];
+        for statement in tables {
+            manager.create_table(statement).await?;
+        }
+
+        let indexes = [
+            index("partner_links", "partner_links_provider", &["provider_id", "reseller_id", "state"]),
+            index("partner_links", "partner_links_reseller", &["reseller_id", "provider_id", "state"]),
+            index("customers", "customers_company_name", &["company_name_folded"]),
+            index("subscriptions", "subscriptions_customer", &["customer_id", "id"]),
+            index("subscriptions", "subscriptions_partner_of_record", &["partner_of_record_id", "customer_id"]),
+            index("subscriptions", "subscriptions_indirect_provider", &["indirect_provider_id", "customer_id"]),
+            index("relationship_requests", "relationship_requests_inviting", &["inviting_partner_id", "id"]),
+            index("relationship_requests", "relationship_requests_reseller", &["indirect_reseller_id", "id"]),
+            index("relationships", "relationships_partner_customer", &["partner_id", "customer_id", "state"]),
+            index("relationships", "relationships_customer", &["customer_id", "id"]),
+            index("relationships", "relationships_provider", &["indirect_provider_id", "customer_id"]),
+            index("delegated_admin_grants", "grants_partner_customer", &["partner_id", "customer_id", "state"]),
+            index("delegated_admin_grants", "grants_customer_service", &["customer_id", "service", "state"]),
+            index("events", "events_customer", &["customer_id", "seq"]),
+            index("events", "events_partner", &["partner_id", "seq"]),
+        ];
+        for statement in indexes {
+            manager.create_index(statement).await?;
+        }
+
+        let seed_counter = Query::insert()
+            .into_table("event_counter")
+            .columns(["id", "value"])
+            .values_panic([1.into(), 0i64.into()])
+            .to_owned();
+        manager.exec_stmt(seed_counter).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for name in [
+            "request_records",
+            "event_counter",
+            "event_audience",
+            "events",
+            "delegated_admin_grants",
+            "relationships",
+            "invitation_acceptances",
+            "relationship_requests",
+            "subscriptions",
+            "customers",
+            "partner_links",
+            "partners",
+        ] {
+            manager.drop_table(Table::drop().table(name).if_exists().take()).await?;
+        }
+        Ok(())
+    }
+}

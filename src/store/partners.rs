@@ -1,0 +1,191 @@
+//! Partners and provider-reseller links.
+
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::convert::{all, link_row, partner_row};
+use super::entity::{partner, partner_link};
+use super::{Store, WriteTx};
+use crate::domain::Result;
+use crate::domain::model::{EventResource, LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
+use crate::domain::paging::PageRequest;
+
+#[derive(Clone, Debug, Default)]
+pub struct PartnerFilter {
+    pub kind: Option<PartnerKind>,
+    pub status: Option<PartnerStatus>,
+    /// P5: only this partner and the partners ACTIVE-linked with it.
+    pub linked_to: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkFilter {
+    /// Links where this partner is the provider or the reseller.
+    pub partner_id: Option<String>,
+    pub state: Option<LinkState>,
+}
+
+pub(super) async fn find_partner<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Partner>> {
+    partner::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(Partner::try_from)
+        .transpose()
+}
+
+async fn find_active_link<C: ConnectionTrait>(
+    db: &C,
+    provider_id: &str,
+    reseller_id: &str,
+) -> Result<Option<PartnerLink>> {
+    partner_link::Entity::find()
+        .filter(partner_link::Column::ProviderId.eq(provider_id))
+        .filter(partner_link::Column::ResellerId.eq(reseller_id))
+        .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .one(db)
+        .await?
+        .map(PartnerLink::try_from)
+        .transpose()
+}
+
+/// P5: the partner itself and every partner ACTIVE-linked with it.
+fn linked_with(partner_id: &str) -> Condition {
+    let resellers = Query::select()
+        .column(partner_link::Column::ResellerId)
+        .from(partner_link::Entity)
+        .and_where(partner_link::Column::ProviderId.eq(partner_id))
+        .and_where(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .to_owned();
+    let providers = Query::select()
+        .column(partner_link::Column::ProviderId)
+        .from(partner_link::Entity)
+        .and_where(partner_link::Column::ResellerId.eq(partner_id))
+        .and_where(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .to_owned();
+    Condition::any()
+        .add(partner::Column::Id.eq(partner_id))
+        .add(partner::Column::Id.in_subquery(resellers))
+        .add(partner::Column::Id.in_subquery(providers))
+}
+
+impl Store {
+    pub async fn partner(&self, id: &str) -> Result<Option<Partner>> {
+        find_partner(&self.db, id).await
+    }
+
+    pub async fn active_link(&self, provider_id: &str, reseller_id: &str) -> Result<Option<PartnerLink>> {
+        find_active_link(&self.db, provider_id, reseller_id).await
+    }
+
+    /// P5: whether `other` is `partner_id` itself or ACTIVE-linked with it.
+    pub async fn partner_visible_to(&self, partner_id: &str, other: &str) -> Result<bool> {
+        let found = partner::Entity::find()
+            .filter(partner::Column::Id.eq(other))
+            .filter(linked_with(partner_id))
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// One page (plus one row) of partners in id order.
+    pub async fn list_partners(&self, filter: &PartnerFilter, page: &PageRequest) -> Result<Vec<Partner>> {
+        let mut query = partner::Entity::find();
+        if let Some(kind) = filter.kind {
+            query = query.filter(partner::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(partner::Column::Status.eq(status.as_str()));
+        }
+        if let Some(partner_id) = &filter.linked_to {
+            query = query.filter(linked_with(partner_id));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(partner::Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(partner::Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?;
+        all(rows)
+    }
+
+    pub async fn list_links(&self, filter: &LinkFilter, page: &PageRequest) -> Result<Vec<PartnerLink>> {
+        let mut query = partner_link::Entity::find();
+        if let Some(partner_id) = &filter.partner_id {
+            query = query.filter(
+                Condition::any()
+                    .add(partner_link::Column::ProviderId.eq(partner_id.as_str()))
+                    .add(partner_link::Column::ResellerId.eq(partner_id.as_str())),
+            );
+        }
+        if let Some(state) = filter.state {
+            query = query.filter(partner_link::Column::State.eq(state.as_str()));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(partner_link::Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(partner_link::Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?;
+        all(rows)
+    }
+}
+
+impl WriteTx {
+    pub async fn partner(&self, id: &str) -> Result<Option<Partner>> {
+        find_partner(self.conn(), id).await
+    }
+
+    pub async fn partner_by_mpn_id(&self, mpn_id: &str) -> Result<Option<Partner>> {
+        partner::Entity::find()
+            .filter(partner::Column::MpnId.eq(mpn_id))
+            .one(self.conn())
+            .await?
+            .map(Partner::try_from)
+            .transpose()
+    }
+
+    pub async fn insert_partner(&mut self, partner: &Partner) -> Result<()> {
+        partner::Entity::insert(partner_row(partner)).exec(self.conn()).await?;
+        self.record("partner.created", EventResource::Partner(partner.clone()));
+        Ok(())
+    }
+
+    /// Writes the partner's new state with the next version.
+    pub async fn update_partner(&mut self, mut partner: Partner) -> Result<Partner> {
+        partner.version += 1;
+        partner.update_time = self.now();
+        partner::Entity::update(partner_row(&partner)).exec(self.conn()).await?;
+        self.record("partner.updated", EventResource::Partner(partner.clone()));
+        Ok(partner)
+    }
+
+    pub async fn active_link(&self, provider_id: &str, reseller_id: &str) -> Result<Option<PartnerLink>> {
+        find_active_link(self.conn(), provider_id, reseller_id).await
+    }
+
+    pub async fn insert_link(&mut self, link: &PartnerLink) -> Result<()> {
+        partner_link::Entity::insert(link_row(link)).exec(self.conn()).await?;
+        self.record("partner_link.created", EventResource::PartnerLink(link.clone()));
+        Ok(())
+    }
+
+    pub async fn revoke_link(&mut self, mut link: PartnerLink) -> Result<PartnerLink> {
+        link.state = LinkState::Revoked;
+        link.update_time = self.now();
+        partner_link::Entity::update(link_row(&link)).exec(self.conn()).await?;
+        self.record("partner_link.revoked", EventResource::PartnerLink(link.clone()));
+        Ok(link)
+    }
+
+    pub async fn link(&self, id: &str) -> Result<Option<PartnerLink>> {
+        partner_link::Entity::find_by_id(id.to_owned())
+            .one(self.conn())
+            .await?
+            .map(PartnerLink::try_from)
+            .transpose()
+    }
+}

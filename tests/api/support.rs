@@ -1,0 +1,313 @@
+//! The test harness: a real server on 127.0.0.1:0 over a fresh SQLite file,
+//! called through the generated clients.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use partnercenter::config::Config;
+use partnercenter::domain::clock::{Clock, SystemClock};
+use partnercenter::domain::principal::Principal;
+use partnercenter::pb;
+use partnercenter::pb::customer_service_client::CustomerServiceClient;
+use partnercenter::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
+use partnercenter::server::{self, RunningServer};
+use tempfile::TempDir;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+pub const SECRET: &str = "test-secret-of-at-least-16-bytes";
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+pub type Partners = PartnerServiceClient<Authed>;
+pub type Customers = CustomerServiceClient<Authed>;
+pub type Relationships = RelationshipServiceClient<Authed>;
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub channel: Channel,
+    pub dir: TempDir,
+    pub database_url: String,
+}
+
+static MPN: AtomicU64 = AtomicU64::new(1_000_000);
+static DOMAIN: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_mpn_id() -> String {
+    MPN.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+/// A domain no other test uses.
+pub fn unique_domain(stem: &str) -> String {
+    format!("{stem}{}.cn", DOMAIN.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn operator() -> Principal {
+    Principal::Operator { subject: "ops".into() }
+}
+
+pub fn service() -> Principal {
+    Principal::Service { subject: "billing".into() }
+}
+
+pub fn partner(id: &str) -> Principal {
+    Principal::Partner { partner_id: id.into() }
+}
+
+pub fn customer(id: &str) -> Principal {
+    Principal::Customer { customer_id: id.into() }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Arc::new(SystemClock), Some(SECRET)).await
+    }
+
+    pub async fn start_with(clock: Arc<dyn Clock>, secret: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_url: database_url.clone(),
+            jwt_secret: secret.map(str::to_owned),
+            ..Config::default()
+        };
+        let server = server::spawn(&config, clock).await.expect("server starts");
+        let channel = Channel::from_shared(format!("http://{}", server.addr()))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connects");
+        TestServer {
+            server,
+            channel,
+            dir,
+            database_url,
+        }
+    }
+
+    pub fn token(&self, principal: &Principal) -> String {
+        self.server.authority().mint(principal, 3600).expect("token")
+    }
+
+    pub fn bearer(&self, principal: &Principal) -> Bearer {
+        let value = format!("Bearer {}", self.token(principal)).parse().expect("ascii");
+        Bearer(Some(value))
+    }
+
+    pub fn partners(&self, principal: &Principal) -> Partners {
+        PartnerServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+    }
+
+    pub fn customers(&self, principal: &Principal) -> Customers {
+        CustomerServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+    }
+
+    pub fn relationships(&self, principal: &Principal) -> Relationships {
+        RelationshipServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+    }
+
+    /// Clients that send the given raw authorization header (or none).
+    pub fn partners_with_header(&self, header: Option<&str>) -> Partners {
+        let value = header.map(|h| h.parse().expect("ascii"));
+        PartnerServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+    }
+
+    /// Creates an ACTIVE partner of the given kind, as the operator.
+    pub async fn create_partner(&self, kind: pb::partner::Kind) -> pb::Partner {
+        self.partners(&operator())
+            .create_partner(pb::CreatePartnerRequest {
+                partner: Some(pb::Partner {
+                    mpn_id: next_mpn_id(),
+                    display_name: format!("{} {}", kind.as_str_name(), next_mpn_id()),
+                    kind: kind as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("partner created")
+            .into_inner()
+    }
+
+    pub async fn set_partner_status(&self, id: &str, status: pb::partner::Status) -> pb::Partner {
+        self.partners(&operator())
+            .update_partner(pb::UpdatePartnerRequest {
+                partner: Some(pb::Partner {
+                    id: id.into(),
+                    status: status as i32,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["status".into()],
+                }),
+            })
+            .await
+            .expect("status set")
+            .into_inner()
+    }
+
+    pub async fn link(&self, provider_id: &str, reseller_id: &str) -> pb::PartnerLink {
+        self.partners(&operator())
+            .link_indirect_reseller(pb::LinkIndirectResellerRequest {
+                provider_id: provider_id.into(),
+                reseller_id: reseller_id.into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("linked")
+            .into_inner()
+    }
+
+    pub async fn unlink(&self, provider_id: &str, reseller_id: &str) -> pb::PartnerLink {
+        self.partners(&operator())
+            .unlink_indirect_reseller(pb::UnlinkIndirectResellerRequest {
+                provider_id: provider_id.into(),
+                reseller_id: reseller_id.into(),
+            })
+            .await
+            .expect("unlinked")
+            .into_inner()
+    }
+
+    /// Creates a customer as `creator` (operator or partner).
+    pub async fn create_customer(
+        &self,
+        creator: &Principal,
+        indirect_reseller_id: Option<&str>,
+    ) -> Result<pb::Customer, Status> {
+        self.customers(creator)
+            .create_customer(customer_request(&unique_domain("tenant"), indirect_reseller_id))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn create_subscription(
+        &self,
+        caller: &Principal,
+        subscription: pb::Subscription,
+    ) -> Result<pb::Subscription, Status> {
+        self.customers(caller)
+            .create_subscription(pb::CreateSubscriptionRequest {
+                subscription: Some(subscription),
+                request_id: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Every event appended so far, in seq order.
+    pub async fn events(&self) -> Vec<partnercenter::domain::model::Event> {
+        self.server.store().events_after(0, 100_000).await.expect("events")
+    }
+}
+
+pub fn customer_request(domain: &str, indirect_reseller_id: Option<&str>) -> pb::CreateCustomerRequest {
+    pb::CreateCustomerRequest {
+        customer: Some(pb::Customer {
+            domain: domain.into(),
+            company_name: format!("Company of {domain}"),
+            billing_contact: Some(pb::BillingContact {
+                email: format!("admin@{domain}"),
+                first_name: "Li".into(),
+                last_name: "Wei".into(),
+                culture: "zh-CN".into(),
+                language: "zh".into(),
+            }),
+            ..Default::default()
+        }),
+        indirect_reseller_id: indirect_reseller_id.unwrap_or_default().into(),
+        request_id: String::new(),
+    }
+}
+
+/// A CSP subscription for `customer_id` with defaults that pass validation.
+pub fn csp_subscription(customer_id: &str, partner_of_record_id: &str) -> pb::Subscription {
+    pb::Subscription {
+        customer_id: customer_id.into(),
+        service: "office365".into(),
+        offer_name: "Office 365 E3".into(),
+        quantity: 10,
+        billing: pb::subscription::Billing::License as i32,
+        channel: pb::subscription::Channel::Csp as i32,
+        partner_of_record_id: partner_of_record_id.into(),
+        ..Default::default()
+    }
+}
+
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+/// The ErrorInfo reason of a failed call, checking the domain too.
+pub fn reason(status: &Status) -> String {
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, "partnercenter");
+    info.reason
+}
+
+/// Asserts a call failed with this code and ErrorInfo reason.
+#[track_caller]
+pub fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, expected_reason: &str) -> Status {
+    let status = match result {
+        Ok(value) => panic!("expected {code:?} {expected_reason}, got Ok({value:?})"),
+        Err(status) => status,
+    };
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason(&status), expected_reason, "{status:?}");
+    status
+}
+
+/// The fields named by the BadRequest of a failed call.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+/// The A1 decision the server's access checker makes now, over the real
+/// store. (The CheckAccess RPC exposes the same function.)
+pub async fn decide(
+    server: &TestServer,
+    partner_id: &str,
+    customer_id: &str,
+    action: partnercenter::domain::access::Action,
+    service: Option<partnercenter::domain::model::Service>,
+    subscription_id: Option<&str>,
+) -> partnercenter::domain::access::Decision {
+    use partnercenter::domain::ports::AccessChecker;
+    server
+        .server
+        .store()
+        .check(&partnercenter::domain::access::AccessQuery {
+            partner_id: partner_id.into(),
+            customer_id: customer_id.into(),
+            action,
+            service,
+            subscription_id: subscription_id.map(str::to_owned),
+        })
+        .await
+        .expect("decision")
+}
