@@ -198,7 +198,10 @@ mod tests {
             partner_id: "0190f5c2-7b3a-7000-8000-000000000001".into(),
         };
         let token = authority.mint(&partner, 60).unwrap();
-        assert_eq!(authority.authenticate(Some(&format!("Bearer {token}"))).unwrap(), partner);
+        assert_eq!(
+            authority.authenticate(Some(&format!("Bearer {token}"))).unwrap(),
+            partner
+        );
         let other = TokenAuthority::new(b"other", "partnercenter", None);
         let error = other.authenticate(Some(&format!("Bearer {token}"))).unwrap_err();
         assert_eq!(error.reason, Reason::TokenInvalid);

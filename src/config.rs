@@ -72,7 +72,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
@@ -130,7 +132,10 @@ impl Config {
         let mut config = Config::default();
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         config.listen = listen_flag
-            .or(env("PARTNERCENTER_LISTEN").map(|v| v.parse()).transpose().map_err(|e| format!("PARTNERCENTER_LISTEN: {e}"))?)
+            .or(env("PARTNERCENTER_LISTEN")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|e| format!("PARTNERCENTER_LISTEN: {e}"))?)
             .or(file.listen)
             .unwrap_or(config.listen);
         config.database_url = args
@@ -139,16 +144,24 @@ impl Config {
             .or(env("DATABASE_URL"))
             .or(file.database_url)
             .unwrap_or(config.database_url);
-        config.max_connections = args.max_connections.or(file.max_connections).unwrap_or(config.max_connections);
+        config.max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(config.max_connections);
         if let Some(seconds) = file.acquire_timeout_seconds {
             config.acquire_timeout = Duration::from_secs(seconds);
         }
         config.jwt_secret = env("PARTNERCENTER_JWT_SECRET").or(file.jwt_secret);
-        config.jwt_issuer = env("PARTNERCENTER_JWT_ISSUER").or(file.jwt_issuer).unwrap_or(config.jwt_issuer);
+        config.jwt_issuer = env("PARTNERCENTER_JWT_ISSUER")
+            .or(file.jwt_issuer)
+            .unwrap_or(config.jwt_issuer);
         config.jwt_audience = env("PARTNERCENTER_JWT_AUDIENCE").or(file.jwt_audience);
         config.log_format = args.log_format.or(file.log_format).unwrap_or_default();
         if let Some(seconds) = env("PARTNERCENTER_DRAIN_TIMEOUT_SECONDS")
-            .map(|v| v.parse::<u64>().map_err(|e| format!("PARTNERCENTER_DRAIN_TIMEOUT_SECONDS: {e}")))
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|e| format!("PARTNERCENTER_DRAIN_TIMEOUT_SECONDS: {e}"))
+            })
             .transpose()?
             .or(file.drain_timeout_seconds)
         {
@@ -185,7 +198,10 @@ impl Config {
             "set PARTNERCENTER_JWT_SECRET (or jwt_secret in the config file): there is no SQLite file to keep a generated one beside".to_owned()
         })?;
         crate::auth::secret_beside(&file).map_err(|error| {
-            format!("cannot read or create {}: {error}", crate::auth::secret_path(&file).display())
+            format!(
+                "cannot read or create {}: {error}",
+                crate::auth::secret_path(&file).display()
+            )
         })
     }
 }

@@ -15,7 +15,11 @@ use partnercenter::store::{self, StoreOptions};
 use partnercenter::{server, telemetry};
 
 #[derive(Parser)]
-#[command(name = "partnercenter", version, about = "Cloud partners, customers and relationships over gRPC")]
+#[command(
+    name = "partnercenter",
+    version,
+    about = "Cloud partners, customers and relationships over gRPC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -127,7 +131,11 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
                     customer_id: validate::id("--customer-id", customer_id.as_deref().unwrap_or_default())?,
                 },
             };
-            let authority = TokenAuthority::new(&config.jwt_secret()?, &config.jwt_issuer, config.jwt_audience.as_deref());
+            let authority = TokenAuthority::new(
+                &config.jwt_secret()?,
+                &config.jwt_issuer,
+                config.jwt_audience.as_deref(),
+            );
             println!("{}", authority.mint(&principal, ttl)?);
             Ok(())
         }

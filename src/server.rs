@@ -151,9 +151,11 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         .add_service(partner_service)
         .add_service(customer_service)
         .add_service(relationship_service);
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-        let _ = signal.await;
-    }));
+    let task = tokio::spawn(
+        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = signal.await;
+        }),
+    );
     Ok(RunningServer {
         addr,
         authority,

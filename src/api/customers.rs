@@ -26,7 +26,11 @@ pub struct CustomerApi {
 
 impl CustomerApi {
     pub fn new(store: Store, partners: Arc<dyn PartnerDirectory>, access: Arc<dyn AccessChecker>) -> Self {
-        CustomerApi { store, partners, access }
+        CustomerApi {
+            store,
+            partners,
+            access,
+        }
     }
 
     async fn decide(&self, partner_id: &str, customer_id: &str, action: Action) -> Result<Decision> {
@@ -69,7 +73,10 @@ fn customer_not_found(id: &str) -> Error {
 }
 
 fn subscription_not_found(id: &str) -> Error {
-    Error::not_found(Reason::SubscriptionNotFound, format!("subscription {id} does not exist"))
+    Error::not_found(
+        Reason::SubscriptionNotFound,
+        format!("subscription {id} does not exist"),
+    )
 }
 
 /// A SELL decision as the error a partner gets: PERMISSION_DENIED when it
@@ -321,7 +328,10 @@ impl CustomerService for CustomerApi {
             violations.check(validate::email("customer.billing_contact.email", &contact.email));
         }
         if touches("billing_contact.first_name") {
-            violations.check(validate::name("customer.billing_contact.first_name", &contact.first_name));
+            violations.check(validate::name(
+                "customer.billing_contact.first_name",
+                &contact.first_name,
+            ));
         }
         if touches("billing_contact.last_name") {
             violations.check(validate::name("customer.billing_contact.last_name", &contact.last_name));
@@ -330,7 +340,10 @@ impl CustomerService for CustomerApi {
             violations.check(validate::culture("customer.billing_contact.culture", &contact.culture));
         }
         if touches("billing_contact.language") {
-            violations.check(validate::language("customer.billing_contact.language", &contact.language));
+            violations.check(validate::language(
+                "customer.billing_contact.language",
+                &contact.language,
+            ));
         }
         violations.into_result()?;
         match &principal {
@@ -338,7 +351,10 @@ impl CustomerService for CustomerApi {
             Principal::Customer { customer_id } if customer_id == &id => {}
             Principal::Customer { .. } => return Err(tenant_mismatch().into()),
             Principal::Partner { partner_id } => {
-                require_sell(&self.decide(partner_id, &id, Action::Sell).await?, "the calling partner")?;
+                require_sell(
+                    &self.decide(partner_id, &id, Action::Sell).await?,
+                    "the calling partner",
+                )?;
             }
             Principal::Service { .. } => return Err(Error::role_not_allowed("update customers").into()),
         }
@@ -414,14 +430,14 @@ impl CustomerService for CustomerApi {
                         rules::check_reseller_linked(reseller.as_ref(), linked)?;
                     }
                 }
-                if let (Channel::Advisor, Some(partner_id)) = (channel, &named_partner) {
-                    if self.partners.partner(partner_id).await?.is_none() {
-                        return Err(Error::failed_precondition(
-                            Reason::PartnerNotFound,
-                            format!("partner {partner_id} does not exist"),
-                        )
-                        .into());
-                    }
+                if let (Channel::Advisor, Some(partner_id)) = (channel, &named_partner)
+                    && self.partners.partner(partner_id).await?.is_none()
+                {
+                    return Err(Error::failed_precondition(
+                        Reason::PartnerNotFound,
+                        format!("partner {partner_id} does not exist"),
+                    )
+                    .into());
                 }
                 (named_partner, named_provider)
             }
@@ -435,7 +451,10 @@ impl CustomerService for CustomerApi {
                     )
                     .into());
                 }
-                require_sell(&self.decide(partner_id, &customer_id, Action::Sell).await?, "the calling partner")?;
+                require_sell(
+                    &self.decide(partner_id, &customer_id, Action::Sell).await?,
+                    "the calling partner",
+                )?;
                 match named_partner {
                     Some(reseller_id) if &reseller_id != partner_id => {
                         if caller.kind != PartnerKind::IndirectProvider {

@@ -60,9 +60,11 @@ impl From<Error> for Status {
 
 /// The principal the auth interceptor attached to the request.
 fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
-    request.extensions().get::<Principal>().cloned().ok_or_else(|| {
-        Error::unauthenticated(Reason::TokenMissing, "the request carries no verified principal").into()
-    })
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Error::unauthenticated(Reason::TokenMissing, "the request carries no verified principal").into())
 }
 
 /// AIP-155: scopes a request id to its caller and method, and fingerprints

@@ -33,7 +33,10 @@ fn partner_not_found(id: &str) -> Error {
 impl PartnerService for PartnerApi {
     /// P1: only the operator creates partners; a duplicate mpn_id is
     /// ALREADY_EXISTS.
-    async fn create_partner(&self, request: Request<pb::CreatePartnerRequest>) -> Result<Response<pb::Partner>, Status> {
+    async fn create_partner(
+        &self,
+        request: Request<pb::CreatePartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
         let principal = principal(&request)?;
         rules::require_operator(&principal, "create partners")?;
         let body = request.into_inner();
@@ -107,7 +110,11 @@ impl PartnerService for PartnerApi {
             kind = optional::<PartnerKind>("kind", body.kind);
             status = optional::<PartnerStatus>("status", body.status);
         }
-        let page = PageRequest::parse(body.page_size, &body.page_token, &format!("partners|{kind:?}|{status:?}"))?;
+        let page = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &format!("partners|{kind:?}|{status:?}"),
+        )?;
         let mut filter = PartnerFilter {
             kind,
             status,
@@ -133,7 +140,10 @@ impl PartnerService for PartnerApi {
 
     /// P3: the operator changes kind and status (nothing else changes with
     /// them); an ACTIVE partner may rename itself.
-    async fn update_partner(&self, request: Request<pb::UpdatePartnerRequest>) -> Result<Response<pb::Partner>, Status> {
+    async fn update_partner(
+        &self,
+        request: Request<pb::UpdatePartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
         let principal = principal(&request)?;
         let body = request.into_inner();
         let input = body.partner.unwrap_or_default();
@@ -208,11 +218,17 @@ impl PartnerService for PartnerApi {
                 .ok_or_else(|| Error::internal("the link of a replayed request is missing"))?;
             return Ok(Response::new((&link).into()));
         }
-        let provider = tx.partner(&provider_id).await?.ok_or_else(|| partner_not_found(&provider_id))?;
+        let provider = tx
+            .partner(&provider_id)
+            .await?
+            .ok_or_else(|| partner_not_found(&provider_id))?;
         if principal.partner_id().is_some() {
             rules::require_active_caller(Some(&provider))?;
         }
-        let reseller = tx.partner(&reseller_id).await?.ok_or_else(|| partner_not_found(&reseller_id))?;
+        let reseller = tx
+            .partner(&reseller_id)
+            .await?
+            .ok_or_else(|| partner_not_found(&reseller_id))?;
         rules::check_link_parties(&provider, &reseller)?;
         if tx.active_link(&provider_id, &reseller_id).await?.is_some() {
             return Err(Error::already_exists(
@@ -255,9 +271,10 @@ impl PartnerService for PartnerApi {
         if principal.partner_id().is_some() {
             rules::require_active_caller(tx.partner(&provider_id).await?.as_ref())?;
         }
-        let link = tx.active_link(&provider_id, &reseller_id).await?.ok_or_else(|| {
-            Error::not_found(Reason::LinkNotFound, "this provider and reseller have no ACTIVE link")
-        })?;
+        let link = tx
+            .active_link(&provider_id, &reseller_id)
+            .await?
+            .ok_or_else(|| Error::not_found(Reason::LinkNotFound, "this provider and reseller have no ACTIVE link"))?;
         let revoked = tx.revoke_link(link).await?;
         tx.commit().await?;
         tracing::info!(link_id = %revoked.id, "reseller unlinked");
@@ -282,7 +299,11 @@ impl PartnerService for PartnerApi {
             },
             Principal::Customer { .. } => return Err(Error::role_not_allowed("list partner links").into()),
         };
-        let page = PageRequest::parse(body.page_size, &body.page_token, &format!("links|{partner_id:?}|{state:?}"))?;
+        let page = PageRequest::parse(
+            body.page_size,
+            &body.page_token,
+            &format!("links|{partner_id:?}|{state:?}"),
+        )?;
         let rows = self.store.list_links(&LinkFilter { partner_id, state }, &page).await?;
         let (links, next_page_token) = page.finish(rows, |l| l.id.clone());
         Ok(Response::new(pb::ListPartnerLinksResponse {

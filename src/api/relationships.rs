@@ -26,7 +26,11 @@ pub struct RelationshipApi {
 
 impl RelationshipApi {
     pub fn new(store: Store, partners: Arc<dyn PartnerDirectory>, access: Arc<dyn AccessChecker>) -> Self {
-        RelationshipApi { store, partners, access }
+        RelationshipApi {
+            store,
+            partners,
+            access,
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! from: CheckAccess, C4 reads, S2 and S3 writes.
 
 use super::model::{
-    Channel, DelegatedAdminGrant, Micros, PartnerStatus, Relationship, RelationshipKind,
-    RelationshipState, Scope, Service, Subscription,
+    Channel, DelegatedAdminGrant, Micros, PartnerStatus, Relationship, RelationshipKind, RelationshipState, Scope,
+    Service, Subscription,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -155,9 +155,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
     let in_force: Vec<&DelegatedAdminGrant> = facts
         .grants
         .iter()
-        .filter(|g| {
-            g.in_force(now) && g.customer_id == query.customer_id && g.partner_id == query.partner_id
-        })
+        .filter(|g| g.in_force(now) && g.customer_id == query.customer_id && g.partner_id == query.partner_id)
         .collect();
     // Every allowed action rests on something that also allows VIEW, so a
     // partner with no business here learns nothing more than that.
@@ -230,9 +228,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
             }
             match of_record(subscription, &query.partner_id) {
                 None => Decision::deny(AccessReason::NotPartnerOfRecord),
-                Some(_) if transacting_ids.is_empty() => {
-                    Decision::deny(AccessReason::NotTransacting)
-                }
+                Some(_) if transacting_ids.is_empty() => Decision::deny(AccessReason::NotTransacting),
                 Some(reason) => Decision::allow(reason, transacting_ids, Vec::new()),
             }
         }

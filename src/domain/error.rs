@@ -160,10 +160,7 @@ impl Error {
     }
 
     pub fn role_not_allowed(what: &str) -> Self {
-        Self::permission_denied(
-            Reason::RoleNotAllowed,
-            format!("the caller's role may not {what}"),
-        )
+        Self::permission_denied(Reason::RoleNotAllowed, format!("the caller's role may not {what}"))
     }
 }
 

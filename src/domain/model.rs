@@ -217,8 +217,7 @@ impl DelegatedAdminGrant {
     /// auto-extending grant is extended by 180 days as often as needed, so
     /// it authorizes until revoked. Decided on the clock, not on the sweep.
     pub fn in_force(&self, now: Micros) -> bool {
-        self.state == GrantState::Active
-            && (self.auto_extend || self.end_time.is_none_or(|end| now < end))
+        self.state == GrantState::Active && (self.auto_extend || self.end_time.is_none_or(|end| now < end))
     }
 
     pub fn has_scope(&self, scope: Scope) -> bool {
@@ -259,9 +258,7 @@ impl EventResource {
             EventResource::Subscription(r) => Some(&r.customer_id),
             EventResource::Relationship(r) => Some(&r.customer_id),
             EventResource::DelegatedAdminGrant(r) => Some(&r.customer_id),
-            EventResource::Partner(_)
-            | EventResource::PartnerLink(_)
-            | EventResource::RelationshipRequest(_) => None,
+            EventResource::Partner(_) | EventResource::PartnerLink(_) | EventResource::RelationshipRequest(_) => None,
         }
     }
 

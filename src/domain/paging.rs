@@ -70,8 +70,7 @@ fn decode_token(token: &str, fingerprint: u64) -> Result<String> {
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let mut parts = text.splitn(3, '.');
-    let (Some("v1"), Some(print), Some(last_key)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("v1"), Some(print), Some(last_key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(invalid());
     };
     if print != format!("{fingerprint:016x}") {

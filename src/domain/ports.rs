@@ -14,8 +14,7 @@ pub trait PartnerDirectory: Send + Sync + 'static {
     async fn partner(&self, id: &str) -> Result<Option<Partner>>;
 
     /// The ACTIVE link between a provider and a reseller, if any.
-    async fn active_link(&self, provider_id: &str, reseller_id: &str)
-    -> Result<Option<PartnerLink>>;
+    async fn active_link(&self, provider_id: &str, reseller_id: &str) -> Result<Option<PartnerLink>>;
 }
 
 /// A1 access decisions, asked by the customer service for C4, S2 and S3.

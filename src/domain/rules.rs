@@ -58,13 +58,19 @@ pub fn check_link_parties(provider: &Partner, reseller: &Partner) -> Result<()> 
     if provider.kind != PartnerKind::IndirectProvider {
         return Err(Error::permission_denied(
             Reason::PartnerKindNotAllowed,
-            format!("provider {} is a {}, not an INDIRECT_PROVIDER", provider.id, provider.kind),
+            format!(
+                "provider {} is a {}, not an INDIRECT_PROVIDER",
+                provider.id, provider.kind
+            ),
         ));
     }
     if reseller.kind != PartnerKind::IndirectReseller {
         return Err(Error::permission_denied(
             Reason::PartnerKindNotAllowed,
-            format!("reseller {} is a {}, not an INDIRECT_RESELLER", reseller.id, reseller.kind),
+            format!(
+                "reseller {} is a {}, not an INDIRECT_RESELLER",
+                reseller.id, reseller.kind
+            ),
         ));
     }
     for party in [provider, reseller] {
@@ -145,10 +151,9 @@ pub fn require_view(decision: &Decision) -> Result<()> {
         return Ok(());
     }
     Err(match decision.reason {
-        AccessReason::PartnerNotActive => Error::permission_denied(
-            Reason::PartnerNotActive,
-            "the calling partner is suspended",
-        ),
+        AccessReason::PartnerNotActive => {
+            Error::permission_denied(Reason::PartnerNotActive, "the calling partner is suspended")
+        }
         _ => Error::permission_denied(
             Reason::NoRelationship,
             "the partner has no relationship with this customer",
@@ -174,10 +179,9 @@ pub fn require_manage(decision: &Decision) -> Result<()> {
         return Ok(());
     }
     Err(match decision.reason {
-        AccessReason::PartnerNotActive => Error::permission_denied(
-            Reason::PartnerNotActive,
-            "the calling partner is suspended",
-        ),
+        AccessReason::PartnerNotActive => {
+            Error::permission_denied(Reason::PartnerNotActive, "the calling partner is suspended")
+        }
         _ => Error::permission_denied(
             Reason::NotPartnerOfRecord,
             "only the transacting partner of record or its indirect provider may change this subscription",

@@ -83,10 +83,7 @@ pub fn domain(field: &str, value: &str) -> Result<String> {
             return invalid("a label must not start or end with a hyphen");
         }
     }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
         return invalid("the top-level label must not be numeric");
     }
     Ok(lower)
@@ -99,9 +96,13 @@ pub fn email(field: &str, value: &str) -> Result<()> {
     };
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b'"' | b'(' | b')' | b',' | b':' | b';' | b'<' | b'>' | b'[' | b']' | b'\\'));
+        && local.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'@' | b'"' | b'(' | b')' | b',' | b':' | b';' | b'<' | b'>' | b'[' | b']' | b'\\'
+                )
+        });
     if value.len() > 254 || !local_ok || domain(field, host).is_err() {
         return Err(Error::invalid(field, "must be an email address"));
     }
@@ -132,9 +133,7 @@ pub fn language(field: &str, value: &str) -> Result<()> {
 }
 
 pub fn service(field: &str, value: &str) -> Result<Service> {
-    Service::parse(value).ok_or_else(|| {
-        Error::invalid(field, "must be one of office365, azure, dynamics365")
-    })
+    Service::parse(value).ok_or_else(|| Error::invalid(field, "must be one of office365, azure, dynamics365"))
 }
 
 pub fn quantity(field: &str, value: i32) -> Result<()> {

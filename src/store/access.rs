@@ -12,8 +12,8 @@ use super::partners::find_partner;
 use crate::domain::Result;
 use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, Decision, decide};
 use crate::domain::model::{
-    DelegatedAdminGrant, GrantState, LinkState, Partner, PartnerLink, PartnerStatus, Relationship,
-    RelationshipKind, RelationshipState,
+    DelegatedAdminGrant, GrantState, LinkState, Partner, PartnerLink, PartnerStatus, Relationship, RelationshipKind,
+    RelationshipState,
 };
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
 
@@ -34,7 +34,9 @@ pub(super) async fn load_facts<C: ConnectionTrait>(db: &C, query: &AccessQuery) 
     let mut relationships = Vec::with_capacity(relationship_rows.len());
     for relationship in all::<_, Relationship>(relationship_rows)? {
         let (provider_active, link_active) = match (&relationship.kind, &relationship.indirect_provider_id) {
-            (RelationshipKind::IndirectReseller, Some(provider_id)) => chain_state(db, provider_id, &relationship.partner_id).await?,
+            (RelationshipKind::IndirectReseller, Some(provider_id)) => {
+                chain_state(db, provider_id, &relationship.partner_id).await?
+            }
             _ => (true, true),
         };
         relationships.push(ChainedRelationship {

@@ -142,8 +142,8 @@ impl Store {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Vec<Subscription>> {
-        let mut query = subscription::Entity::find()
-            .filter(subscription::Column::CustomerId.eq(filter.customer_id.as_str()));
+        let mut query =
+            subscription::Entity::find().filter(subscription::Column::CustomerId.eq(filter.customer_id.as_str()));
         if let Some(service) = filter.service {
             query = query.filter(subscription::Column::Service.eq(service.as_str()));
         }
@@ -177,7 +177,9 @@ impl WriteTx {
     }
 
     pub async fn insert_customer(&mut self, customer: &Customer) -> Result<()> {
-        customer::Entity::insert(customer_row(customer)).exec(self.conn()).await?;
+        customer::Entity::insert(customer_row(customer))
+            .exec(self.conn())
+            .await?;
         self.record("customer.created", EventResource::Customer(customer.clone()));
         Ok(())
     }
@@ -185,7 +187,9 @@ impl WriteTx {
     pub async fn update_customer(&mut self, mut customer: Customer) -> Result<Customer> {
         customer.version += 1;
         customer.update_time = self.now();
-        customer::Entity::update(customer_row(&customer)).exec(self.conn()).await?;
+        customer::Entity::update(customer_row(&customer))
+            .exec(self.conn())
+            .await?;
         self.record("customer.updated", EventResource::Customer(customer.clone()));
         Ok(customer)
     }
@@ -198,7 +202,10 @@ impl WriteTx {
         subscription::Entity::insert(subscription_row(subscription))
             .exec(self.conn())
             .await?;
-        self.record("subscription.created", EventResource::Subscription(subscription.clone()));
+        self.record(
+            "subscription.created",
+            EventResource::Subscription(subscription.clone()),
+        );
         Ok(())
     }
 
@@ -208,7 +215,10 @@ impl WriteTx {
         subscription::Entity::update(subscription_row(&subscription))
             .exec(self.conn())
             .await?;
-        self.record("subscription.updated", EventResource::Subscription(subscription.clone()));
+        self.record(
+            "subscription.updated",
+            EventResource::Subscription(subscription.clone()),
+        );
         Ok(subscription)
     }
 
@@ -233,7 +243,10 @@ impl WriteTx {
         relationship::Entity::insert(relationship_row(relationship))
             .exec(self.conn())
             .await?;
-        self.record("relationship.created", EventResource::Relationship(relationship.clone()));
+        self.record(
+            "relationship.created",
+            EventResource::Relationship(relationship.clone()),
+        );
         Ok(())
     }
 

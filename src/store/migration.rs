@@ -64,8 +64,16 @@ impl MigrationTrait for InitialSchema {
                 .col(text("state"))
                 .col(big_integer("create_time"))
                 .col(big_integer("update_time"))
-                .foreign_key(ForeignKey::create().from("partner_links", "provider_id").to("partners", "id"))
-                .foreign_key(ForeignKey::create().from("partner_links", "reseller_id").to("partners", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("partner_links", "provider_id")
+                        .to("partners", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("partner_links", "reseller_id")
+                        .to("partners", "id"),
+                )
                 .take(),
             table("customers")
                 .col(id())
@@ -95,9 +103,21 @@ impl MigrationTrait for InitialSchema {
                 .col(big_integer("version"))
                 .col(big_integer("create_time"))
                 .col(big_integer("update_time"))
-                .foreign_key(ForeignKey::create().from("subscriptions", "customer_id").to("customers", "id"))
-                .foreign_key(ForeignKey::create().from("subscriptions", "partner_of_record_id").to("partners", "id"))
-                .foreign_key(ForeignKey::create().from("subscriptions", "indirect_provider_id").to("partners", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("subscriptions", "customer_id")
+                        .to("customers", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("subscriptions", "partner_of_record_id")
+                        .to("partners", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("subscriptions", "indirect_provider_id")
+                        .to("partners", "id"),
+                )
                 .take(),
             table("relationship_requests")
                 .col(id())
@@ -111,16 +131,32 @@ impl MigrationTrait for InitialSchema {
                 .col(text("state"))
                 .col(big_integer("expire_time"))
                 .col(big_integer("create_time"))
-                .foreign_key(ForeignKey::create().from("relationship_requests", "inviting_partner_id").to("partners", "id"))
-                .foreign_key(ForeignKey::create().from("relationship_requests", "indirect_reseller_id").to("partners", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("relationship_requests", "inviting_partner_id")
+                        .to("partners", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("relationship_requests", "indirect_reseller_id")
+                        .to("partners", "id"),
+                )
                 .take(),
             table("invitation_acceptances")
                 .col(text("relationship_request_id"))
                 .col(text("customer_id"))
                 .col(big_integer("accept_time"))
                 .primary_key(Index::create().col("relationship_request_id").col("customer_id"))
-                .foreign_key(ForeignKey::create().from("invitation_acceptances", "relationship_request_id").to("relationship_requests", "id"))
-                .foreign_key(ForeignKey::create().from("invitation_acceptances", "customer_id").to("customers", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("invitation_acceptances", "relationship_request_id")
+                        .to("relationship_requests", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("invitation_acceptances", "customer_id")
+                        .to("customers", "id"),
+                )
                 .take(),
             table("relationships")
                 .col(id())
@@ -133,9 +169,21 @@ impl MigrationTrait for InitialSchema {
                 .col(text_null("relationship_request_id"))
                 .col(big_integer("start_time"))
                 .col(big_integer_null("end_time"))
-                .foreign_key(ForeignKey::create().from("relationships", "customer_id").to("customers", "id"))
-                .foreign_key(ForeignKey::create().from("relationships", "partner_id").to("partners", "id"))
-                .foreign_key(ForeignKey::create().from("relationships", "indirect_provider_id").to("partners", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("relationships", "customer_id")
+                        .to("customers", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("relationships", "partner_id")
+                        .to("partners", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("relationships", "indirect_provider_id")
+                        .to("partners", "id"),
+                )
                 .take(),
             table("delegated_admin_grants")
                 .col(id())
@@ -148,8 +196,16 @@ impl MigrationTrait for InitialSchema {
                 .col(big_integer_null("end_time"))
                 .col(boolean("auto_extend"))
                 .col(text_null("relationship_request_id"))
-                .foreign_key(ForeignKey::create().from("delegated_admin_grants", "customer_id").to("customers", "id"))
-                .foreign_key(ForeignKey::create().from("delegated_admin_grants", "partner_id").to("partners", "id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("delegated_admin_grants", "customer_id")
+                        .to("customers", "id"),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("delegated_admin_grants", "partner_id")
+                        .to("partners", "id"),
+                )
                 .take(),
             table("events")
                 .col(big_integer("seq").primary_key())
@@ -183,19 +239,59 @@ impl MigrationTrait for InitialSchema {
         }
 
         let indexes = [
-            index("partner_links", "partner_links_provider", &["provider_id", "reseller_id", "state"]),
-            index("partner_links", "partner_links_reseller", &["reseller_id", "provider_id", "state"]),
+            index(
+                "partner_links",
+                "partner_links_provider",
+                &["provider_id", "reseller_id", "state"],
+            ),
+            index(
+                "partner_links",
+                "partner_links_reseller",
+                &["reseller_id", "provider_id", "state"],
+            ),
             index("customers", "customers_company_name", &["company_name_folded"]),
             index("subscriptions", "subscriptions_customer", &["customer_id", "id"]),
-            index("subscriptions", "subscriptions_partner_of_record", &["partner_of_record_id", "customer_id"]),
-            index("subscriptions", "subscriptions_indirect_provider", &["indirect_provider_id", "customer_id"]),
-            index("relationship_requests", "relationship_requests_inviting", &["inviting_partner_id", "id"]),
-            index("relationship_requests", "relationship_requests_reseller", &["indirect_reseller_id", "id"]),
-            index("relationships", "relationships_partner_customer", &["partner_id", "customer_id", "state"]),
+            index(
+                "subscriptions",
+                "subscriptions_partner_of_record",
+                &["partner_of_record_id", "customer_id"],
+            ),
+            index(
+                "subscriptions",
+                "subscriptions_indirect_provider",
+                &["indirect_provider_id", "customer_id"],
+            ),
+            index(
+                "relationship_requests",
+                "relationship_requests_inviting",
+                &["inviting_partner_id", "id"],
+            ),
+            index(
+                "relationship_requests",
+                "relationship_requests_reseller",
+                &["indirect_reseller_id", "id"],
+            ),
+            index(
+                "relationships",
+                "relationships_partner_customer",
+                &["partner_id", "customer_id", "state"],
+            ),
             index("relationships", "relationships_customer", &["customer_id", "id"]),
-            index("relationships", "relationships_provider", &["indirect_provider_id", "customer_id"]),
-            index("delegated_admin_grants", "grants_partner_customer", &["partner_id", "customer_id", "state"]),
-            index("delegated_admin_grants", "grants_customer_service", &["customer_id", "service", "state"]),
+            index(
+                "relationships",
+                "relationships_provider",
+                &["indirect_provider_id", "customer_id"],
+            ),
+            index(
+                "delegated_admin_grants",
+                "grants_partner_customer",
+                &["partner_id", "customer_id", "state"],
+            ),
+            index(
+                "delegated_admin_grants",
+                "grants_customer_service",
+                &["customer_id", "service", "state"],
+            ),
             index("events", "events_customer", &["customer_id", "seq"]),
             index("events", "events_partner", &["partner_id", "seq"]),
         ];

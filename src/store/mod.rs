@@ -4,8 +4,8 @@
 mod access;
 mod convert;
 mod customers;
-mod events;
 pub mod entity;
+mod events;
 pub mod migration;
 mod partners;
 mod write;

@@ -4,8 +4,8 @@
 //! and `seq` without gaps, visible in order on every replica.
 
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 
 use super::Store;

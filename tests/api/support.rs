@@ -10,7 +10,6 @@ use partnercenter::domain::principal::Principal;
 use partnercenter::pb;
 use partnercenter::pb::customer_service_client::CustomerServiceClient;
 use partnercenter::pb::partner_service_client::PartnerServiceClient;
-use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
 use partnercenter::server::{self, RunningServer};
 use tempfile::TempDir;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -38,12 +37,12 @@ impl Interceptor for Bearer {
 pub type Authed = InterceptedService<Channel, Bearer>;
 pub type Partners = PartnerServiceClient<Authed>;
 pub type Customers = CustomerServiceClient<Authed>;
-pub type Relationships = RelationshipServiceClient<Authed>;
 
 pub struct TestServer {
     pub server: RunningServer,
     pub channel: Channel,
-    pub dir: TempDir,
+    /// Holds the SQLite file until the server is dropped.
+    _dir: TempDir,
     pub database_url: String,
 }
 
@@ -64,7 +63,9 @@ pub fn operator() -> Principal {
 }
 
 pub fn service() -> Principal {
-    Principal::Service { subject: "billing".into() }
+    Principal::Service {
+        subject: "billing".into(),
+    }
 }
 
 pub fn partner(id: &str) -> Principal {
@@ -98,7 +99,7 @@ impl TestServer {
         TestServer {
             server,
             channel,
-            dir,
+            _dir: dir,
             database_url,
         }
     }
@@ -118,10 +119,6 @@ impl TestServer {
 
     pub fn customers(&self, principal: &Principal) -> Customers {
         CustomerServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
-    }
-
-    pub fn relationships(&self, principal: &Principal) -> Relationships {
-        RelationshipServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
     }
 
     /// Clients that send the given raw authorization header (or none).

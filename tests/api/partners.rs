@@ -1,0 +1,631 @@
+//! PartnerService: P1-P5, pagination, etags, idempotent retries.
+
+use partnercenter::pb;
+use pb::partner::{Kind, Status as PartnerStatus};
+use tonic::Code;
+
+use crate::support::*;
+
+fn new_partner(mpn_id: &str, kind: Kind) -> pb::Partner {
+    pb::Partner {
+        mpn_id: mpn_id.into(),
+        display_name: "Contoso Cloud".into(),
+        kind: kind as i32,
+        ..Default::default()
+    }
+}
+
+fn create_request(partner: pb::Partner, request_id: &str) -> pb::CreatePartnerRequest {
+    pb::CreatePartnerRequest {
+        partner: Some(partner),
+        request_id: request_id.into(),
+    }
+}
+
+#[tokio::test]
+async fn p1_only_the_operator_creates_partners() {
+    let server = TestServer::start().await;
+    let existing = server.create_partner(Kind::DirectReseller).await;
+    assert_eq!(existing.status, PartnerStatus::Active as i32);
+    assert!(uuid::Uuid::parse_str(&existing.id).is_ok_and(|u| u.get_version_num() == 7));
+    assert!(!existing.etag.is_empty());
+    let events_before = server.events().await.len();
+
+    for caller in [partner(&existing.id), customer(&existing.id), service()] {
+        let result = server
+            .partners(&caller)
+            .create_partner(create_request(new_partner(&next_mpn_id(), Kind::DirectReseller), ""))
+            .await;
+        assert_error(result, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
+    }
+    let all = server
+        .partners(&operator())
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.partners.len(), 1, "refused creates change nothing");
+    assert_eq!(server.events().await.len(), events_before);
+}
+
+#[tokio::test]
+async fn p1_duplicate_mpn_id_is_already_exists() {
+    let server = TestServer::start().await;
+    let mpn_id = next_mpn_id();
+    let mut client = server.partners(&operator());
+    client
+        .create_partner(create_request(new_partner(&mpn_id, Kind::DirectReseller), ""))
+        .await
+        .unwrap();
+    let again = client
+        .create_partner(create_request(new_partner(&mpn_id, Kind::Advisor), ""))
+        .await;
+    assert_error(again, Code::AlreadyExists, "MPN_ID_TAKEN");
+    let all = client
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.partners.len(), 1);
+}
+
+#[tokio::test]
+async fn create_partner_validates_every_field_at_once() {
+    let server = TestServer::start().await;
+    let result = server
+        .partners(&operator())
+        .create_partner(create_request(
+            pb::Partner {
+                mpn_id: "12a".into(),
+                display_name: "  ".into(),
+                ..Default::default()
+            },
+            "",
+        ))
+        .await;
+    let status = assert_error(result, Code::InvalidArgument, "INVALID_FIELD");
+    let mut fields = violated_fields(&status);
+    fields.sort();
+    assert_eq!(fields, ["partner.display_name", "partner.kind", "partner.mpn_id"]);
+    for mpn_id in ["12345", "12345678901", "１２３４５６"] {
+        let result = server
+            .partners(&operator())
+            .create_partner(create_request(new_partner(mpn_id, Kind::Advisor), ""))
+            .await;
+        assert_eq!(
+            violated_fields(&assert_error(result, Code::InvalidArgument, "INVALID_FIELD")),
+            ["partner.mpn_id"]
+        );
+    }
+    for mpn_id in ["123456", "1234567890"] {
+        server
+            .partners(&operator())
+            .create_partner(create_request(new_partner(mpn_id, Kind::Advisor), ""))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn create_partner_retry_with_request_id_returns_the_first_result() {
+    let server = TestServer::start().await;
+    let mut client = server.partners(&operator());
+    let request = create_request(new_partner(&next_mpn_id(), Kind::DirectReseller), "req-1");
+    let first = client.create_partner(request.clone()).await.unwrap().into_inner();
+    let again = client.create_partner(request.clone()).await.unwrap().into_inner();
+    assert_eq!(first, again);
+    let all = client
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.partners.len(), 1);
+    assert_eq!(server.events().await.len(), 1, "a replay appends no event");
+
+    let other_payload = create_request(new_partner(&next_mpn_id(), Kind::Advisor), "req-1");
+    assert_error(
+        client.create_partner(other_payload).await,
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+}
+
+#[tokio::test]
+async fn p2_links_join_an_active_provider_and_an_active_reseller() {
+    let server = TestServer::start().await;
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    let reseller = server.create_partner(Kind::IndirectReseller).await;
+    let direct = server.create_partner(Kind::DirectReseller).await;
+    let mut ops = server.partners(&operator());
+    let link = |provider_id: &str, reseller_id: &str| pb::LinkIndirectResellerRequest {
+        provider_id: provider_id.into(),
+        reseller_id: reseller_id.into(),
+        request_id: String::new(),
+    };
+
+    // Wrong kinds on either side.
+    assert_error(
+        ops.link_indirect_reseller(link(&direct.id, &reseller.id)).await,
+        Code::PermissionDenied,
+        "PARTNER_KIND_NOT_ALLOWED",
+    );
+    assert_error(
+        ops.link_indirect_reseller(link(&provider.id, &direct.id)).await,
+        Code::PermissionDenied,
+        "PARTNER_KIND_NOT_ALLOWED",
+    );
+
+    // A suspended reseller cannot be linked.
+    server.set_partner_status(&reseller.id, PartnerStatus::Suspended).await;
+    assert_error(
+        ops.link_indirect_reseller(link(&provider.id, &reseller.id)).await,
+        Code::FailedPrecondition,
+        "PARTNER_NOT_ACTIVE",
+    );
+    server.set_partner_status(&reseller.id, PartnerStatus::Active).await;
+
+    let created = ops
+        .link_indirect_reseller(link(&provider.id, &reseller.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.state, pb::partner_link::State::Active as i32);
+    assert_eq!(
+        (created.provider_id.as_str(), created.reseller_id.as_str()),
+        (provider.id.as_str(), reseller.id.as_str())
+    );
+
+    // A second ACTIVE link of the same pair.
+    assert_error(
+        ops.link_indirect_reseller(link(&provider.id, &reseller.id)).await,
+        Code::AlreadyExists,
+        "LINK_EXISTS",
+    );
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_error(
+        ops.link_indirect_reseller(link(&provider.id, &unknown)).await,
+        Code::NotFound,
+        "PARTNER_NOT_FOUND",
+    );
+}
+
+#[tokio::test]
+async fn p2_only_the_operator_or_that_provider_manages_its_links() {
+    let server = TestServer::start().await;
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    let other_provider = server.create_partner(Kind::IndirectProvider).await;
+    let reseller = server.create_partner(Kind::IndirectReseller).await;
+    let request = pb::LinkIndirectResellerRequest {
+        provider_id: provider.id.clone(),
+        reseller_id: reseller.id.clone(),
+        request_id: String::new(),
+    };
+    for caller in [partner(&other_provider.id), partner(&reseller.id)] {
+        assert_error(
+            server.partners(&caller).link_indirect_reseller(request.clone()).await,
+            Code::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+        );
+    }
+    assert_error(
+        server
+            .partners(&service())
+            .link_indirect_reseller(request.clone())
+            .await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+    let mut own = server.partners(&partner(&provider.id));
+    own.link_indirect_reseller(request.clone()).await.unwrap();
+
+    let unlink = pb::UnlinkIndirectResellerRequest {
+        provider_id: provider.id.clone(),
+        reseller_id: reseller.id.clone(),
+    };
+    assert_error(
+        server
+            .partners(&partner(&reseller.id))
+            .unlink_indirect_reseller(unlink.clone())
+            .await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+    let revoked = own.unlink_indirect_reseller(unlink.clone()).await.unwrap().into_inner();
+    assert_eq!(revoked.state, pb::partner_link::State::Revoked as i32);
+    assert_error(
+        own.unlink_indirect_reseller(unlink).await,
+        Code::NotFound,
+        "LINK_NOT_FOUND",
+    );
+
+    // Revoked links stay listed; a new link may be made.
+    own.link_indirect_reseller(request).await.unwrap();
+    let links = own
+        .list_partner_links(pb::ListPartnerLinksRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .partner_links;
+    let states: Vec<i32> = links.iter().map(|l| l.state).collect();
+    assert_eq!(
+        states,
+        [
+            pb::partner_link::State::Revoked as i32,
+            pb::partner_link::State::Active as i32
+        ]
+    );
+}
+
+#[tokio::test]
+async fn p3_operator_changes_kind_and_status_and_existing_business_stays() {
+    let server = TestServer::start().await;
+    let advisor = server.create_partner(Kind::Advisor).await;
+    let customer = server.create_customer(&operator(), None).await.unwrap();
+    let advisory = server
+        .create_subscription(
+            &operator(),
+            pb::Subscription {
+                channel: pb::subscription::Channel::Advisor as i32,
+                ..csp_subscription(&customer.id, &advisor.id)
+            },
+        )
+        .await
+        .unwrap();
+
+    // The advisor joins CSP.
+    let updated = server
+        .partners(&operator())
+        .update_partner(pb::UpdatePartnerRequest {
+            partner: Some(pb::Partner {
+                id: advisor.id.clone(),
+                kind: Kind::DirectReseller as i32,
+                etag: advisor.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["kind"]),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.kind, Kind::DirectReseller as i32);
+    assert_eq!(updated.display_name, advisor.display_name);
+    assert_ne!(updated.etag, advisor.etag);
+
+    // The subscription and the relationship are exactly as they were.
+    let after = server
+        .customers(&operator())
+        .get_subscription(pb::GetSubscriptionRequest {
+            id: advisory.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after, advisory);
+    let view = server
+        .customers(&partner(&advisor.id))
+        .get_customer(pb::GetCustomerRequest {
+            id: customer.id.clone(),
+        })
+        .await;
+    assert!(view.is_ok(), "the ADVISOR relationship still gives VIEW");
+    // Still not transacting: ADVISOR relationships never are.
+    let sell = server
+        .create_subscription(&partner(&advisor.id), csp_subscription(&customer.id, ""))
+        .await;
+    assert_error(sell, Code::FailedPrecondition, "NOT_TRANSACTING");
+}
+
+#[tokio::test]
+async fn p3_a_partner_renames_itself_but_never_changes_kind_or_status() {
+    let server = TestServer::start().await;
+    let me = server.create_partner(Kind::DirectReseller).await;
+    let other = server.create_partner(Kind::DirectReseller).await;
+    let mut client = server.partners(&partner(&me.id));
+    let renamed = client
+        .update_partner(pb::UpdatePartnerRequest {
+            partner: Some(pb::Partner {
+                id: me.id.clone(),
+                display_name: "Renamed Ltd".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(renamed.display_name, "Renamed Ltd");
+    for (id, path) in [(&me.id, "kind"), (&me.id, "status"), (&other.id, "display_name")] {
+        let result = client
+            .update_partner(pb::UpdatePartnerRequest {
+                partner: Some(pb::Partner {
+                    id: id.clone(),
+                    display_name: "x".into(),
+                    kind: Kind::IndirectProvider as i32,
+                    status: PartnerStatus::Active as i32,
+                    ..Default::default()
+                }),
+                update_mask: mask(&[path]),
+            })
+            .await;
+        assert_error(result, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
+    }
+}
+
+#[tokio::test]
+async fn update_partner_with_a_stale_etag_is_aborted_and_masks_are_checked() {
+    let server = TestServer::start().await;
+    let me = server.create_partner(Kind::DirectReseller).await;
+    let mut ops = server.partners(&operator());
+    let rename = |etag: &str, name: &str| pb::UpdatePartnerRequest {
+        partner: Some(pb::Partner {
+            id: me.id.clone(),
+            display_name: name.into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name"]),
+    };
+    let first = ops
+        .update_partner(rename(&me.etag, "First"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_error(
+        ops.update_partner(rename(&me.etag, "Second")).await,
+        Code::Aborted,
+        "ETAG_MISMATCH",
+    );
+    ops.update_partner(rename(&first.etag, "Second")).await.unwrap();
+
+    let no_mask = pb::UpdatePartnerRequest {
+        update_mask: None,
+        ..rename("", "Third")
+    };
+    assert_error(
+        ops.update_partner(no_mask).await,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
+    let bad_path = pb::UpdatePartnerRequest {
+        update_mask: mask(&["mpn_id"]),
+        ..rename("", "Third")
+    };
+    assert_error(
+        ops.update_partner(bad_path).await,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
+    let got = ops
+        .get_partner(pb::GetPartnerRequest { id: me.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.display_name, "Second");
+    assert_eq!(got.mpn_id, me.mpn_id);
+}
+
+#[tokio::test]
+async fn p4_a_suspended_partner_cannot_write_or_read_customers() {
+    let server = TestServer::start().await;
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let me = partner(&reseller.id);
+    let customer = server.create_customer(&me, None).await.unwrap();
+    server.set_partner_status(&reseller.id, PartnerStatus::Suspended).await;
+
+    assert_error(
+        server.create_customer(&me, None).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_ACTIVE",
+    );
+    let rename = server
+        .partners(&me)
+        .update_partner(pb::UpdatePartnerRequest {
+            partner: Some(pb::Partner {
+                id: reseller.id.clone(),
+                display_name: "Still here".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+        })
+        .await;
+    assert_error(rename, Code::PermissionDenied, "PARTNER_NOT_ACTIVE");
+    let read = server
+        .customers(&me)
+        .get_customer(pb::GetCustomerRequest {
+            id: customer.id.clone(),
+        })
+        .await;
+    assert_error(read, Code::PermissionDenied, "PARTNER_NOT_ACTIVE");
+    let listed = server
+        .customers(&me)
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.customers.is_empty());
+    let decision = decide(
+        &server,
+        &reseller.id,
+        &customer.id,
+        partnercenter::domain::access::Action::View,
+        None,
+        None,
+    )
+    .await;
+    assert!(!decision.allowed);
+    assert_eq!(decision.reason.as_str(), "PARTNER_NOT_ACTIVE");
+
+    // Reinstated, it finds its customer as it was.
+    server.set_partner_status(&reseller.id, PartnerStatus::Active).await;
+    let read = server
+        .customers(&me)
+        .get_customer(pb::GetCustomerRequest {
+            id: customer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, customer);
+}
+
+#[tokio::test]
+async fn p5_partners_see_themselves_and_linked_partners_only() {
+    let server = TestServer::start().await;
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    let reseller = server.create_partner(Kind::IndirectReseller).await;
+    let stranger = server.create_partner(Kind::DirectReseller).await;
+    let suspended = server.create_partner(Kind::DirectReseller).await;
+    server.set_partner_status(&suspended.id, PartnerStatus::Suspended).await;
+    server.link(&provider.id, &reseller.id).await;
+
+    let get = |caller: &partnercenter::domain::principal::Principal, id: &str| {
+        let mut client = server.partners(caller);
+        let id = id.to_owned();
+        async move { client.get_partner(pb::GetPartnerRequest { id }).await }
+    };
+    let as_reseller = partner(&reseller.id);
+    assert!(get(&as_reseller, &reseller.id).await.is_ok());
+    assert!(get(&as_reseller, &provider.id).await.is_ok());
+    assert_error(
+        get(&as_reseller, &stranger.id).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_VISIBLE",
+    );
+    let missing = uuid::Uuid::now_v7().to_string();
+    assert_error(
+        get(&as_reseller, &missing).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_VISIBLE",
+    );
+    assert_error(get(&operator(), &missing).await, Code::NotFound, "PARTNER_NOT_FOUND");
+
+    let listed: Vec<String> = server
+        .partners(&as_reseller)
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .partners
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let mut expected = vec![provider.id.clone(), reseller.id.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // Unlinked, they no longer see each other.
+    server.unlink(&provider.id, &reseller.id).await;
+    assert_error(
+        get(&as_reseller, &provider.id).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_VISIBLE",
+    );
+
+    // A customer admin reads any ACTIVE partner, never a suspended one.
+    let admin = customer(&uuid::Uuid::now_v7().to_string());
+    assert!(get(&admin, &stranger.id).await.is_ok());
+    assert_error(
+        get(&admin, &suspended.id).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_VISIBLE",
+    );
+    let admin_list = server
+        .partners(&admin)
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(admin_list.partners.len(), 3);
+    assert!(
+        admin_list
+            .partners
+            .iter()
+            .all(|p| p.status == PartnerStatus::Active as i32)
+    );
+
+    // Operator and service see all.
+    for caller in [operator(), service()] {
+        let all = server
+            .partners(&caller)
+            .list_partners(pb::ListPartnersRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(all.partners.len(), 4);
+        assert!(get(&caller, &suspended.id).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn list_partners_pages_by_id_with_filters_bound_to_the_token() {
+    let server = TestServer::start().await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        let kind = if i % 2 == 0 {
+            Kind::DirectReseller
+        } else {
+            Kind::Advisor
+        };
+        created.push(server.create_partner(kind).await);
+    }
+    let mut client = server.partners(&service());
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = client
+            .list_partners(pb::ListPartnersRequest {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(page.partners.len() <= 3);
+        seen.extend(page.partners.into_iter().map(|p| p.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, 3);
+    let mut expected: Vec<String> = created.iter().map(|p| p.id.clone()).collect();
+    expected.sort();
+    assert_eq!(seen, expected, "every partner once, in id order");
+
+    let advisors = client
+        .list_partners(pb::ListPartnersRequest {
+            kind: Kind::Advisor as i32,
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(advisors.partners.len(), 2);
+    assert!(advisors.partners.iter().all(|p| p.kind == Kind::Advisor as i32));
+    let replayed_elsewhere = client
+        .list_partners(pb::ListPartnersRequest {
+            kind: Kind::DirectReseller as i32,
+            page_token: advisors.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_error(replayed_elsewhere, Code::InvalidArgument, "INVALID_FIELD");
+    let negative = client
+        .list_partners(pb::ListPartnersRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await;
+    assert_error(negative, Code::InvalidArgument, "INVALID_FIELD");
+    let garbage = client
+        .list_partners(pb::ListPartnersRequest {
+            page_token: "not-a-token".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_error(garbage, Code::InvalidArgument, "INVALID_FIELD");
+}
