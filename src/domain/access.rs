@@ -4,7 +4,7 @@
 
 use super::model::{
     Channel, DelegatedAdminGrant, Micros, PartnerStatus, Relationship, RelationshipKind, RelationshipState, Scope,
-    Service, Subscription,
+    Service,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,7 +97,18 @@ pub struct AccessFacts {
     /// The partner's grants on the customer.
     pub grants: Vec<DelegatedAdminGrant>,
     /// The subscription named by the query, if it exists.
-    pub subscription: Option<Subscription>,
+    pub subscription: Option<SubscriptionFacts>,
+}
+
+/// What A1 needs of a subscription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionFacts {
+    pub id: String,
+    pub customer_id: String,
+    pub service: Service,
+    pub channel: Channel,
+    pub partner_of_record_id: Option<String>,
+    pub indirect_provider_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,7 +248,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
 
 /// How a partner stands on a CSP subscription: its partner of record or its
 /// indirect provider.
-fn of_record(subscription: &Subscription, partner_id: &str) -> Option<AccessReason> {
+fn of_record(subscription: &SubscriptionFacts, partner_id: &str) -> Option<AccessReason> {
     if subscription.channel != Channel::Csp {
         None
     } else if subscription.partner_of_record_id.as_deref() == Some(partner_id) {

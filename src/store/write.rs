@@ -151,24 +151,11 @@ impl WriteTx {
     }
 }
 
-/// Raw SQL is written with PostgreSQL's `$n` placeholders; SQLite takes `?`.
+/// Raw SQL is written with PostgreSQL's `$n` placeholders; SQLite takes the
+/// same numbered parameters as `?n`.
 pub(super) fn placeholders(backend: DbBackend, sql: &str) -> String {
     match backend {
         DbBackend::Postgres => sql.to_owned(),
-        _ => {
-            let mut out = String::with_capacity(sql.len());
-            let mut chars = sql.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                    while chars.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                    }
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
+        _ => sql.replace('$', "?"),
     }
 }

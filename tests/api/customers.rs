@@ -80,7 +80,11 @@ fn assert_full_dap(grants: &[DelegatedAdminGrant], partner_id: &str) {
     }
 }
 
-async fn get_customer(server: &TestServer, who: &partnercenter::domain::principal::Principal, id: &str) -> Result<pb::Customer, tonic::Status> {
+async fn get_customer(
+    server: &TestServer,
+    who: &partnercenter::domain::principal::Principal,
+    id: &str,
+) -> Result<pb::Customer, tonic::Status> {
     server
         .customers(who)
         .get_customer(pb::GetCustomerRequest { id: id.into() })
@@ -93,7 +97,11 @@ async fn list_customers(
     who: &partnercenter::domain::principal::Principal,
     request: pb::ListCustomersRequest,
 ) -> Result<pb::ListCustomersResponse, tonic::Status> {
-    server.customers(who).list_customers(request).await.map(|r| r.into_inner())
+    server
+        .customers(who)
+        .list_customers(request)
+        .await
+        .map(|r| r.into_inner())
 }
 
 /// Ids of every customer the principal lists, following the pages.
@@ -203,9 +211,21 @@ async fn c1_indirect_provider_creates_customer_for_itself_with_reseller_relation
     assert_eq!(relationships[0].partner_id, provider.id);
     assert_eq!(relationships[0].kind, RelationshipKind::Reseller);
     assert_full_dap(&grants_of(&server, &created.id).await, &provider.id);
-    let provision = decide(&server, &provider.id, &created.id, Action::Provision, Some(Service::Azure), None).await;
+    let provision = decide(
+        &server,
+        &provider.id,
+        &created.id,
+        Action::Provision,
+        Some(Service::Azure),
+        None,
+    )
+    .await;
     assert!(provision.allowed, "{provision:?}");
-    assert!(decide(&server, &provider.id, &created.id, Action::Sell, None, None).await.allowed);
+    assert!(
+        decide(&server, &provider.id, &created.id, Action::Sell, None, None)
+            .await
+            .allowed
+    );
 }
 
 #[tokio::test]
@@ -237,17 +257,39 @@ async fn c1_provider_naming_linked_reseller_gives_it_indirect_relationship_and_t
     assert_full_dap(&grants, &reseller.id);
     assert!(grants.iter().all(|g| g.partner_id != provider.id), "{grants:?}");
 
-    let reseller_provision =
-        decide(&server, &reseller.id, &created.id, Action::Provision, Some(Service::Azure), None).await;
+    let reseller_provision = decide(
+        &server,
+        &reseller.id,
+        &created.id,
+        Action::Provision,
+        Some(Service::Azure),
+        None,
+    )
+    .await;
     assert!(reseller_provision.allowed, "{reseller_provision:?}");
-    let provider_provision =
-        decide(&server, &provider.id, &created.id, Action::Provision, Some(Service::Azure), None).await;
+    let provider_provision = decide(
+        &server,
+        &provider.id,
+        &created.id,
+        Action::Provision,
+        Some(Service::Azure),
+        None,
+    )
+    .await;
     assert!(!provider_provision.allowed);
     assert_eq!(provider_provision.reason, AccessReason::NoDelegatedAdmin);
     // Both transact: the provider by its RESELLER relationship, the reseller
     // through its ACTIVE provider and link.
-    assert!(decide(&server, &provider.id, &created.id, Action::Sell, None, None).await.allowed);
-    assert!(decide(&server, &reseller.id, &created.id, Action::Sell, None, None).await.allowed);
+    assert!(
+        decide(&server, &provider.id, &created.id, Action::Sell, None, None)
+            .await
+            .allowed
+    );
+    assert!(
+        decide(&server, &reseller.id, &created.id, Action::Sell, None, None)
+            .await
+            .allowed
+    );
 
     // Both read the customer.
     get_customer(&server, &partner(&provider.id), &created.id)
@@ -272,7 +314,12 @@ async fn c1_provider_naming_a_reseller_not_active_linked_is_failed_precondition_
 
     let customers_before = customer_count(&server).await;
     let events_before = server.events().await.len();
-    for reseller_id in [never_linked.id.clone(), linked_elsewhere.id.clone(), revoked.id.clone(), random_id()] {
+    for reseller_id in [
+        never_linked.id.clone(),
+        linked_elsewhere.id.clone(),
+        revoked.id.clone(),
+        random_id(),
+    ] {
         let result = server.create_customer(&partner(&provider.id), Some(&reseller_id)).await;
         assert_error(result, Code::FailedPrecondition, "RESELLER_NOT_LINKED");
     }
@@ -376,7 +423,10 @@ async fn c2_operator_creates_customer_without_any_partner() {
     let bystander = server.create_partner(Kind::DirectReseller).await;
     let events_before = server.events().await.len();
 
-    let created = server.create_customer(&operator(), None).await.expect("operator creates");
+    let created = server
+        .create_customer(&operator(), None)
+        .await
+        .expect("operator creates");
 
     let events = server.events().await;
     let new_events = &events[events_before..];
@@ -385,9 +435,16 @@ async fn c2_operator_creates_customer_without_any_partner() {
     assert!(relationships_of(&server, &created.id).await.is_empty());
     assert!(grants_of(&server, &created.id).await.is_empty());
 
-    assert_eq!(get_customer(&server, &operator(), &created.id).await.expect("operator reads"), created);
     assert_eq!(
-        get_customer(&server, &customer(&created.id), &created.id).await.expect("its admin reads"),
+        get_customer(&server, &operator(), &created.id)
+            .await
+            .expect("operator reads"),
+        created
+    );
+    assert_eq!(
+        get_customer(&server, &customer(&created.id), &created.id)
+            .await
+            .expect("its admin reads"),
         created
     );
     assert_error(
@@ -479,11 +536,16 @@ async fn c4_partner_reads_a_customer_exactly_when_view_is_allowed_and_nothing_le
     let server = TestServer::start().await;
     let owner = server.create_partner(Kind::DirectReseller).await;
     let stranger = server.create_partner(Kind::DirectReseller).await;
-    let mine = server.create_customer(&partner(&owner.id), None).await.expect("created");
+    let mine = server
+        .create_customer(&partner(&owner.id), None)
+        .await
+        .expect("created");
     let direct = server.create_customer(&operator(), None).await.expect("created");
 
     assert_eq!(
-        get_customer(&server, &partner(&owner.id), &mine.id).await.expect("owner reads"),
+        get_customer(&server, &partner(&owner.id), &mine.id)
+            .await
+            .expect("owner reads"),
         mine
     );
     // Another tenant, an existing one the partner has no business with and an
@@ -524,7 +586,10 @@ async fn c4_partner_reads_a_customer_exactly_when_view_is_allowed_and_nothing_le
 async fn c4_p4_suspended_partner_reads_no_customer_until_reactivated() {
     let server = TestServer::start().await;
     let owner = server.create_partner(Kind::DirectReseller).await;
-    let mine = server.create_customer(&partner(&owner.id), None).await.expect("created");
+    let mine = server
+        .create_customer(&partner(&owner.id), None)
+        .await
+        .expect("created");
     server.set_partner_status(&owner.id, PartnerStatus::Suspended).await;
 
     assert_error(
@@ -545,14 +610,20 @@ async fn c4_p4_suspended_partner_reads_no_customer_until_reactivated() {
     get_customer(&server, &partner(&owner.id), &mine.id)
         .await
         .expect("reads again");
-    assert_eq!(listed_ids(&server, &partner(&owner.id), Default::default()).await, vec![mine.id]);
+    assert_eq!(
+        listed_ids(&server, &partner(&owner.id), Default::default()).await,
+        vec![mine.id]
+    );
 }
 
 #[tokio::test]
 async fn c4_operator_and_service_read_every_customer_and_unknown_is_not_found() {
     let server = TestServer::start().await;
     let owner = server.create_partner(Kind::DirectReseller).await;
-    let mine = server.create_customer(&partner(&owner.id), None).await.expect("created");
+    let mine = server
+        .create_customer(&partner(&owner.id), None)
+        .await
+        .expect("created");
     let direct = server.create_customer(&operator(), None).await.expect("created");
 
     for who in [operator(), service()] {
@@ -574,7 +645,11 @@ async fn c4_malformed_customer_id_is_invalid_argument() {
     let owner = server.create_partner(Kind::DirectReseller).await;
     for who in [operator(), partner(&owner.id)] {
         for id in ["", "not-a-uuid"] {
-            let status = assert_error(get_customer(&server, &who, id).await, Code::InvalidArgument, "INVALID_FIELD");
+            let status = assert_error(
+                get_customer(&server, &who, id).await,
+                Code::InvalidArgument,
+                "INVALID_FIELD",
+            );
             assert_eq!(violated_fields(&status), vec!["id".to_string()]);
         }
     }
@@ -587,7 +662,10 @@ async fn c5_customer_admin_sees_only_its_own_customer() {
     let server = TestServer::start().await;
     let owner = server.create_partner(Kind::DirectReseller).await;
     let own = server.create_customer(&operator(), None).await.expect("created");
-    let other = server.create_customer(&partner(&owner.id), None).await.expect("created");
+    let other = server
+        .create_customer(&partner(&owner.id), None)
+        .await
+        .expect("created");
     server.create_customer(&operator(), None).await.expect("created");
 
     let admin = customer(&own.id);
@@ -598,7 +676,10 @@ async fn c5_customer_admin_sees_only_its_own_customer() {
             .expect_err("another tenant is not readable");
         assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     }
-    assert_eq!(listed_ids(&server, &admin, Default::default()).await, vec![own.id.clone()]);
+    assert_eq!(
+        listed_ids(&server, &admin, Default::default()).await,
+        vec![own.id.clone()]
+    );
     // Even asking for another partner's customers yields only its own tenant,
     // or nothing.
     let filtered = listed_ids(
@@ -637,7 +718,12 @@ async fn c6_list_filters_by_company_name_and_domain_prefix_case_insensitively() 
     let set = |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| ids[n].clone()).collect() };
     let listed = |request: pb::ListCustomersRequest| {
         let server = &server;
-        async move { listed_ids(server, &operator(), request).await.into_iter().collect::<BTreeSet<_>>() }
+        async move {
+            listed_ids(server, &operator(), request)
+                .await
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+        }
     };
 
     assert_eq!(
@@ -726,9 +812,18 @@ async fn c6_list_filters_by_indirect_reseller_id() {
     server.link(&provider.id, &first.id).await;
     server.link(&provider.id, &second.id).await;
     let by_provider = partner(&provider.id);
-    let a = server.create_customer(&by_provider, Some(&first.id)).await.expect("created");
-    let b = server.create_customer(&by_provider, Some(&first.id)).await.expect("created");
-    let c = server.create_customer(&by_provider, Some(&second.id)).await.expect("created");
+    let a = server
+        .create_customer(&by_provider, Some(&first.id))
+        .await
+        .expect("created");
+    let b = server
+        .create_customer(&by_provider, Some(&first.id))
+        .await
+        .expect("created");
+    let c = server
+        .create_customer(&by_provider, Some(&second.id))
+        .await
+        .expect("created");
     let own = server.create_customer(&by_provider, None).await.expect("created");
     server.create_customer(&operator(), None).await.expect("created");
 
@@ -741,12 +836,22 @@ async fn c6_list_filters_by_indirect_reseller_id() {
         let ids: BTreeSet<String> = listed_ids(&server, &who, filter(&first.id)).await.into_iter().collect();
         assert_eq!(ids, expected_first, "{who:?}");
     }
-    let ids: BTreeSet<String> = listed_ids(&server, &operator(), filter(&second.id)).await.into_iter().collect();
+    let ids: BTreeSet<String> = listed_ids(&server, &operator(), filter(&second.id))
+        .await
+        .into_iter()
+        .collect();
     assert_eq!(ids, BTreeSet::from([c.id.clone()]));
     // The second reseller, filtering on the first, still sees only what it may read.
-    assert!(listed_ids(&server, &partner(&second.id), filter(&first.id)).await.is_empty());
+    assert!(
+        listed_ids(&server, &partner(&second.id), filter(&first.id))
+            .await
+            .is_empty()
+    );
     // The provider's unfiltered list holds all four of its customers.
-    let all: BTreeSet<String> = listed_ids(&server, &by_provider, Default::default()).await.into_iter().collect();
+    let all: BTreeSet<String> = listed_ids(&server, &by_provider, Default::default())
+        .await
+        .into_iter()
+        .collect();
     assert_eq!(all, BTreeSet::from([a.id, b.id, c.id, own.id]));
     // A malformed id is invalid.
     let status = assert_error(
@@ -766,10 +871,16 @@ async fn c6_partner_list_holds_exactly_the_customers_c4_lets_it_read() {
     let reseller = server.create_partner(Kind::IndirectReseller).await;
     server.link(&provider.id, &reseller.id).await;
     for _ in 0..3 {
-        server.create_customer(&partner(&first.id), None).await.expect("created");
+        server
+            .create_customer(&partner(&first.id), None)
+            .await
+            .expect("created");
     }
     for _ in 0..2 {
-        server.create_customer(&partner(&second.id), None).await.expect("created");
+        server
+            .create_customer(&partner(&second.id), None)
+            .await
+            .expect("created");
     }
     server
         .create_customer(&partner(&provider.id), Some(&reseller.id))
@@ -795,9 +906,22 @@ async fn c6_partner_list_holds_exactly_the_customers_c4_lets_it_read() {
         }
         assert_eq!(listed, readable, "partner {}", who.id);
     }
-    assert_eq!(listed_ids(&server, &partner(&first.id), Default::default()).await.len(), 3);
-    assert_eq!(listed_ids(&server, &partner(&second.id), Default::default()).await.len(), 2);
-    assert_eq!(listed_ids(&server, &partner(&reseller.id), Default::default()).await.len(), 1);
+    assert_eq!(
+        listed_ids(&server, &partner(&first.id), Default::default()).await.len(),
+        3
+    );
+    assert_eq!(
+        listed_ids(&server, &partner(&second.id), Default::default())
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        listed_ids(&server, &partner(&reseller.id), Default::default())
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -805,7 +929,10 @@ async fn c6_list_pages_return_every_customer_once_in_ascending_id_order() {
     let server = TestServer::start().await;
     let owner = server.create_partner(Kind::DirectReseller).await;
     for _ in 0..7 {
-        server.create_customer(&partner(&owner.id), None).await.expect("created");
+        server
+            .create_customer(&partner(&owner.id), None)
+            .await
+            .expect("created");
     }
     for _ in 0..2 {
         server.create_customer(&operator(), None).await.expect("created");
@@ -1045,7 +1172,9 @@ async fn update_customer_changes_only_the_masked_fields_and_moves_the_etag() {
     assert_ne!(updated.etag, created.etag);
     assert_eq!(updated.create_time, created.create_time);
 
-    let read = get_customer(&server, &operator(), &created.id).await.expect("read back");
+    let read = get_customer(&server, &operator(), &created.id)
+        .await
+        .expect("read back");
     assert_eq!(read, updated);
     let events = server.events().await;
     assert_eq!(events.len(), events_before + 1);
@@ -1091,7 +1220,10 @@ async fn update_customer_with_stale_etag_is_aborted_etag_mismatch() {
         .update_customer(update_request(stale, &["company_name"]))
         .await;
     assert_error(result, Code::Aborted, "ETAG_MISMATCH");
-    assert_eq!(get_customer(&server, &operator(), &created.id).await.expect("read"), updated);
+    assert_eq!(
+        get_customer(&server, &operator(), &created.id).await.expect("read"),
+        updated
+    );
     assert_eq!(server.events().await.len(), events_before);
 }
 
@@ -1120,7 +1252,10 @@ async fn update_customer_mask_must_name_updatable_fields() {
         })
         .await;
     assert_error(result, Code::InvalidArgument, "INVALID_FIELD");
-    assert_eq!(get_customer(&server, &operator(), &created.id).await.expect("read"), created);
+    assert_eq!(
+        get_customer(&server, &operator(), &created.id).await.expect("read"),
+        created
+    );
     assert_eq!(server.events().await.len(), events_before);
 }
 
@@ -1140,7 +1275,12 @@ async fn update_customer_validates_the_masked_fields() {
         .customers(&operator())
         .update_customer(update_request(
             change,
-            &["company_name", "billing_contact.email", "billing_contact.last_name", "billing_contact.culture"],
+            &[
+                "company_name",
+                "billing_contact.email",
+                "billing_contact.last_name",
+                "billing_contact.culture",
+            ],
         ))
         .await;
     let status = assert_error(result, Code::InvalidArgument, "INVALID_FIELD");
@@ -1154,7 +1294,10 @@ async fn update_customer_validates_the_masked_fields() {
             "customer.billing_contact.culture".to_string(),
         ])
     );
-    assert_eq!(get_customer(&server, &operator(), &created.id).await.expect("read"), created);
+    assert_eq!(
+        get_customer(&server, &operator(), &created.id).await.expect("read"),
+        created
+    );
     assert_eq!(server.events().await.len(), events_before);
 
     // Unknown customer, as the operator: NOT_FOUND.
@@ -1176,7 +1319,10 @@ async fn update_customer_by_own_admin_and_transacting_partner_others_refused_wit
     let provider = server.create_partner(Kind::IndirectProvider).await;
     let reseller = server.create_partner(Kind::IndirectReseller).await;
     server.link(&provider.id, &reseller.id).await;
-    let mine = server.create_customer(&partner(&owner.id), None).await.expect("created");
+    let mine = server
+        .create_customer(&partner(&owner.id), None)
+        .await
+        .expect("created");
     let other = server.create_customer(&operator(), None).await.expect("created");
     let indirect = server
         .create_customer(&partner(&provider.id), Some(&reseller.id))
@@ -1285,7 +1431,10 @@ async fn update_customer_by_a_partner_that_may_only_view_is_not_transacting() {
         .update_customer(update_request(change, &["company_name"]))
         .await;
     assert_error(result, Code::FailedPrecondition, "NOT_TRANSACTING");
-    assert_eq!(get_customer(&server, &operator(), &created.id).await.expect("read"), created);
+    assert_eq!(
+        get_customer(&server, &operator(), &created.id).await.expect("read"),
+        created
+    );
     assert_eq!(server.events().await.len(), events_before);
 }
 
@@ -1315,7 +1464,11 @@ async fn create_customer_retry_with_same_request_id_returns_the_first_customer_a
             .into_inner();
         assert_eq!(second, first);
         assert_eq!(customer_count(&server).await, customers_before + 1);
-        assert_eq!(server.events().await.len(), events_after_first, "a retry appends no event");
+        assert_eq!(
+            server.events().await.len(),
+            events_after_first,
+            "a retry appends no event"
+        );
     }
 }
 
@@ -1351,7 +1504,10 @@ async fn create_customer_request_id_reused_with_another_payload_is_request_id_re
     )
     .await;
     assert!(listed.is_empty());
-    assert_eq!(listed_ids(&server, &operator(), Default::default()).await, vec![first.id]);
+    assert_eq!(
+        listed_ids(&server, &operator(), Default::default()).await,
+        vec![first.id]
+    );
 }
 
 // ---------------------------------------------------------------- validation
@@ -1419,7 +1575,9 @@ async fn create_customer_validation_names_every_invalid_field_and_creates_nothin
 #[tokio::test]
 async fn create_customer_rejects_each_bad_domain_and_email_alone() {
     let server = TestServer::start().await;
-    for bad in ["", "nodot", "-a.cn", "a-.cn", "a..cn", "a b.cn", "a.123", "é.cn", "a_b.cn"] {
+    for bad in [
+        "", "nodot", "-a.cn", "a-.cn", "a..cn", "a b.cn", "a.123", "é.cn", "a_b.cn",
+    ] {
         let status = assert_error(
             server
                 .customers(&operator())
@@ -1444,7 +1602,11 @@ async fn create_customer_rejects_each_bad_domain_and_email_alone() {
             Code::InvalidArgument,
             "INVALID_FIELD",
         );
-        assert_eq!(violated_fields(&status), vec!["customer.billing_contact.email".to_string()], "{bad}");
+        assert_eq!(
+            violated_fields(&status),
+            vec!["customer.billing_contact.email".to_string()],
+            "{bad}"
+        );
     }
     for (first, last) in [("", "Wei"), ("Li", ""), ("", "")] {
         let mut request = customer_request(&unique_domain("names"), None);
