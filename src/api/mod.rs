@@ -49,8 +49,14 @@ impl From<Error> for Status {
             ErrorCode::Internal => Code::Internal,
         };
         let mut details = ErrorDetails::new();
-        let metadata: HashMap<String, String> = error.metadata.into_iter().collect();
-        details.set_error_info(error.reason.as_str(), ERROR_DOMAIN, metadata);
+        let mut metadata: HashMap<String, String> = error.metadata.into_iter().collect();
+        let reason = if error.reason.in_spec() {
+            error.reason.as_str()
+        } else {
+            metadata.insert("cause".to_owned(), error.reason.as_str().to_owned());
+            error.code.as_str()
+        };
+        details.set_error_info(reason, ERROR_DOMAIN, metadata);
         for violation in error.violations {
             details.add_bad_request_violation(violation.field, violation.description);
         }

@@ -22,9 +22,29 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::FailedPrecondition => "FAILED_PRECONDITION",
+            ErrorCode::Aborted => "ABORTED",
+            ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
 macro_rules! reasons {
-    ($($variant:ident => $name:literal),* $(,)?) => {
-        /// The `reason` of a `google.rpc.ErrorInfo`: the names of DOMAIN.md.
+    ($($variant:ident => $name:literal, $in_spec:literal;)*) => {
+        /// Why a call failed. Reasons named in DOMAIN.md are sent as the
+        /// ErrorInfo `reason`; the others refine a canonical code and are sent
+        /// as the ErrorInfo metadata `cause`, with the code's name as reason.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Reason { $($variant),* }
 
@@ -32,43 +52,53 @@ macro_rules! reasons {
             pub fn as_str(self) -> &'static str {
                 match self { $(Reason::$variant => $name),* }
             }
+
+            /// Whether DOMAIN.md names this reason.
+            pub fn in_spec(self) -> bool {
+                match self { $(Reason::$variant => $in_spec),* }
+            }
         }
     };
 }
 
 reasons! {
-    InvalidField => "INVALID_FIELD",
-    RequestIdReused => "REQUEST_ID_REUSED",
-    TokenMissing => "TOKEN_MISSING",
-    TokenInvalid => "TOKEN_INVALID",
-    TokenExpired => "TOKEN_EXPIRED",
-    RoleNotAllowed => "ROLE_NOT_ALLOWED",
-    TenantMismatch => "TENANT_MISMATCH",
-    PartnerNotVisible => "PARTNER_NOT_VISIBLE",
-    NoRelationship => "NO_RELATIONSHIP",
-    PartnerKindNotAllowed => "PARTNER_KIND_NOT_ALLOWED",
-    PartnerNotActive => "PARTNER_NOT_ACTIVE",
-    ResellerNotLinked => "RESELLER_NOT_LINKED",
-    NotTransacting => "NOT_TRANSACTING",
-    NotPartnerOfRecord => "NOT_PARTNER_OF_RECORD",
-    IndirectResellerCannotInvite => "INDIRECT_RESELLER_CANNOT_INVITE",
-    InvitationNotFound => "INVITATION_NOT_FOUND",
-    InvitationRevoked => "INVITATION_REVOKED",
-    InvitationExpired => "INVITATION_EXPIRED",
-    DomainMismatch => "DOMAIN_MISMATCH",
-    ActiveSubscriptions => "ACTIVE_SUBSCRIPTIONS",
-    MpnIdTaken => "MPN_ID_TAKEN",
-    DomainTaken => "DOMAIN_TAKEN",
-    LinkExists => "LINK_EXISTS",
-    PartnerNotFound => "PARTNER_NOT_FOUND",
-    CustomerNotFound => "CUSTOMER_NOT_FOUND",
-    SubscriptionNotFound => "SUBSCRIPTION_NOT_FOUND",
-    LinkNotFound => "LINK_NOT_FOUND",
-    GrantNotFound => "GRANT_NOT_FOUND",
-    EtagMismatch => "ETAG_MISMATCH",
-    StoreUnavailable => "STORE_UNAVAILABLE",
-    Timeout => "TIMEOUT",
-    Internal => "INTERNAL",
+    InvalidField => "INVALID_FIELD", true;
+    RequestIdReused => "REQUEST_ID_REUSED", false;
+    TokenMissing => "TOKEN_MISSING", false;
+    TokenInvalid => "TOKEN_INVALID", false;
+    TokenExpired => "TOKEN_EXPIRED", false;
+    RoleNotAllowed => "ROLE_NOT_ALLOWED", false;
+    TenantMismatch => "TENANT_MISMATCH", false;
+    PartnerNotVisible => "PARTNER_NOT_VISIBLE", false;
+    NoRelationship => "NO_RELATIONSHIP", false;
+    PartnerKindNotAllowed => "PARTNER_KIND_NOT_ALLOWED", true;
+    PartnerNotActive => "PARTNER_NOT_ACTIVE", true;
+    ResellerNotLinked => "RESELLER_NOT_LINKED", true;
+    NotTransacting => "NOT_TRANSACTING", true;
+    NotPartnerOfRecord => "NOT_PARTNER_OF_RECORD", true;
+    IndirectResellerCannotInvite => "INDIRECT_RESELLER_CANNOT_INVITE", true;
+    InvitationNotFound => "INVITATION_NOT_FOUND", true;
+    InvitationRevoked => "INVITATION_REVOKED", true;
+    InvitationExpired => "INVITATION_EXPIRED", true;
+    DomainMismatch => "DOMAIN_MISMATCH", true;
+    ActiveSubscriptions => "ACTIVE_SUBSCRIPTIONS", true;
+    MpnIdTaken => "MPN_ID_TAKEN", false;
+    DomainTaken => "DOMAIN_TAKEN", true;
+    LinkExists => "LINK_EXISTS", false;
+    PartnerNotFound => "PARTNER_NOT_FOUND", false;
+    CustomerNotFound => "CUSTOMER_NOT_FOUND", false;
+    SubscriptionNotFound => "SUBSCRIPTION_NOT_FOUND", false;
+    LinkNotFound => "LINK_NOT_FOUND", false;
+    GrantNotFound => "GRANT_NOT_FOUND", false;
+    RelationshipNotFound => "RELATIONSHIP_NOT_FOUND", false;
+    NotInvitationParty => "NOT_INVITATION_PARTY", false;
+    NotGrantParty => "NOT_GRANT_PARTY", false;
+    SlowConsumer => "SLOW_CONSUMER", false;
+    EtagMismatch => "ETAG_MISMATCH", false;
+    StoreUnavailable => "STORE_UNAVAILABLE", false;
+    Timeout => "TIMEOUT", false;
+    TooManyChecks => "TOO_MANY_CHECKS", false;
+    Internal => "INTERNAL", false;
 }
 
 /// One invalid field of a request (a `google.rpc.BadRequest` violation).

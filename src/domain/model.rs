@@ -11,7 +11,7 @@ pub const MICROS_PER_DAY: Micros = 86_400 * 1_000_000;
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name { $($variant),* }
 
         impl $name {
@@ -222,6 +222,29 @@ impl DelegatedAdminGrant {
 
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// D4: the end_time an auto-extending grant has at `now`: its end plus
+    /// the fewest 180-day periods that put it in the future. None for a
+    /// grant that does not auto-extend or has not reached its end.
+    pub fn extended_end(&self, now: Micros) -> Option<Micros> {
+        let end = self.end_time?;
+        if !self.auto_extend || end > now {
+            return None;
+        }
+        let periods = (now - end) / AUTO_EXTEND_PERIOD + 1;
+        Some(end + periods * AUTO_EXTEND_PERIOD)
+    }
+}
+
+impl RelationshipRequest {
+    /// I5: an ACTIVE invitation past its expiry is EXPIRED, whether or not
+    /// the sweep has recorded it yet.
+    pub fn effective_state(&self, now: Micros) -> InvitationState {
+        match self.state {
+            InvitationState::Active if self.expire_time <= now => InvitationState::Expired,
+            state => state,
+        }
     }
 }
 

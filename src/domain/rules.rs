@@ -4,7 +4,10 @@
 
 use super::access::{AccessReason, Decision};
 use super::error::{Error, Reason, Result};
-use super::model::{Channel, Partner, PartnerKind};
+use super::model::{
+    Channel, DelegatedAdminGrant, InvitationState, MICROS_PER_DAY, Micros, Partner, PartnerKind, RelationshipRequest,
+    Scope, Service, Subscription, SubscriptionStatus,
+};
 use super::principal::Principal;
 
 /// P1 and every operator-only write.
@@ -196,4 +199,203 @@ pub fn check_etag(sent: &str, current: &str, resource: &str) -> Result<()> {
     } else {
         Err(Error::stale_etag(resource))
     }
+}
+
+/// I1: only ACTIVE DIRECT_RESELLER and INDIRECT_PROVIDER partners invite.
+pub fn check_inviter(inviter: &Partner, names_reseller: bool) -> Result<()> {
+    match inviter.kind {
+        PartnerKind::IndirectReseller => Err(Error::permission_denied(
+            Reason::IndirectResellerCannotInvite,
+            "an indirect reseller cannot create relationship requests; use an invitation from your indirect provider",
+        )),
+        PartnerKind::Advisor => Err(Error::permission_denied(
+            Reason::PartnerKindNotAllowed,
+            "an ADVISOR may not create relationship requests",
+        )),
+        // I2: only a provider names an indirect reseller.
+        PartnerKind::DirectReseller if names_reseller => Err(Error::invalid(
+            "relationship_request.indirect_reseller_id",
+            "only an INDIRECT_PROVIDER may name an indirect reseller",
+        )),
+        PartnerKind::DirectReseller | PartnerKind::IndirectProvider => Ok(()),
+    }
+}
+
+pub const DEFAULT_INVITATION_DAYS: i32 = 90;
+pub const MAX_INVITATION_DAYS: i32 = 365;
+
+/// I3: days until an invitation expires: 0 means the default, at most 365.
+pub fn invitation_days(requested: i32, default_days: i32) -> Result<i32> {
+    match requested {
+        0 => Ok(default_days),
+        1..=MAX_INVITATION_DAYS => Ok(requested),
+        _ => Err(Error::invalid(
+            "expire_after_days",
+            format!("must be between 1 and {MAX_INVITATION_DAYS}, or 0 for the default"),
+        )),
+    }
+}
+
+/// I3: the delegated admin an invitation asks for: all three services and
+/// both scopes unless narrowed.
+pub fn requested_dap(include: bool, services: Vec<Service>, scopes: Vec<Scope>) -> Result<(Vec<Service>, Vec<Scope>)> {
+    if !include {
+        if !services.is_empty() || !scopes.is_empty() {
+            return Err(Error::invalid(
+                "relationship_request.include_delegated_admin",
+                "services and scopes are asked only with include_delegated_admin",
+            ));
+        }
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let services = if services.is_empty() {
+        Service::ALL.to_vec()
+    } else {
+        dedup(services)
+    };
+    let scopes = if scopes.is_empty() {
+        Scope::ALL.to_vec()
+    } else {
+        dedup(scopes)
+    };
+    Ok((services, scopes))
+}
+
+/// Sorted and without repeats, so equal sets compare equal.
+pub fn dedup<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items.dedup();
+    items
+}
+
+/// I4: the inviting partner and the named reseller read an invitation;
+/// operator and service read all.
+pub fn can_read_invitation(principal: &Principal, invitation: &RelationshipRequest) -> bool {
+    match principal {
+        Principal::Operator { .. } | Principal::Service { .. } => true,
+        Principal::Partner { partner_id } => {
+            &invitation.inviting_partner_id == partner_id
+                || invitation.indirect_reseller_id.as_deref() == Some(partner_id.as_str())
+        }
+        Principal::Customer { .. } => false,
+    }
+}
+
+/// I5, I6: whether this customer may accept this invitation now. Checked
+/// after the "accepted before" case, which always succeeds.
+pub fn check_acceptable(invitation: &RelationshipRequest, customer_domain: &str, now: Micros) -> Result<()> {
+    if let Some(bound) = &invitation.customer_domain
+        && bound != customer_domain
+    {
+        return Err(Error::permission_denied(
+            Reason::DomainMismatch,
+            "this relationship request is for another customer's domain",
+        ));
+    }
+    match invitation.effective_state(now) {
+        InvitationState::Active => Ok(()),
+        InvitationState::Revoked => Err(Error::failed_precondition(
+            Reason::InvitationRevoked,
+            "the partner revoked this relationship request",
+        )),
+        InvitationState::Expired => Err(Error::failed_precondition(
+            Reason::InvitationExpired,
+            "this relationship request has expired; ask the partner for a new one",
+        )),
+    }
+}
+
+/// I7: at acceptance the partners must still be ACTIVE.
+pub fn require_active_party(partner: Option<&Partner>, role: &str) -> Result<()> {
+    match partner {
+        Some(partner) if partner.is_active() => Ok(()),
+        _ => Err(Error::failed_precondition(
+            Reason::PartnerNotActive,
+            format!("the {role} is not ACTIVE"),
+        )),
+    }
+}
+
+pub const MAX_GRANT_DAYS: i32 = 730;
+
+/// D1: a grant's end: none, or 1 to 730 days; auto_extend needs an end.
+pub fn grant_end(now: Micros, duration_days: i32, auto_extend: bool) -> Result<Option<Micros>> {
+    match duration_days {
+        0 if auto_extend => Err(Error::invalid("auto_extend", "needs a duration_days")),
+        0 => Ok(None),
+        1..=MAX_GRANT_DAYS => Ok(Some(now + i64::from(duration_days) * MICROS_PER_DAY)),
+        _ => Err(Error::invalid(
+            "duration_days",
+            format!("must be between 1 and {MAX_GRANT_DAYS}, or 0 for no expiry"),
+        )),
+    }
+}
+
+/// D1: the grantee must be an ACTIVE partner that is not an ADVISOR.
+pub fn check_grantee(partner: Option<&Partner>) -> Result<&Partner> {
+    let Some(partner) = partner else {
+        return Err(Error::not_found(Reason::PartnerNotFound, "no such partner"));
+    };
+    if partner.kind == PartnerKind::Advisor {
+        return Err(Error::permission_denied(
+            Reason::PartnerKindNotAllowed,
+            "an ADVISOR cannot hold delegated admin privileges",
+        ));
+    }
+    if !partner.is_active() {
+        return Err(Error::failed_precondition(
+            Reason::PartnerNotActive,
+            "the partner is not ACTIVE",
+        ));
+    }
+    Ok(partner)
+}
+
+/// D3: the customer admin revokes any grant on its tenant; a partner gives
+/// up its own grant only.
+pub fn check_grant_revoker(principal: &Principal, grant: &DelegatedAdminGrant) -> Result<()> {
+    let allowed = match principal {
+        Principal::Customer { customer_id } => customer_id == &grant.customer_id,
+        Principal::Partner { partner_id } => partner_id == &grant.partner_id,
+        _ => return Err(Error::role_not_allowed("revoke delegated admin privileges")),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::permission_denied(
+            Reason::NotGrantParty,
+            "only the customer's admin or the holder itself may revoke this grant",
+        ))
+    }
+}
+
+/// D2: the grants that give way when `winner` holds (or newly transacts
+/// with) a grant for `service`: every other transacting holder's grant in
+/// force. `holders` pairs each ACTIVE grant of the customer for that service
+/// with whether its holder is transacting.
+pub fn grants_to_supersede<'a>(
+    winner: &str,
+    service: Service,
+    holders: &'a [(DelegatedAdminGrant, bool)],
+    now: Micros,
+) -> Vec<&'a DelegatedAdminGrant> {
+    holders
+        .iter()
+        .filter(|(grant, transacting)| {
+            *transacting && grant.partner_id != winner && grant.service == service && grant.in_force(now)
+        })
+        .map(|(grant, _)| grant)
+        .collect()
+}
+
+/// M3: the ACTIVE subscriptions that keep a partner's RESELLER relationship.
+pub fn blocking_subscriptions<'a>(subscriptions: &'a [Subscription], partner_id: &str) -> Vec<&'a Subscription> {
+    subscriptions
+        .iter()
+        .filter(|s| {
+            s.status == SubscriptionStatus::Active
+                && (s.partner_of_record_id.as_deref() == Some(partner_id)
+                    || s.indirect_provider_id.as_deref() == Some(partner_id))
+        })
+        .collect()
 }

@@ -139,6 +139,10 @@ pub mod invitation_acceptance {
         #[sea_orm(primary_key, auto_increment = false)]
         pub customer_id: String,
         pub accept_time: i64,
+        /// Comma-separated ids of the relationships the acceptance produced.
+        pub relationship_ids: String,
+        /// Comma-separated ids of the grants the acceptance produced.
+        pub grant_ids: String,
     }
 
     no_relations!();

@@ -146,6 +146,8 @@ impl MigrationTrait for InitialSchema {
                 .col(text("relationship_request_id"))
                 .col(text("customer_id"))
                 .col(big_integer("accept_time"))
+                .col(text("relationship_ids"))
+                .col(text("grant_ids"))
                 .primary_key(Index::create().col("relationship_request_id").col("customer_id"))
                 .foreign_key(
                     ForeignKey::create()
@@ -294,6 +296,12 @@ impl MigrationTrait for InitialSchema {
             ),
             index("events", "events_customer", &["customer_id", "seq"]),
             index("events", "events_partner", &["partner_id", "seq"]),
+            index(
+                "relationship_requests",
+                "relationship_requests_expiry",
+                &["state", "expire_time"],
+            ),
+            index("delegated_admin_grants", "grants_expiry", &["state", "end_time"]),
         ];
         for statement in indexes {
             manager.create_index(statement).await?;

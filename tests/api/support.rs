@@ -255,13 +255,70 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
-/// The ErrorInfo reason of a failed call, checking the domain too.
+/// The reasons DOMAIN.md names, and the canonical codes it names, which are
+/// the reason when a `cause` in the metadata says more.
+const SPEC_REASONS: &[&str] = &[
+    "INVALID_FIELD",
+    "PARTNER_KIND_NOT_ALLOWED",
+    "PARTNER_NOT_ACTIVE",
+    "RESELLER_NOT_LINKED",
+    "NOT_TRANSACTING",
+    "NOT_PARTNER_OF_RECORD",
+    "INDIRECT_RESELLER_CANNOT_INVITE",
+    "INVITATION_NOT_FOUND",
+    "INVITATION_REVOKED",
+    "INVITATION_EXPIRED",
+    "DOMAIN_MISMATCH",
+    "ACTIVE_SUBSCRIPTIONS",
+    "DOMAIN_TAKEN",
+    "INVALID_ARGUMENT",
+    "UNAUTHENTICATED",
+    "PERMISSION_DENIED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "RESOURCE_EXHAUSTED",
+];
+
+/// The most specific reason of a failed call: the ErrorInfo `cause` when
+/// there is one, else its `reason`. Checks the domain, and that the reason
+/// is one DOMAIN.md names.
 pub fn reason(status: &Status) -> String {
     let info = status
         .get_details_error_info()
         .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
     assert_eq!(info.domain, "partnercenter");
-    info.reason
+    assert!(
+        SPEC_REASONS.contains(&info.reason.as_str()),
+        "reason {} is not in DOMAIN.md",
+        info.reason
+    );
+    match info.metadata.get("cause") {
+        Some(cause) => {
+            assert_eq!(
+                info.reason,
+                code_name(status.code()),
+                "a cause refines the code's own name"
+            );
+            cause.clone()
+        }
+        None => info.reason,
+    }
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        _ => "OTHER",
+    }
 }
 
 /// Asserts a call failed with this code and ErrorInfo reason.
