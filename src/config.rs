@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::api::RelationshipSettings;
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://partnercenter.db?mode=rwc";
@@ -52,6 +54,11 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     drain_timeout_seconds: Option<u64>,
     max_message_bytes: Option<usize>,
+    invitation_base_url: Option<String>,
+    invitation_default_days: Option<i32>,
+    sweep_interval_seconds: Option<u64>,
+    watch_buffer: Option<usize>,
+    watch_poll_millis: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -67,6 +74,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub drain_timeout: Duration,
     pub max_message_bytes: usize,
+    pub relationships: RelationshipSettings,
+    /// How often expired grants and invitations are recorded (D4, I5).
+    pub sweep_interval: Duration,
 }
 
 impl Default for Config {
@@ -84,6 +94,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             drain_timeout: Duration::from_secs(20),
             max_message_bytes: 4 << 20,
+            relationships: RelationshipSettings::default(),
+            sweep_interval: Duration::from_secs(60),
         }
     }
 }
@@ -103,6 +115,8 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("drain_timeout", &self.drain_timeout)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("relationships", &self.relationships)
+            .field("sweep_interval", &self.sweep_interval)
             .finish()
     }
 }
@@ -169,6 +183,25 @@ impl Config {
         }
         if let Some(bytes) = file.max_message_bytes {
             config.max_message_bytes = bytes;
+        }
+        let settings = &mut config.relationships;
+        if let Some(url) = env("PARTNERCENTER_INVITATION_BASE_URL").or(file.invitation_base_url) {
+            settings.invitation_base_url = url;
+        }
+        if let Some(days) = file.invitation_default_days {
+            if !(1..=crate::domain::rules::MAX_INVITATION_DAYS).contains(&days) {
+                return Err("invitation_default_days must be between 1 and 365".to_owned());
+            }
+            settings.invitation_default_days = days;
+        }
+        if let Some(buffer) = file.watch_buffer {
+            settings.watch_buffer = buffer.max(2);
+        }
+        if let Some(millis) = file.watch_poll_millis {
+            settings.watch_poll = Duration::from_millis(millis.max(10));
+        }
+        if let Some(seconds) = file.sweep_interval_seconds {
+            config.sweep_interval = Duration::from_secs(seconds.max(1));
         }
         if config.max_connections == 0 {
             return Err("max_connections must be at least 1".to_owned());

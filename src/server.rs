@@ -39,6 +39,7 @@ pub struct RunningServer {
     health: HealthReporter,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
+    sweeper: JoinHandle<()>,
     drain_timeout: std::time::Duration,
 }
 
@@ -59,6 +60,7 @@ impl RunningServer {
     /// Stops accepting, reports NOT_SERVING, lets in-flight calls finish
     /// within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
+        self.sweeper.abort();
         for name in SERVICE_NAMES {
             self.health
                 .set_service_status(name, tonic_health::ServingStatus::NotServing)
@@ -117,9 +119,14 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         auth.clone(),
     );
     let relationship_service = InterceptedService::new(
-        RelationshipServiceServer::new(RelationshipApi::new(store.clone(), partners, access))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+        RelationshipServiceServer::new(RelationshipApi::new(
+            store.clone(),
+            partners,
+            access,
+            config.relationships.clone(),
+        ))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit),
         auth,
     );
 
@@ -142,6 +149,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let sweeper = tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval));
     let (shutdown, signal) = oneshot::channel::<()>();
     let router = Server::builder()
         .layer(GrpcTraceLayer)
@@ -163,8 +171,24 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         health,
         shutdown: Some(shutdown),
         task,
+        sweeper,
         drain_timeout: config.drain_timeout,
     })
+}
+
+/// D4, I5: records expiries and extensions in the background. Decisions
+/// never wait for it: they read the clock.
+async fn sweep_periodically(store: Store, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.sweep().await {
+            Ok(report) if report == crate::store::SweepReport::default() => {}
+            Ok(report) => tracing::info!(?report, "sweep recorded expiries"),
+            Err(error) => tracing::warn!(%error, "sweep failed; retrying at the next tick"),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

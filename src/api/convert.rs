@@ -167,3 +167,73 @@ impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
         }
     }
 }
+
+/// I3: the link a customer's admin opens. It carries the partner, the
+/// reseller, the DAP flag and the code; an invitation without its code
+/// (as in events) has no link.
+pub fn invitation_url(base_url: &str, invitation: &RelationshipRequest) -> String {
+    if invitation.code.is_empty() {
+        return String::new();
+    }
+    let separator = if base_url.contains('?') { '&' } else { '?' };
+    format!(
+        "{base_url}{separator}partnerId={}&resellerId={}&dap={}&code={}",
+        invitation.inviting_partner_id,
+        invitation.indirect_reseller_id.as_deref().unwrap_or_default(),
+        invitation.include_delegated_admin,
+        invitation.code,
+    )
+}
+
+/// An invitation as its readers see it at `now`: the stored state, or
+/// EXPIRED once past its expiry (I5).
+pub fn invitation(invitation: &RelationshipRequest, base_url: &str, now: Micros) -> pb::RelationshipRequest {
+    pb::RelationshipRequest {
+        id: invitation.id.clone(),
+        inviting_partner_id: invitation.inviting_partner_id.clone(),
+        indirect_reseller_id: id_or_empty(&invitation.indirect_reseller_id),
+        include_delegated_admin: invitation.include_delegated_admin,
+        delegated_admin_services: invitation
+            .delegated_admin_services
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        delegated_admin_scopes: invitation.delegated_admin_scopes.iter().map(|s| s.to_proto()).collect(),
+        customer_domain: id_or_empty(&invitation.customer_domain),
+        code: invitation.code.clone(),
+        url: invitation_url(base_url, invitation),
+        state: invitation.effective_state(now).to_proto(),
+        expire_time: timestamp(invitation.expire_time),
+        create_time: timestamp(invitation.create_time),
+    }
+}
+
+/// An event as sent to readers. Invitations in events never carry a code.
+pub fn event(event: &Event) -> pb::Event {
+    use pb::event::Resource;
+    let resource = match &event.resource {
+        EventResource::Partner(r) => Resource::Partner(r.into()),
+        EventResource::PartnerLink(r) => Resource::PartnerLink(r.into()),
+        EventResource::Customer(r) => Resource::Customer(r.into()),
+        EventResource::Subscription(r) => Resource::Subscription(r.into()),
+        EventResource::RelationshipRequest(r) => {
+            let mut message = invitation(r, "", event.time);
+            message.state = r.state.to_proto();
+            message.code.clear();
+            message.url.clear();
+            Resource::RelationshipRequest(message)
+        }
+        EventResource::Relationship(r) => Resource::Relationship(r.into()),
+        EventResource::DelegatedAdminGrant(r) => Resource::DelegatedAdminGrant(r.into()),
+    };
+    pb::Event {
+        seq: event.seq,
+        time: timestamp(event.time),
+        r#type: event.event_type.clone(),
+        actor: event.actor.clone(),
+        customer_id: event.resource.customer_id().unwrap_or_default().to_owned(),
+        partner_id: event.resource.partner_id().unwrap_or_default().to_owned(),
+        subject_id: event.resource.subject_id().to_owned(),
+        resource: Some(resource),
+    }
+}

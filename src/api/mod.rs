@@ -14,7 +14,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use customers::CustomerApi;
 pub use partners::PartnerApi;
-pub use relationships::RelationshipApi;
+pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings};
 
 use crate::domain::paging::fnv1a;
 use crate::domain::principal::Principal;

@@ -190,7 +190,17 @@ impl PartnerService for PartnerApi {
         if next == current {
             return Ok(Response::new((&current).into()));
         }
+        let reinstated_provider = current.status != PartnerStatus::Active
+            && next.status == PartnerStatus::Active
+            && next.kind == PartnerKind::IndirectProvider;
         let updated = tx.update_partner(next).await?;
+        if reinstated_provider {
+            // D2: its resellers' relationships transact again.
+            for reseller_id in tx.linked_resellers(&updated.id).await? {
+                let customers = tx.customers_served_via(&reseller_id, &updated.id).await?;
+                tx.enforce_for_new_transactor(&reseller_id, &customers).await?;
+            }
+        }
         tx.commit().await?;
         tracing::info!(partner_id = %updated.id, kind = %updated.kind, status = %updated.status, "partner updated");
         Ok(Response::new((&updated).into()))
@@ -247,6 +257,10 @@ impl PartnerService for PartnerApi {
             update_time: now,
         };
         tx.insert_link(&link).await?;
+        // D2: the reseller's relationships through this provider transact
+        // again; where it holds grants, they win.
+        let customers = tx.customers_served_via(&link.reseller_id, &link.provider_id).await?;
+        tx.enforce_for_new_transactor(&link.reseller_id, &customers).await?;
         tx.remember(key.as_ref(), &link.id).await?;
         tx.commit().await?;
         tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, "reseller linked");

@@ -17,8 +17,11 @@ pub trait PartnerDirectory: Send + Sync + 'static {
     async fn active_link(&self, provider_id: &str, reseller_id: &str) -> Result<Option<PartnerLink>>;
 }
 
-/// A1 access decisions, asked by the customer service for C4, S2 and S3.
+/// A1 access decisions: CheckAccess, and the customer service for C4, S2, S3.
 #[async_trait]
 pub trait AccessChecker: Send + Sync + 'static {
     async fn check(&self, query: &AccessQuery) -> Result<Decision>;
+
+    /// Many checks with a bounded number of store reads (A2).
+    async fn check_batch(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>>;
 }

@@ -201,13 +201,6 @@ pub(super) async fn decide_batch<C: ConnectionTrait>(
         .collect())
 }
 
-impl Store {
-    /// A1 for many checks at once (A2): one statement per batch.
-    pub async fn check_batch(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>> {
-        decide_batch(&self.db, queries, self.now()).await
-    }
-}
-
 #[async_trait]
 impl AccessChecker for Store {
     async fn check(&self, query: &AccessQuery) -> Result<Decision> {
@@ -215,6 +208,11 @@ impl AccessChecker for Store {
         decisions
             .pop()
             .ok_or_else(|| Error::internal("no decision for the check"))
+    }
+
+    /// One statement per batch.
+    async fn check_batch(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>> {
+        decide_batch(&self.db, queries, self.now()).await
     }
 }
 

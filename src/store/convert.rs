@@ -173,7 +173,6 @@ impl TryFrom<relationship_request::Model> for RelationshipRequest {
     }
 }
 
-#[allow(dead_code)] // RelationshipService writes invitations with it.
 pub(super) fn relationship_request_row(r: &RelationshipRequest) -> relationship_request::ActiveModel {
     relationship_request::ActiveModel {
         id: Set(r.id.clone()),

@@ -1,11 +1,34 @@
-//! Reading the event log (E1, E2).
+//! The event log: reading it (E2, E3) and the sweep that records expiries
+//! and extensions (D4, I5).
 
+use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::Store;
-use super::entity::event;
-use crate::domain::model::{Event, EventResource};
+use super::convert::all;
+use super::entity::{event, event_audience, grant, relationship_request};
+use crate::domain::model::{
+    DelegatedAdminGrant, Event, EventResource, GrantState, InvitationState, RelationshipRequest,
+};
 use crate::domain::{Error, Result};
+
+/// Whose events a caller may read (E2).
+#[derive(Clone, Debug)]
+pub enum EventAudience {
+    /// Operator and service.
+    All,
+    /// A customer admin: its tenant's events.
+    Customer(String),
+    /// A partner: the events it could read when they were appended.
+    Partner(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct EventFilter {
+    pub audience: EventAudience,
+    pub customer_id: Option<String>,
+    pub partner_id: Option<String>,
+}
 
 impl TryFrom<event::Model> for Event {
     type Error = Error;
@@ -22,15 +45,120 @@ impl TryFrom<event::Model> for Event {
     }
 }
 
+/// What one sweep recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub grants_expired: usize,
+    pub grants_extended: usize,
+    pub invitations_expired: usize,
+}
+
+const SWEEP_BATCH: u64 = 500;
+
 impl Store {
     /// Events with seq greater than `after_seq`, in seq order.
     pub async fn events_after(&self, after_seq: i64, limit: u64) -> Result<Vec<Event>> {
-        let rows = event::Entity::find()
-            .filter(event::Column::Seq.gt(after_seq))
+        self.list_events(
+            &EventFilter {
+                audience: EventAudience::All,
+                customer_id: None,
+                partner_id: None,
+            },
+            after_seq,
+            limit,
+        )
+        .await
+    }
+
+    /// E2: the events after `after_seq` this audience may read, in seq order.
+    pub async fn list_events(&self, filter: &EventFilter, after_seq: i64, limit: u64) -> Result<Vec<Event>> {
+        let mut query = event::Entity::find().filter(event::Column::Seq.gt(after_seq));
+        match &filter.audience {
+            EventAudience::All => {}
+            EventAudience::Customer(customer_id) => {
+                query = query.filter(event::Column::CustomerId.eq(customer_id.as_str()));
+            }
+            EventAudience::Partner(partner_id) => {
+                let readable = Query::select()
+                    .column(event_audience::Column::Seq)
+                    .from(event_audience::Entity)
+                    .and_where(event_audience::Column::PartnerId.eq(partner_id.as_str()))
+                    .and_where(event_audience::Column::Seq.gt(after_seq))
+                    .to_owned();
+                query = query.filter(event::Column::Seq.in_subquery(readable));
+            }
+        }
+        if let Some(customer_id) = &filter.customer_id {
+            query = query.filter(event::Column::CustomerId.eq(customer_id.as_str()));
+        }
+        if let Some(partner_id) = &filter.partner_id {
+            query = query.filter(event::Column::PartnerId.eq(partner_id.as_str()));
+        }
+        let rows = query
             .order_by_asc(event::Column::Seq)
             .limit(limit)
             .all(&self.db)
             .await?;
         rows.into_iter().map(Event::try_from).collect()
+    }
+
+    /// The last seq appended, by any replica.
+    pub async fn last_seq(&self) -> Result<i64> {
+        let last = event::Entity::find()
+            .select_only()
+            .column(event::Column::Seq)
+            .order_by_desc(event::Column::Seq)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// D4, I5: records what the clock already decided: grants past their end
+    /// become EXPIRED or, with auto_extend, move on by 180-day periods;
+    /// invitations past their expiry become EXPIRED. Each with its event.
+    pub async fn sweep(&self) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        loop {
+            let mut tx = self.begin_write("system:sweep".to_owned()).await?;
+            let now = tx.now();
+            let due_grants: Vec<DelegatedAdminGrant> = all(grant::Entity::find()
+                .filter(grant::Column::State.eq(GrantState::Active.as_str()))
+                .filter(grant::Column::EndTime.lte(now))
+                .order_by_asc(grant::Column::Id)
+                .limit(SWEEP_BATCH)
+                .all(tx.conn())
+                .await?)?;
+            let due_invitations: Vec<RelationshipRequest> = all(relationship_request::Entity::find()
+                .filter(relationship_request::Column::State.eq(InvitationState::Active.as_str()))
+                .filter(relationship_request::Column::ExpireTime.lte(now))
+                .order_by_asc(relationship_request::Column::Id)
+                .limit(SWEEP_BATCH)
+                .all(tx.conn())
+                .await?)?;
+            let full = due_grants.len() as u64 == SWEEP_BATCH || due_invitations.len() as u64 == SWEEP_BATCH;
+            for mut grant in due_grants {
+                match grant.extended_end(now) {
+                    Some(end) => {
+                        grant.end_time = Some(end);
+                        tx.update_grant(&grant, "grant.extended").await?;
+                        report.grants_extended += 1;
+                    }
+                    None => {
+                        tx.set_grant_state(grant, GrantState::Expired).await?;
+                        report.grants_expired += 1;
+                    }
+                }
+            }
+            for invitation in due_invitations {
+                tx.set_invitation_state(invitation, InvitationState::Expired).await?;
+                report.invitations_expired += 1;
+            }
+            tx.commit().await?;
+            if !full {
+                return Ok(report);
+            }
+        }
     }
 }

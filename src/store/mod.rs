@@ -8,6 +8,7 @@ pub mod entity;
 mod events;
 pub mod migration;
 mod partners;
+mod relationships;
 mod write;
 
 use std::sync::Arc;
@@ -19,7 +20,9 @@ use sea_orm_migration::MigratorTrait;
 use tokio::sync::watch;
 
 pub use customers::{CustomerFilter, SubscriptionFilter};
+pub use events::{EventAudience, EventFilter, SweepReport};
 pub use partners::{LinkFilter, PartnerFilter};
+pub use relationships::{InvitationFilter, RelationshipView};
 pub use write::{RequestKey, WriteTx};
 
 use crate::domain::clock::Clock;

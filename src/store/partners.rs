@@ -181,6 +181,16 @@ impl WriteTx {
         Ok(link)
     }
 
+    /// The resellers ACTIVE-linked to a provider.
+    pub async fn linked_resellers(&self, provider_id: &str) -> Result<Vec<String>> {
+        let rows = partner_link::Entity::find()
+            .filter(partner_link::Column::ProviderId.eq(provider_id))
+            .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().map(|link| link.reseller_id).collect())
+    }
+
     pub async fn link(&self, id: &str) -> Result<Option<PartnerLink>> {
         partner_link::Entity::find_by_id(id.to_owned())
             .one(self.conn())

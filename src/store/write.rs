@@ -3,14 +3,16 @@
 //! transaction (E1): no change without an event, no event without a change,
 //! and `seq` without gaps, visible in order on every replica.
 
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use super::Store;
-use super::entity::{event, request_record};
-use crate::domain::model::{EventResource, Micros};
+use super::entity::{event, event_audience, partner_link, request_record};
+use crate::domain::model::{EventResource, GrantState, LinkState, Micros, RelationshipState};
 use crate::domain::{Error, Reason, Result};
 
 /// AIP-155: who asked, for which method, with which request id, and a
@@ -123,8 +125,16 @@ impl WriteTx {
         let last: i64 = row.try_get("", "value")?;
         let mut seq = last;
         let mut rows = Vec::with_capacity(pending.len());
+        let mut audience_rows = Vec::new();
+        let mut viewers_of: HashMap<String, Vec<String>> = HashMap::new();
         for (event_type, resource) in pending {
             seq += 1;
+            for partner_id in audience(&txn, now, &resource, &mut viewers_of).await? {
+                audience_rows.push(event_audience::ActiveModel {
+                    partner_id: Set(partner_id),
+                    seq: Set(seq),
+                });
+            }
             let payload = serde_json::to_string(&resource)
                 .map_err(|error| Error::internal(format!("event encoding failed: {error}")))?;
             rows.push(event::ActiveModel {
@@ -139,6 +149,9 @@ impl WriteTx {
             });
         }
         event::Entity::insert_many(rows).exec(&txn).await?;
+        if !audience_rows.is_empty() {
+            event_audience::Entity::insert_many(audience_rows).exec(&txn).await?;
+        }
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
             placeholders(backend, "UPDATE event_counter SET value = $1 WHERE id = 1"),
@@ -149,6 +162,99 @@ impl WriteTx {
         store.committed.send_replace(seq);
         Ok(seq)
     }
+}
+
+/// E2: the partners that may read an event, decided when it is appended:
+/// for a customer's resources, the partners that may VIEW the customer (A1)
+/// after the change, and the partner the resource names; for partners,
+/// links and invitations, the partners they concern.
+async fn audience(
+    txn: &DatabaseTransaction,
+    now: Micros,
+    resource: &EventResource,
+    viewers_of: &mut HashMap<String, Vec<String>>,
+) -> Result<Vec<String>> {
+    let mut partners: Vec<String> = Vec::new();
+    if let Some(customer_id) = resource.customer_id() {
+        if !viewers_of.contains_key(customer_id) {
+            let viewers = viewers(txn, customer_id, now).await?;
+            viewers_of.insert(customer_id.to_owned(), viewers);
+        }
+        partners.extend(viewers_of.get(customer_id).into_iter().flatten().cloned());
+    }
+    match resource {
+        EventResource::Partner(partner) => {
+            partners.push(partner.id.clone());
+            partners.extend(linked_partners(txn, &partner.id).await?);
+        }
+        EventResource::PartnerLink(link) => {
+            partners.push(link.provider_id.clone());
+            partners.push(link.reseller_id.clone());
+        }
+        EventResource::RelationshipRequest(invitation) => {
+            partners.push(invitation.inviting_partner_id.clone());
+            partners.extend(invitation.indirect_reseller_id.clone());
+        }
+        EventResource::Subscription(subscription) => {
+            partners.extend(subscription.partner_of_record_id.clone());
+            partners.extend(subscription.indirect_provider_id.clone());
+        }
+        EventResource::Relationship(relationship) => {
+            partners.push(relationship.partner_id.clone());
+            partners.extend(relationship.indirect_provider_id.clone());
+        }
+        EventResource::DelegatedAdminGrant(grant) => partners.push(grant.partner_id.clone()),
+        EventResource::Customer(_) => {}
+    }
+    partners.sort();
+    partners.dedup();
+    Ok(partners)
+}
+
+/// Partners with an ACTIVE relationship or a grant in force on a customer.
+async fn viewers(txn: &DatabaseTransaction, customer_id: &str, now: Micros) -> Result<Vec<String>> {
+    let backend = txn.get_database_backend();
+    let sql = "SELECT partner_id FROM relationships WHERE customer_id = $1 AND state = $2 \
+               UNION SELECT partner_id FROM delegated_admin_grants WHERE customer_id = $3 AND state = $4 \
+               AND (end_time IS NULL OR end_time > $5 OR auto_extend = $6)";
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            placeholders(backend, sql),
+            [
+                customer_id.into(),
+                RelationshipState::Active.as_str().into(),
+                customer_id.into(),
+                GrantState::Active.as_str().into(),
+                now.into(),
+                true.into(),
+            ],
+        ))
+        .await?;
+    rows.iter().map(|row| Ok(row.try_get_by_index::<String>(0)?)).collect()
+}
+
+/// Partners ACTIVE-linked with this one, on either side.
+async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str) -> Result<Vec<String>> {
+    let links = partner_link::Entity::find()
+        .filter(
+            Condition::any()
+                .add(partner_link::Column::ProviderId.eq(partner_id))
+                .add(partner_link::Column::ResellerId.eq(partner_id)),
+        )
+        .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .all(txn)
+        .await?;
+    Ok(links
+        .into_iter()
+        .map(|link| {
+            if link.provider_id == partner_id {
+                link.reseller_id
+            } else {
+                link.provider_id
+            }
+        })
+        .collect())
 }
 
 /// Raw SQL is written with PostgreSQL's `$n` placeholders; SQLite takes the

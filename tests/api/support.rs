@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use partnercenter::config::Config;
-use partnercenter::domain::clock::{Clock, SystemClock};
+use partnercenter::domain::clock::{Clock, ManualClock, SystemClock};
 use partnercenter::domain::principal::Principal;
 use partnercenter::pb;
 use partnercenter::pb::customer_service_client::CustomerServiceClient;
 use partnercenter::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
 use partnercenter::server::{self, RunningServer};
 use tempfile::TempDir;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -37,6 +38,7 @@ impl Interceptor for Bearer {
 pub type Authed = InterceptedService<Channel, Bearer>;
 pub type Partners = PartnerServiceClient<Authed>;
 pub type Customers = CustomerServiceClient<Authed>;
+pub type Relationships = RelationshipServiceClient<Authed>;
 
 pub struct TestServer {
     pub server: RunningServer,
@@ -81,6 +83,12 @@ impl TestServer {
         Self::start_with(Arc::new(SystemClock), Some(SECRET)).await
     }
 
+    /// A server whose clock moves only when the test moves it (D4, I5).
+    pub async fn start_with_clock() -> (Self, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000_000));
+        (Self::start_with(clock.clone(), Some(SECRET)).await, clock)
+    }
+
     pub async fn start_with(clock: Arc<dyn Clock>, secret: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
@@ -119,6 +127,10 @@ impl TestServer {
 
     pub fn customers(&self, principal: &Principal) -> Customers {
         CustomerServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+    }
+
+    pub fn relationships(&self, principal: &Principal) -> Relationships {
+        RelationshipServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
     }
 
     /// Clients that send the given raw authorization header (or none).
@@ -208,6 +220,71 @@ impl TestServer {
             })
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// A partner's invitation, as that partner.
+    pub async fn invite(
+        &self,
+        inviting_partner_id: &str,
+        invitation: pb::RelationshipRequest,
+    ) -> Result<pb::RelationshipRequest, Status> {
+        self.relationships(&partner(inviting_partner_id))
+            .create_relationship_request(pb::CreateRelationshipRequestRequest {
+                relationship_request: Some(invitation),
+                expire_after_days: 0,
+                request_id: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The customer's admin accepts by code.
+    pub async fn accept(&self, customer_id: &str, code: &str) -> Result<pb::AcceptRelationshipRequestResponse, Status> {
+        self.relationships(&customer(customer_id))
+            .accept_relationship_request(pb::AcceptRelationshipRequestRequest { code: code.into() })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The customer's admin grants delegated admin (D1).
+    pub async fn grant(
+        &self,
+        customer_id: &str,
+        partner_id: &str,
+        service: &str,
+        scopes: &[pb::delegated_admin_grant::Scope],
+    ) -> Result<pb::GrantDelegatedAdminResponse, Status> {
+        self.relationships(&customer(customer_id))
+            .grant_delegated_admin(pb::GrantDelegatedAdminRequest {
+                partner_id: partner_id.into(),
+                service: service.into(),
+                scopes: scopes.iter().map(|s| *s as i32).collect(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// CheckAccess as the service principal.
+    pub async fn check(
+        &self,
+        partner_id: &str,
+        customer_id: &str,
+        action: pb::check_access_request::Action,
+        service: &str,
+        subscription_id: &str,
+    ) -> pb::CheckAccessResponse {
+        self.relationships(&service())
+            .check_access(pb::CheckAccessRequest {
+                partner_id: partner_id.into(),
+                customer_id: customer_id.into(),
+                action: action as i32,
+                service: service.into(),
+                subscription_id: subscription_id.into(),
+            })
+            .await
+            .expect("check answered")
+            .into_inner()
     }
 
     /// Every event appended so far, in seq order.

@@ -1,0 +1,490 @@
+//! Relationship requests, relationships and delegated admin grants: the
+//! queries and writes of RelationshipService, and D2.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::access::decide_batch;
+use super::convert::{all, grant_row, relationship_request_row, relationship_row};
+use super::entity::{grant, invitation_acceptance, relationship, relationship_request, subscription};
+use super::{Store, WriteTx};
+use crate::domain::access::{AccessQuery, Action};
+use crate::domain::model::*;
+use crate::domain::paging::PageRequest;
+use crate::domain::{Result, rules};
+
+#[derive(Clone, Debug, Default)]
+pub struct InvitationFilter {
+    pub inviting_partner_id: Option<String>,
+    pub indirect_reseller_id: Option<String>,
+    /// Stored state; an ACTIVE one past its expiry is listed as EXPIRED once
+    /// the sweep has run.
+    pub state: Option<InvitationState>,
+    /// I4: only invitations this partner sent or that name it.
+    pub party: Option<String>,
+}
+
+/// Who sees which relationships and grants of a customer (M2).
+#[derive(Clone, Debug)]
+pub enum RelationshipView {
+    /// Customer admin, operator, service: everything, ended rows too.
+    All,
+    /// A partner: these partners' rows, ACTIVE only.
+    ActiveOf(Vec<String>),
+}
+
+async fn find_invitation<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<RelationshipRequest>> {
+    relationship_request::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(RelationshipRequest::try_from)
+        .transpose()
+}
+
+async fn find_grant<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<DelegatedAdminGrant>> {
+    grant::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(DelegatedAdminGrant::try_from)
+        .transpose()
+}
+
+fn split_ids(text: &str) -> Vec<String> {
+    text.split(',').filter(|id| !id.is_empty()).map(str::to_owned).collect()
+}
+
+impl Store {
+    pub async fn invitation(&self, id: &str) -> Result<Option<RelationshipRequest>> {
+        find_invitation(&self.db, id).await
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<DelegatedAdminGrant>> {
+        find_grant(&self.db, id).await
+    }
+
+    pub async fn list_invitations(
+        &self,
+        filter: &InvitationFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<RelationshipRequest>> {
+        use relationship_request::Column;
+        let mut query = relationship_request::Entity::find();
+        if let Some(id) = &filter.inviting_partner_id {
+            query = query.filter(Column::InvitingPartnerId.eq(id.as_str()));
+        }
+        if let Some(id) = &filter.indirect_reseller_id {
+            query = query.filter(Column::IndirectResellerId.eq(id.as_str()));
+        }
+        if let Some(state) = filter.state {
+            query = query.filter(Column::State.eq(state.as_str()));
+        }
+        if let Some(party) = &filter.party {
+            query = query.filter(
+                Condition::any()
+                    .add(Column::InvitingPartnerId.eq(party.as_str()))
+                    .add(Column::IndirectResellerId.eq(party.as_str())),
+            );
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?;
+        all(rows)
+    }
+
+    /// M2: one page of a customer's relationships and grants, merged in id
+    /// order (both are UUIDv7, so one keyset pages both).
+    pub async fn customer_relationships(
+        &self,
+        customer_id: &str,
+        view: &RelationshipView,
+        page: &PageRequest,
+    ) -> Result<(Vec<Relationship>, Vec<DelegatedAdminGrant>, String)> {
+        let mut relationships = relationship::Entity::find().filter(relationship::Column::CustomerId.eq(customer_id));
+        let mut grants = grant::Entity::find().filter(grant::Column::CustomerId.eq(customer_id));
+        if let RelationshipView::ActiveOf(partners) = view {
+            relationships = relationships
+                .filter(relationship::Column::PartnerId.is_in(partners.iter().map(String::as_str)))
+                .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()));
+            grants = grants
+                .filter(grant::Column::PartnerId.is_in(partners.iter().map(String::as_str)))
+                .filter(grant::Column::State.eq(GrantState::Active.as_str()));
+        }
+        if let Some(after) = &page.after {
+            relationships = relationships.filter(relationship::Column::Id.gt(after.as_str()));
+            grants = grants.filter(grant::Column::Id.gt(after.as_str()));
+        }
+        let relationships: Vec<Relationship> = all(relationships
+            .order_by_asc(relationship::Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?)?;
+        let grants: Vec<DelegatedAdminGrant> = all(grants
+            .order_by_asc(grant::Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?)?;
+        let mut ids: Vec<&str> = relationships
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(grants.iter().map(|g| g.id.as_str()))
+            .collect();
+        ids.sort_unstable();
+        let (page_ids, next_page_token) = page.finish(ids, |id| id.to_string());
+        let last = page_ids.last().map(|id| id.to_string());
+        let within = |id: &str| last.as_deref().is_some_and(|last| id <= last);
+        let relationships = relationships.into_iter().filter(|r| within(&r.id)).collect();
+        let grants = grants.into_iter().filter(|g| within(&g.id)).collect();
+        Ok((relationships, grants, next_page_token))
+    }
+
+    /// The partners with an ACTIVE chain relationship to `partner_id` on this
+    /// customer: its provider if it is an indirect reseller, its indirect
+    /// resellers if it is the provider (M2).
+    pub async fn chain_counterparts(&self, customer_id: &str, partner_id: &str) -> Result<Vec<String>> {
+        let active = RelationshipState::Active.as_str();
+        let rows = relationship::Entity::find()
+            .filter(relationship::Column::CustomerId.eq(customer_id))
+            .filter(relationship::Column::State.eq(active))
+            .filter(
+                Condition::any()
+                    .add(relationship::Column::PartnerId.eq(partner_id))
+                    .add(relationship::Column::IndirectProviderId.eq(partner_id)),
+            )
+            .all(&self.db)
+            .await?;
+        let mut partners: Vec<String> = rows
+            .into_iter()
+            .filter_map(|row| {
+                if row.partner_id == partner_id {
+                    row.indirect_provider_id
+                } else {
+                    Some(row.partner_id)
+                }
+            })
+            .collect();
+        partners.sort();
+        partners.dedup();
+        Ok(partners)
+    }
+}
+
+impl WriteTx {
+    pub async fn invitation(&self, id: &str) -> Result<Option<RelationshipRequest>> {
+        find_invitation(self.conn(), id).await
+    }
+
+    pub async fn invitation_by_code(&self, code: &str) -> Result<Option<RelationshipRequest>> {
+        relationship_request::Entity::find()
+            .filter(relationship_request::Column::Code.eq(code))
+            .one(self.conn())
+            .await?
+            .map(RelationshipRequest::try_from)
+            .transpose()
+    }
+
+    pub async fn insert_invitation(&mut self, invitation: &RelationshipRequest) -> Result<()> {
+        relationship_request::Entity::insert(relationship_request_row(invitation))
+            .exec(self.conn())
+            .await?;
+        self.record(
+            "relationship_request.created",
+            EventResource::RelationshipRequest(invitation.clone()),
+        );
+        Ok(())
+    }
+
+    pub async fn set_invitation_state(
+        &mut self,
+        mut invitation: RelationshipRequest,
+        state: InvitationState,
+    ) -> Result<RelationshipRequest> {
+        invitation.state = state;
+        relationship_request::Entity::update(relationship_request_row(&invitation))
+            .exec(self.conn())
+            .await?;
+        let event_type = match state {
+            InvitationState::Revoked => "relationship_request.revoked",
+            InvitationState::Expired => "relationship_request.expired",
+            InvitationState::Active => "relationship_request.updated",
+        };
+        self.record(event_type, EventResource::RelationshipRequest(invitation.clone()));
+        Ok(invitation)
+    }
+
+    /// I6: what an earlier acceptance by this customer produced, if any.
+    pub async fn acceptance(
+        &self,
+        invitation_id: &str,
+        customer_id: &str,
+    ) -> Result<Option<(Vec<String>, Vec<String>)>> {
+        Ok(
+            invitation_acceptance::Entity::find_by_id((invitation_id.to_owned(), customer_id.to_owned()))
+                .one(self.conn())
+                .await?
+                .map(|row| (split_ids(&row.relationship_ids), split_ids(&row.grant_ids))),
+        )
+    }
+
+    pub async fn insert_acceptance(
+        &self,
+        invitation_id: &str,
+        customer_id: &str,
+        relationship_ids: &[String],
+        grant_ids: &[String],
+    ) -> Result<()> {
+        invitation_acceptance::Entity::insert(invitation_acceptance::ActiveModel {
+            relationship_request_id: Set(invitation_id.to_owned()),
+            customer_id: Set(customer_id.to_owned()),
+            accept_time: Set(self.now()),
+            relationship_ids: Set(relationship_ids.join(",")),
+            grant_ids: Set(grant_ids.join(",")),
+        })
+        .exec(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn relationships_by_ids(&self, ids: &[String]) -> Result<Vec<Relationship>> {
+        let rows = relationship::Entity::find()
+            .filter(relationship::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .order_by_asc(relationship::Column::Id)
+            .all(self.conn())
+            .await?;
+        all(rows)
+    }
+
+    pub async fn grants_by_ids(&self, ids: &[String]) -> Result<Vec<DelegatedAdminGrant>> {
+        let rows = grant::Entity::find()
+            .filter(grant::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .order_by_asc(grant::Column::Id)
+            .all(self.conn())
+            .await?;
+        all(rows)
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<DelegatedAdminGrant>> {
+        find_grant(self.conn(), id).await
+    }
+
+    /// The ACTIVE INDIRECT_RESELLER relationships of a customer through a
+    /// provider.
+    pub async fn indirect_relationships_via(&self, customer_id: &str, provider_id: &str) -> Result<Vec<Relationship>> {
+        let rows = relationship::Entity::find()
+            .filter(relationship::Column::CustomerId.eq(customer_id))
+            .filter(relationship::Column::IndirectProviderId.eq(provider_id))
+            .filter(relationship::Column::Kind.eq(RelationshipKind::IndirectReseller.as_str()))
+            .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+            .all(self.conn())
+            .await?;
+        all(rows)
+    }
+
+    pub async fn end_relationship(&mut self, mut relationship: Relationship) -> Result<Relationship> {
+        relationship.state = RelationshipState::Ended;
+        relationship.end_time = Some(self.now());
+        relationship::Entity::update(relationship_row(&relationship))
+            .exec(self.conn())
+            .await?;
+        self.record("relationship.ended", EventResource::Relationship(relationship.clone()));
+        Ok(relationship)
+    }
+
+    /// A partner's ACTIVE grants on a customer, all services or one.
+    pub async fn active_grants(
+        &self,
+        customer_id: &str,
+        partner_id: Option<&str>,
+        service: Option<Service>,
+    ) -> Result<Vec<DelegatedAdminGrant>> {
+        let mut query = grant::Entity::find()
+            .filter(grant::Column::CustomerId.eq(customer_id))
+            .filter(grant::Column::State.eq(GrantState::Active.as_str()));
+        if let Some(partner_id) = partner_id {
+            query = query.filter(grant::Column::PartnerId.eq(partner_id));
+        }
+        if let Some(service) = service {
+            query = query.filter(grant::Column::Service.eq(service.as_str()));
+        }
+        all(query.order_by_asc(grant::Column::Id).all(self.conn()).await?)
+    }
+
+    /// Writes a grant's new state under the given event type.
+    pub async fn update_grant(&mut self, grant: &DelegatedAdminGrant, event_type: &'static str) -> Result<()> {
+        let mut row = grant_row(grant, None);
+        // The invitation a grant came from never changes.
+        row.relationship_request_id = sea_orm::ActiveValue::NotSet;
+        grant::Entity::update(row).exec(self.conn()).await?;
+        self.record(event_type, EventResource::DelegatedAdminGrant(grant.clone()));
+        Ok(())
+    }
+
+    pub async fn set_grant_state(
+        &mut self,
+        mut grant: DelegatedAdminGrant,
+        state: GrantState,
+    ) -> Result<DelegatedAdminGrant> {
+        grant.state = state;
+        let event_type = match state {
+            GrantState::Revoked => "grant.revoked",
+            GrantState::Superseded => "grant.superseded",
+            GrantState::Expired => "grant.expired",
+            GrantState::Active => "grant.updated",
+        };
+        self.update_grant(&grant, event_type).await?;
+        Ok(grant)
+    }
+
+    /// A grant for `partner_id` on `service`: a new one, or its existing
+    /// ACTIVE grant for the service replaced in place (D1).
+    pub async fn put_grant(
+        &mut self,
+        customer_id: &str,
+        partner_id: &str,
+        service: Service,
+        scopes: Vec<Scope>,
+        end_time: Option<Micros>,
+        auto_extend: bool,
+        relationship_request_id: Option<String>,
+    ) -> Result<DelegatedAdminGrant> {
+        let now = self.now();
+        let existing = self.active_grants(customer_id, Some(partner_id), Some(service)).await?;
+        if let Some(mut grant) = existing.into_iter().next() {
+            grant.scopes = scopes;
+            grant.start_time = now;
+            grant.end_time = end_time;
+            grant.auto_extend = auto_extend;
+            self.update_grant(&grant, "grant.replaced").await?;
+            return Ok(grant);
+        }
+        let grant = DelegatedAdminGrant {
+            id: super::new_id(),
+            customer_id: customer_id.to_owned(),
+            partner_id: partner_id.to_owned(),
+            service,
+            scopes,
+            state: GrantState::Active,
+            start_time: now,
+            end_time,
+            auto_extend,
+        };
+        self.insert_grant(&grant, relationship_request_id).await?;
+        Ok(grant)
+    }
+
+    /// Which of these partners are transacting with the customer now, as
+    /// seen by this transaction.
+    pub async fn transacting(&self, customer_id: &str, partner_ids: &[String]) -> Result<HashMap<String, bool>> {
+        let queries: Vec<AccessQuery> = partner_ids
+            .iter()
+            .map(|partner_id| AccessQuery {
+                partner_id: partner_id.clone(),
+                customer_id: customer_id.to_owned(),
+                action: Action::Sell,
+                service: None,
+                subscription_id: None,
+            })
+            .collect();
+        let decisions = decide_batch(self.conn(), &queries, self.now()).await?;
+        Ok(partner_ids
+            .iter()
+            .cloned()
+            .zip(decisions.into_iter().map(|d| d.allowed))
+            .collect())
+    }
+
+    /// D2: when `winner` is transacting and holds a grant in force for a
+    /// service, every other transacting holder's grant for that service is
+    /// SUPERSEDED. Returns the superseded grants.
+    pub async fn enforce_single_transacting_holder(
+        &mut self,
+        customer_id: &str,
+        winner: &str,
+        services: &[Service],
+    ) -> Result<Vec<DelegatedAdminGrant>> {
+        let now = self.now();
+        let mut superseded = Vec::new();
+        for service in services {
+            let grants = self.active_grants(customer_id, None, Some(*service)).await?;
+            let winner_holds = grants.iter().any(|g| g.partner_id == winner && g.in_force(now));
+            if !winner_holds || grants.iter().all(|g| g.partner_id == winner) {
+                continue;
+            }
+            let mut partners: Vec<String> = grants.iter().map(|g| g.partner_id.clone()).collect();
+            partners.sort();
+            partners.dedup();
+            let transacting = self.transacting(customer_id, &partners).await?;
+            if !transacting.get(winner).copied().unwrap_or(false) {
+                continue;
+            }
+            let holders: Vec<(DelegatedAdminGrant, bool)> = grants
+                .into_iter()
+                .map(|g| {
+                    let is_transacting = transacting.get(&g.partner_id).copied().unwrap_or(false);
+                    (g, is_transacting)
+                })
+                .collect();
+            let losers: Vec<DelegatedAdminGrant> = rules::grants_to_supersede(winner, *service, &holders, now)
+                .into_iter()
+                .cloned()
+                .collect();
+            for loser in losers {
+                superseded.push(self.set_grant_state(loser, GrantState::Superseded).await?);
+            }
+        }
+        Ok(superseded)
+    }
+
+    /// D2 for a partner that may just have become transacting on some
+    /// customers (a new link, a provider reinstated): its grants there win.
+    pub async fn enforce_for_new_transactor(&mut self, partner_id: &str, customer_ids: &[String]) -> Result<()> {
+        for customer_id in customer_ids {
+            let services: Vec<Service> = self
+                .active_grants(customer_id, Some(partner_id), None)
+                .await?
+                .into_iter()
+                .map(|g| g.service)
+                .collect();
+            if !services.is_empty() {
+                self.enforce_single_transacting_holder(customer_id, partner_id, &services)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Customers where `reseller_id` has an ACTIVE INDIRECT_RESELLER
+    /// relationship through `provider_id`.
+    pub async fn customers_served_via(&self, reseller_id: &str, provider_id: &str) -> Result<Vec<String>> {
+        let rows = relationship::Entity::find()
+            .filter(relationship::Column::PartnerId.eq(reseller_id))
+            .filter(relationship::Column::IndirectProviderId.eq(provider_id))
+            .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+            .all(self.conn())
+            .await?;
+        Ok(rows.into_iter().map(|r| r.customer_id).collect())
+    }
+
+    /// M3: the ACTIVE subscriptions of a customer that name the partner as
+    /// partner of record or indirect provider.
+    pub async fn subscriptions_naming(&self, customer_id: &str, partner_id: &str) -> Result<Vec<Subscription>> {
+        let rows = subscription::Entity::find()
+            .filter(subscription::Column::CustomerId.eq(customer_id))
+            .filter(
+                Condition::any()
+                    .add(subscription::Column::PartnerOfRecordId.eq(partner_id))
+                    .add(subscription::Column::IndirectProviderId.eq(partner_id)),
+            )
+            .order_by_asc(subscription::Column::Id)
+            .all(self.conn())
+            .await?;
+        all(rows)
+    }
+}
