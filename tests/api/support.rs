@@ -271,7 +271,7 @@ impl TestServer {
         partner_id: &str,
         customer_id: &str,
         action: pb::check_access_request::Action,
-        service: &str,
+        for_service: &str,
         subscription_id: &str,
     ) -> pb::CheckAccessResponse {
         self.relationships(&service())
@@ -279,7 +279,7 @@ impl TestServer {
                 partner_id: partner_id.into(),
                 customer_id: customer_id.into(),
                 action: action as i32,
-                service: service.into(),
+                service: for_service.into(),
                 subscription_id: subscription_id.into(),
             })
             .await
