@@ -2,10 +2,16 @@
 //! against a real server and a real store. One binary, so the crate is
 //! linked once.
 
+mod access;
 mod auth;
 mod customers;
+mod delegated_admin;
 mod events;
 mod grpcurl;
+mod invitations;
+mod model;
 mod partners;
+mod relationships;
 mod subscriptions;
 mod support;
+mod watch;
