@@ -59,6 +59,7 @@ struct FileConfig {
     sweep_interval_seconds: Option<u64>,
     watch_buffer: Option<usize>,
     watch_poll_millis: Option<u64>,
+    watch_grace_millis: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -199,6 +200,9 @@ impl Config {
         }
         if let Some(millis) = file.watch_poll_millis {
             settings.watch_poll = Duration::from_millis(millis.max(10));
+        }
+        if let Some(millis) = file.watch_grace_millis {
+            settings.watch_grace = Duration::from_millis(millis);
         }
         if let Some(seconds) = file.sweep_interval_seconds {
             config.sweep_interval = Duration::from_secs(seconds.max(1));

@@ -38,6 +38,9 @@ pub struct RelationshipSettings {
     pub watch_buffer: usize,
     /// E3: how often a stream looks for events written by other replicas.
     pub watch_poll: Duration,
+    /// E3: how long a full buffer may stay full before the consumer is
+    /// closed as too slow.
+    pub watch_grace: Duration,
 }
 
 impl Default for RelationshipSettings {
@@ -47,6 +50,7 @@ impl Default for RelationshipSettings {
             invitation_default_days: rules::DEFAULT_INVITATION_DAYS,
             watch_buffer: 1024,
             watch_poll: Duration::from_millis(500),
+            watch_grace: Duration::from_secs(5),
         }
     }
 }
@@ -873,9 +877,13 @@ impl RelationshipService for RelationshipApi {
         }
         let filter = event_filter(&principal, &body.customer_id, &body.partner_id)?;
         let (sender, receiver) = mpsc::channel(self.settings.watch_buffer.max(2));
-        let store = self.store.clone();
-        let poll = self.settings.watch_poll;
-        tokio::spawn(stream_events(store, filter, body.after_seq, poll, sender));
+        tokio::spawn(stream_events(
+            self.store.clone(),
+            filter,
+            body.after_seq,
+            self.settings.clone(),
+            sender,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }
@@ -887,7 +895,7 @@ async fn stream_events(
     store: Store,
     filter: EventFilter,
     mut last_seq: i64,
-    poll: Duration,
+    settings: RelationshipSettings,
     sender: mpsc::Sender<Result<pb::Event, Status>>,
 ) {
     let mut commits = store.subscribe_commits();
@@ -904,21 +912,25 @@ async fn stream_events(
                 break;
             }
             for event in &events {
-                // The last slot is kept for the error that closes a consumer
-                // too slow to keep up; it resumes from its last seq.
-                if sender.capacity() <= 1 {
-                    let error = Error::new(
-                        ErrorCode::ResourceExhausted,
-                        Reason::SlowConsumer,
-                        format!("the consumer fell behind; resume with after_seq = {last_seq}"),
-                    )
-                    .with_metadata("resume_after_seq", last_seq.to_string());
-                    let _ = sender.try_send(Err(error.into()));
-                    tracing::warn!(last_seq, "closed a WatchEvents stream whose consumer fell behind");
-                    return;
-                }
-                if sender.send(Ok(convert::event(event))).await.is_err() {
-                    return;
+                // Two free slots: one for this event, and one always kept for
+                // the error that closes a consumer too slow to keep up.
+                let permits = match tokio::time::timeout(settings.watch_grace, sender.reserve_many(2)).await {
+                    Ok(Ok(permits)) => permits,
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        let error = Error::new(
+                            ErrorCode::ResourceExhausted,
+                            Reason::SlowConsumer,
+                            format!("the consumer fell behind; resume with after_seq = {last_seq}"),
+                        )
+                        .with_metadata("resume_after_seq", last_seq.to_string());
+                        let _ = sender.try_send(Err(error.into()));
+                        tracing::warn!(last_seq, "closed a WatchEvents stream whose consumer fell behind");
+                        return;
+                    }
+                };
+                if let Some(permit) = permits.into_iter().next() {
+                    permit.send(Ok(convert::event(event)));
                 }
                 last_seq = event.seq;
             }
@@ -929,7 +941,7 @@ async fn stream_events(
                     return;
                 }
             }
-            () = tokio::time::sleep(poll) => {}
+            () = tokio::time::sleep(settings.watch_poll) => {}
             () = sender.closed() => return,
         }
     }

@@ -148,9 +148,12 @@ impl WriteTx {
                 payload: Set(payload),
             });
         }
-        event::Entity::insert_many(rows).exec(&txn).await?;
-        if !audience_rows.is_empty() {
-            event_audience::Entity::insert_many(audience_rows).exec(&txn).await?;
+        // Chunks stay under the bind-parameter limits of SQLite and PostgreSQL.
+        for chunk in chunks(rows, 1000) {
+            event::Entity::insert_many(chunk).exec(&txn).await?;
+        }
+        for chunk in chunks(audience_rows, 5000) {
+            event_audience::Entity::insert_many(chunk).exec(&txn).await?;
         }
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
@@ -255,6 +258,18 @@ async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str) -> Result<
             }
         })
         .collect())
+}
+
+fn chunks<T>(mut items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::with_capacity(items.len().div_ceil(size));
+    while items.len() > size {
+        let rest = items.split_off(size);
+        out.push(std::mem::replace(&mut items, rest));
+    }
+    if !items.is_empty() {
+        out.push(items);
+    }
+    out
 }
 
 /// Raw SQL is written with PostgreSQL's `$n` placeholders; SQLite takes the

@@ -90,14 +90,24 @@ impl TestServer {
     }
 
     pub async fn start_with(clock: Arc<dyn Clock>, secret: Option<&str>) -> Self {
+        Self::start_configured(clock, secret, |_| {}).await
+    }
+
+    /// A server whose configuration the test adjusts.
+    pub async fn start_configured(
+        clock: Arc<dyn Clock>,
+        secret: Option<&str>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             jwt_secret: secret.map(str::to_owned),
             ..Config::default()
         };
+        adjust(&mut config);
         let server = server::spawn(&config, clock).await.expect("server starts");
         let channel = Channel::from_shared(format!("http://{}", server.addr()))
             .expect("uri")
