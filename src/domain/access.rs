@@ -111,6 +111,15 @@ pub struct SubscriptionFacts {
     pub indirect_provider_id: Option<String>,
 }
 
+impl AccessFacts {
+    /// The transacting-partner definition, which (unlike SELL) does not ask
+    /// whether the partner itself is ACTIVE: D2 counts a suspended partner's
+    /// RESELLER relationship as transacting.
+    pub fn is_transacting(&self) -> bool {
+        self.relationships.iter().any(ChainedRelationship::is_transacting)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     pub allowed: bool,

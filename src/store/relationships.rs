@@ -7,7 +7,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::access::decide_batch;
+use super::access::load_facts_batch;
 use super::convert::{all, grant_row, relationship_request_row, relationship_row};
 use super::entity::{grant, invitation_acceptance, relationship, relationship_request, subscription};
 use super::{Store, WriteTx};
@@ -380,7 +380,8 @@ impl WriteTx {
     }
 
     /// Which of these partners are transacting with the customer now, as
-    /// seen by this transaction.
+    /// seen by this transaction (the definition of DOMAIN.md, whatever the
+    /// partner's own status).
     pub async fn transacting(&self, customer_id: &str, partner_ids: &[String]) -> Result<HashMap<String, bool>> {
         let queries: Vec<AccessQuery> = partner_ids
             .iter()
@@ -392,12 +393,8 @@ impl WriteTx {
                 subscription_id: None,
             })
             .collect();
-        let decisions = decide_batch(self.conn(), &queries, self.now()).await?;
-        Ok(partner_ids
-            .iter()
-            .cloned()
-            .zip(decisions.into_iter().map(|d| d.allowed))
-            .collect())
+        let facts = load_facts_batch(self.conn(), &queries).await?;
+        Ok(partner_ids.iter().cloned().zip(facts.iter().map(|f| f.is_transacting())).collect())
     }
 
     /// D2: when `winner` is transacting and holds a grant in force for a

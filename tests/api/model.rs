@@ -1,1 +1,674 @@
+//! The model-based test: random sequences of operations by random principals,
+//! run against the real server and against a small in-memory model of
+//! DOMAIN.md. After every step, every access decision (A1, through
+//! BatchCheckAccess) and every customer's relationship list (M2) must agree
+//! with the model. This is the test that shows the rules compose.
+//!
+//! The seed is fixed, so a failure reproduces; `PARTNERCENTER_MODEL_SEED` and
+//! `PARTNERCENTER_MODEL_STEPS` explore further.
 
+use std::collections::BTreeSet;
+
+use partnercenter::pb;
+use pb::check_access_request::Action;
+use pb::delegated_admin_grant::Scope;
+use pb::partner::Kind;
+
+use crate::support::*;
+
+const SERVICES: [&str; 2] = ["office365", "azure"];
+
+/// SplitMix64: small, seedable, good enough to pick operations.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+#[derive(Clone, Debug)]
+struct MPartner {
+    id: String,
+    kind: Kind,
+    active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct MRelationship {
+    customer: usize,
+    partner: usize,
+    /// RESELLER, INDIRECT_RESELLER or ADVISOR.
+    kind: i32,
+    provider: Option<usize>,
+    active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct MGrant {
+    customer: usize,
+    partner: usize,
+    service: &'static str,
+    scopes: Vec<i32>,
+    /// ACTIVE, REVOKED or SUPERSEDED.
+    state: i32,
+}
+
+#[derive(Clone, Debug)]
+struct MSubscription {
+    id: String,
+    customer: usize,
+    partner_of_record: usize,
+    active: bool,
+}
+
+#[derive(Default)]
+struct Model {
+    partners: Vec<MPartner>,
+    customers: Vec<String>,
+    links: BTreeSet<(usize, usize)>,
+    relationships: Vec<MRelationship>,
+    grants: Vec<MGrant>,
+    subscriptions: Vec<MSubscription>,
+}
+
+const RESELLER: i32 = pb::relationship::Kind::Reseller as i32;
+const INDIRECT: i32 = pb::relationship::Kind::IndirectReseller as i32;
+const ADVISOR: i32 = pb::relationship::Kind::Advisor as i32;
+const G_ACTIVE: i32 = pb::delegated_admin_grant::State::Active as i32;
+const G_REVOKED: i32 = pb::delegated_admin_grant::State::Revoked as i32;
+const G_SUPERSEDED: i32 = pb::delegated_admin_grant::State::Superseded as i32;
+
+impl Model {
+    fn transacting(&self, p: usize, c: usize) -> bool {
+        self.relationships.iter().any(|r| {
+            r.active
+                && r.partner == p
+                && r.customer == c
+                && match r.kind {
+                    RESELLER => true,
+                    INDIRECT => r
+                        .provider
+                        .is_some_and(|provider| self.partners[provider].active && self.links.contains(&(provider, p))),
+                    _ => false,
+                }
+        })
+    }
+
+    fn has_grant(&self, p: usize, c: usize, service: Option<&str>, scope: Option<Scope>) -> bool {
+        self.grants.iter().any(|g| {
+            g.state == G_ACTIVE
+                && g.partner == p
+                && g.customer == c
+                && service.is_none_or(|s| g.service == s)
+                && scope.is_none_or(|s| g.scopes.contains(&(s as i32)))
+        })
+    }
+
+    fn view(&self, p: usize, c: usize) -> bool {
+        self.partners[p].active
+            && (self.relationships.iter().any(|r| r.active && r.partner == p && r.customer == c)
+                || self.has_grant(p, c, None, None))
+    }
+
+    fn allowed(&self, p: usize, c: usize, action: Action, service: &str, subscription: Option<&MSubscription>) -> bool {
+        if !self.view(p, c) {
+            return false;
+        }
+        match action {
+            Action::View => true,
+            Action::Sell => self.transacting(p, c),
+            Action::Provision => self.has_grant(p, c, Some(service), Some(Scope::Provisioning)),
+            Action::Support => self.has_grant(p, c, Some(service), Some(Scope::Support)),
+            Action::ManageSubscription => subscription
+                .is_some_and(|s| s.customer == c && s.partner_of_record == p && self.transacting(p, c)),
+            Action::Unspecified => false,
+        }
+    }
+
+    /// A grant for `p` on a service: its own ACTIVE one replaced in place,
+    /// or a new one.
+    fn put_grant(&mut self, c: usize, p: usize, service: &'static str, scopes: Vec<i32>) {
+        match self
+            .grants
+            .iter_mut()
+            .find(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == service)
+        {
+            Some(existing) => existing.scopes = scopes,
+            None => self.grants.push(MGrant {
+                customer: c,
+                partner: p,
+                service,
+                scopes,
+                state: G_ACTIVE,
+            }),
+        }
+    }
+
+    /// D2 with `winner` as the newest transacting holder.
+    fn enforce(&mut self, c: usize, winner: usize, services: &[&'static str]) {
+        if !self.transacting(winner, c) {
+            return;
+        }
+        for service in services {
+            if !self.has_grant(winner, c, Some(service), None) {
+                continue;
+            }
+            let losers: Vec<usize> = (0..self.grants.len())
+                .filter(|&i| {
+                    let g = &self.grants[i];
+                    g.state == G_ACTIVE
+                        && g.customer == c
+                        && g.service == *service
+                        && g.partner != winner
+                        && self.transacting(g.partner, c)
+                })
+                .collect();
+            for i in losers {
+                self.grants[i].state = G_SUPERSEDED;
+            }
+        }
+    }
+
+    fn services_held(&self, p: usize, c: usize) -> Vec<&'static str> {
+        self.grants
+            .iter()
+            .filter(|g| g.state == G_ACTIVE && g.partner == p && g.customer == c)
+            .map(|g| g.service)
+            .collect()
+    }
+
+    fn ensure_relationship(&mut self, c: usize, p: usize, kind: i32, provider: Option<usize>) {
+        let exists = self
+            .relationships
+            .iter()
+            .any(|r| r.active && r.customer == c && r.partner == p && r.kind == kind && r.provider == provider);
+        if !exists {
+            self.relationships.push(MRelationship {
+                customer: c,
+                partner: p,
+                kind,
+                provider,
+                active: true,
+            });
+        }
+    }
+}
+
+fn scope_set(rng: &mut Rng) -> Vec<i32> {
+    match rng.below(3) {
+        0 => vec![Scope::Provisioning as i32],
+        1 => vec![Scope::Support as i32],
+        _ => vec![Scope::Provisioning as i32, Scope::Support as i32],
+    }
+}
+
+struct Run {
+    server: TestServer,
+    model: Model,
+    rng: Rng,
+    log: Vec<String>,
+}
+
+impl Run {
+    fn pick_partner(&mut self, kinds: &[Kind]) -> usize {
+        let candidates: Vec<usize> =
+            (0..self.model.partners.len()).filter(|&i| kinds.contains(&self.model.partners[i].kind)).collect();
+        candidates[self.rng.below(candidates.len())]
+    }
+
+    /// Runs a call and checks that it succeeded exactly when the model says.
+    fn expect<T: std::fmt::Debug>(&self, what: &str, expected_ok: bool, result: &Result<T, tonic::Status>) {
+        assert_eq!(
+            result.is_ok(),
+            expected_ok,
+            "{what}: the model expected {}, the server said {result:?}\nsteps:\n{}",
+            if expected_ok { "success" } else { "refusal" },
+            self.log.join("\n")
+        );
+    }
+
+    async fn step(&mut self) {
+        let model = &self.model;
+        let c = self.rng.below(model.customers.len());
+        match self.rng.below(11) {
+            0 => {
+                // P2: link or unlink a provider and a reseller.
+                let provider = self.pick_partner(&[Kind::IndirectProvider]);
+                let reseller = self.pick_partner(&[Kind::IndirectReseller]);
+                let (pid, rid) = (self.model.partners[provider].id.clone(), self.model.partners[reseller].id.clone());
+                if self.model.links.contains(&(provider, reseller)) {
+                    self.log.push(format!("unlink p{provider} r{reseller}"));
+                    self.server.unlink(&pid, &rid).await;
+                    self.model.links.remove(&(provider, reseller));
+                } else {
+                    self.log.push(format!("link p{provider} r{reseller}"));
+                    let ok = self.model.partners[provider].active && self.model.partners[reseller].active;
+                    let result = self
+                        .server
+                        .partners(&operator())
+                        .link_indirect_reseller(pb::LinkIndirectResellerRequest {
+                            provider_id: pid,
+                            reseller_id: rid,
+                            request_id: String::new(),
+                        })
+                        .await;
+                    self.expect("link", ok, &result);
+                    if ok {
+                        self.model.links.insert((provider, reseller));
+                        let customers: Vec<usize> = (0..self.model.customers.len())
+                            .filter(|&c| {
+                                self.model.relationships.iter().any(|r| {
+                                    r.active && r.partner == reseller && r.provider == Some(provider) && r.customer == c
+                                })
+                            })
+                            .collect();
+                        for c in customers {
+                            let services = self.model.services_held(reseller, c);
+                            self.model.enforce(c, reseller, &services);
+                        }
+                    }
+                }
+            }
+            1 => {
+                // P3, P4: suspend or reinstate.
+                let p = self.rng.below(self.model.partners.len());
+                let activate = !self.model.partners[p].active;
+                self.log.push(format!("{} p{p}", if activate { "reinstate" } else { "suspend" }));
+                let status = if activate { pb::partner::Status::Active } else { pb::partner::Status::Suspended };
+                self.server.set_partner_status(&self.model.partners[p].id.clone(), status).await;
+                self.model.partners[p].active = activate;
+                if activate && self.model.partners[p].kind == Kind::IndirectProvider {
+                    let resellers: Vec<usize> =
+                        self.model.links.iter().filter(|(provider, _)| *provider == p).map(|(_, r)| *r).collect();
+                    for reseller in resellers {
+                        for c in 0..self.model.customers.len() {
+                            let served = self.model.relationships.iter().any(|r| {
+                                r.active && r.partner == reseller && r.provider == Some(p) && r.customer == c
+                            });
+                            if served {
+                                let services = self.model.services_held(reseller, c);
+                                self.model.enforce(c, reseller, &services);
+                            }
+                        }
+                    }
+                }
+            }
+            2 | 3 | 4 => self.invite_and_accept(c).await,
+            5 | 6 => {
+                // D1: the customer's admin grants, unasked.
+                let p = self.pick_partner(&[Kind::DirectReseller, Kind::IndirectProvider, Kind::IndirectReseller, Kind::Advisor]);
+                let service = SERVICES[self.rng.below(SERVICES.len())];
+                let scopes = scope_set(&mut self.rng);
+                self.log.push(format!("grant c{c} p{p} {service} {scopes:?}"));
+                let ok = self.model.partners[p].kind != Kind::Advisor && self.model.partners[p].active;
+                let result = self
+                    .server
+                    .relationships(&customer(&self.model.customers[c]))
+                    .grant_delegated_admin(pb::GrantDelegatedAdminRequest {
+                        partner_id: self.model.partners[p].id.clone(),
+                        service: service.into(),
+                        scopes: scopes.clone(),
+                        ..Default::default()
+                    })
+                    .await;
+                self.expect("grant", ok, &result);
+                if ok {
+                    self.model.put_grant(c, p, service, scopes);
+                    self.model.enforce(c, p, &[service]);
+                }
+            }
+            7 => {
+                // D3: the customer's admin revokes one of its ACTIVE grants.
+                let listed = self.list(c).await;
+                let active: Vec<pb::DelegatedAdminGrant> =
+                    listed.1.into_iter().filter(|g| g.state == G_ACTIVE).collect();
+                if active.is_empty() {
+                    return;
+                }
+                let grant = &active[self.rng.below(active.len())];
+                let p = self.index_of(&grant.partner_id);
+                self.log.push(format!("revoke c{c} p{p} {}", grant.service));
+                self.server
+                    .relationships(&customer(&self.model.customers[c]))
+                    .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest { grant_id: grant.id.clone() })
+                    .await
+                    .unwrap();
+                if let Some(g) = self
+                    .model
+                    .grants
+                    .iter_mut()
+                    .find(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == grant.service)
+                {
+                    g.state = G_REVOKED;
+                }
+            }
+            8 => {
+                // M3: the operator ends a partner's RESELLER relationship.
+                let p = self.pick_partner(&[Kind::DirectReseller, Kind::IndirectProvider]);
+                self.log.push(format!("end c{c} p{p}"));
+                let has = self.model.relationships.iter().any(|r| r.active && r.customer == c && r.partner == p && r.kind == RESELLER);
+                let blocked = self.model.subscriptions.iter().any(|s| s.active && s.customer == c && s.partner_of_record == p);
+                let result = self
+                    .server
+                    .relationships(&operator())
+                    .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+                        customer_id: self.model.customers[c].clone(),
+                        partner_id: self.model.partners[p].id.clone(),
+                    })
+                    .await;
+                self.expect("end relationship", has && !blocked, &result);
+                if has && !blocked {
+                    let mut ended_resellers = Vec::new();
+                    for r in self.model.relationships.iter_mut() {
+                        if r.active && r.customer == c && r.partner == p && r.kind == RESELLER {
+                            r.active = false;
+                        }
+                        if r.active && r.customer == c && r.kind == INDIRECT && r.provider == Some(p) {
+                            r.active = false;
+                            ended_resellers.push(r.partner);
+                        }
+                    }
+                    for g in self.model.grants.iter_mut() {
+                        if g.state == G_ACTIVE && g.customer == c && (g.partner == p || ended_resellers.contains(&g.partner)) {
+                            g.state = G_REVOKED;
+                        }
+                    }
+                }
+            }
+            9 => {
+                // S2: a partner sells a CSP subscription as partner of record.
+                let p = self.pick_partner(&[Kind::DirectReseller, Kind::IndirectProvider, Kind::IndirectReseller]);
+                self.log.push(format!("sell c{c} p{p}"));
+                let ok = self.model.partners[p].active
+                    && self.model.partners[p].kind != Kind::IndirectReseller
+                    && self.model.transacting(p, c);
+                let result = self
+                    .server
+                    .create_subscription(
+                        &partner(&self.model.partners[p].id),
+                        csp_subscription(&self.model.customers[c], ""),
+                    )
+                    .await;
+                self.expect("sell", ok, &result);
+                if let Ok(subscription) = result {
+                    self.model.subscriptions.push(MSubscription {
+                        id: subscription.id,
+                        customer: c,
+                        partner_of_record: p,
+                        active: true,
+                    });
+                }
+            }
+            _ => {
+                // The operator cancels a subscription (which unblocks M3).
+                let active: Vec<usize> =
+                    (0..self.model.subscriptions.len()).filter(|&i| self.model.subscriptions[i].active).collect();
+                if active.is_empty() {
+                    return;
+                }
+                let i = active[self.rng.below(active.len())];
+                self.log.push(format!("cancel s{i}"));
+                self.server
+                    .customers(&operator())
+                    .update_subscription(pb::UpdateSubscriptionRequest {
+                        subscription: Some(pb::Subscription {
+                            id: self.model.subscriptions[i].id.clone(),
+                            status: pb::subscription::Status::Cancelled as i32,
+                            ..Default::default()
+                        }),
+                        update_mask: mask(&["status"]),
+                    })
+                    .await
+                    .unwrap();
+                self.model.subscriptions[i].active = false;
+            }
+        }
+    }
+
+    /// I1-I7: a partner invites (maybe naming a reseller, maybe with DAP for
+    /// some services) and the customer's admin accepts at once.
+    async fn invite_and_accept(&mut self, c: usize) {
+        let inviter = self.pick_partner(&[Kind::DirectReseller, Kind::IndirectProvider, Kind::IndirectReseller]);
+        let reseller = (self.model.partners[inviter].kind == Kind::IndirectProvider && self.rng.chance(60))
+            .then(|| self.pick_partner(&[Kind::IndirectReseller]));
+        let dap = self.rng.chance(70);
+        let services: Vec<&'static str> = if dap {
+            SERVICES.iter().copied().filter(|_| self.rng.chance(60)).collect()
+        } else {
+            Vec::new()
+        };
+        let services: Vec<&'static str> = if dap && services.is_empty() { SERVICES.to_vec() } else { services };
+        let scopes = if dap { scope_set(&mut self.rng) } else { Vec::new() };
+        self.log.push(format!("invite p{inviter} reseller={reseller:?} dap={services:?} {scopes:?} accept c{c}"));
+        let model = &self.model;
+        let ok = model.partners[inviter].active
+            && model.partners[inviter].kind != Kind::IndirectReseller
+            && reseller.is_none_or(|r| model.partners[r].active && model.links.contains(&(inviter, r)));
+        let result = self
+            .server
+            .invite(
+                &self.model.partners[inviter].id,
+                pb::RelationshipRequest {
+                    indirect_reseller_id: reseller.map(|r| self.model.partners[r].id.clone()).unwrap_or_default(),
+                    include_delegated_admin: dap,
+                    delegated_admin_services: services.iter().map(|s| s.to_string()).collect(),
+                    delegated_admin_scopes: scopes.clone(),
+                    ..Default::default()
+                },
+            )
+            .await;
+        self.expect("invite", ok, &result);
+        let Ok(invitation) = result else { return };
+        let accepted = self.server.accept(&self.model.customers[c], &invitation.code).await;
+        self.expect("accept", true, &accepted);
+
+        let model = &mut self.model;
+        model.ensure_relationship(c, inviter, RESELLER, None);
+        if let Some(r) = reseller {
+            model.ensure_relationship(c, r, INDIRECT, Some(inviter));
+        }
+        let grantee = reseller.unwrap_or(inviter);
+        for service in &services {
+            model.put_grant(c, grantee, service, scopes.clone());
+        }
+        let mut parties = vec![inviter];
+        parties.extend(reseller);
+        parties.retain(|p| *p != grantee);
+        parties.push(grantee);
+        for party in parties {
+            let held = model.services_held(party, c);
+            model.enforce(c, party, &held);
+        }
+    }
+
+    fn index_of(&self, partner_id: &str) -> usize {
+        self.model.partners.iter().position(|p| p.id == partner_id).expect("a known partner")
+    }
+
+    async fn list(&self, c: usize) -> (Vec<pb::Relationship>, Vec<pb::DelegatedAdminGrant>) {
+        let mut client = self.server.relationships(&customer(&self.model.customers[c]));
+        let page = client
+            .list_customer_relationships(pb::ListCustomerRelationshipsRequest {
+                customer_id: self.model.customers[c].clone(),
+                page_size: 1000,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.next_page_token.is_empty());
+        (page.relationships, page.delegated_admin_grants)
+    }
+
+    /// Every decision and every relationship list agrees with the model.
+    async fn compare(&self) {
+        let model = &self.model;
+        let mut checks = Vec::new();
+        let mut expected = Vec::new();
+        for p in 0..model.partners.len() {
+            for c in 0..model.customers.len() {
+                let mut add = |action: Action, service: &str, subscription: Option<&MSubscription>| {
+                    checks.push(pb::CheckAccessRequest {
+                        partner_id: model.partners[p].id.clone(),
+                        customer_id: model.customers[c].clone(),
+                        action: action as i32,
+                        service: service.into(),
+                        subscription_id: subscription.map(|s| s.id.clone()).unwrap_or_default(),
+                    });
+                    expected.push((p, c, action, service.to_owned(), model.allowed(p, c, action, service, subscription)));
+                };
+                add(Action::View, "", None);
+                add(Action::Sell, "", None);
+                for service in SERVICES {
+                    add(Action::Provision, service, None);
+                    add(Action::Support, service, None);
+                }
+                for subscription in model.subscriptions.iter().filter(|s| s.customer == c) {
+                    add(Action::ManageSubscription, "", Some(subscription));
+                }
+            }
+        }
+        let results = self
+            .server
+            .relationships(&service())
+            .batch_check_access(pb::BatchCheckAccessRequest { checks })
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        for (result, (p, c, action, service, allowed)) in results.iter().zip(&expected) {
+            assert_eq!(
+                result.allowed, *allowed,
+                "{action:?} {service} for p{p} on c{c}: server {result:?}, model {allowed}\nsteps:\n{}",
+                self.log.join("\n")
+            );
+        }
+
+        for c in 0..model.customers.len() {
+            let (relationships, grants) = self.list(c).await;
+            let mut listed: Vec<MRelationship> = relationships
+                .iter()
+                .map(|r| MRelationship {
+                    customer: c,
+                    partner: self.index_of(&r.partner_id),
+                    kind: r.kind,
+                    provider: (!r.indirect_provider_id.is_empty()).then(|| self.index_of(&r.indirect_provider_id)),
+                    active: r.state == pb::relationship::State::Active as i32,
+                })
+                .collect();
+            let mut modelled: Vec<MRelationship> = model.relationships.iter().filter(|r| r.customer == c).cloned().collect();
+            listed.sort();
+            modelled.sort();
+            assert_eq!(listed, modelled, "relationships of c{c}\nsteps:\n{}", self.log.join("\n"));
+
+            let mut listed: Vec<MGrant> = grants
+                .iter()
+                .map(|g| {
+                    let mut scopes = g.scopes.clone();
+                    scopes.sort();
+                    MGrant {
+                        customer: c,
+                        partner: self.index_of(&g.partner_id),
+                        service: SERVICES.iter().copied().find(|s| *s == g.service).unwrap_or("dynamics365"),
+                        scopes,
+                        state: g.state,
+                    }
+                })
+                .collect();
+            let mut modelled: Vec<MGrant> = model
+                .grants
+                .iter()
+                .filter(|g| g.customer == c)
+                .map(|g| {
+                    let mut g = g.clone();
+                    g.scopes.sort();
+                    g
+                })
+                .collect();
+            listed.sort();
+            modelled.sort();
+            assert_eq!(listed, modelled, "grants of c{c}\nsteps:\n{}", self.log.join("\n"));
+        }
+    }
+}
+
+async fn setup(seed: u64) -> Run {
+    let server = TestServer::start().await;
+    let mut model = Model::default();
+    for kind in [
+        Kind::DirectReseller,
+        Kind::DirectReseller,
+        Kind::IndirectProvider,
+        Kind::IndirectProvider,
+        Kind::IndirectReseller,
+        Kind::IndirectReseller,
+        Kind::Advisor,
+    ] {
+        let created = server.create_partner(kind).await;
+        model.partners.push(MPartner {
+            id: created.id,
+            kind,
+            active: true,
+        });
+    }
+    // Customers bought directly from the operator (C2): no partner yet.
+    for _ in 0..3 {
+        model.customers.push(server.create_customer(&operator(), None).await.unwrap().id);
+    }
+    // One advisor relationship from an imported ADVISOR subscription (S1).
+    let advisor = 6;
+    server
+        .create_subscription(
+            &operator(),
+            pb::Subscription {
+                channel: pb::subscription::Channel::Advisor as i32,
+                ..csp_subscription(&model.customers[0], &model.partners[advisor].id)
+            },
+        )
+        .await
+        .unwrap();
+    model.relationships.push(MRelationship {
+        customer: 0,
+        partner: advisor,
+        kind: ADVISOR,
+        provider: None,
+        active: true,
+    });
+    Run {
+        server,
+        model,
+        rng: Rng(seed),
+        log: Vec::new(),
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::test]
+async fn model_random_operations_agree_with_the_rules_of_domain_md() {
+    let seed = env_or("PARTNERCENTER_MODEL_SEED", 0x5eed_2026);
+    let steps = env_or("PARTNERCENTER_MODEL_STEPS", 150);
+    for run in 0..2 {
+        let mut run = setup(seed.wrapping_add(run)).await;
+        run.compare().await;
+        for _ in 0..steps {
+            run.step().await;
+            run.compare().await;
+        }
+    }
+}
