@@ -22,6 +22,34 @@ use tonic_types::StatusExt;
 
 pub const SECRET: &str = "test-secret-of-at-least-16-bytes";
 
+/// The PostgreSQL server the suite runs against instead of SQLite, when
+/// `PARTNERCENTER_TEST_POSTGRES_URL` names one (its maintenance database,
+/// e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("PARTNERCENTER_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// A new, empty database on the test server, so tests never share state.
+/// A run that was asked for PostgreSQL and cannot reach it fails here.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let name = format!("pc_test_{}", uuid::Uuid::now_v7().simple());
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .unwrap_or_else(|error| panic!("PARTNERCENTER_TEST_POSTGRES_URL is set but unreachable: {error}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("test database created");
+    admin.close().await.expect("admin connection closed");
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{name}{query}")
+}
+
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
@@ -100,11 +128,17 @@ impl TestServer {
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+        // A generated secret lives beside a SQLite file: without a secret the
+        // test is about that zero-setup path, so it stays on SQLite.
+        let database_url = match (postgres_admin_url(), secret) {
+            (Some(admin_url), Some(_)) => fresh_postgres_database(&admin_url).await,
+            _ => format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display()),
+        };
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             jwt_secret: secret.map(str::to_owned),
+            max_connections: 4,
             ..Config::default()
         };
         adjust(&mut config);
