@@ -96,9 +96,9 @@ impl RelationshipApi {
             Principal::Partner { partner_id } => {
                 let decision = self.access.check(&view_query(partner_id, customer_id)).await?;
                 rules::require_view(&decision)?;
-                let mut partners = self.store.chain_counterparts(customer_id, partner_id).await?;
-                partners.push(partner_id.clone());
-                Ok(RelationshipView::ActiveOf(partners))
+                Ok(RelationshipView::Partner(
+                    self.store.chain_view(customer_id, partner_id).await?,
+                ))
             }
         }
     }
@@ -677,8 +677,12 @@ impl RelationshipService for RelationshipApi {
         for indirect in tx.indirect_relationships_via(&customer_id, &partner_id).await? {
             let reseller_id = indirect.partner_id.clone();
             tx.end_relationship(indirect).await?;
-            for grant in tx.active_grants(&customer_id, Some(&reseller_id), None).await? {
-                tx.set_grant_state(grant, GrantState::Revoked).await?;
+            // Its DAP ends with the chain, unless another relationship of its
+            // own (another provider's chain) still stands on this customer.
+            if !tx.has_active_relationship(&customer_id, &reseller_id).await? {
+                for grant in tx.active_grants(&customer_id, Some(&reseller_id), None).await? {
+                    tx.set_grant_state(grant, GrantState::Revoked).await?;
+                }
             }
         }
         tx.commit().await?;

@@ -32,8 +32,19 @@ pub struct InvitationFilter {
 pub enum RelationshipView {
     /// Customer admin, operator, service: everything, ended rows too.
     All,
-    /// A partner: these partners' rows, ACTIVE only.
-    ActiveOf(Vec<String>),
+    /// A partner: its own rows and those of its counterparts in the same
+    /// indirect chain, ACTIVE only.
+    Partner(ChainView),
+}
+
+/// A partner and its counterparts in the indirect chains on one customer.
+#[derive(Clone, Debug, Default)]
+pub struct ChainView {
+    pub partner_id: String,
+    /// The providers it resells for on this customer.
+    pub providers: Vec<String>,
+    /// The resellers working through it on this customer.
+    pub resellers: Vec<String>,
 }
 
 async fn find_invitation<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<RelationshipRequest>> {
@@ -109,12 +120,29 @@ impl Store {
     ) -> Result<(Vec<Relationship>, Vec<DelegatedAdminGrant>, String)> {
         let mut relationships = relationship::Entity::find().filter(relationship::Column::CustomerId.eq(customer_id));
         let mut grants = grant::Entity::find().filter(grant::Column::CustomerId.eq(customer_id));
-        if let RelationshipView::ActiveOf(partners) = view {
+        if let RelationshipView::Partner(chain) = view {
+            let me = chain.partner_id.as_str();
             relationships = relationships
-                .filter(relationship::Column::PartnerId.is_in(partners.iter().map(String::as_str)))
-                .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()));
+                .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+                .filter(
+                    Condition::any()
+                        .add(relationship::Column::PartnerId.eq(me))
+                        .add(
+                            Condition::all()
+                                .add(relationship::Column::Kind.eq(RelationshipKind::IndirectReseller.as_str()))
+                                .add(relationship::Column::IndirectProviderId.eq(me)),
+                        )
+                        .add(
+                            Condition::all()
+                                .add(relationship::Column::Kind.eq(RelationshipKind::Reseller.as_str()))
+                                .add(relationship::Column::PartnerId.is_in(chain.providers.iter().map(String::as_str))),
+                        ),
+                );
+            let holders = std::iter::once(me)
+                .chain(chain.providers.iter().map(String::as_str))
+                .chain(chain.resellers.iter().map(String::as_str));
             grants = grants
-                .filter(grant::Column::PartnerId.is_in(partners.iter().map(String::as_str)))
+                .filter(grant::Column::PartnerId.is_in(holders))
                 .filter(grant::Column::State.eq(GrantState::Active.as_str()));
         }
         if let Some(after) = &page.after {
@@ -145,14 +173,14 @@ impl Store {
         Ok((relationships, grants, next_page_token))
     }
 
-    /// The partners with an ACTIVE chain relationship to `partner_id` on this
-    /// customer: its provider if it is an indirect reseller, its indirect
-    /// resellers if it is the provider (M2).
-    pub async fn chain_counterparts(&self, customer_id: &str, partner_id: &str) -> Result<Vec<String>> {
-        let active = RelationshipState::Active.as_str();
+    /// M2: a partner's counterparts in the ACTIVE indirect chains on this
+    /// customer: its providers if it is an indirect reseller, its indirect
+    /// resellers if it is a provider.
+    pub async fn chain_view(&self, customer_id: &str, partner_id: &str) -> Result<ChainView> {
         let rows = relationship::Entity::find()
             .filter(relationship::Column::CustomerId.eq(customer_id))
-            .filter(relationship::Column::State.eq(active))
+            .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+            .filter(relationship::Column::Kind.eq(RelationshipKind::IndirectReseller.as_str()))
             .filter(
                 Condition::any()
                     .add(relationship::Column::PartnerId.eq(partner_id))
@@ -160,19 +188,18 @@ impl Store {
             )
             .all(&self.db)
             .await?;
-        let mut partners: Vec<String> = rows
-            .into_iter()
-            .filter_map(|row| {
-                if row.partner_id == partner_id {
-                    row.indirect_provider_id
-                } else {
-                    Some(row.partner_id)
-                }
-            })
-            .collect();
-        partners.sort();
-        partners.dedup();
-        Ok(partners)
+        let mut view = ChainView {
+            partner_id: partner_id.to_owned(),
+            ..ChainView::default()
+        };
+        for row in rows {
+            if row.partner_id == partner_id {
+                view.providers.extend(row.indirect_provider_id);
+            } else {
+                view.resellers.push(row.partner_id);
+            }
+        }
+        Ok(view)
     }
 }
 
@@ -287,6 +314,16 @@ impl WriteTx {
         all(rows)
     }
 
+    pub async fn has_active_relationship(&self, customer_id: &str, partner_id: &str) -> Result<bool> {
+        let found = relationship::Entity::find()
+            .filter(relationship::Column::CustomerId.eq(customer_id))
+            .filter(relationship::Column::PartnerId.eq(partner_id))
+            .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+            .one(self.conn())
+            .await?;
+        Ok(found.is_some())
+    }
+
     pub async fn end_relationship(&mut self, mut relationship: Relationship) -> Result<Relationship> {
         relationship.state = RelationshipState::Ended;
         relationship.end_time = Some(self.now());
@@ -394,7 +431,11 @@ impl WriteTx {
             })
             .collect();
         let facts = load_facts_batch(self.conn(), &queries).await?;
-        Ok(partner_ids.iter().cloned().zip(facts.iter().map(|f| f.is_transacting())).collect())
+        Ok(partner_ids
+            .iter()
+            .cloned()
+            .zip(facts.iter().map(|f| f.is_transacting()))
+            .collect())
     }
 
     /// D2: when `winner` is transacting and holds a grant in force for a

@@ -119,7 +119,10 @@ impl Model {
 
     fn view(&self, p: usize, c: usize) -> bool {
         self.partners[p].active
-            && (self.relationships.iter().any(|r| r.active && r.partner == p && r.customer == c)
+            && (self
+                .relationships
+                .iter()
+                .any(|r| r.active && r.partner == p && r.customer == c)
                 || self.has_grant(p, c, None, None))
     }
 
@@ -132,8 +135,9 @@ impl Model {
             Action::Sell => self.transacting(p, c),
             Action::Provision => self.has_grant(p, c, Some(service), Some(Scope::Provisioning)),
             Action::Support => self.has_grant(p, c, Some(service), Some(Scope::Support)),
-            Action::ManageSubscription => subscription
-                .is_some_and(|s| s.customer == c && s.partner_of_record == p && self.transacting(p, c)),
+            Action::ManageSubscription => {
+                subscription.is_some_and(|s| s.customer == c && s.partner_of_record == p && self.transacting(p, c))
+            }
             Action::Unspecified => false,
         }
     }
@@ -224,8 +228,9 @@ struct Run {
 
 impl Run {
     fn pick_partner(&mut self, kinds: &[Kind]) -> usize {
-        let candidates: Vec<usize> =
-            (0..self.model.partners.len()).filter(|&i| kinds.contains(&self.model.partners[i].kind)).collect();
+        let candidates: Vec<usize> = (0..self.model.partners.len())
+            .filter(|&i| kinds.contains(&self.model.partners[i].kind))
+            .collect();
         candidates[self.rng.below(candidates.len())]
     }
 
@@ -248,7 +253,10 @@ impl Run {
                 // P2: link or unlink a provider and a reseller.
                 let provider = self.pick_partner(&[Kind::IndirectProvider]);
                 let reseller = self.pick_partner(&[Kind::IndirectReseller]);
-                let (pid, rid) = (self.model.partners[provider].id.clone(), self.model.partners[reseller].id.clone());
+                let (pid, rid) = (
+                    self.model.partners[provider].id.clone(),
+                    self.model.partners[reseller].id.clone(),
+                );
                 if self.model.links.contains(&(provider, reseller)) {
                     self.log.push(format!("unlink p{provider} r{reseller}"));
                     self.server.unlink(&pid, &rid).await;
@@ -286,18 +294,31 @@ impl Run {
                 // P3, P4: suspend or reinstate.
                 let p = self.rng.below(self.model.partners.len());
                 let activate = !self.model.partners[p].active;
-                self.log.push(format!("{} p{p}", if activate { "reinstate" } else { "suspend" }));
-                let status = if activate { pb::partner::Status::Active } else { pb::partner::Status::Suspended };
-                self.server.set_partner_status(&self.model.partners[p].id.clone(), status).await;
+                self.log
+                    .push(format!("{} p{p}", if activate { "reinstate" } else { "suspend" }));
+                let status = if activate {
+                    pb::partner::Status::Active
+                } else {
+                    pb::partner::Status::Suspended
+                };
+                self.server
+                    .set_partner_status(&self.model.partners[p].id.clone(), status)
+                    .await;
                 self.model.partners[p].active = activate;
                 if activate && self.model.partners[p].kind == Kind::IndirectProvider {
-                    let resellers: Vec<usize> =
-                        self.model.links.iter().filter(|(provider, _)| *provider == p).map(|(_, r)| *r).collect();
+                    let resellers: Vec<usize> = self
+                        .model
+                        .links
+                        .iter()
+                        .filter(|(provider, _)| *provider == p)
+                        .map(|(_, r)| *r)
+                        .collect();
                     for reseller in resellers {
                         for c in 0..self.model.customers.len() {
-                            let served = self.model.relationships.iter().any(|r| {
-                                r.active && r.partner == reseller && r.provider == Some(p) && r.customer == c
-                            });
+                            let served =
+                                self.model.relationships.iter().any(|r| {
+                                    r.active && r.partner == reseller && r.provider == Some(p) && r.customer == c
+                                });
                             if served {
                                 let services = self.model.services_held(reseller, c);
                                 self.model.enforce(c, reseller, &services);
@@ -309,7 +330,12 @@ impl Run {
             2 | 3 | 4 => self.invite_and_accept(c).await,
             5 | 6 => {
                 // D1: the customer's admin grants, unasked.
-                let p = self.pick_partner(&[Kind::DirectReseller, Kind::IndirectProvider, Kind::IndirectReseller, Kind::Advisor]);
+                let p = self.pick_partner(&[
+                    Kind::DirectReseller,
+                    Kind::IndirectProvider,
+                    Kind::IndirectReseller,
+                    Kind::Advisor,
+                ]);
                 let service = SERVICES[self.rng.below(SERVICES.len())];
                 let scopes = scope_set(&mut self.rng);
                 self.log.push(format!("grant c{c} p{p} {service} {scopes:?}"));
@@ -343,14 +369,15 @@ impl Run {
                 self.log.push(format!("revoke c{c} p{p} {}", grant.service));
                 self.server
                     .relationships(&customer(&self.model.customers[c]))
-                    .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest { grant_id: grant.id.clone() })
+                    .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+                        grant_id: grant.id.clone(),
+                    })
                     .await
                     .unwrap();
-                if let Some(g) = self
-                    .model
-                    .grants
-                    .iter_mut()
-                    .find(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == grant.service)
+                if let Some(g) =
+                    self.model.grants.iter_mut().find(|g| {
+                        g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == grant.service
+                    })
                 {
                     g.state = G_REVOKED;
                 }
@@ -359,8 +386,16 @@ impl Run {
                 // M3: the operator ends a partner's RESELLER relationship.
                 let p = self.pick_partner(&[Kind::DirectReseller, Kind::IndirectProvider]);
                 self.log.push(format!("end c{c} p{p}"));
-                let has = self.model.relationships.iter().any(|r| r.active && r.customer == c && r.partner == p && r.kind == RESELLER);
-                let blocked = self.model.subscriptions.iter().any(|s| s.active && s.customer == c && s.partner_of_record == p);
+                let has = self
+                    .model
+                    .relationships
+                    .iter()
+                    .any(|r| r.active && r.customer == c && r.partner == p && r.kind == RESELLER);
+                let blocked = self
+                    .model
+                    .subscriptions
+                    .iter()
+                    .any(|s| s.active && s.customer == c && s.partner_of_record == p);
                 let result = self
                     .server
                     .relationships(&operator())
@@ -381,8 +416,20 @@ impl Run {
                             ended_resellers.push(r.partner);
                         }
                     }
+                    // A reseller keeps its DAP while another relationship of
+                    // its own still stands on the customer.
+                    ended_resellers.retain(|r| {
+                        !self
+                            .model
+                            .relationships
+                            .iter()
+                            .any(|x| x.active && x.customer == c && x.partner == *r)
+                    });
                     for g in self.model.grants.iter_mut() {
-                        if g.state == G_ACTIVE && g.customer == c && (g.partner == p || ended_resellers.contains(&g.partner)) {
+                        if g.state == G_ACTIVE
+                            && g.customer == c
+                            && (g.partner == p || ended_resellers.contains(&g.partner))
+                        {
                             g.state = G_REVOKED;
                         }
                     }
@@ -414,8 +461,9 @@ impl Run {
             }
             _ => {
                 // The operator cancels a subscription (which unblocks M3).
-                let active: Vec<usize> =
-                    (0..self.model.subscriptions.len()).filter(|&i| self.model.subscriptions[i].active).collect();
+                let active: Vec<usize> = (0..self.model.subscriptions.len())
+                    .filter(|&i| self.model.subscriptions[i].active)
+                    .collect();
                 if active.is_empty() {
                     return;
                 }
@@ -450,9 +498,15 @@ impl Run {
         } else {
             Vec::new()
         };
-        let services: Vec<&'static str> = if dap && services.is_empty() { SERVICES.to_vec() } else { services };
+        let services: Vec<&'static str> = if dap && services.is_empty() {
+            SERVICES.to_vec()
+        } else {
+            services
+        };
         let scopes = if dap { scope_set(&mut self.rng) } else { Vec::new() };
-        self.log.push(format!("invite p{inviter} reseller={reseller:?} dap={services:?} {scopes:?} accept c{c}"));
+        self.log.push(format!(
+            "invite p{inviter} reseller={reseller:?} dap={services:?} {scopes:?} accept c{c}"
+        ));
         let model = &self.model;
         let ok = model.partners[inviter].active
             && model.partners[inviter].kind != Kind::IndirectReseller
@@ -495,7 +549,11 @@ impl Run {
     }
 
     fn index_of(&self, partner_id: &str) -> usize {
-        self.model.partners.iter().position(|p| p.id == partner_id).expect("a known partner")
+        self.model
+            .partners
+            .iter()
+            .position(|p| p.id == partner_id)
+            .expect("a known partner")
     }
 
     async fn list(&self, c: usize) -> (Vec<pb::Relationship>, Vec<pb::DelegatedAdminGrant>) {
@@ -528,7 +586,13 @@ impl Run {
                         service: service.into(),
                         subscription_id: subscription.map(|s| s.id.clone()).unwrap_or_default(),
                     });
-                    expected.push((p, c, action, service.to_owned(), model.allowed(p, c, action, service, subscription)));
+                    expected.push((
+                        p,
+                        c,
+                        action,
+                        service.to_owned(),
+                        model.allowed(p, c, action, service, subscription),
+                    ));
                 };
                 add(Action::View, "", None);
                 add(Action::Sell, "", None);
@@ -551,7 +615,8 @@ impl Run {
             .results;
         for (result, (p, c, action, service, allowed)) in results.iter().zip(&expected) {
             assert_eq!(
-                result.allowed, *allowed,
+                result.allowed,
+                *allowed,
                 "{action:?} {service} for p{p} on c{c}: server {result:?}, model {allowed}\nsteps:\n{}",
                 self.log.join("\n")
             );
@@ -569,10 +634,20 @@ impl Run {
                     active: r.state == pb::relationship::State::Active as i32,
                 })
                 .collect();
-            let mut modelled: Vec<MRelationship> = model.relationships.iter().filter(|r| r.customer == c).cloned().collect();
+            let mut modelled: Vec<MRelationship> = model
+                .relationships
+                .iter()
+                .filter(|r| r.customer == c)
+                .cloned()
+                .collect();
             listed.sort();
             modelled.sort();
-            assert_eq!(listed, modelled, "relationships of c{c}\nsteps:\n{}", self.log.join("\n"));
+            assert_eq!(
+                listed,
+                modelled,
+                "relationships of c{c}\nsteps:\n{}",
+                self.log.join("\n")
+            );
 
             let mut listed: Vec<MGrant> = grants
                 .iter()
@@ -582,7 +657,11 @@ impl Run {
                     MGrant {
                         customer: c,
                         partner: self.index_of(&g.partner_id),
-                        service: SERVICES.iter().copied().find(|s| *s == g.service).unwrap_or("dynamics365"),
+                        service: SERVICES
+                            .iter()
+                            .copied()
+                            .find(|s| *s == g.service)
+                            .unwrap_or("dynamics365"),
                         scopes,
                         state: g.state,
                     }
@@ -626,7 +705,9 @@ async fn setup(seed: u64) -> Run {
     }
     // Customers bought directly from the operator (C2): no partner yet.
     for _ in 0..3 {
-        model.customers.push(server.create_customer(&operator(), None).await.unwrap().id);
+        model
+            .customers
+            .push(server.create_customer(&operator(), None).await.unwrap().id);
     }
     // One advisor relationship from an imported ADVISOR subscription (S1).
     let advisor = 6;
