@@ -60,6 +60,8 @@ struct FileConfig {
     watch_buffer: Option<usize>,
     watch_poll_millis: Option<u64>,
     watch_grace_millis: Option<u64>,
+    /// An address, or "off".
+    metrics_listen: Option<String>,
 }
 
 #[derive(Clone)]
@@ -78,6 +80,8 @@ pub struct Config {
     pub relationships: RelationshipSettings,
     /// How often expired grants and invitations are recorded (D4, I5).
     pub sweep_interval: Duration,
+    /// Where `/metrics` is served; None: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -97,6 +101,7 @@ impl Default for Config {
             max_message_bytes: 4 << 20,
             relationships: RelationshipSettings::default(),
             sweep_interval: Duration::from_secs(60),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
         }
     }
 }
@@ -118,6 +123,7 @@ impl std::fmt::Debug for Config {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("relationships", &self.relationships)
             .field("sweep_interval", &self.sweep_interval)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -206,6 +212,16 @@ impl Config {
         }
         if let Some(seconds) = file.sweep_interval_seconds {
             config.sweep_interval = Duration::from_secs(seconds.max(1));
+        }
+        if let Some(metrics) = env("PARTNERCENTER_METRICS_LISTEN").or(file.metrics_listen) {
+            config.metrics_listen = match metrics.as_str() {
+                "off" | "none" => None,
+                address => Some(
+                    address
+                        .parse()
+                        .map_err(|e| format!("metrics_listen '{address}': {e}"))?,
+                ),
+            };
         }
         if config.max_connections == 0 {
             return Err("max_connections must be at least 1".to_owned());

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod telemetry;

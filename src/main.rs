@@ -94,7 +94,7 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             telemetry::init(config.log_format);
             tracing::info!(config = ?config, "starting partnercenter {}", env!("CARGO_PKG_VERSION"));
             let running = server::spawn(&config, Arc::new(SystemClock)).await?;
-            tracing::info!(addr = %running.addr(), "serving gRPC");
+            tracing::info!(addr = %running.addr(), metrics = ?running.metrics_addr(), "serving gRPC");
             server::termination().await;
             tracing::info!("shutdown requested; draining");
             running.shutdown().await;

@@ -40,6 +40,7 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
+    metrics: Option<(SocketAddr, JoinHandle<()>)>,
     drain_timeout: std::time::Duration,
 }
 
@@ -53,6 +54,11 @@ impl RunningServer {
         &self.authority
     }
 
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -61,6 +67,9 @@ impl RunningServer {
     /// within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
+        if let Some((_, task)) = &self.metrics {
+            task.abort();
+        }
         for name in SERVICE_NAMES {
             self.health
                 .set_service_status(name, tonic_health::ServingStatus::NotServing)
@@ -150,6 +159,10 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         .build_v1alpha()?;
 
     let sweeper = tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval));
+    let metrics = match config.metrics_listen {
+        Some(address) => Some(crate::metrics::serve(address, store.connection().clone()).await?),
+        None => None,
+    };
     let (shutdown, signal) = oneshot::channel::<()>();
     let router = Server::builder()
         .layer(GrpcTraceLayer)
@@ -172,6 +185,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         shutdown: Some(shutdown),
         task,
         sweeper,
+        metrics,
         drain_timeout: config.drain_timeout,
     })
 }

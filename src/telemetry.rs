@@ -57,7 +57,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        let span = tracing::info_span!("rpc", method = %request.uri().path());
+        let method = request.uri().path().to_owned();
+        let span = tracing::info_span!("rpc", method = %method);
         // The clone/replace idiom: call the service that was polled ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -68,7 +69,7 @@ where
             // trailers at the end of the body.
             let done = match response.headers().get("grpc-status") {
                 Some(code) => {
-                    record(&span, code.as_bytes(), start);
+                    record(&span, &method, code.as_bytes(), start);
                     true
                 }
                 None => false,
@@ -76,6 +77,7 @@ where
             Ok(response.map(|inner| StatusSpy {
                 inner,
                 span,
+                method,
                 start,
                 done,
             }))
@@ -83,9 +85,11 @@ where
     }
 }
 
-fn record(span: &tracing::Span, code: &[u8], start: Instant) {
+fn record(span: &tracing::Span, method: &str, code: &[u8], start: Instant) {
     let code = tonic::Code::from_bytes(code);
-    let latency_ms = start.elapsed().as_micros() as f64 / 1000.0;
+    let elapsed = start.elapsed();
+    crate::metrics::METRICS.record_rpc(method, code, elapsed.as_secs_f64());
+    let latency_ms = elapsed.as_micros() as f64 / 1000.0;
     let _entered = span.enter();
     match code {
         tonic::Code::Ok => tracing::info!(code = ?code, latency_ms, "rpc finished"),
@@ -102,6 +106,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         span: tracing::Span,
+        method: String,
         start: Instant,
         done: bool,
     }
@@ -122,7 +127,7 @@ impl<B: http_body::Body> http_body::Body for StatusSpy<B> {
             && let Some(code) = frame.trailers_ref().and_then(|t| t.get("grpc-status"))
         {
             *this.done = true;
-            record(this.span, code.as_bytes(), *this.start);
+            record(this.span, this.method, code.as_bytes(), *this.start);
         }
         polled
     }

@@ -902,6 +902,7 @@ async fn stream_events(
     settings: RelationshipSettings,
     sender: mpsc::Sender<Result<pb::Event, Status>>,
 ) {
+    let _open = crate::metrics::WatchStreamGuard::open();
     let mut commits = store.subscribe_commits();
     loop {
         loop {

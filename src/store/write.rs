@@ -162,6 +162,7 @@ impl WriteTx {
         ))
         .await?;
         txn.commit().await?;
+        crate::metrics::METRICS.events_appended.inc_by((seq - last) as u64);
         store.committed.send_replace(seq);
         Ok(seq)
     }

@@ -1,1 +1,1340 @@
+//! Delegated admin privileges: D1-D5 through GrantDelegatedAdmin,
+//! RevokeDelegatedAdmin, AcceptRelationshipRequest, CheckAccess and the sweep.
 
+use std::collections::BTreeSet;
+
+use partnercenter::domain::model::{DelegatedAdminGrant, Event, EventResource, GrantState as ModelGrantState};
+use partnercenter::domain::principal::Principal;
+use partnercenter::pb;
+use partnercenter::pb::check_access_request::Action;
+use partnercenter::pb::check_access_response::Reason;
+use partnercenter::pb::delegated_admin_grant::{Scope, State as GrantState};
+use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
+use tonic::Code;
+
+use crate::support::*;
+
+const BOTH: [Scope; 2] = [Scope::Provisioning, Scope::Support];
+const SERVICES: [&str; 3] = ["office365", "azure", "dynamics365"];
+const DAY: i64 = 86_400_000_000;
+/// The ManualClock of `TestServer::start_with_clock` starts here.
+const CLOCK_START: i64 = 1_800_000_000_000_000;
+
+// ---------------------------------------------------------------- helpers
+
+fn micros(time: &Option<prost_types::Timestamp>) -> Option<i64> {
+    time.as_ref()
+        .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000)
+}
+
+fn request(partner_id: &str, service: &str, scopes: &[Scope]) -> pb::GrantDelegatedAdminRequest {
+    pb::GrantDelegatedAdminRequest {
+        partner_id: partner_id.into(),
+        service: service.into(),
+        scopes: scopes.iter().map(|s| *s as i32).collect(),
+        ..Default::default()
+    }
+}
+
+/// GrantDelegatedAdmin as `who`.
+async fn grant_as(
+    server: &TestServer,
+    who: &Principal,
+    request: pb::GrantDelegatedAdminRequest,
+) -> Result<pb::GrantDelegatedAdminResponse, tonic::Status> {
+    server
+        .relationships(who)
+        .grant_delegated_admin(request)
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// RevokeDelegatedAdmin as `who`.
+async fn revoke_as(
+    server: &TestServer,
+    who: &Principal,
+    grant_id: &str,
+) -> Result<pb::DelegatedAdminGrant, tonic::Status> {
+    server
+        .relationships(who)
+        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+            grant_id: grant_id.into(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Everything ListCustomerRelationships shows the customer's admin (M2), in
+/// one page.
+async fn listing(server: &TestServer, customer_id: &str) -> pb::ListCustomerRelationshipsResponse {
+    let reply = server
+        .relationships(&customer(customer_id))
+        .list_customer_relationships(pb::ListCustomerRelationshipsRequest {
+            customer_id: customer_id.into(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .expect("the customer admin lists its relationships")
+        .into_inner();
+    assert!(reply.next_page_token.is_empty(), "one page holds everything");
+    reply
+}
+
+/// The customer's grants held by `partner_id` for `service`, any state.
+fn grants_of(
+    list: &pb::ListCustomerRelationshipsResponse,
+    partner_id: &str,
+    service: &str,
+) -> Vec<pb::DelegatedAdminGrant> {
+    list.delegated_admin_grants
+        .iter()
+        .filter(|g| g.partner_id == partner_id && g.service == service)
+        .cloned()
+        .collect()
+}
+
+/// The one grant with this id in the listing.
+fn grant_by_id(list: &pb::ListCustomerRelationshipsResponse, id: &str) -> pb::DelegatedAdminGrant {
+    list.delegated_admin_grants
+        .iter()
+        .find(|g| g.id == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("grant {id} is not listed: {list:?}"))
+}
+
+fn state(grant: &pb::DelegatedAdminGrant) -> GrantState {
+    GrantState::try_from(grant.state).expect("a known grant state")
+}
+
+fn scopes(grant: &pb::DelegatedAdminGrant) -> BTreeSet<i32> {
+    grant.scopes.iter().copied().collect()
+}
+
+fn scope_set(scopes: &[Scope]) -> BTreeSet<i32> {
+    scopes.iter().map(|s| *s as i32).collect()
+}
+
+/// A DIRECT_RESELLER and the customer it created (C1: a RESELLER
+/// relationship and DAP for every service with both scopes).
+async fn reseller_with_customer(server: &TestServer) -> (pb::Partner, pb::Customer) {
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let created = server
+        .create_customer(&partner(&reseller.id), None)
+        .await
+        .expect("the reseller creates a customer");
+    (reseller, created)
+}
+
+/// A new DIRECT_RESELLER whose invitation (with or without DAP) the customer
+/// accepted: it is transacting with the customer.
+async fn transacting_reseller(
+    server: &TestServer,
+    customer_id: &str,
+    with_dap: bool,
+) -> (pb::Partner, pb::AcceptRelationshipRequestResponse) {
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let invitation = server
+        .invite(
+            &reseller.id,
+            pb::RelationshipRequest {
+                include_delegated_admin: with_dap,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("invitation created");
+    let accepted = server
+        .accept(customer_id, &invitation.code)
+        .await
+        .expect("the customer accepts");
+    (reseller, accepted)
+}
+
+/// The grants recorded by events of this type.
+fn grant_events(events: &[Event], event_type: &str) -> Vec<DelegatedAdminGrant> {
+    events
+        .iter()
+        .filter(|e| e.event_type == event_type)
+        .filter_map(|e| match &e.resource {
+            EventResource::DelegatedAdminGrant(g) => Some(g.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The partners holding an ACTIVE grant for `service` on the customer that
+/// are transacting with it (CheckAccess SELL allows them).
+async fn active_transacting_holders(server: &TestServer, customer_id: &str, service: &str) -> Vec<String> {
+    let list = listing(server, customer_id).await;
+    let mut holders = Vec::new();
+    for grant in list
+        .delegated_admin_grants
+        .iter()
+        .filter(|g| g.service == service && state(g) == GrantState::Active)
+    {
+        if server
+            .check(&grant.partner_id, customer_id, Action::Sell, "", "")
+            .await
+            .allowed
+        {
+            holders.push(grant.partner_id.clone());
+        }
+    }
+    holders
+}
+
+async fn provision_allowed(server: &TestServer, partner_id: &str, customer_id: &str, service: &str) -> bool {
+    server
+        .check(partner_id, customer_id, Action::Provision, service, "")
+        .await
+        .allowed
+}
+
+// ---------------------------------------------------------------- D1
+
+#[tokio::test]
+async fn d1_customer_admin_grants_dap_to_an_active_partner_and_the_reply_holds_the_grant() {
+    let (server, _clock) = TestServer::start_with_clock().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    // A partner with no business with the customer yet.
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    assert!(
+        !server
+            .check(&helper.id, &created.id, Action::View, "", "")
+            .await
+            .allowed
+    );
+
+    let reply = server
+        .grant(&created.id, &helper.id, "azure", &[Scope::Provisioning])
+        .await
+        .expect("the customer admin grants DAP");
+    let grant = reply.grant.clone().expect("the reply holds the grant");
+    assert!(uuid::Uuid::parse_str(&grant.id).is_ok(), "{grant:?}");
+    assert_eq!(grant.customer_id, created.id);
+    assert_eq!(grant.partner_id, helper.id);
+    assert_eq!(grant.service, "azure");
+    assert_eq!(scopes(&grant), scope_set(&[Scope::Provisioning]));
+    assert_eq!(state(&grant), GrantState::Active);
+    assert_eq!(micros(&grant.start_time), Some(CLOCK_START));
+    assert_eq!(grant.end_time, None, "no duration: no expiry");
+    assert!(!grant.auto_extend);
+    assert!(reply.superseded_grants.is_empty(), "{reply:?}");
+
+    // Listed for the customer, with its event.
+    assert_eq!(grant_by_id(&listing(&server, &created.id).await, &grant.id), grant);
+    let events = server.events().await;
+    let created_events: Vec<_> = grant_events(&events, "grant.created")
+        .into_iter()
+        .filter(|g| g.id == grant.id)
+        .collect();
+    assert_eq!(created_events.len(), 1, "{created_events:?}");
+    assert_eq!(events.last().expect("events").resource.subject_id(), grant.id);
+
+    // It authorizes what it says and nothing more.
+    let view = server.check(&helper.id, &created.id, Action::View, "", "").await;
+    assert!(view.allowed, "{view:?}");
+    assert_eq!(view.reason, Reason::DelegatedAdmin as i32);
+    assert_eq!(view.grant_ids, vec![grant.id.clone()]);
+    let provision = server
+        .check(&helper.id, &created.id, Action::Provision, "azure", "")
+        .await;
+    assert!(provision.allowed, "{provision:?}");
+    assert_eq!(provision.reason, Reason::DelegatedAdmin as i32);
+    assert_eq!(provision.grant_ids, vec![grant.id.clone()]);
+    let support = server
+        .check(&helper.id, &created.id, Action::Support, "azure", "")
+        .await;
+    assert!(!support.allowed, "PROVISIONING only: {support:?}");
+    assert_eq!(support.reason, Reason::NoDelegatedAdmin as i32);
+    let other_service = server
+        .check(&helper.id, &created.id, Action::Provision, "office365", "")
+        .await;
+    assert!(!other_service.allowed, "{other_service:?}");
+}
+
+#[tokio::test]
+async fn d1_any_active_partner_that_is_not_an_advisor_may_receive_dap() {
+    let server = TestServer::start().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    for kind in [Kind::DirectReseller, Kind::IndirectProvider, Kind::IndirectReseller] {
+        let grantee = server.create_partner(kind).await;
+        let reply = server
+            .grant(&created.id, &grantee.id, "dynamics365", &BOTH)
+            .await
+            .unwrap_or_else(|e| panic!("a {kind:?} receives DAP: {e:?}"));
+        let grant = reply.grant.expect("grant");
+        assert_eq!(grant.partner_id, grantee.id);
+        assert_eq!(scopes(&grant), scope_set(&BOTH));
+        assert!(reply.superseded_grants.is_empty(), "{kind:?} is not transacting");
+        for action in [Action::Provision, Action::Support] {
+            let decision = server.check(&grantee.id, &created.id, action, "dynamics365", "").await;
+            assert!(decision.allowed, "{kind:?} {action:?}: {decision:?}");
+            assert_eq!(decision.grant_ids, vec![grant.id.clone()]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn d1_a_duration_of_1_to_730_days_sets_the_end_time_and_0_means_no_expiry() {
+    let (server, _clock) = TestServer::start_with_clock().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    for (days, auto_extend) in [(1, false), (730, false), (30, true), (0, false)] {
+        let grantee = server.create_partner(Kind::DirectReseller).await;
+        let reply = grant_as(
+            &server,
+            &customer(&created.id),
+            pb::GrantDelegatedAdminRequest {
+                duration_days: days,
+                auto_extend,
+                ..request(&grantee.id, "office365", &BOTH)
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{days} days: {e:?}"));
+        let grant = reply.grant.expect("grant");
+        assert_eq!(micros(&grant.start_time), Some(CLOCK_START));
+        let expected_end = (days > 0).then(|| CLOCK_START + i64::from(days) * DAY);
+        assert_eq!(micros(&grant.end_time), expected_end, "{days} days");
+        assert_eq!(grant.auto_extend, auto_extend);
+        let listed = grant_by_id(&listing(&server, &created.id).await, &grant.id);
+        assert_eq!(micros(&listed.end_time), expected_end);
+    }
+}
+
+#[tokio::test]
+async fn d1_a_duration_out_of_range_or_auto_extend_without_duration_is_invalid_argument() {
+    let server = TestServer::start().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let grantee = server.create_partner(Kind::DirectReseller).await;
+    let events_before = server.events().await.len();
+    for (days, auto_extend, field) in [
+        (731, false, "duration_days"),
+        (-1, false, "duration_days"),
+        (i32::MAX, true, "duration_days"),
+        (0, true, "auto_extend"),
+    ] {
+        let status = assert_error(
+            grant_as(
+                &server,
+                &customer(&created.id),
+                pb::GrantDelegatedAdminRequest {
+                    duration_days: days,
+                    auto_extend,
+                    ..request(&grantee.id, "office365", &BOTH)
+                },
+            )
+            .await,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+        );
+        assert_eq!(
+            violated_fields(&status),
+            vec![field.to_string()],
+            "{days} {auto_extend}"
+        );
+    }
+    assert_eq!(server.events().await.len(), events_before, "nothing was granted");
+    assert!(!provision_allowed(&server, &grantee.id, &created.id, "office365").await);
+}
+
+#[tokio::test]
+async fn d1_a_grant_names_a_partner_a_known_service_and_known_scopes() {
+    let server = TestServer::start().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let grantee = server.create_partner(Kind::DirectReseller).await;
+    let events_before = server.events().await.len();
+    let cases: Vec<(pb::GrantDelegatedAdminRequest, Vec<&str>)> = vec![
+        (request("", "office365", &BOTH), vec!["partner_id"]),
+        (request("not-an-id", "office365", &BOTH), vec!["partner_id"]),
+        (request(&grantee.id, "", &BOTH), vec!["service"]),
+        (request(&grantee.id, "exchange", &BOTH), vec!["service"]),
+        (request(&grantee.id, "office365", &[]), vec!["scopes"]),
+        (
+            pb::GrantDelegatedAdminRequest {
+                scopes: vec![Scope::Unspecified as i32],
+                ..request(&grantee.id, "office365", &[])
+            },
+            vec!["scopes[0]"],
+        ),
+        (
+            pb::GrantDelegatedAdminRequest {
+                scopes: vec![Scope::Support as i32, 99],
+                ..request(&grantee.id, "office365", &[])
+            },
+            vec!["scopes[1]"],
+        ),
+        (request("", "", &[]), vec!["partner_id", "service", "scopes"]),
+    ];
+    for (bad, fields) in cases {
+        let status = assert_error(
+            grant_as(&server, &customer(&created.id), bad.clone()).await,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+        );
+        let violated: BTreeSet<String> = violated_fields(&status).into_iter().collect();
+        let expected: BTreeSet<String> = fields.iter().map(|f| f.to_string()).collect();
+        assert_eq!(violated, expected, "{bad:?}");
+    }
+    assert_eq!(server.events().await.len(), events_before, "nothing was granted");
+}
+
+#[tokio::test]
+async fn d1_an_advisor_is_permission_denied_partner_kind_not_allowed() {
+    let server = TestServer::start().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let advisor = server.create_partner(Kind::Advisor).await;
+    let events_before = server.events().await.len();
+    assert_error(
+        server.grant(&created.id, &advisor.id, "office365", &BOTH).await,
+        Code::PermissionDenied,
+        "PARTNER_KIND_NOT_ALLOWED",
+    );
+    assert_eq!(server.events().await.len(), events_before);
+    assert!(
+        grants_of(&listing(&server, &created.id).await, &advisor.id, "office365").is_empty(),
+        "no grant recorded"
+    );
+}
+
+#[tokio::test]
+async fn d1_a_suspended_partner_is_failed_precondition_partner_not_active() {
+    let server = TestServer::start().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let grantee = server.create_partner(Kind::DirectReseller).await;
+    server.set_partner_status(&grantee.id, PartnerStatus::Suspended).await;
+    let events_before = server.events().await.len();
+    assert_error(
+        server.grant(&created.id, &grantee.id, "office365", &BOTH).await,
+        Code::FailedPrecondition,
+        "PARTNER_NOT_ACTIVE",
+    );
+    assert_eq!(server.events().await.len(), events_before);
+
+    // Reinstated, it may receive DAP again.
+    server.set_partner_status(&grantee.id, PartnerStatus::Active).await;
+    server
+        .grant(&created.id, &grantee.id, "office365", &BOTH)
+        .await
+        .expect("an ACTIVE partner receives DAP");
+}
+
+#[tokio::test]
+async fn d1_partners_the_operator_and_services_may_not_grant_dap() {
+    let server = TestServer::start().await;
+    let (reseller, created) = reseller_with_customer(&server).await;
+    let other = server.create_partner(Kind::DirectReseller).await;
+    let events_before = server.events().await.len();
+    let attempts = [
+        // A partner can never grant DAP, to itself or to another.
+        (partner(&reseller.id), reseller.id.clone()),
+        (partner(&reseller.id), other.id.clone()),
+        (partner(&other.id), other.id.clone()),
+        (operator(), other.id.clone()),
+        (service(), other.id.clone()),
+    ];
+    for (who, grantee) in attempts {
+        assert_error(
+            grant_as(
+                &server,
+                &who,
+                pb::GrantDelegatedAdminRequest {
+                    customer_id: created.id.clone(),
+                    ..request(&grantee, "office365", &BOTH)
+                },
+            )
+            .await,
+            Code::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+        );
+    }
+    assert_eq!(server.events().await.len(), events_before, "nothing was granted");
+    assert!(!provision_allowed(&server, &other.id, &created.id, "office365").await);
+}
+
+#[tokio::test]
+async fn d1_a_customer_admin_grants_only_on_its_own_tenant() {
+    let server = TestServer::start().await;
+    let (_, mine) = reseller_with_customer(&server).await;
+    let (_, theirs) = reseller_with_customer(&server).await;
+    let grantee = server.create_partner(Kind::DirectReseller).await;
+    assert_error(
+        grant_as(
+            &server,
+            &customer(&mine.id),
+            pb::GrantDelegatedAdminRequest {
+                customer_id: theirs.id.clone(),
+                ..request(&grantee.id, "office365", &BOTH)
+            },
+        )
+        .await,
+        Code::PermissionDenied,
+        "TENANT_MISMATCH",
+    );
+    assert!(
+        !server
+            .check(&grantee.id, &theirs.id, Action::View, "", "")
+            .await
+            .allowed
+    );
+
+    // Naming its own tenant is the same as leaving it out.
+    let reply = grant_as(
+        &server,
+        &customer(&mine.id),
+        pb::GrantDelegatedAdminRequest {
+            customer_id: mine.id.clone(),
+            ..request(&grantee.id, "office365", &BOTH)
+        },
+    )
+    .await
+    .expect("its own tenant");
+    assert_eq!(reply.grant.expect("grant").customer_id, mine.id);
+}
+
+#[tokio::test]
+async fn d1_a_new_grant_for_a_service_the_partner_holds_replaces_its_own_in_place() {
+    let (server, clock) = TestServer::start_with_clock().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let first = server
+        .grant(&created.id, &helper.id, "office365", &[Scope::Provisioning])
+        .await
+        .expect("first grant")
+        .grant
+        .expect("grant");
+    clock.advance(DAY);
+    let events_before = server.events().await.len();
+
+    let reply = grant_as(
+        &server,
+        &customer(&created.id),
+        pb::GrantDelegatedAdminRequest {
+            duration_days: 10,
+            ..request(&helper.id, "office365", &[Scope::Support])
+        },
+    )
+    .await
+    .expect("second grant");
+    let second = reply.grant.expect("grant");
+    assert_eq!(second.id, first.id, "replaced in place");
+    assert_eq!(scopes(&second), scope_set(&[Scope::Support]), "the new scopes");
+    assert_eq!(state(&second), GrantState::Active);
+    assert_eq!(micros(&second.end_time), Some(CLOCK_START + DAY + 10 * DAY));
+    assert!(reply.superseded_grants.is_empty(), "its own grant is not superseded");
+
+    let list = listing(&server, &created.id).await;
+    let held = grants_of(&list, &helper.id, "office365");
+    assert_eq!(held.len(), 1, "one grant, not two: {held:?}");
+    assert_eq!(held[0], second);
+    let new_events = &server.events().await[events_before..];
+    assert_eq!(new_events.len(), 1, "{new_events:?}");
+    assert_eq!(new_events[0].resource.subject_id(), first.id);
+
+    let provision = server
+        .check(&helper.id, &created.id, Action::Provision, "office365", "")
+        .await;
+    assert!(!provision.allowed, "PROVISIONING was replaced: {provision:?}");
+    let support = server
+        .check(&helper.id, &created.id, Action::Support, "office365", "")
+        .await;
+    assert!(support.allowed, "{support:?}");
+    assert_eq!(support.grant_ids, vec![first.id.clone()]);
+}
+
+#[tokio::test]
+async fn d1_a_grant_retried_with_the_same_request_id_returns_the_first_grant() {
+    let server = TestServer::start().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let retried = pb::GrantDelegatedAdminRequest {
+        request_id: partnercenter::store::new_id(),
+        ..request(&helper.id, "azure", &BOTH)
+    };
+    let first = grant_as(&server, &customer(&created.id), retried.clone())
+        .await
+        .expect("first")
+        .grant
+        .expect("grant");
+    let events_after_first = server.events().await.len();
+    let again = grant_as(&server, &customer(&created.id), retried)
+        .await
+        .expect("retry")
+        .grant
+        .expect("grant");
+    assert_eq!(again, first);
+    assert_eq!(
+        server.events().await.len(),
+        events_after_first,
+        "the retry changes nothing"
+    );
+}
+
+// ---------------------------------------------------------------- D2
+
+#[tokio::test]
+async fn d2_a_grant_to_a_second_transacting_partner_supersedes_the_first_for_that_service_only() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    // An accepted invitation without DAP: R2 transacts but holds nothing.
+    let (second, accepted) = transacting_reseller(&server, &created.id, false).await;
+    assert!(
+        accepted.grants.is_empty() && accepted.superseded_grants.is_empty(),
+        "{accepted:?}"
+    );
+    assert!(
+        server
+            .check(&second.id, &created.id, Action::Sell, "", "")
+            .await
+            .allowed
+    );
+    let before = listing(&server, &created.id).await;
+    let first_office = grants_of(&before, &first.id, "office365");
+    assert_eq!(first_office.len(), 1, "C1 gave R1 office365: {before:?}");
+    let first_office = first_office[0].clone();
+
+    let reply = server
+        .grant(&created.id, &second.id, "office365", &BOTH)
+        .await
+        .expect("grant to R2");
+    let granted = reply.grant.expect("grant");
+    assert_eq!(reply.superseded_grants.len(), 1, "{:?}", reply.superseded_grants);
+    let superseded = &reply.superseded_grants[0];
+    assert_eq!(superseded.id, first_office.id);
+    assert_eq!(superseded.partner_id, first.id);
+    assert_eq!(superseded.service, "office365");
+    assert_eq!(state(superseded), GrantState::Superseded);
+
+    let after = listing(&server, &created.id).await;
+    assert_eq!(state(&grant_by_id(&after, &first_office.id)), GrantState::Superseded);
+    assert_eq!(state(&grant_by_id(&after, &granted.id)), GrantState::Active);
+    for service in ["azure", "dynamics365"] {
+        let kept = grants_of(&after, &first.id, service);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(state(&kept[0]), GrantState::Active, "{service} is untouched");
+        assert!(provision_allowed(&server, &first.id, &created.id, service).await);
+    }
+
+    let events = server.events().await;
+    let superseded_events: Vec<_> = grant_events(&events, "grant.superseded");
+    assert_eq!(superseded_events.len(), 1, "{superseded_events:?}");
+    assert_eq!(superseded_events[0].id, first_office.id);
+    assert_eq!(superseded_events[0].state, ModelGrantState::Superseded);
+
+    let denied = server
+        .check(&first.id, &created.id, Action::Provision, "office365", "")
+        .await;
+    assert!(!denied.allowed, "{denied:?}");
+    assert_eq!(denied.reason, Reason::NoDelegatedAdmin as i32);
+    let allowed = server
+        .check(&second.id, &created.id, Action::Provision, "office365", "")
+        .await;
+    assert!(allowed.allowed, "{allowed:?}");
+    assert_eq!(allowed.grant_ids, vec![granted.id.clone()]);
+    // R1 keeps its relationship and still transacts.
+    assert!(server.check(&first.id, &created.id, Action::Sell, "", "").await.allowed);
+    assert_eq!(
+        active_transacting_holders(&server, &created.id, "office365").await,
+        vec![second.id.clone()]
+    );
+}
+
+#[tokio::test]
+async fn d2_a_grant_to_a_non_transacting_partner_supersedes_nothing_and_both_hold_it() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    // A reseller hired only to support: no relationship with the customer.
+    let hired = server.create_partner(Kind::DirectReseller).await;
+    let events_before = server.events().await.len();
+
+    let reply = server
+        .grant(&created.id, &hired.id, "office365", &BOTH)
+        .await
+        .expect("grant to a non-transacting partner");
+    assert!(reply.superseded_grants.is_empty(), "{reply:?}");
+    let hired_grant = reply.grant.expect("grant");
+
+    let list = listing(&server, &created.id).await;
+    let first_office = grants_of(&list, &first.id, "office365");
+    assert_eq!(first_office.len(), 1);
+    assert_eq!(state(&first_office[0]), GrantState::Active);
+    assert_eq!(state(&grant_by_id(&list, &hired_grant.id)), GrantState::Active);
+    assert!(provision_allowed(&server, &first.id, &created.id, "office365").await);
+    assert!(provision_allowed(&server, &hired.id, &created.id, "office365").await);
+    let sell = server.check(&hired.id, &created.id, Action::Sell, "", "").await;
+    assert!(!sell.allowed, "DAP alone does not transact: {sell:?}");
+    assert!(
+        grant_events(&server.events().await[events_before..], "grant.superseded").is_empty(),
+        "nothing superseded"
+    );
+
+    // Several non-transacting holders are not limited either.
+    let another = server.create_partner(Kind::IndirectReseller).await;
+    let reply = server
+        .grant(&created.id, &another.id, "office365", &[Scope::Support])
+        .await
+        .expect("a second non-transacting holder");
+    assert!(reply.superseded_grants.is_empty());
+    for holder in [&first.id, &hired.id, &another.id] {
+        let support = server
+            .check(holder, &created.id, Action::Support, "office365", "")
+            .await;
+        assert!(support.allowed, "{holder}: {support:?}");
+    }
+}
+
+#[tokio::test]
+async fn d2_an_accepted_invitation_with_dap_from_a_direct_reseller_supersedes_the_earlier_holder() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let earlier: Vec<pb::DelegatedAdminGrant> = listing(&server, &created.id)
+        .await
+        .delegated_admin_grants
+        .into_iter()
+        .filter(|g| g.partner_id == first.id)
+        .collect();
+    assert_eq!(earlier.len(), 3, "C1: one grant per service");
+
+    let (second, accepted) = transacting_reseller(&server, &created.id, true).await;
+    assert_eq!(accepted.grants.len(), 3, "{accepted:?}");
+    assert!(accepted.grants.iter().all(|g| g.partner_id == second.id));
+    let superseded_ids: BTreeSet<&str> = accepted.superseded_grants.iter().map(|g| g.id.as_str()).collect();
+    let earlier_ids: BTreeSet<&str> = earlier.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(superseded_ids, earlier_ids, "the reply names every superseded grant");
+    assert!(
+        accepted
+            .superseded_grants
+            .iter()
+            .all(|g| state(g) == GrantState::Superseded && g.partner_id == first.id)
+    );
+
+    let list = listing(&server, &created.id).await;
+    let events = server.events().await;
+    let superseded_events: BTreeSet<String> = grant_events(&events, "grant.superseded")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    for grant in &earlier {
+        assert_eq!(state(&grant_by_id(&list, &grant.id)), GrantState::Superseded);
+        assert!(superseded_events.contains(&grant.id), "event for {}", grant.id);
+    }
+    for service in SERVICES {
+        assert!(!provision_allowed(&server, &first.id, &created.id, service).await);
+        assert!(provision_allowed(&server, &second.id, &created.id, service).await);
+        assert_eq!(
+            active_transacting_holders(&server, &created.id, service).await,
+            vec![second.id.clone()]
+        );
+    }
+}
+
+#[tokio::test]
+async fn d2_a_holder_that_becomes_transacting_leaves_one_transacting_holder() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    // R2 first holds office365 without transacting: both hold it.
+    let second = server.create_partner(Kind::DirectReseller).await;
+    let reply = server
+        .grant(&created.id, &second.id, "office365", &BOTH)
+        .await
+        .expect("grant");
+    assert!(reply.superseded_grants.is_empty());
+    assert_eq!(
+        active_transacting_holders(&server, &created.id, "office365").await,
+        vec![first.id.clone()]
+    );
+    let events_before = server.events().await.len();
+
+    // Then its invitation (without DAP) is accepted: it transacts.
+    let invitation = server
+        .invite(&second.id, pb::RelationshipRequest::default())
+        .await
+        .expect("invitation");
+    let accepted = server.accept(&created.id, &invitation.code).await.expect("accepted");
+    assert!(
+        server
+            .check(&second.id, &created.id, Action::Sell, "", "")
+            .await
+            .allowed
+    );
+
+    let holders = active_transacting_holders(&server, &created.id, "office365").await;
+    assert_eq!(holders.len(), 1, "one transacting holder per service: {holders:?}");
+    let superseded = grant_events(&server.events().await[events_before..], "grant.superseded");
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    assert_eq!(superseded[0].service.as_str(), "office365");
+    assert_eq!(
+        accepted.superseded_grants.iter().map(|g| &g.id).collect::<Vec<_>>(),
+        vec![&superseded[0].id]
+    );
+    // Azure and Dynamics 365 had one holder and keep it.
+    for service in ["azure", "dynamics365"] {
+        assert_eq!(
+            active_transacting_holders(&server, &created.id, service).await,
+            vec![first.id.clone()]
+        );
+    }
+}
+
+/// A provider's customer whose named reseller holds the DAP (C1), the
+/// reseller made non-transacting by `interrupt`, and a transacting direct
+/// reseller granted office365 meanwhile: both hold it until `restore` makes
+/// the indirect reseller transact again, which must leave one.
+async fn chain_restored_leaves_one_holder(interrupt: Interrupt) {
+    let server = TestServer::start().await;
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    let reseller = server.create_partner(Kind::IndirectReseller).await;
+    server.link(&provider.id, &reseller.id).await;
+    let created = server
+        .create_customer(&partner(&provider.id), Some(&reseller.id))
+        .await
+        .expect("customer for the reseller");
+    assert_eq!(
+        active_transacting_holders(&server, &created.id, "office365").await,
+        vec![reseller.id.clone()]
+    );
+
+    match interrupt {
+        Interrupt::Unlink => {
+            server.unlink(&provider.id, &reseller.id).await;
+        }
+        Interrupt::SuspendProvider => {
+            server.set_partner_status(&provider.id, PartnerStatus::Suspended).await;
+        }
+    }
+    assert!(
+        !server
+            .check(&reseller.id, &created.id, Action::Sell, "", "")
+            .await
+            .allowed
+    );
+
+    let (direct, _) = transacting_reseller(&server, &created.id, false).await;
+    let reply = server
+        .grant(&created.id, &direct.id, "office365", &BOTH)
+        .await
+        .expect("grant to the direct reseller");
+    assert!(
+        reply.superseded_grants.is_empty(),
+        "the indirect reseller is not transacting now: {reply:?}"
+    );
+    let events_before = server.events().await.len();
+
+    match interrupt {
+        Interrupt::Unlink => {
+            server.link(&provider.id, &reseller.id).await;
+        }
+        Interrupt::SuspendProvider => {
+            server.set_partner_status(&provider.id, PartnerStatus::Active).await;
+        }
+    }
+    assert!(
+        server
+            .check(&reseller.id, &created.id, Action::Sell, "", "")
+            .await
+            .allowed
+    );
+    let holders = active_transacting_holders(&server, &created.id, "office365").await;
+    assert_eq!(holders.len(), 1, "one transacting holder per service: {holders:?}");
+    let superseded = grant_events(&server.events().await[events_before..], "grant.superseded");
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    for service in ["azure", "dynamics365"] {
+        assert_eq!(
+            active_transacting_holders(&server, &created.id, service).await,
+            vec![reseller.id.clone()]
+        );
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Interrupt {
+    Unlink,
+    SuspendProvider,
+}
+
+#[tokio::test]
+async fn d2_an_indirect_reseller_relinked_transacts_again_and_leaves_one_transacting_holder() {
+    chain_restored_leaves_one_holder(Interrupt::Unlink).await;
+}
+
+#[tokio::test]
+async fn d2_a_reinstated_provider_makes_its_reseller_transact_and_leaves_one_transacting_holder() {
+    chain_restored_leaves_one_holder(Interrupt::SuspendProvider).await;
+}
+
+#[tokio::test]
+async fn d2_a_suspended_transacting_holder_reinstated_leaves_one_transacting_holder() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let (second, _) = transacting_reseller(&server, &created.id, false).await;
+    // R1 keeps its ACTIVE RESELLER relationship while suspended (P3).
+    server.set_partner_status(&first.id, PartnerStatus::Suspended).await;
+    server
+        .grant(&created.id, &second.id, "office365", &BOTH)
+        .await
+        .expect("grant to R2");
+    server.set_partner_status(&first.id, PartnerStatus::Active).await;
+
+    assert!(server.check(&first.id, &created.id, Action::Sell, "", "").await.allowed);
+    assert!(
+        server
+            .check(&second.id, &created.id, Action::Sell, "", "")
+            .await
+            .allowed
+    );
+    let holders = active_transacting_holders(&server, &created.id, "office365").await;
+    assert_eq!(
+        holders.len(),
+        1,
+        "at most one transacting partner holds ACTIVE DAP per customer and service: {holders:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d2_concurrent_grants_to_transacting_partners_leave_exactly_one_active_holder() {
+    const PARTNERS: usize = 12;
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let mut contenders = Vec::new();
+    for _ in 0..PARTNERS {
+        contenders.push(transacting_reseller(&server, &created.id, false).await.0);
+    }
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARTNERS));
+    let mut tasks = Vec::new();
+    for contender in &contenders {
+        let mut client = server.relationships(&customer(&created.id));
+        let body = request(&contender.id, "office365", &BOTH);
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            client.grant_delegated_admin(body).await.map(|r| r.into_inner())
+        }));
+    }
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.expect("task").expect("every grant succeeds"));
+    }
+
+    let list = listing(&server, &created.id).await;
+    let office: Vec<&pb::DelegatedAdminGrant> = list
+        .delegated_admin_grants
+        .iter()
+        .filter(|g| g.service == "office365")
+        .collect();
+    assert_eq!(
+        office.len(),
+        PARTNERS + 1,
+        "R1's grant and one per contender: {office:?}"
+    );
+    let active: Vec<&&pb::DelegatedAdminGrant> = office.iter().filter(|g| state(g) == GrantState::Active).collect();
+    assert_eq!(active.len(), 1, "exactly one ACTIVE holder: {office:?}");
+    let winner = active[0].partner_id.clone();
+    assert!(contenders.iter().any(|c| c.id == winner));
+    assert!(
+        office
+            .iter()
+            .filter(|g| g.partner_id != winner)
+            .all(|g| state(g) == GrantState::Superseded),
+        "the others are SUPERSEDED: {office:?}"
+    );
+    assert_eq!(
+        active_transacting_holders(&server, &created.id, "office365").await,
+        vec![winner.clone()]
+    );
+
+    let mut allowed = Vec::new();
+    for id in std::iter::once(&first.id).chain(contenders.iter().map(|c| &c.id)) {
+        if provision_allowed(&server, id, &created.id, "office365").await {
+            allowed.push(id.clone());
+        }
+    }
+    assert_eq!(allowed, vec![winner.clone()], "PROVISION for exactly one");
+
+    // Each grant was superseded once, by a reply that names it, with its event.
+    let mut named: Vec<String> = replies
+        .iter()
+        .flat_map(|r| r.superseded_grants.iter().map(|g| g.id.clone()))
+        .collect();
+    named.sort();
+    let mut expected: Vec<String> = office
+        .iter()
+        .filter(|g| g.partner_id != winner)
+        .map(|g| g.id.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(named, expected);
+    let mut events: Vec<String> = grant_events(&server.events().await, "grant.superseded")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    events.sort();
+    assert_eq!(events, expected);
+    // Other services were not touched.
+    assert_eq!(
+        active_transacting_holders(&server, &created.id, "azure").await,
+        vec![first.id.clone()]
+    );
+}
+
+// ---------------------------------------------------------------- D3
+
+#[tokio::test]
+async fn d3_the_customer_admin_revokes_any_grant_on_its_tenant() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let helper_grant = server
+        .grant(&created.id, &helper.id, "azure", &BOTH)
+        .await
+        .expect("grant")
+        .grant
+        .expect("grant");
+    // A grant C1 made, and one the admin made itself.
+    let creator_grant = grants_of(&listing(&server, &created.id).await, &first.id, "office365")[0].clone();
+    for (grant, service) in [(&creator_grant, "office365"), (&helper_grant, "azure")] {
+        assert!(provision_allowed(&server, &grant.partner_id, &created.id, service).await);
+        let events_before = server.events().await.len();
+        let revoked = revoke_as(&server, &customer(&created.id), &grant.id)
+            .await
+            .expect("the customer admin revokes");
+        assert_eq!(revoked.id, grant.id);
+        assert_eq!(state(&revoked), GrantState::Revoked);
+        assert_eq!(
+            state(&grant_by_id(&listing(&server, &created.id).await, &grant.id)),
+            GrantState::Revoked
+        );
+        let new_events = &server.events().await[events_before..];
+        assert_eq!(new_events.len(), 1, "{new_events:?}");
+        assert_eq!(new_events[0].event_type, "grant.revoked");
+        assert_eq!(new_events[0].resource.subject_id(), grant.id);
+
+        let denied = server
+            .check(&grant.partner_id, &created.id, Action::Provision, service, "")
+            .await;
+        assert!(!denied.allowed, "{denied:?}");
+        // R1 still has its relationship; the helper has nothing left here.
+        let expected = if grant.partner_id == first.id {
+            Reason::NoDelegatedAdmin
+        } else {
+            Reason::NoRelationship
+        };
+        assert_eq!(denied.reason, expected as i32);
+        let support = server
+            .check(&grant.partner_id, &created.id, Action::Support, service, "")
+            .await;
+        assert!(!support.allowed, "{support:?}");
+    }
+    // The helper had nothing else: it no longer sees the customer.
+    let view = server.check(&helper.id, &created.id, Action::View, "", "").await;
+    assert!(!view.allowed);
+    assert_eq!(view.reason, Reason::NoRelationship as i32);
+
+    // Revoking again changes nothing and appends no event.
+    let events_before = server.events().await.len();
+    let again = revoke_as(&server, &customer(&created.id), &helper_grant.id)
+        .await
+        .expect("revoking again");
+    assert_eq!(state(&again), GrantState::Revoked);
+    assert_eq!(server.events().await.len(), events_before);
+}
+
+#[tokio::test]
+async fn d3_the_holder_gives_up_its_own_grant() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::IndirectReseller).await;
+    let helper_grant = server
+        .grant(&created.id, &helper.id, "dynamics365", &BOTH)
+        .await
+        .expect("grant")
+        .grant
+        .expect("grant");
+    let creator_grant = grants_of(&listing(&server, &created.id).await, &first.id, "azure")[0].clone();
+    for (holder, grant) in [(&helper.id, &helper_grant), (&first.id, &creator_grant)] {
+        let revoked = revoke_as(&server, &partner(holder), &grant.id)
+            .await
+            .expect("the holder gives up its grant");
+        assert_eq!(state(&revoked), GrantState::Revoked);
+        assert!(!provision_allowed(&server, holder, &created.id, &grant.service).await);
+    }
+    // R1 still holds its other grants and its relationship.
+    assert!(provision_allowed(&server, &first.id, &created.id, "office365").await);
+    assert!(server.check(&first.id, &created.id, Action::Sell, "", "").await.allowed);
+}
+
+#[tokio::test]
+async fn d3_another_partner_may_not_revoke_a_grant() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let (second, _) = transacting_reseller(&server, &created.id, false).await;
+    let stranger = server.create_partner(Kind::DirectReseller).await;
+    let grant = grants_of(&listing(&server, &created.id).await, &first.id, "office365")[0].clone();
+    let events_before = server.events().await.len();
+    for other in [&second.id, &stranger.id] {
+        let status = revoke_as(&server, &partner(other), &grant.id)
+            .await
+            .expect_err("another partner's grant");
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        reason(&status);
+    }
+    assert_eq!(server.events().await.len(), events_before);
+    assert_eq!(
+        state(&grant_by_id(&listing(&server, &created.id).await, &grant.id)),
+        GrantState::Active
+    );
+    assert!(provision_allowed(&server, &first.id, &created.id, "office365").await);
+}
+
+#[tokio::test]
+async fn d3_another_customers_admin_may_not_revoke_a_grant() {
+    let server = TestServer::start().await;
+    let (first, created) = reseller_with_customer(&server).await;
+    let (_, other) = reseller_with_customer(&server).await;
+    let grant = grants_of(&listing(&server, &created.id).await, &first.id, "office365")[0].clone();
+    let events_before = server.events().await.len();
+    let status = revoke_as(&server, &customer(&other.id), &grant.id)
+        .await
+        .expect_err("another tenant's grant");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    reason(&status);
+    // An unknown grant id is refused the same way: nothing leaks.
+    let unknown = revoke_as(&server, &customer(&other.id), &partnercenter::store::new_id())
+        .await
+        .expect_err("unknown grant");
+    assert_eq!(unknown.code(), Code::PermissionDenied, "{unknown:?}");
+    assert_eq!(server.events().await.len(), events_before);
+    assert_eq!(
+        state(&grant_by_id(&listing(&server, &created.id).await, &grant.id)),
+        GrantState::Active
+    );
+    assert!(provision_allowed(&server, &first.id, &created.id, "office365").await);
+}
+
+// ---------------------------------------------------------------- D4
+
+#[tokio::test]
+async fn d4_a_one_day_grant_authorizes_until_its_end_and_the_sweep_then_records_it_expired() {
+    let (server, clock) = TestServer::start_with_clock().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let grant = grant_as(
+        &server,
+        &customer(&created.id),
+        pb::GrantDelegatedAdminRequest {
+            duration_days: 1,
+            ..request(&helper.id, "office365", &BOTH)
+        },
+    )
+    .await
+    .expect("grant")
+    .grant
+    .expect("grant");
+    assert_eq!(micros(&grant.end_time), Some(CLOCK_START + DAY));
+
+    clock.advance(DAY - 1);
+    let provision = server
+        .check(&helper.id, &created.id, Action::Provision, "office365", "")
+        .await;
+    assert!(provision.allowed, "before its end: {provision:?}");
+    assert!(
+        server
+            .check(&helper.id, &created.id, Action::View, "", "")
+            .await
+            .allowed
+    );
+
+    clock.advance(1);
+    // Decided on the clock, before any sweep has recorded anything.
+    assert_eq!(
+        state(&grant_by_id(&listing(&server, &created.id).await, &grant.id)),
+        GrantState::Active
+    );
+    for (action, service) in [
+        (Action::Provision, "office365"),
+        (Action::Support, "office365"),
+        (Action::View, ""),
+    ] {
+        let decision = server.check(&helper.id, &created.id, action, service, "").await;
+        assert!(!decision.allowed, "{action:?} after its end: {decision:?}");
+        assert!(decision.grant_ids.is_empty());
+    }
+
+    let events_before = server.events().await.len();
+    let report = server.server.store().sweep().await.expect("sweep");
+    assert_eq!(report.grants_expired, 1, "{report:?}");
+    assert_eq!(
+        state(&grant_by_id(&listing(&server, &created.id).await, &grant.id)),
+        GrantState::Expired
+    );
+    let new_events = &server.events().await[events_before..];
+    let expired = grant_events(new_events, "grant.expired");
+    assert_eq!(expired.len(), 1, "{new_events:?}");
+    assert_eq!(expired[0].id, grant.id);
+    assert_eq!(expired[0].state, ModelGrantState::Expired);
+    assert!(!provision_allowed(&server, &helper.id, &created.id, "office365").await);
+
+    // A second sweep finds nothing more to record.
+    let events_before = server.events().await.len();
+    let again = server.server.store().sweep().await.expect("sweep");
+    assert_eq!(again.grants_expired, 0);
+    assert_eq!(server.events().await.len(), events_before);
+}
+
+#[tokio::test]
+async fn d4_an_auto_extend_grant_keeps_authorizing_and_the_sweep_moves_its_end_by_180_day_periods() {
+    let (server, clock) = TestServer::start_with_clock().await;
+    let (_, created) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let grant = grant_as(
+        &server,
+        &customer(&created.id),
+        pb::GrantDelegatedAdminRequest {
+            duration_days: 1,
+            auto_extend: true,
+            ..request(&helper.id, "azure", &[Scope::Provisioning])
+        },
+    )
+    .await
+    .expect("grant")
+    .grant
+    .expect("grant");
+    let first_end = CLOCK_START + DAY;
+    assert_eq!(micros(&grant.end_time), Some(first_end));
+    assert!(grant.auto_extend);
+
+    // Without any sweep: after 1 day, 200 days, 1000 days.
+    for (days, elapsed) in [(1, DAY), (199, 200 * DAY), (800, 1000 * DAY)] {
+        clock.advance(i64::from(days) * DAY);
+        let decision = server
+            .check(&helper.id, &created.id, Action::Provision, "azure", "")
+            .await;
+        assert!(decision.allowed, "after {} days: {decision:?}", elapsed / DAY);
+        assert_eq!(decision.grant_ids, vec![grant.id.clone()]);
+    }
+    let now = CLOCK_START + 1000 * DAY;
+
+    let events_before = server.events().await.len();
+    let report = server.server.store().sweep().await.expect("sweep");
+    assert_eq!(report.grants_extended, 1, "{report:?}");
+    assert_eq!(report.grants_expired, 0, "{report:?}");
+    let listed = grant_by_id(&listing(&server, &created.id).await, &grant.id);
+    assert_eq!(state(&listed), GrantState::Active);
+    let end = micros(&listed.end_time).expect("an end_time");
+    const PERIOD: i64 = 180 * DAY;
+    assert!(end > now, "moved into the future");
+    assert_eq!((end - first_end) % PERIOD, 0, "by whole 180-day periods");
+    assert!(end - PERIOD <= now, "by the fewest periods");
+    assert_eq!(end, first_end + 6 * PERIOD);
+    let all_events = server.events().await;
+    let extended = grant_events(&all_events[events_before..], "grant.extended");
+    assert_eq!(
+        extended.len(),
+        1,
+        "{:?}",
+        &all_events[events_before.saturating_sub(3)..]
+    );
+    assert_eq!(extended[0].id, grant.id);
+    assert_eq!(extended[0].end_time, Some(end));
+    assert!(provision_allowed(&server, &helper.id, &created.id, "azure").await);
+
+    // Exactly at the new end it is still in force and the sweep extends it once more.
+    clock.advance(end - now);
+    assert!(provision_allowed(&server, &helper.id, &created.id, "azure").await);
+    let report = server.server.store().sweep().await.expect("sweep");
+    assert_eq!(report.grants_extended, 1);
+    let listed = grant_by_id(&listing(&server, &created.id).await, &grant.id);
+    assert_eq!(micros(&listed.end_time), Some(end + PERIOD));
+}
+
+// ---------------------------------------------------------------- D5
+
+#[tokio::test]
+async fn d5_a_dap_holder_that_is_not_partner_of_record_may_not_manage_the_subscription() {
+    let server = TestServer::start().await;
+    let (seller, created) = reseller_with_customer(&server).await;
+    let subscription = server
+        .create_subscription(&partner(&seller.id), csp_subscription(&created.id, &seller.id))
+        .await
+        .expect("CSP subscription");
+    assert_eq!(subscription.partner_of_record_id, seller.id);
+    // A transacting holder (its invitation with DAP supersedes R1's) and a
+    // holder hired only to support, both with both scopes.
+    let (transacting, accepted) = transacting_reseller(&server, &created.id, true).await;
+    assert!(!accepted.superseded_grants.is_empty());
+    let hired = server.create_partner(Kind::DirectReseller).await;
+    server
+        .grant(&created.id, &hired.id, "office365", &BOTH)
+        .await
+        .expect("grant");
+
+    for holder in [&transacting.id, &hired.id] {
+        for action in [Action::Provision, Action::Support] {
+            assert!(
+                server.check(holder, &created.id, action, "office365", "").await.allowed,
+                "DAP allows {action:?}"
+            );
+        }
+        let manage = server
+            .check(holder, &created.id, Action::ManageSubscription, "", &subscription.id)
+            .await;
+        assert!(!manage.allowed, "{manage:?}");
+        assert_eq!(manage.reason, Reason::NotPartnerOfRecord as i32);
+
+        for (change, paths) in [
+            (
+                pb::Subscription {
+                    quantity: 99,
+                    etag: String::new(),
+                    ..subscription.clone()
+                },
+                vec!["quantity"],
+            ),
+            (
+                pb::Subscription {
+                    status: pb::subscription::Status::Suspended as i32,
+                    etag: String::new(),
+                    ..subscription.clone()
+                },
+                vec!["status"],
+            ),
+        ] {
+            assert_error(
+                server
+                    .customers(&partner(holder))
+                    .update_subscription(pb::UpdateSubscriptionRequest {
+                        subscription: Some(change),
+                        update_mask: mask(&paths),
+                    })
+                    .await
+                    .map(|r| r.into_inner()),
+                Code::PermissionDenied,
+                "NOT_PARTNER_OF_RECORD",
+            );
+        }
+    }
+    let unchanged = server
+        .customers(&operator())
+        .get_subscription(pb::GetSubscriptionRequest {
+            id: subscription.id.clone(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(unchanged, subscription);
+
+    // The partner of record manages it though its DAP was superseded.
+    assert!(!provision_allowed(&server, &seller.id, &created.id, "office365").await);
+    let manage = server
+        .check(
+            &seller.id,
+            &created.id,
+            Action::ManageSubscription,
+            "",
+            &subscription.id,
+        )
+        .await;
+    assert!(manage.allowed, "{manage:?}");
+    assert_eq!(manage.reason, Reason::PartnerOfRecord as i32);
+}

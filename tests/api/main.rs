@@ -10,6 +10,7 @@ mod events;
 mod grpcurl;
 mod invitations;
 mod model;
+mod operations;
 mod partners;
 mod relationships;
 mod subscriptions;

@@ -26,7 +26,9 @@ pub const SECRET: &str = "test-secret-of-at-least-16-bytes";
 /// `PARTNERCENTER_TEST_POSTGRES_URL` names one (its maintenance database,
 /// e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var("PARTNERCENTER_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
+    std::env::var("PARTNERCENTER_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// A new, empty database on the test server, so tests never share state.
@@ -139,6 +141,7 @@ impl TestServer {
             database_url: database_url.clone(),
             jwt_secret: secret.map(str::to_owned),
             max_connections: 4,
+            metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
             ..Config::default()
         };
         adjust(&mut config);

@@ -1,0 +1,167 @@
+//! Prometheus metrics, served as text on their own HTTP port (`/metrics`):
+//! RPCs by method and code, RPC latency, the store's pool, events appended,
+//! and open WatchEvents streams.
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sea_orm::{DatabaseConnection, DbBackend};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    pub method: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub state: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub rpcs: Family<RpcLabels, Counter>,
+    pub rpc_seconds: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    pub events_appended: Counter,
+    pub watch_streams: Gauge,
+    pub pool_connections: Family<PoolLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to about 6.5 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+/// The process's metrics: one registry, like Prometheus' default one.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("partnercenter");
+    let rpcs = Family::<RpcLabels, Counter>::default();
+    registry.register("grpc_requests", "RPCs finished, by method and gRPC code", rpcs.clone());
+    let rpc_seconds = Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+    registry.register(
+        "grpc_request_duration_seconds",
+        "RPC latency, by method",
+        rpc_seconds.clone(),
+    );
+    let events_appended = Counter::default();
+    registry.register(
+        "events_appended",
+        "Events appended to the event log by this process",
+        events_appended.clone(),
+    );
+    let watch_streams = Gauge::default();
+    registry.register("watch_streams", "Open WatchEvents streams", watch_streams.clone());
+    let pool_connections = Family::<PoolLabels, Gauge>::default();
+    registry.register(
+        "db_pool_connections",
+        "Store pool connections, idle or in use",
+        pool_connections.clone(),
+    );
+    Metrics {
+        registry,
+        rpcs,
+        rpc_seconds,
+        events_appended,
+        watch_streams,
+        pool_connections,
+    }
+});
+
+impl Metrics {
+    pub fn record_rpc(&self, method: &str, code: tonic::Code, seconds: f64) {
+        self.rpcs
+            .get_or_create(&RpcLabels {
+                method: method.to_owned(),
+                code: format!("{code:?}"),
+            })
+            .inc();
+        self.rpc_seconds
+            .get_or_create(&MethodLabels {
+                method: method.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The exposition, with the pool read at scrape time.
+    pub fn render(&self, db: &DatabaseConnection) -> String {
+        let (size, idle) = match db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Postgres => {
+                let pool = db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        };
+        let idle = idle as i64;
+        self.pool_connections
+            .get_or_create(&PoolLabels { state: "idle" })
+            .set(idle);
+        self.pool_connections
+            .get_or_create(&PoolLabels { state: "in_use" })
+            .set(i64::from(size) - idle);
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "metrics encoding failed");
+        }
+        text
+    }
+}
+
+/// Counts an open WatchEvents stream until dropped.
+pub struct WatchStreamGuard;
+
+impl WatchStreamGuard {
+    pub fn open() -> Self {
+        METRICS.watch_streams.inc();
+        WatchStreamGuard
+    }
+}
+
+impl Drop for WatchStreamGuard {
+    fn drop(&mut self) {
+        METRICS.watch_streams.dec();
+    }
+}
+
+/// Serves `GET /metrics` on its own port.
+pub async fn serve(addr: SocketAddr, db: DatabaseConnection) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let db = db.clone();
+            async move {
+                (
+                    [(
+                        "content-type",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    METRICS.render(&db),
+                )
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "metrics endpoint stopped");
+        }
+    });
+    Ok((bound, task))
+}

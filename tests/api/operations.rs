@@ -1,0 +1,90 @@
+//! Operations: the Prometheus endpoint and graceful shutdown.
+
+use std::time::Duration;
+
+use partnercenter::pb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
+
+async fn scrape(server: &TestServer) -> String {
+    let addr = server.server.metrics_addr().expect("metrics are served");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+fn value(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(line_start))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_rpcs_by_code_latency_events_and_streams() {
+    let server = TestServer::start().await;
+    let before = scrape(&server).await;
+    let method = "/partnercenter.v1.PartnerService/CreatePartner";
+    let ok_line = format!("partnercenter_grpc_requests_total{{method=\"{method}\",code=\"Ok\"}}");
+    let refused_line = format!("partnercenter_grpc_requests_total{{method=\"{method}\",code=\"PermissionDenied\"}}");
+
+    server.create_partner(pb::partner::Kind::Advisor).await;
+    server.create_partner(pb::partner::Kind::Advisor).await;
+    let refused = server
+        .partners(&service())
+        .create_partner(pb::CreatePartnerRequest::default())
+        .await;
+    assert!(refused.is_err());
+    let stream = server
+        .relationships(&service())
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let after = scrape(&server).await;
+    // Servers of other tests share the process's registry: compare deltas.
+    assert!(value(&after, &ok_line) - value(&before, &ok_line) >= 2.0, "{after}");
+    assert!(
+        value(&after, &refused_line) - value(&before, &refused_line) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        value(&after, "partnercenter_events_appended_total") - value(&before, "partnercenter_events_appended_total")
+            >= 2.0
+    );
+    let count_line = format!("partnercenter_grpc_request_duration_seconds_count{{method=\"{method}\"}}");
+    assert!(
+        value(&after, &count_line) - value(&before, &count_line) >= 3.0,
+        "{after}"
+    );
+    assert!(value(&after, "partnercenter_watch_streams ") >= 1.0, "{after}");
+    assert!(after.contains("partnercenter_db_pool_connections{state=\"idle\"}"));
+    drop(stream);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_and_stops_serving() {
+    let server = TestServer::start().await;
+    server.create_partner(pb::partner::Kind::Advisor).await;
+    let channel = server.channel.clone();
+    let TestServer { server: running, .. } = server;
+    tokio::time::timeout(Duration::from_secs(30), running.shutdown())
+        .await
+        .expect("shutdown finishes within the drain timeout");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let after = health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await;
+    assert!(after.is_err(), "a stopped server answers nothing");
+}
