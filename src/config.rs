@@ -48,6 +48,7 @@ struct FileConfig {
     database_url: Option<String>,
     max_connections: Option<u32>,
     acquire_timeout_seconds: Option<u64>,
+    statement_timeout_seconds: Option<u64>,
     jwt_secret: Option<String>,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
@@ -70,6 +71,8 @@ pub struct Config {
     pub database_url: String,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL cancels a statement running longer than this.
+    pub statement_timeout: Duration,
     /// None: use the secret kept beside the SQLite file.
     pub jwt_secret: Option<String>,
     pub jwt_issuer: String,
@@ -93,6 +96,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
             jwt_secret: None,
             jwt_issuer: "partnercenter".to_owned(),
             jwt_audience: None,
@@ -115,6 +119,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
@@ -171,6 +176,9 @@ impl Config {
             .unwrap_or(config.max_connections);
         if let Some(seconds) = file.acquire_timeout_seconds {
             config.acquire_timeout = Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = file.statement_timeout_seconds {
+            config.statement_timeout = Duration::from_secs(seconds.max(1));
         }
         config.jwt_secret = env("PARTNERCENTER_JWT_SECRET").or(file.jwt_secret);
         config.jwt_issuer = env("PARTNERCENTER_JWT_ISSUER")
@@ -275,6 +283,17 @@ mod tests {
             "postgres://pc:<redacted>@db:5432/pc"
         );
         assert_eq!(redact_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn the_example_file_is_every_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/partnercenter.example.toml");
+        let args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        let loaded = Config::load(&args, None).expect("the example loads");
+        assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
     }
 
     #[test]

@@ -59,6 +59,16 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Ask a server's grpc.health.v1 service; exit 0 when it is SERVING
+    /// (a container health check).
+    Health {
+        /// The server's gRPC address.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: SocketAddr,
+        /// The service to ask about; empty means the server as a whole.
+        #[arg(long, default_value = "")]
+        service: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -107,6 +117,7 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
                 url: config.database_url.clone(),
                 max_connections: 1,
                 acquire_timeout: config.acquire_timeout,
+                statement_timeout: config.statement_timeout,
             })
             .await?;
             tracing::info!(database_url = %partnercenter::config::redact_url(&config.database_url), "migrations applied");
@@ -138,6 +149,25 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             );
             println!("{}", authority.mint(&principal, ttl)?);
             Ok(())
+        }
+        Command::Health { addr, service } => {
+            use tonic_health::pb::health_check_response::ServingStatus;
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .timeout(std::time::Duration::from_secs(3))
+                .connect()
+                .await?;
+            let reply = tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest { service })
+                .await?
+                .into_inner();
+            let status = ServingStatus::try_from(reply.status).unwrap_or(ServingStatus::Unknown);
+            println!("{}", status.as_str_name());
+            if status == ServingStatus::Serving {
+                Ok(())
+            } else {
+                Err(format!("not serving: {}", status.as_str_name()).into())
+            }
         }
     }
 }

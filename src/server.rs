@@ -104,6 +104,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             url: config.database_url.clone(),
             max_connections: config.max_connections,
             acquire_timeout: config.acquire_timeout,
+            statement_timeout: config.statement_timeout,
         },
         clock,
     )

@@ -34,6 +34,8 @@ pub struct StoreOptions {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL cancels statements running longer than this.
+    pub statement_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -81,6 +83,10 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false)
+        .map_sqlx_postgres_opts({
+            let statement_timeout = format!("{}ms", options.statement_timeout.as_millis());
+            move |postgres| postgres.options([("statement_timeout", statement_timeout.as_str())])
+        })
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .create_if_missing(true)

@@ -13,6 +13,7 @@ mod model;
 mod operations;
 mod partners;
 mod relationships;
+mod replicas;
 mod subscriptions;
 mod support;
 mod watch;

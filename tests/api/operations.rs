@@ -77,14 +77,25 @@ async fn metrics_count_rpcs_by_code_latency_events_and_streams() {
 async fn shutdown_drains_and_stops_serving() {
     let server = TestServer::start().await;
     server.create_partner(pb::partner::Kind::Advisor).await;
+    let addr = server.server.addr().to_string();
+    let health = |addr: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+            .args(["health", "--addr", addr])
+            .output()
+            .unwrap()
+    };
+    let serving = health(&addr);
+    assert!(serving.status.success());
+    assert_eq!(String::from_utf8_lossy(&serving.stdout).trim(), "SERVING");
     let channel = server.channel.clone();
     let TestServer { server: running, .. } = server;
     tokio::time::timeout(Duration::from_secs(30), running.shutdown())
         .await
         .expect("shutdown finishes within the drain timeout");
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let after = health
+    let mut health_client = tonic_health::pb::health_client::HealthClient::new(channel);
+    let after = health_client
         .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
         .await;
     assert!(after.is_err(), "a stopped server answers nothing");
+    assert!(!health(&addr).status.success(), "the health check fails once stopped");
 }

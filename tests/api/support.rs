@@ -56,6 +56,12 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
 
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Bearer(Some(format!("Bearer {token}").parse().expect("ascii")))
+    }
+}
+
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {

@@ -1,0 +1,254 @@
+//! Two server processes over one database (PostgreSQL when the suite runs on
+//! it, else one SQLite file): writes through one are read at once through
+//! the other (A3), D2 holds with concurrent grants spread over both, and a
+//! WatchEvents stream on one replica sees the other's writes in seq order
+//! with no gap (E1, E3).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use partnercenter::auth::TokenAuthority;
+use partnercenter::domain::principal::Principal;
+use partnercenter::pb;
+use partnercenter::pb::customer_service_client::CustomerServiceClient;
+use partnercenter::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
+use tonic::transport::Channel;
+
+use crate::support::*;
+
+/// A `partnercenter serve` child process, killed when dropped.
+struct Replica {
+    child: Child,
+    channel: Channel,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_replica(database_url: &str) -> Replica {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("PARTNERCENTER_DATABASE_URL", database_url)
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .env("PARTNERCENTER_METRICS_LISTEN", "off")
+        .env("PARTNERCENTER_MAX_CONNECTIONS", "4")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("replica starts");
+    let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
+    for _ in 0..200 {
+        if let Ok(channel) = endpoint.connect().await {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let serving = health
+                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .await
+                .is_ok_and(|r| r.into_inner().status == 1);
+            if serving {
+                return Replica { child, channel };
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("replica on port {port} did not become healthy");
+}
+
+fn bearer(principal: &Principal) -> Bearer {
+    let token = TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None)
+        .mint(principal, 3600)
+        .unwrap();
+    Bearer::new(&token)
+}
+
+fn partners(replica: &Replica, principal: &Principal) -> PartnerServiceClient<Authed> {
+    PartnerServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
+}
+
+fn customers(replica: &Replica, principal: &Principal) -> CustomerServiceClient<Authed> {
+    CustomerServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
+}
+
+fn relationships(replica: &Replica, principal: &Principal) -> RelationshipServiceClient<Authed> {
+    RelationshipServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
+}
+
+async fn new_partner(replica: &Replica, kind: pb::partner::Kind) -> String {
+    partners(replica, &operator())
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                mpn_id: next_mpn_id(),
+                display_name: "Replica partner".into(),
+                kind: kind as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+/// The database both replicas share.
+async fn shared_database(dir: &tempfile::TempDir) -> String {
+    match postgres_admin_url() {
+        Some(admin_url) => fresh_postgres_database(&admin_url).await,
+        None => format!("sqlite://{}?mode=rwc", dir.path().join("shared.db").display()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_writes_d2_and_the_event_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = shared_database(&dir).await;
+    let a = start_replica(&database_url).await;
+    let b = start_replica(&database_url).await;
+
+    // E3: a stream on B, opened before any write.
+    let mut stream = relationships(&b, &service())
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+
+    // A3: what A acknowledged, B reads at once.
+    let reseller = new_partner(&a, pb::partner::Kind::DirectReseller).await;
+    let read = partners(&b, &operator())
+        .get_partner(pb::GetPartnerRequest { id: reseller.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.id, reseller);
+    let customer_id = customers(&a, &operator())
+        .create_customer(customer_request(&unique_domain("replica"), None))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let code = relationships(&a, &partner(&reseller))
+        .create_relationship_request(pb::CreateRelationshipRequestRequest {
+            relationship_request: Some(pb::RelationshipRequest {
+                include_delegated_admin: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .code;
+    relationships(&b, &customer(&customer_id))
+        .accept_relationship_request(pb::AcceptRelationshipRequestRequest { code })
+        .await
+        .unwrap();
+    let check = |replica: &Replica, partner_id: &str, action: pb::check_access_request::Action| {
+        let mut client = relationships(replica, &service());
+        let request = pb::CheckAccessRequest {
+            partner_id: partner_id.to_owned(),
+            customer_id: customer_id.clone(),
+            action: action as i32,
+            service: "azure".into(),
+            subscription_id: String::new(),
+        };
+        async move { client.check_access(request).await.unwrap().into_inner().allowed }
+    };
+    assert!(check(&a, &reseller, pb::check_access_request::Action::Provision).await);
+
+    // D2 across replicas: several transacting partners, concurrent grants for
+    // one service through both replicas; one transacting holder remains.
+    let mut contenders = Vec::new();
+    for _ in 0..6 {
+        let id = new_partner(&a, pb::partner::Kind::DirectReseller).await;
+        let code = relationships(&b, &partner(&id))
+            .create_relationship_request(pb::CreateRelationshipRequestRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .code;
+        relationships(&a, &customer(&customer_id))
+            .accept_relationship_request(pb::AcceptRelationshipRequestRequest { code })
+            .await
+            .unwrap();
+        contenders.push(id);
+    }
+    let mut grants = Vec::new();
+    for (i, id) in contenders.iter().enumerate() {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        let mut client = relationships(replica, &customer(&customer_id));
+        let request = pb::GrantDelegatedAdminRequest {
+            partner_id: id.clone(),
+            service: "azure".into(),
+            scopes: vec![pb::delegated_admin_grant::Scope::Provisioning as i32],
+            ..Default::default()
+        };
+        grants.push(tokio::spawn(async move { client.grant_delegated_admin(request).await }));
+    }
+    for grant in grants {
+        grant.await.unwrap().expect("every grant is acknowledged");
+    }
+    let listed = relationships(&b, &customer(&customer_id))
+        .list_customer_relationships(pb::ListCustomerRelationshipsRequest {
+            customer_id: customer_id.clone(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let active_azure: Vec<&pb::DelegatedAdminGrant> = listed
+        .delegated_admin_grants
+        .iter()
+        .filter(|g| g.service == "azure" && g.state == pb::delegated_admin_grant::State::Active as i32)
+        .collect();
+    assert_eq!(
+        active_azure.len(),
+        1,
+        "one transacting holder of azure DAP: {active_azure:?}"
+    );
+    let mut allowed = 0;
+    for id in contenders.iter().chain([&reseller]) {
+        if check(&b, id, pb::check_access_request::Action::Provision).await {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 1);
+
+    // E3: B's stream saw every event, in order, without a gap.
+    let last = relationships(&a, &operator())
+        .list_events(pb::ListEventsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .last()
+        .map(|e| e.seq)
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.last() != Some(&last) {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("the stream delivers within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push(event.seq);
+    }
+    assert_eq!(seen, (1..=last).collect::<Vec<_>>());
+}
