@@ -471,6 +471,7 @@ impl RelationshipService for RelationshipApi {
             .ok_or_else(|| Error::not_found(Reason::CustomerNotFound, "the token's customer does not exist"))?;
         let mut reply_invitation = convert::invitation(&invitation, "", tx.now());
         reply_invitation.code.clear();
+        reply_invitation.url.clear();
 
         // Accepting again changes nothing and returns the rows as they are.
         if let Some((relationship_ids, grant_ids)) = tx.acceptance(&invitation.id, customer_id).await? {

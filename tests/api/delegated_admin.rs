@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use partnercenter::domain::clock::ManualClock;
 use partnercenter::domain::model::{DelegatedAdminGrant, Event, EventResource, GrantState as ModelGrantState};
 use partnercenter::domain::principal::Principal;
 use partnercenter::pb;
@@ -189,6 +190,16 @@ async fn provision_allowed(server: &TestServer, partner_id: &str, customer_id: &
         .check(partner_id, customer_id, Action::Provision, service, "")
         .await
         .allowed
+}
+
+/// A server on a ManualClock whose background sweeper has done its first
+/// (immediate) tick: its next one is a minute away, so only the test's own
+/// sweeps record expiries. Without the pause that first sweep, starved by
+/// the test's writes, can run after the clock has moved.
+async fn start_with_clock_and_idle_sweeper() -> (TestServer, std::sync::Arc<ManualClock>) {
+    let (server, clock) = TestServer::start_with_clock().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    (server, clock)
 }
 
 // ---------------------------------------------------------------- D1
@@ -1116,7 +1127,7 @@ async fn d3_another_customers_admin_may_not_revoke_a_grant() {
 
 #[tokio::test]
 async fn d4_a_one_day_grant_authorizes_until_its_end_and_the_sweep_then_records_it_expired() {
-    let (server, clock) = TestServer::start_with_clock().await;
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
     let (_, created) = reseller_with_customer(&server).await;
     let helper = server.create_partner(Kind::DirectReseller).await;
     let grant = grant_as(
@@ -1184,7 +1195,7 @@ async fn d4_a_one_day_grant_authorizes_until_its_end_and_the_sweep_then_records_
 
 #[tokio::test]
 async fn d4_an_auto_extend_grant_keeps_authorizing_and_the_sweep_moves_its_end_by_180_day_periods() {
-    let (server, clock) = TestServer::start_with_clock().await;
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
     let (_, created) = reseller_with_customer(&server).await;
     let helper = server.create_partner(Kind::DirectReseller).await;
     let grant = grant_as(
