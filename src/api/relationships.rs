@@ -822,14 +822,20 @@ impl RelationshipService for RelationshipApi {
             )
             .into());
         }
-        let mut violations = crate::domain::error::Violations::default();
-        let queries: Vec<Option<AccessQuery>> = checks
-            .iter()
-            .enumerate()
-            .map(|(i, check)| violations.take(access_query(&format!("checks[{i}]."), check, &principal)))
-            .collect();
-        violations.into_result()?;
-        let queries: Vec<AccessQuery> = queries.into_iter().flatten().collect();
+        // Every invalid field is reported at once; a check the caller may not
+        // ask refuses the whole batch with its own code.
+        let mut violations = Vec::new();
+        let mut queries = Vec::with_capacity(checks.len());
+        for (i, check) in checks.iter().enumerate() {
+            match access_query(&format!("checks[{i}]."), check, &principal) {
+                Ok(query) => queries.push(query),
+                Err(error) if error.code == ErrorCode::InvalidArgument => violations.extend(error.violations),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if !violations.is_empty() {
+            return Err(Error::invalid_fields(violations).into());
+        }
         let decisions = self.access.check_batch(&queries).await?;
         Ok(Response::new(pb::BatchCheckAccessResponse {
             results: decisions.into_iter().map(decision_reply).collect(),
