@@ -194,7 +194,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
 /// D4, I5: records expiries and extensions in the background. Decisions
 /// never wait for it: they read the clock.
 async fn sweep_periodically(store: Store, every: std::time::Duration) {
-    let mut ticks = tokio::time::interval(every);
+    // The first sweep waits a period: decisions never need it.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;

@@ -21,7 +21,9 @@ use crate::domain::paging::PageRequest;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Reason, Result, rules, validate};
-use crate::store::{EventAudience, EventFilter, InvitationFilter, RelationshipView, Store, WriteTx, new_id};
+use crate::store::{
+    EventAudience, EventFilter, GrantTerms, InvitationFilter, RelationshipView, Store, WriteTx, new_id,
+};
 
 /// A2: the most checks one BatchCheckAccess takes.
 pub const MAX_BATCH_CHECKS: usize = 1000;
@@ -536,10 +538,12 @@ impl RelationshipService for RelationshipApi {
                     .put_grant(
                         customer_id,
                         &grantee,
-                        *service,
-                        invitation.delegated_admin_scopes.clone(),
-                        None,
-                        false,
+                        GrantTerms {
+                            service: *service,
+                            scopes: invitation.delegated_admin_scopes.clone(),
+                            end_time: None,
+                            auto_extend: false,
+                        },
                         Some(invitation.id.clone()),
                     )
                     .await?;
@@ -744,10 +748,12 @@ impl RelationshipService for RelationshipApi {
             .put_grant(
                 own,
                 &partner_id,
-                service,
-                rules::dedup(scopes),
-                end_time,
-                body.auto_extend,
+                GrantTerms {
+                    service,
+                    scopes: rules::dedup(scopes),
+                    end_time,
+                    auto_extend: body.auto_extend,
+                },
                 None,
             )
             .await?;

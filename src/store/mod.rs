@@ -22,7 +22,7 @@ use tokio::sync::watch;
 pub use customers::{CustomerFilter, SubscriptionFilter};
 pub use events::{EventAudience, EventFilter, SweepReport};
 pub use partners::{LinkFilter, PartnerFilter};
-pub use relationships::{ChainView, InvitationFilter, RelationshipView};
+pub use relationships::{ChainView, GrantTerms, InvitationFilter, RelationshipView};
 pub use write::{RequestKey, WriteTx};
 
 use crate::domain::clock::Clock;

@@ -27,6 +27,15 @@ pub struct InvitationFilter {
     pub party: Option<String>,
 }
 
+/// What a grant gives: one service, its scopes, and its term (D1, D4).
+#[derive(Clone, Debug)]
+pub struct GrantTerms {
+    pub service: Service,
+    pub scopes: Vec<Scope>,
+    pub end_time: Option<Micros>,
+    pub auto_extend: bool,
+}
+
 /// Who sees which relationships and grants of a customer (M2).
 #[derive(Clone, Debug)]
 pub enum RelationshipView {
@@ -385,12 +394,15 @@ impl WriteTx {
         &mut self,
         customer_id: &str,
         partner_id: &str,
-        service: Service,
-        scopes: Vec<Scope>,
-        end_time: Option<Micros>,
-        auto_extend: bool,
+        terms: GrantTerms,
         relationship_request_id: Option<String>,
     ) -> Result<DelegatedAdminGrant> {
+        let GrantTerms {
+            service,
+            scopes,
+            end_time,
+            auto_extend,
+        } = terms;
         let now = self.now();
         let existing = self.active_grants(customer_id, Some(partner_id), Some(service)).await?;
         if let Some(mut grant) = existing.into_iter().next() {

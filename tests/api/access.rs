@@ -1345,6 +1345,8 @@ async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_
         listen: "127.0.0.1:0".parse().expect("address"),
         database_url: primary.database_url.clone(),
         jwt_secret: Some(SECRET.to_owned()),
+        max_connections: 4,
+        metrics_listen: None,
         ..Default::default()
     };
     let replica = partnercenter::server::spawn(&config, Arc::new(SystemClock))

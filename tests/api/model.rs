@@ -327,8 +327,8 @@ impl Run {
                     }
                 }
             }
-            2 | 3 | 4 => self.invite_and_accept(c).await,
-            5 | 6 => {
+            2..=4 => self.invite_and_accept(c).await,
+            5..=6 => {
                 // D1: the customer's admin grants, unasked.
                 let p = self.pick_partner(&[
                     Kind::DirectReseller,

@@ -172,8 +172,11 @@ fn grant_for<'a>(
         .unwrap_or_else(|| panic!("no {service} grant of {partner_id}: {grants:?}"))
 }
 
+type RelationshipShapes = BTreeSet<(i32, String, String, i32)>;
+type GrantShapes = BTreeSet<(String, String, i32)>;
+
 /// The (kind, partner, state) of each relationship, to compare views.
-fn shape(rows: &Rows) -> (BTreeSet<(i32, String, String, i32)>, BTreeSet<(String, String, i32)>) {
+fn shape(rows: &Rows) -> (RelationshipShapes, GrantShapes) {
     (
         rows.0
             .iter()

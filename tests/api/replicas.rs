@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 
 async fn start_replica(database_url: &str) -> Replica {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("PARTNERCENTER_DATABASE_URL", database_url)
         .env("PARTNERCENTER_JWT_SECRET", SECRET)
@@ -65,6 +65,8 @@ async fn start_replica(database_url: &str) -> Replica {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("replica on port {port} did not become healthy");
 }
 
