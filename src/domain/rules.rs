@@ -147,21 +147,27 @@ pub fn check_subscription_seller(seller: &Partner, channel: Channel) -> Result<(
     Ok(())
 }
 
-/// C4: turns a denied VIEW decision into the PERMISSION_DENIED a partner
-/// gets for any customer it may not read, existing or not.
-pub fn require_view(decision: &Decision) -> Result<()> {
-    if decision.allowed {
-        return Ok(());
+/// A denied decision as the PERMISSION_DENIED its caller gets: a suspended
+/// partner is told so (P4); any other denial gets the rule's own reason.
+fn refuse_unless_allowed(decision: &Decision, reason: Reason, message: &str) -> Result<()> {
+    match decision.reason {
+        _ if decision.allowed => Ok(()),
+        AccessReason::PartnerNotActive => Err(Error::permission_denied(
+            Reason::PartnerNotActive,
+            "the calling partner is suspended",
+        )),
+        _ => Err(Error::permission_denied(reason, message)),
     }
-    Err(match decision.reason {
-        AccessReason::PartnerNotActive => {
-            Error::permission_denied(Reason::PartnerNotActive, "the calling partner is suspended")
-        }
-        _ => Error::permission_denied(
-            Reason::NoRelationship,
-            "the partner has no relationship with this customer",
-        ),
-    })
+}
+
+/// C4: the PERMISSION_DENIED a partner gets for any customer it may not
+/// read, existing or not.
+pub fn require_view(decision: &Decision) -> Result<()> {
+    refuse_unless_allowed(
+        decision,
+        Reason::NoRelationship,
+        "the partner has no relationship with this customer",
+    )
 }
 
 /// S1, S2: a CSP partner of record must be transacting with the customer.
@@ -178,18 +184,11 @@ pub fn require_transacting(decision: &Decision, who: &str) -> Result<()> {
 
 /// S3: a partner changes a subscription only with MANAGE_SUBSCRIPTION.
 pub fn require_manage(decision: &Decision) -> Result<()> {
-    if decision.allowed {
-        return Ok(());
-    }
-    Err(match decision.reason {
-        AccessReason::PartnerNotActive => {
-            Error::permission_denied(Reason::PartnerNotActive, "the calling partner is suspended")
-        }
-        _ => Error::permission_denied(
-            Reason::NotPartnerOfRecord,
-            "only the transacting partner of record or its indirect provider may change this subscription",
-        ),
-    })
+    refuse_unless_allowed(
+        decision,
+        Reason::NotPartnerOfRecord,
+        "only the transacting partner of record or its indirect provider may change this subscription",
+    )
 }
 
 /// AIP-154: an update naming an etag must name the current one.
