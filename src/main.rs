@@ -59,6 +59,20 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Drive load against a running server; report throughput, latency
+    /// percentiles and errors by gRPC code.
+    Loadtest(partnercenter::loadtest::LoadtestArgs),
+    /// Calibrate in one run: the echo ceiling, the store's raw commit rate,
+    /// and each scenario against a server, with their ratios.
+    Bench(partnercenter::loadtest::BenchArgs),
+    /// Bulk-load a synthetic dataset straight into the store (every event
+    /// written, so E1 holds).
+    Seed {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        args: partnercenter::seed::SeedArgs,
+    },
     /// Ask a server's grpc.health.v1 service; exit 0 when it is SERVING
     /// (a container health check).
     Health {
@@ -149,6 +163,13 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             );
             println!("{}", authority.mint(&principal, ttl)?);
             Ok(())
+        }
+        Command::Loadtest(args) => partnercenter::loadtest::run_loadtest(args).await,
+        Command::Bench(args) => partnercenter::loadtest::run_bench(args).await,
+        Command::Seed { config, args } => {
+            let config = Config::load(&config, None)?;
+            telemetry::init(config.log_format);
+            partnercenter::seed::run(&config, args).await
         }
         Command::Health { addr, service } => {
             use tonic_health::pb::health_check_response::ServingStatus;
