@@ -302,6 +302,13 @@ impl MigrationTrait for InitialSchema {
                 &["state", "expire_time"],
             ),
             index("delegated_admin_grants", "grants_expiry", &["state", "end_time"]),
+            // Without planner statistics SQLite would otherwise pick
+            // grants_expiry for a customer's grants and scan them all.
+            index(
+                "delegated_admin_grants",
+                "grants_customer_state",
+                &["customer_id", "state"],
+            ),
         ];
         for statement in indexes {
             manager.create_index(statement).await?;

@@ -2,6 +2,7 @@
 //! (the zero-setup default) or PostgreSQL (production).
 
 mod access;
+pub mod bulk;
 mod convert;
 mod customers;
 pub mod entity;

@@ -1,0 +1,553 @@
+//! `partnercenter bench`: calibrates the service on this machine in one go.
+//!
+//! - the ceiling: a trivial unary call (grpc.health.v1 Check) served by
+//!   tonic with the server's layers but no store, driven by the same engine;
+//! - the raw commit rate: one-row write transactions through a pool with the
+//!   service's SQLite settings (WAL, synchronous=FULL, BEGIN IMMEDIATE);
+//! - each scenario against a `serve` started in-process over a temporary
+//!   SQLite file (and, with --target, against a running server).
+//!
+//! Machines running this are noisy, so each scenario is measured right
+//! after its reference (ceiling, scenario, ceiling, scenario, …) for
+//! several rounds, and medians are reported.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use super::client::{self, Auth};
+use super::engine::{self, Outcome, Plan, RunStats, Workload};
+use super::report::{Latency, median};
+use super::scenarios::{Ctx, Scenario, ScenarioLoad, outcome};
+use super::{BenchArgs, dataset, random_seed};
+use crate::config::Config;
+use crate::domain::clock::SystemClock;
+use crate::server::BoxError;
+use crate::store::StoreOptions;
+use crate::telemetry::GrpcTraceLayer;
+
+/// The ceiling: grpc.health.v1 Check, answered from memory.
+struct Echo {
+    channels: Vec<Channel>,
+}
+
+impl Workload for Echo {
+    type State = HealthClient<Channel>;
+
+    fn state(&self, worker: usize) -> Self::State {
+        HealthClient::new(self.channels[worker % self.channels.len()].clone())
+    }
+
+    async fn call(&self, client: &mut Self::State) -> Outcome {
+        let reply = client.check(HealthCheckRequest { service: String::new() }).await;
+        outcome("HealthCheck", reply)
+    }
+}
+
+/// One-row write transactions on a scratch table: what SQLite can commit
+/// with the service's durability, before any of the service's own work.
+struct RawCommit {
+    db: DatabaseConnection,
+}
+
+impl RawCommit {
+    async fn open(url: String, config: &Config) -> Result<Self, BoxError> {
+        let db = crate::store::connect(&StoreOptions {
+            url,
+            max_connections: config.max_connections,
+            acquire_timeout: config.acquire_timeout,
+            statement_timeout: config.statement_timeout,
+        })
+        .await?;
+        db.execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS bench_commit (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)",
+        )
+        .await?;
+        Ok(RawCommit { db })
+    }
+
+    async fn commit_one(&self) -> Result<(), DbErr> {
+        // IMMEDIATE, as the service's writes: the write lock is taken at
+        // BEGIN, so writers queue on it instead of failing at COMMIT.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let txn = self.db.begin_with_options(options).await?;
+        txn.execute_unprepared("INSERT INTO bench_commit (payload) VALUES ('bench')")
+            .await?;
+        txn.commit().await
+    }
+}
+
+impl Workload for RawCommit {
+    type State = ();
+
+    fn state(&self, _worker: usize) {}
+
+    async fn call(&self, _state: &mut ()) -> Outcome {
+        let result = self.commit_one().await.map_err(|error| {
+            tracing::warn!(%error, "raw commit failed");
+            tonic::Code::Internal
+        });
+        ("RawCommit", result)
+    }
+}
+
+/// A tonic server with the service's layers and only the health service.
+struct CeilingServer {
+    addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    /// Kept so that the status it reports stays SERVING.
+    _reporter: tonic_health::server::HealthReporter,
+}
+
+impl CeilingServer {
+    async fn start() -> Result<Self, BoxError> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let router = tonic::transport::Server::builder()
+            .layer(GrpcTraceLayer)
+            .add_service(health_service);
+        let task = tokio::spawn(
+            router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = signal.await;
+            }),
+        );
+        Ok(CeilingServer {
+            addr,
+            shutdown,
+            task,
+            _reporter: reporter,
+        })
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        if tokio::time::timeout(Duration::from_secs(5), self.task).await.is_err() {
+            tracing::warn!("the ceiling server did not stop within 5s");
+        }
+    }
+}
+
+/// One measured run, reduced to what the table shows.
+#[derive(Clone, Debug, Serialize)]
+struct RunFigures {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    calls: u64,
+    failed: u64,
+}
+
+impl RunFigures {
+    fn of(stats: &RunStats) -> Result<Self, BoxError> {
+        let latency = Latency::of(&stats.total()?.latency);
+        Ok(RunFigures {
+            per_second: stats.throughput(),
+            p50_ms: latency.p50,
+            p99_ms: latency.p99,
+            calls: stats.calls(),
+            failed: stats.failed(),
+        })
+    }
+}
+
+/// A line of the table: one measurement over the rounds.
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    /// What the ratio compares with: "ceiling" or "raw commit".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    runs: Vec<RunFigures>,
+    /// Throughput of the reference run made just before each run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reference_runs: Vec<f64>,
+    median_per_second: f64,
+    median_p50_ms: f64,
+    median_p99_ms: f64,
+    /// Median throughput over the reference's median throughput.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+    /// For batch-check: checks decided per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    median_checks_per_second: Option<f64>,
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn row(&mut self, name: &str, reference: Option<&str>) -> &mut Row {
+        let index = match self.rows.iter().position(|row| row.name == name) {
+            Some(index) => index,
+            None => {
+                self.rows.push(Row {
+                    name: name.to_owned(),
+                    reference: reference.map(str::to_owned),
+                    runs: Vec::new(),
+                    reference_runs: Vec::new(),
+                    median_per_second: 0.0,
+                    median_p50_ms: 0.0,
+                    median_p99_ms: 0.0,
+                    ratio: None,
+                    median_checks_per_second: None,
+                });
+                self.rows.len() - 1
+            }
+        };
+        &mut self.rows[index]
+    }
+
+    fn finish(&mut self, batch_size: usize) {
+        for row in &mut self.rows {
+            let of = |pick: fn(&RunFigures) -> f64| median(&row.runs.iter().map(pick).collect::<Vec<_>>());
+            row.median_per_second = of(|run| run.per_second);
+            row.median_p50_ms = of(|run| run.p50_ms);
+            row.median_p99_ms = of(|run| run.p99_ms);
+            let reference = median(&row.reference_runs);
+            row.ratio = (!row.reference_runs.is_empty() && reference > 0.0).then(|| row.median_per_second / reference);
+            if row.name.starts_with("batch-check") {
+                row.median_checks_per_second = Some(row.median_per_second * batch_size as f64);
+            }
+        }
+    }
+
+    fn failed(&self) -> u64 {
+        self.rows.iter().flat_map(|row| &row.runs).map(|run| run.failed).sum()
+    }
+}
+
+#[derive(Serialize)]
+struct BenchReport<'a> {
+    rounds: usize,
+    duration_seconds: f64,
+    warmup_seconds: f64,
+    concurrency: usize,
+    connections: usize,
+    store_pool: u32,
+    dataset: String,
+    rows: &'a [Row],
+}
+
+/// Logs on stderr at `warn` unless RUST_LOG says otherwise: the bench
+/// measures the service without per-call info lines (RUST_LOG=info
+/// measures it with them).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+struct Bench {
+    args_plan: Plan,
+    table: Table,
+}
+
+impl Bench {
+    fn plan(&self, name: &str, rate: f64) -> Plan {
+        Plan {
+            name: name.to_owned(),
+            rate,
+            ..self.args_plan.clone()
+        }
+    }
+
+    /// Runs one measurement and files it under `name`, with the throughput
+    /// of the reference run it is paired with.
+    async fn measure<W: Workload>(
+        &mut self,
+        name: &str,
+        reference: Option<(&str, f64)>,
+        workload: &Arc<W>,
+        rate: f64,
+    ) -> Result<f64, BoxError> {
+        let stats = engine::run(workload.clone(), &self.plan(name, rate)).await?;
+        let figures = RunFigures::of(&stats)?;
+        eprintln!(
+            "bench: {name}: {:.1}/s, p50 {:.3} ms, p99 {:.3} ms{}",
+            figures.per_second,
+            figures.p50_ms,
+            figures.p99_ms,
+            if figures.failed > 0 {
+                format!(", {} FAILED of {}", figures.failed, figures.calls)
+            } else {
+                String::new()
+            }
+        );
+        let per_second = figures.per_second;
+        let row = self.table.row(name, reference.map(|(label, _)| label));
+        row.runs.push(figures);
+        if let Some((_, reference)) = reference {
+            row.reference_runs.push(reference);
+        }
+        Ok(per_second)
+    }
+}
+
+fn scenario_row(scenario: Scenario, batch_size: usize, place: &str) -> String {
+    let what = match scenario {
+        Scenario::Check => "CheckAccess".to_owned(),
+        Scenario::BatchCheck => format!("BatchCheckAccess x{batch_size}"),
+        Scenario::Mixed => "99% checks, 1% writes".to_owned(),
+        Scenario::List => "ListCustomers pages".to_owned(),
+        Scenario::Accept => "AcceptRelationshipRequest".to_owned(),
+    };
+    format!("{} ({what}){place}", scenario.name())
+}
+
+const CEILING: &str = "ceiling (health Check)";
+const RAW_COMMIT: &str = "raw commit (1-row tx)";
+
+pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
+    init_logging();
+    if args.rounds == 0 {
+        return Err("--rounds must be at least 1".into());
+    }
+    let seed = random_seed(args.load.random_seed);
+    let dir = tempfile::tempdir()?;
+    let mut secret_bytes = [0u8; 24];
+    getrandom::fill(&mut secret_bytes).map_err(|error| error.to_string())?;
+    let secret: String = secret_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let sqlite_url = |file: &str| format!("sqlite://{}?mode=rwc", dir.path().join(file).display());
+    let mut config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: sqlite_url("bench.db"),
+        jwt_secret: Some(secret.clone()),
+        metrics_listen: None,
+        ..Config::default()
+    };
+    if let Some(connections) = args.max_connections {
+        config.max_connections = connections.max(1);
+    }
+
+    let server = crate::server::spawn(&config, Arc::new(SystemClock)).await?;
+    let ceiling = CeilingServer::start().await?;
+    eprintln!(
+        "bench: serve on {} over {}, ceiling on {}",
+        server.addr(),
+        dir.path().join("bench.db").display(),
+        ceiling.addr
+    );
+    let result = measure_all(
+        &args,
+        &config,
+        &secret,
+        server.addr(),
+        ceiling.addr,
+        seed,
+        &sqlite_url("raw.db"),
+    )
+    .await;
+    ceiling.stop().await;
+    server.shutdown().await;
+    let (table, dataset_summary) = result?;
+
+    if args.load.json {
+        let report = BenchReport {
+            rounds: args.rounds,
+            duration_seconds: args.duration.as_secs_f64(),
+            warmup_seconds: args.warmup.as_secs_f64(),
+            concurrency: args.load.concurrency,
+            connections: args.load.connections,
+            store_pool: config.max_connections,
+            dataset: dataset_summary,
+            rows: &table.rows,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "bench: {} rounds x {:.1}s (warm-up {:.1}s), {} in flight on {} connection(s), store pool {}, SQLite WAL synchronous=FULL",
+            args.rounds,
+            args.duration.as_secs_f64(),
+            args.warmup.as_secs_f64(),
+            args.load.concurrency,
+            args.load.connections,
+            config.max_connections
+        );
+        println!("dataset: {dataset_summary}");
+        print!("{}", table_text(&table));
+    }
+    let failed = table.failed();
+    if failed > 0 {
+        return Err(format!("{failed} calls failed during the bench").into());
+    }
+    Ok(())
+}
+
+fn table_text(table: &Table) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<52} {:>11} {:>9} {:>9}  {:<24} rounds (/s)",
+        "measurement", "median /s", "p50 ms", "p99 ms", "ratio"
+    );
+    for row in &table.rows {
+        let ratio = match (row.ratio, &row.reference) {
+            (Some(ratio), Some(reference)) => format!("{ratio:.3} of {reference}"),
+            _ => String::new(),
+        };
+        let rounds: Vec<String> = row.runs.iter().map(|run| format!("{:.0}", run.per_second)).collect();
+        let checks = row
+            .median_checks_per_second
+            .map(|checks| format!(" = {checks:.0} checks/s"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<52} {:>11.1} {:>9.3} {:>9.3}  {:<24} {}{checks}",
+            row.name,
+            row.median_per_second,
+            row.median_p50_ms,
+            row.median_p99_ms,
+            ratio,
+            rounds.join(" ")
+        );
+    }
+    out
+}
+
+/// Everything but starting and stopping the servers (so that they stop
+/// whatever happens here).
+async fn measure_all(
+    args: &BenchArgs,
+    config: &Config,
+    secret: &str,
+    server: SocketAddr,
+    ceiling: SocketAddr,
+    seed: u64,
+    raw_url: &str,
+) -> Result<(Table, String), BoxError> {
+    let load = &args.load;
+    let auth = Auth::with_secret(secret.as_bytes(), &config.jwt_issuer, config.jwt_audience.as_deref());
+    let channels = client::connect(server, load.connections, load.timeout).await?;
+    let shape = load.seed_shape(args.partners, args.customers, seed);
+    let data = dataset::seed(&channels, &auth, &shape).await?;
+    let summary = data.summary();
+    eprintln!("bench: dataset: {summary}");
+    let local = Arc::new(Ctx::new(channels, data, load.knobs(seed), None));
+
+    // With --target: the same scenarios against a running server, seeded
+    // through its API.
+    let external = match args.target {
+        Some(target) => {
+            let auth = args.credentials.auth()?;
+            let channels = client::connect(target, load.connections, load.timeout).await?;
+            let data = dataset::seed(&channels, &auth, &shape).await?;
+            Some((target, Arc::new(Ctx::new(channels, data, load.knobs(seed), None))))
+        }
+        None => None,
+    };
+
+    let echo = Arc::new(Echo {
+        channels: client::connect(ceiling, load.connections, load.timeout).await?,
+    });
+    let raw = Arc::new(RawCommit::open(raw_url.to_owned(), config).await?);
+    let mut bench = Bench {
+        args_plan: Plan {
+            name: String::new(),
+            concurrency: load.concurrency,
+            rate: 0.0,
+            warmup: args.warmup,
+            duration: Some(args.duration),
+            requests: None,
+            max_duration: args.duration,
+            call_timeout: load.timeout,
+            progress: true,
+        },
+        table: Table::default(),
+    };
+    let mut scenarios = args.scenarios.clone();
+    scenarios.dedup();
+    for round in 1..=args.rounds {
+        eprintln!("bench: round {round} of {}", args.rounds);
+        for &scenario in &scenarios {
+            let load = |ctx: &Arc<Ctx>| {
+                Arc::new(ScenarioLoad {
+                    scenario,
+                    ctx: ctx.clone(),
+                })
+            };
+            if scenario == Scenario::Accept {
+                // Writes are compared with what the store can commit.
+                let reference = bench.measure(RAW_COMMIT, None, &raw, 0.0).await?;
+                let name = scenario_row(scenario, args.load.batch_size, "");
+                bench
+                    .measure(&name, Some(("raw commit", reference)), &load(&local), 0.0)
+                    .await?;
+                if let Some((target, ctx)) = &external {
+                    let name = scenario_row(scenario, args.load.batch_size, &format!(" @ {target}"));
+                    bench
+                        .measure(&name, Some(("raw commit", reference)), &load(ctx), 0.0)
+                        .await?;
+                }
+                continue;
+            }
+            let reference = bench.measure(CEILING, None, &echo, 0.0).await?;
+            let name = scenario_row(scenario, args.load.batch_size, "");
+            bench
+                .measure(&name, Some(("ceiling", reference)), &load(&local), 0.0)
+                .await?;
+            if let Some((target, ctx)) = &external {
+                let name = scenario_row(scenario, args.load.batch_size, &format!(" @ {target}"));
+                bench
+                    .measure(&name, Some(("ceiling", reference)), &load(ctx), 0.0)
+                    .await?;
+            }
+        }
+        if !scenarios.contains(&Scenario::Accept) {
+            bench.measure(RAW_COMMIT, None, &raw, 0.0).await?;
+        }
+    }
+
+    // Latency at a sustainable load: open loop at a share of the check
+    // throughput just measured.
+    if scenarios.contains(&Scenario::Check) && args.latency_load > 0.0 {
+        bench.table.finish(args.load.batch_size);
+        let check = scenario_row(Scenario::Check, args.load.batch_size, "");
+        let max = bench
+            .table
+            .rows
+            .iter()
+            .find(|row| row.name == check)
+            .map_or(0.0, |row| row.median_per_second);
+        let rate = (max * args.latency_load).floor();
+        if rate >= 1.0 {
+            let name = format!(
+                "check at {:.0}% of max, open loop {rate:.0}/s",
+                args.latency_load * 100.0
+            );
+            let load = Arc::new(ScenarioLoad {
+                scenario: Scenario::Check,
+                ctx: local.clone(),
+            });
+            for _ in 0..args.rounds {
+                bench.measure(&name, None, &load, rate).await?;
+            }
+        }
+    }
+    bench.table.finish(args.load.batch_size);
+    Ok((bench.table, summary))
+}
