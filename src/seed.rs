@@ -27,6 +27,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use crate::config::Config;
 use crate::domain::clock::SystemClock;
 use crate::domain::model::*;
+use crate::domain::rules;
 use crate::server::BoxError;
 use crate::store::bulk::{BulkAcceptance, BulkCounts, CustomerBundle};
 use crate::store::{Store, StoreOptions, new_id};
@@ -696,37 +697,18 @@ impl World {
             _ => None,
         };
         per_partner[creator] += 1;
-        bundle.relationships.push(relationship(
-            creator,
-            RelationshipKind::Reseller,
-            None,
-            RelationshipSource::CustomerCreation,
-            None,
-        ));
         if let Some(reseller) = reseller {
             per_partner[reseller] += 1;
-            bundle.relationships.push(relationship(
-                reseller,
-                RelationshipKind::IndirectReseller,
-                Some(creator),
-                RelationshipSource::CustomerCreation,
-                None,
-            ));
         }
-        let holder = reseller.unwrap_or(creator);
-        for service in Service::ALL {
-            bundle.grants.push(DelegatedAdminGrant {
-                id: new_id(),
-                customer_id: customer_id.clone(),
-                partner_id: self.partners[holder].id.clone(),
-                service: *service,
-                scopes: vec![Scope::Provisioning, Scope::Support],
-                state: GrantState::Active,
-                start_time: now,
-                end_time: None,
-                auto_extend: false,
-            });
-        }
+        let (relationships, grants) = rules::creator_rights(
+            &customer_id,
+            &self.partners[creator].id,
+            reseller.map(|r| self.partners[r].id.as_str()),
+            now,
+            new_id,
+        );
+        bundle.relationships.extend(relationships);
+        bundle.grants.extend(grants);
 
         // I6, M1: a second partner through its reusable invitation, no DAP.
         let mut second = None;

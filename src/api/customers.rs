@@ -118,41 +118,12 @@ async fn grant_creator_rights(
     creator: &Partner,
     reseller_id: Option<&str>,
 ) -> Result<()> {
-    let now = tx.now();
-    let reseller_relationship = new_relationship(
-        customer_id,
-        &creator.id,
-        RelationshipKind::Reseller,
-        None,
-        RelationshipSource::CustomerCreation,
-        now,
-    );
-    tx.insert_relationship(&reseller_relationship).await?;
-    if let Some(reseller_id) = reseller_id {
-        let indirect = new_relationship(
-            customer_id,
-            reseller_id,
-            RelationshipKind::IndirectReseller,
-            Some(creator.id.clone()),
-            RelationshipSource::CustomerCreation,
-            now,
-        );
-        tx.insert_relationship(&indirect).await?;
+    let (relationships, grants) = rules::creator_rights(customer_id, &creator.id, reseller_id, tx.now(), new_id);
+    for relationship in &relationships {
+        tx.insert_relationship(relationship).await?;
     }
-    let holder = reseller_id.unwrap_or(&creator.id);
-    for service in Service::ALL {
-        let grant = DelegatedAdminGrant {
-            id: new_id(),
-            customer_id: customer_id.to_owned(),
-            partner_id: holder.to_owned(),
-            service: *service,
-            scopes: vec![Scope::Provisioning, Scope::Support],
-            state: GrantState::Active,
-            start_time: now,
-            end_time: None,
-            auto_extend: false,
-        };
-        tx.insert_grant(&grant, None).await?;
+    for grant in &grants {
+        tx.insert_grant(grant, None).await?;
     }
     Ok(())
 }

@@ -5,8 +5,9 @@
 use super::access::{AccessReason, Decision};
 use super::error::{Error, Reason, Result};
 use super::model::{
-    Channel, DelegatedAdminGrant, InvitationState, MICROS_PER_DAY, Micros, Partner, PartnerKind, RelationshipRequest,
-    Scope, Service, Subscription, SubscriptionStatus,
+    Channel, DelegatedAdminGrant, GrantState, InvitationState, MICROS_PER_DAY, Micros, Partner, PartnerKind,
+    Relationship, RelationshipKind, RelationshipRequest, RelationshipSource, RelationshipState, Scope, Service,
+    Subscription, SubscriptionStatus,
 };
 use super::principal::Principal;
 
@@ -397,4 +398,53 @@ pub fn blocking_subscriptions<'a>(subscriptions: &'a [Subscription], partner_id:
                     || s.indirect_provider_id.as_deref() == Some(partner_id))
         })
         .collect()
+}
+
+/// C1: the rows a partner's new tenant starts with: the creator's RESELLER
+/// relationship, the named reseller's INDIRECT_RESELLER relationship, and
+/// DAP for every service with both scopes and no end to the one that does
+/// the work (the named reseller, else the creator).
+pub fn creator_rights(
+    customer_id: &str,
+    creator_id: &str,
+    reseller_id: Option<&str>,
+    now: Micros,
+    mut new_id: impl FnMut() -> String,
+) -> (Vec<Relationship>, Vec<DelegatedAdminGrant>) {
+    let mut relationship = |partner_id: &str, kind, indirect_provider_id: Option<&str>| Relationship {
+        id: new_id(),
+        customer_id: customer_id.to_owned(),
+        partner_id: partner_id.to_owned(),
+        kind,
+        indirect_provider_id: indirect_provider_id.map(str::to_owned),
+        state: RelationshipState::Active,
+        source: RelationshipSource::CustomerCreation,
+        relationship_request_id: None,
+        start_time: now,
+        end_time: None,
+    };
+    let mut relationships = vec![relationship(creator_id, RelationshipKind::Reseller, None)];
+    if let Some(reseller_id) = reseller_id {
+        relationships.push(relationship(
+            reseller_id,
+            RelationshipKind::IndirectReseller,
+            Some(creator_id),
+        ));
+    }
+    let holder = reseller_id.unwrap_or(creator_id);
+    let grants = Service::ALL
+        .iter()
+        .map(|service| DelegatedAdminGrant {
+            id: new_id(),
+            customer_id: customer_id.to_owned(),
+            partner_id: holder.to_owned(),
+            service: *service,
+            scopes: vec![Scope::Provisioning, Scope::Support],
+            state: GrantState::Active,
+            start_time: now,
+            end_time: None,
+            auto_extend: false,
+        })
+        .collect();
+    (relationships, grants)
 }
