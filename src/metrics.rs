@@ -38,6 +38,7 @@ pub struct Metrics {
     pub events_appended: Counter,
     pub watch_streams: Gauge,
     pub pool_connections: Family<PoolLabels, Gauge>,
+    pub access_check_batch_size: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -70,8 +71,16 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Store pool connections, idle or in use",
         pool_connections.clone(),
     );
+    // 1 to 256: CheckAccess calls decided by one statement.
+    let access_check_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
+    registry.register(
+        "access_check_batch_size",
+        "CheckAccess calls decided together by one store read",
+        access_check_batch_size.clone(),
+    );
     Metrics {
         registry,
+        access_check_batch_size,
         rpcs,
         rpc_seconds,
         events_appended,

@@ -1,11 +1,17 @@
 //! `partnercenter bench`: calibrates the service on this machine in one go.
 //!
-//! - the ceiling: a trivial unary call (grpc.health.v1 Check) served by
-//!   tonic with the server's layers but no store, driven by the same engine;
+//! - the ceiling: a trivial unary call (grpc.health.v1 Check, answered from
+//!   memory) served by the very `serve` process the scenarios run against,
+//!   so with the same server, settings and layers, driven by the same engine;
 //! - the raw commit rate: one-row write transactions through a pool with the
-//!   service's SQLite settings (WAL, synchronous=FULL, BEGIN IMMEDIATE);
-//! - each scenario against a `serve` started in-process over a temporary
-//!   SQLite file (and, with --target, against a running server).
+//!   service's SQLite settings (WAL, synchronous=FULL, BEGIN IMMEDIATE, one
+//!   writer at a time as the service's writes are);
+//! - each scenario against that `serve`, a child process of this one (as in
+//!   production, the load generator does not share its runtime), over a
+//!   temporary SQLite file it seeds through the API, or over an existing
+//!   store (--store, e.g. one made by `partnercenter seed`); and, with
+//!   --target, against a running server;
+//! - the server's peak RSS.
 //!
 //! Machines running this are noisy, so each scenario is measured right
 //! after its reference (ceiling, scenario, ceiling, scenario, …) for
@@ -15,14 +21,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde::Serialize;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -33,12 +34,11 @@ use super::report::{Latency, median};
 use super::scenarios::{Ctx, Scenario, ScenarioLoad, outcome};
 use super::{BenchArgs, dataset, random_seed};
 use crate::config::Config;
-use crate::domain::clock::SystemClock;
 use crate::server::BoxError;
 use crate::store::StoreOptions;
-use crate::telemetry::GrpcTraceLayer;
+use crate::store::WriteGate;
 
-/// The ceiling: grpc.health.v1 Check, answered from memory.
+/// The ceiling: grpc.health.v1 Check on the server, answered from memory.
 struct Echo {
     channels: Vec<Channel>,
 }
@@ -60,6 +60,7 @@ impl Workload for Echo {
 /// with the service's durability, before any of the service's own work.
 struct RawCommit {
     db: DatabaseConnection,
+    gate: WriteGate,
 }
 
 impl RawCommit {
@@ -75,17 +76,15 @@ impl RawCommit {
             "CREATE TABLE IF NOT EXISTS bench_commit (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)",
         )
         .await?;
-        Ok(RawCommit { db })
+        Ok(RawCommit {
+            db,
+            gate: WriteGate::default(),
+        })
     }
 
     async fn commit_one(&self) -> Result<(), DbErr> {
-        // IMMEDIATE, as the service's writes: the write lock is taken at
-        // BEGIN, so writers queue on it instead of failing at COMMIT.
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        let txn = self.db.begin_with_options(options).await?;
+        // Begun as the service's writes are: in turn, IMMEDIATE.
+        let (txn, _turn) = self.gate.begin(&self.db).await?;
         txn.execute_unprepared("INSERT INTO bench_commit (payload) VALUES ('bench')")
             .await?;
         txn.commit().await
@@ -106,41 +105,88 @@ impl Workload for RawCommit {
     }
 }
 
-/// A tonic server with the service's layers and only the health service.
-struct CeilingServer {
+/// `partnercenter serve` as a child process on a free loopback port.
+struct ServeProcess {
+    child: tokio::process::Child,
     addr: SocketAddr,
-    shutdown: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), tonic::transport::Error>>,
-    /// Kept so that the status it reports stays SERVING.
-    _reporter: tonic_health::server::HealthReporter,
 }
 
-impl CeilingServer {
-    async fn start() -> Result<Self, BoxError> {
-        let (reporter, health_service) = tonic_health::server::health_reporter();
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let addr = listener.local_addr()?;
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let router = tonic::transport::Server::builder()
-            .layer(GrpcTraceLayer)
-            .add_service(health_service);
-        let task = tokio::spawn(
-            router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = signal.await;
-            }),
-        );
-        Ok(CeilingServer {
-            addr,
-            shutdown,
-            task,
-            _reporter: reporter,
-        })
+impl ServeProcess {
+    /// Starts it over `database_url` and waits until it reports SERVING.
+    /// `secret`: the JWT secret to give it; without, it keeps its own
+    /// beside the SQLite file.
+    async fn start(database_url: &str, secret: Option<&str>, max_connections: Option<u32>) -> Result<Self, BoxError> {
+        // A port the kernel just handed out and took back: free on loopback.
+        let addr = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await?
+            .local_addr()?;
+        let mut command = tokio::process::Command::new(std::env::current_exe()?);
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--database-url")
+            .arg(database_url)
+            .env("PARTNERCENTER_METRICS_LISTEN", "off")
+            // Per-call info lines would be measured too (RUST_LOG=info
+            // measures them).
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .env_remove("PARTNERCENTER_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        match secret {
+            Some(secret) => command.env("PARTNERCENTER_JWT_SECRET", secret),
+            None => command.env_remove("PARTNERCENTER_JWT_SECRET"),
+        };
+        if let Some(connections) = max_connections {
+            command.env("PARTNERCENTER_MAX_CONNECTIONS", connections.to_string());
+        }
+        let mut child = command.spawn()?;
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Err(format!("serve exited before serving: {status}").into());
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                return Err("serve did not report SERVING within 120s".into());
+            }
+            if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))?.connect().await {
+                let reply = HealthClient::new(channel)
+                    .check(HealthCheckRequest { service: String::new() })
+                    .await;
+                if reply.is_ok_and(|reply| reply.get_ref().status == 1) {
+                    return Ok(ServeProcess { child, addr });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
-    async fn stop(self) {
-        let _ = self.shutdown.send(());
-        if tokio::time::timeout(Duration::from_secs(5), self.task).await.is_err() {
-            tracing::warn!("the ceiling server did not stop within 5s");
+    /// Peak resident memory so far (Linux), in MiB.
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+
+    /// SIGTERM, so it drains and stops as in production; killed if it
+    /// takes longer than its drain.
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(35), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
         }
     }
 }
@@ -245,6 +291,7 @@ struct BenchReport<'a> {
     connections: usize,
     store_pool: u32,
     dataset: String,
+    server_peak_rss_mib: Option<f64>,
     rows: &'a [Row],
 }
 
@@ -333,37 +380,32 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
     let secret: String = secret_bytes.iter().map(|b| format!("{b:02x}")).collect();
     let sqlite_url = |file: &str| format!("sqlite://{}?mode=rwc", dir.path().join(file).display());
     let mut config = Config {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: sqlite_url("bench.db"),
-        jwt_secret: Some(secret.clone()),
-        metrics_listen: None,
         ..Config::default()
     };
     if let Some(connections) = args.max_connections {
         config.max_connections = connections.max(1);
     }
-
-    let server = crate::server::spawn(&config, Arc::new(SystemClock)).await?;
-    let ceiling = CeilingServer::start().await?;
+    // Over an existing store, the server keeps its own secret beside it.
+    let (database_url, serve_secret, secret) = match &args.store {
+        Some(file) => {
+            let secret_file = std::path::PathBuf::from(format!("{}.jwt-secret", file.display()));
+            let secret = Auth::secret_from_file(&secret_file)?;
+            (format!("sqlite://{}?mode=rw", file.display()), None, secret)
+        }
+        None => (config.database_url.clone(), Some(secret.clone()), secret.into_bytes()),
+    };
+    let server = ServeProcess::start(&database_url, serve_secret.as_deref(), args.max_connections).await?;
     eprintln!(
-        "bench: serve on {} over {}, ceiling on {}",
-        server.addr(),
-        dir.path().join("bench.db").display(),
-        ceiling.addr
+        "bench: serve (pid {}) on {} over {database_url}",
+        server.child.id().unwrap_or_default(),
+        server.addr,
     );
-    let result = measure_all(
-        &args,
-        &config,
-        &secret,
-        server.addr(),
-        ceiling.addr,
-        seed,
-        &sqlite_url("raw.db"),
-    )
-    .await;
-    ceiling.stop().await;
-    server.shutdown().await;
+    let result = measure_all(&args, &config, &secret, server.addr, seed, &sqlite_url("raw.db")).await;
+    let peak_rss_mib = server.peak_rss_mib();
+    server.stop().await;
     let (table, dataset_summary) = result?;
+    let rss = peak_rss_mib.map_or_else(|| "unknown".to_owned(), |mib| format!("{mib:.1} MiB"));
 
     if args.load.json {
         let report = BenchReport {
@@ -374,6 +416,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
             connections: args.load.connections,
             store_pool: config.max_connections,
             dataset: dataset_summary,
+            server_peak_rss_mib: peak_rss_mib,
             rows: &table.rows,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -389,6 +432,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
         );
         println!("dataset: {dataset_summary}");
         print!("{}", table_text(&table));
+        println!("server peak RSS: {rss}");
     }
     let failed = table.failed();
     if failed > 0 {
@@ -434,17 +478,30 @@ fn table_text(table: &Table) -> String {
 async fn measure_all(
     args: &BenchArgs,
     config: &Config,
-    secret: &str,
+    secret: &[u8],
     server: SocketAddr,
-    ceiling: SocketAddr,
     seed: u64,
     raw_url: &str,
 ) -> Result<(Table, String), BoxError> {
     let load = &args.load;
-    let auth = Auth::with_secret(secret.as_bytes(), &config.jwt_issuer, config.jwt_audience.as_deref());
+    let auth = Auth::with_secret(secret, &config.jwt_issuer, config.jwt_audience.as_deref());
     let channels = client::connect(server, load.connections, load.timeout).await?;
     let shape = load.seed_shape(args.partners, args.customers, seed);
-    let data = dataset::seed(&channels, &auth, &shape).await?;
+    let mut data = match args.store {
+        Some(_) => {
+            let shape = dataset::DiscoverShape {
+                sample: 10_000,
+                detailed: 500,
+                concurrency: load.seed_concurrency,
+            };
+            dataset::discover(&channels, &auth, &shape).await?
+        }
+        None => dataset::seed(&channels, &auth, &shape).await?,
+    };
+    let writes = args.scenarios.iter().any(|scenario| scenario.writes());
+    if writes && data.invitations.is_empty() {
+        dataset::create_invitations(&mut data, &channels[0], 20, load.seed_concurrency).await?;
+    }
     let summary = data.summary();
     eprintln!("bench: dataset: {summary}");
     let local = Arc::new(Ctx::new(channels, data, load.knobs(seed), None));
@@ -462,7 +519,7 @@ async fn measure_all(
     };
 
     let echo = Arc::new(Echo {
-        channels: client::connect(ceiling, load.connections, load.timeout).await?,
+        channels: client::connect(server, load.connections, load.timeout).await?,
     });
     let raw = Arc::new(RawCommit::open(raw_url.to_owned(), config).await?);
     let mut bench = Bench {

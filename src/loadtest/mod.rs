@@ -215,10 +215,15 @@ pub struct BenchArgs {
     /// check throughput found.
     #[arg(long, default_value_t = 0.5)]
     pub latency_load: f64,
-    /// Connections in the store's pool of the in-process server (and of the
-    /// raw commit measurement); default: the service's default.
+    /// Connections in the store's pool of the server (and of the raw commit
+    /// measurement); default: the service's default.
     #[arg(long)]
     pub max_connections: Option<u32>,
+    /// Serve this existing SQLite file (e.g. made by `partnercenter seed`)
+    /// instead of seeding a fresh one; its secret is read from the
+    /// `.jwt-secret` file beside it. Write scenarios change it.
+    #[arg(long)]
+    pub store: Option<std::path::PathBuf>,
     /// Also measure the scenarios against this running server (seeded
     /// through its API: give its secret).
     #[arg(long)]

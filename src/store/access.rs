@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::Store;
 use super::write::placeholders;
@@ -32,6 +32,27 @@ fn param(values: &mut Vec<Value>, value: impl Into<Value>) -> String {
     format!("${}", values.len())
 }
 
+/// The columns of a fact row, in the order of `FactRow`.
+const FACT_COLUMNS: &str = "k, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2";
+
+/// One row of the facts statement: kind, id, partner, customer, five texts,
+/// two numbers (times) and two flags; what each means depends on the kind.
+type FactRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
 /// The facts of many checks in one statement. Rows are tagged by kind:
 /// p = partner, r = relationship (with its chain), g = grant, s = subscription.
 pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[AccessQuery]) -> Result<Vec<AccessFacts>> {
@@ -39,20 +60,36 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
         return Ok(Vec::new());
     }
     let partners: BTreeSet<&str> = queries.iter().map(|q| q.partner_id.as_str()).collect();
-    let customers: BTreeSet<&str> = queries.iter().map(|q| q.customer_id.as_str()).collect();
+    let pairs: BTreeSet<(&str, &str)> = queries
+        .iter()
+        .map(|q| (q.partner_id.as_str(), q.customer_id.as_str()))
+        .collect();
     let subscriptions: BTreeSet<&str> = queries.iter().filter_map(|q| q.subscription_id.as_deref()).collect();
 
     let mut values = Vec::new();
+    // The (partner, customer) pairs asked about, joined to the
+    // (partner_id, customer_id, state) indexes: one lookup per pair, where
+    // two IN lists would read their cross product. CROSS JOIN keeps SQLite
+    // from putting the table in the outer loop (it cannot size the VALUES).
+    let asked = pairs
+        .iter()
+        .map(|(partner_id, customer_id)| {
+            let partner = param(&mut values, partner_id.to_string());
+            let customer = param(&mut values, customer_id.to_string());
+            format!("({partner}, {customer})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let active = RelationshipState::Active.as_str();
     let mut sql = format!(
-        "SELECT 'p' AS k, id, CAST(NULL AS TEXT) AS partner_id, CAST(NULL AS TEXT) AS customer_id, \
+        "WITH asked (partner_id, customer_id) AS (VALUES {asked}) \
+         SELECT 'p' AS k, id, CAST(NULL AS TEXT) AS partner_id, CAST(NULL AS TEXT) AS customer_id, \
          status AS t1, CAST(NULL AS TEXT) AS t2, CAST(NULL AS TEXT) AS t3, CAST(NULL AS TEXT) AS t4, \
          CAST(NULL AS TEXT) AS t5, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, \
          CAST(0 AS BIGINT) AS f1, CAST(0 AS BIGINT) AS f2 \
          FROM partners WHERE id IN ({})",
         in_list(&mut values, &partners)
     );
-    let (rel_partners, rel_customers) = (in_list(&mut values, &partners), in_list(&mut values, &customers));
     let (rel_state, provider_state, link_state) = (
         param(&mut values, active),
         param(&mut values, PartnerStatus::Active.as_str()),
@@ -65,16 +102,15 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
               THEN 1 ELSE 0 END, \
          CASE WHEN EXISTS (SELECT 1 FROM partner_links l WHERE l.provider_id = r.indirect_provider_id \
               AND l.reseller_id = r.partner_id AND l.state = {link_state}) THEN 1 ELSE 0 END \
-         FROM relationships r WHERE r.partner_id IN ({rel_partners}) AND r.customer_id IN ({rel_customers}) \
+         FROM asked a CROSS JOIN relationships r WHERE r.partner_id = a.partner_id AND r.customer_id = a.customer_id \
          AND r.state = {rel_state}"
     ));
-    let (grant_partners, grant_customers) = (in_list(&mut values, &partners), in_list(&mut values, &customers));
     let grant_state = param(&mut values, GrantState::Active.as_str());
     sql.push_str(&format!(
         " UNION ALL SELECT 'g', g.id, g.partner_id, g.customer_id, g.service, g.scopes, g.state, NULL, NULL, \
          g.start_time, g.end_time, CASE WHEN g.auto_extend THEN 1 ELSE 0 END, 0 \
-         FROM delegated_admin_grants g WHERE g.partner_id IN ({grant_partners}) \
-         AND g.customer_id IN ({grant_customers}) AND g.state = {grant_state}"
+         FROM asked a CROSS JOIN delegated_admin_grants g WHERE g.partner_id = a.partner_id \
+         AND g.customer_id = a.customer_id AND g.state = {grant_state}"
     ));
     if !subscriptions.is_empty() {
         sql.push_str(&format!(
@@ -83,14 +119,27 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
             in_list(&mut values, &subscriptions)
         ));
     }
+    // The rows come back as one JSON array in one row: the driver hands
+    // rows over one at a time, and per-row hand-offs cost more than the
+    // lookups themselves.
     let backend = db.get_database_backend();
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+    let sql = match backend {
+        DbBackend::Postgres => {
+            format!("SELECT COALESCE(json_agg(json_build_array({FACT_COLUMNS})), '[]')::text FROM ({sql}) AS facts")
+        }
+        _ => format!("SELECT json_group_array(json_array({FACT_COLUMNS})) FROM ({sql})"),
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
             backend,
             placeholders(backend, &sql),
             values,
         ))
-        .await?;
+        .await?
+        .ok_or_else(|| Error::internal("access facts: no result row"))?;
+    let json: String = row.try_get_by_index(0)?;
+    let rows: Vec<FactRow> =
+        serde_json::from_str(&json).map_err(|error| Error::internal(format!("access facts do not parse: {error}")))?;
 
     let mut statuses: HashMap<String, PartnerStatus> = HashMap::new();
     let mut relationships: HashMap<(String, String), Vec<ChainedRelationship>> = HashMap::new();
@@ -99,17 +148,11 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
     let parse = |column: &str, text: Option<String>| -> Result<String> {
         text.ok_or_else(|| Error::internal(format!("access facts: {column} is missing")))
     };
-    for row in rows {
-        let kind: String = row.try_get("", "k")?;
-        let id: String = row.try_get("", "id")?;
-        let partner_id: Option<String> = row.try_get("", "partner_id")?;
-        let customer_id: Option<String> = row.try_get("", "customer_id")?;
-        let t = |n: &str| row.try_get::<Option<String>>("", n);
-        let n = |n: &str| row.try_get::<Option<i64>>("", n);
+    for (kind, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2) in rows {
         match kind.as_str() {
             "p" => {
                 // A status that does not parse denies, as a suspended one would.
-                let status = t("t1")?.as_deref().and_then(PartnerStatus::parse);
+                let status = t1.as_deref().and_then(PartnerStatus::parse);
                 statuses.insert(id, status.unwrap_or(PartnerStatus::Suspended));
             }
             "r" => {
@@ -117,19 +160,19 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                     id,
                     customer_id: parse("customer_id", customer_id)?,
                     partner_id: parse("partner_id", partner_id)?,
-                    kind: parse("kind", t("t1")?)?,
-                    indirect_provider_id: t("t2")?,
-                    state: parse("state", t("t3")?)?,
-                    source: parse("source", t("t4")?)?,
-                    relationship_request_id: t("t5")?,
-                    start_time: n("n1")?.unwrap_or_default(),
-                    end_time: n("n2")?,
+                    kind: parse("kind", t1)?,
+                    indirect_provider_id: t2,
+                    state: parse("state", t3)?,
+                    source: parse("source", t4)?,
+                    relationship_request_id: t5,
+                    start_time: n1.unwrap_or_default(),
+                    end_time: n2,
                 })?;
                 let key = (relationship.partner_id.clone(), relationship.customer_id.clone());
                 relationships.entry(key).or_default().push(ChainedRelationship {
                     relationship,
-                    provider_active: n("f1")? == Some(1),
-                    link_active: n("f2")? == Some(1),
+                    provider_active: f1 == 1,
+                    link_active: f2 == 1,
                 });
             }
             "g" => {
@@ -137,20 +180,20 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                     id,
                     customer_id: parse("customer_id", customer_id)?,
                     partner_id: parse("partner_id", partner_id)?,
-                    service: parse("service", t("t1")?)?,
-                    scopes: parse("scopes", t("t2")?)?,
-                    state: parse("state", t("t3")?)?,
-                    start_time: n("n1")?.unwrap_or_default(),
-                    end_time: n("n2")?,
-                    auto_extend: n("f1")? == Some(1),
+                    service: parse("service", t1)?,
+                    scopes: parse("scopes", t2)?,
+                    state: parse("state", t3)?,
+                    start_time: n1.unwrap_or_default(),
+                    end_time: n2,
+                    auto_extend: f1 == 1,
                     relationship_request_id: None,
                 })?;
                 let key = (grant.partner_id.clone(), grant.customer_id.clone());
                 grants.entry(key).or_default().push(grant);
             }
             _ => {
-                let service = t("t1")?.as_deref().and_then(Service::parse);
-                let channel = t("t2")?.as_deref().and_then(Channel::parse);
+                let service = t1.as_deref().and_then(Service::parse);
+                let channel = t2.as_deref().and_then(Channel::parse);
                 let (Some(service), Some(channel)) = (service, channel) else {
                     return Err(Error::internal(format!(
                         "subscription {id} has an invalid service or channel"
@@ -163,8 +206,8 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                         customer_id: parse("customer_id", customer_id)?,
                         service,
                         channel,
-                        partner_of_record_id: t("t3")?,
-                        indirect_provider_id: t("t4")?,
+                        partner_of_record_id: t3,
+                        indirect_provider_id: t4,
                     },
                 );
             }

@@ -4,11 +4,14 @@
 //! and `seq` without gaps, visible in order on every replica.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, QueryFilter, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+
+use tokio::sync::OwnedMutexGuard;
 
 use super::Store;
 use super::entity::{event, event_audience, partner_link, request_record};
@@ -23,8 +26,36 @@ pub struct RequestKey {
     pub fingerprint: String,
 }
 
+/// Writers of this process queue here, in arrival order, before they take
+/// the database's write lock. SQLite's busy handler would otherwise make
+/// them poll with sleeps of up to 100 ms; and a waiting writer holds no pool
+/// connection. Writers of other processes still queue in the database
+/// (busy timeout on SQLite, the counter row lock on PostgreSQL).
+#[derive(Clone, Default)]
+pub struct WriteGate(Arc<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    /// Begins a write transaction (IMMEDIATE on SQLite: the write lock is
+    /// taken at BEGIN, so writers never fail at COMMIT) once it is this
+    /// writer's turn. The turn ends when the returned guard is dropped.
+    pub async fn begin(
+        &self,
+        db: &DatabaseConnection,
+    ) -> std::result::Result<(DatabaseTransaction, OwnedMutexGuard<()>), DbErr> {
+        let turn = self.0.clone().lock_owned().await;
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let txn = db.begin_with_options(options).await?;
+        Ok((txn, turn))
+    }
+}
+
 pub struct WriteTx {
     txn: DatabaseTransaction,
+    /// Dropped after the transaction: the next writer's turn.
+    _turn: OwnedMutexGuard<()>,
     now: Micros,
     actor: String,
     pending: Vec<(&'static str, EventResource)>,
@@ -36,15 +67,12 @@ impl Store {
     /// so concurrent writers (on any replica) queue here and every read of
     /// this transaction sees all writes committed before it.
     pub async fn begin_write(&self, actor: String) -> Result<WriteTx> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        let txn = self.db.begin_with_options(options).await?;
+        let (txn, turn) = self.write_gate.begin(&self.db).await?;
         txn.execute_unprepared("UPDATE event_counter SET value = value WHERE id = 1")
             .await?;
         Ok(WriteTx {
             txn,
+            _turn: turn,
             now: self.clock.now(),
             actor,
             pending: Vec::new(),
@@ -104,6 +132,7 @@ impl WriteTx {
     pub async fn commit(self) -> Result<i64> {
         let WriteTx {
             txn,
+            _turn,
             now,
             actor,
             pending,
@@ -123,13 +152,24 @@ impl WriteTx {
             .await?
             .ok_or_else(|| Error::internal("the event counter row is missing"))?;
         let last: i64 = row.try_get("", "value")?;
+        // Viewers of every customer the events touch, read in a few
+        // statements (a bulk seed appends events for thousands of customers).
+        let customers: Vec<&str> = {
+            let mut ids: Vec<&str> = pending.iter().filter_map(|(_, r)| r.customer_id()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let mut viewers_of: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in customers.chunks(VIEWER_CHUNK) {
+            viewers(&txn, chunk, now, &mut viewers_of).await?;
+        }
         let mut seq = last;
         let mut rows = Vec::with_capacity(pending.len());
         let mut audience_rows = Vec::new();
-        let mut viewers_of: HashMap<String, Vec<String>> = HashMap::new();
         for (event_type, resource) in pending {
             seq += 1;
-            for partner_id in audience(&txn, now, &resource, &mut viewers_of).await? {
+            for partner_id in audience(&txn, &resource, &viewers_of).await? {
                 audience_rows.push(event_audience::ActiveModel {
                     partner_id: Set(partner_id),
                     seq: Set(seq),
@@ -150,10 +190,12 @@ impl WriteTx {
         }
         // Chunks stay under the bind-parameter limits of SQLite and PostgreSQL.
         for chunk in chunks(rows, 1000) {
-            event::Entity::insert_many(chunk).exec(&txn).await?;
+            event::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
         }
         for chunk in chunks(audience_rows, 5000) {
-            event_audience::Entity::insert_many(chunk).exec(&txn).await?;
+            event_audience::Entity::insert_many(chunk)
+                .exec_without_returning(&txn)
+                .await?;
         }
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
@@ -168,22 +210,21 @@ impl WriteTx {
     }
 }
 
+/// Customers whose viewers one statement reads (two IN lists of this size
+/// stay well under the bind-parameter limits).
+const VIEWER_CHUNK: usize = 500;
+
 /// E2: the partners that may read an event, decided when it is appended:
 /// for a customer's resources, the partners that may VIEW the customer (A1)
 /// after the change, and the partner the resource names; for partners,
 /// links and invitations, the partners they concern.
 async fn audience(
     txn: &DatabaseTransaction,
-    now: Micros,
     resource: &EventResource,
-    viewers_of: &mut HashMap<String, Vec<String>>,
+    viewers_of: &HashMap<String, Vec<String>>,
 ) -> Result<Vec<String>> {
     let mut partners: Vec<String> = Vec::new();
     if let Some(customer_id) = resource.customer_id() {
-        if !viewers_of.contains_key(customer_id) {
-            let viewers = viewers(txn, customer_id, now).await?;
-            viewers_of.insert(customer_id.to_owned(), viewers);
-        }
         partners.extend(viewers_of.get(customer_id).into_iter().flatten().cloned());
     }
     match resource {
@@ -215,27 +256,50 @@ async fn audience(
     Ok(partners)
 }
 
-/// Partners with an ACTIVE relationship or a grant in force on a customer.
-async fn viewers(txn: &DatabaseTransaction, customer_id: &str, now: Micros) -> Result<Vec<String>> {
+/// Adds, for each of these customers, the partners with an ACTIVE
+/// relationship or a grant in force on it.
+async fn viewers(
+    txn: &DatabaseTransaction,
+    customer_ids: &[&str],
+    now: Micros,
+    viewers_of: &mut HashMap<String, Vec<String>>,
+) -> Result<()> {
     let backend = txn.get_database_backend();
-    let sql = "SELECT partner_id FROM relationships WHERE customer_id = $1 AND state = $2 \
-               UNION SELECT partner_id FROM delegated_admin_grants WHERE customer_id = $3 AND state = $4 \
-               AND (end_time IS NULL OR end_time > $5 OR auto_extend = $6)";
+    let mut values: Vec<sea_orm::Value> = vec![
+        RelationshipState::Active.as_str().into(),
+        GrantState::Active.as_str().into(),
+        now.into(),
+        true.into(),
+    ];
+    let list = |values: &mut Vec<sea_orm::Value>| {
+        let start = values.len();
+        values.extend(customer_ids.iter().map(|id| sea_orm::Value::from(id.to_string())));
+        (start + 1..=values.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (relationship_customers, grant_customers) = (list(&mut values), list(&mut values));
+    let sql = format!(
+        "SELECT customer_id, partner_id FROM relationships \
+         WHERE customer_id IN ({relationship_customers}) AND state = $1 \
+         UNION SELECT customer_id, partner_id FROM delegated_admin_grants \
+         WHERE customer_id IN ({grant_customers}) AND state = $2 \
+         AND (end_time IS NULL OR end_time > $3 OR auto_extend = $4)"
+    );
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             backend,
-            placeholders(backend, sql),
-            [
-                customer_id.into(),
-                RelationshipState::Active.as_str().into(),
-                customer_id.into(),
-                GrantState::Active.as_str().into(),
-                now.into(),
-                true.into(),
-            ],
+            placeholders(backend, &sql),
+            values,
         ))
         .await?;
-    rows.iter().map(|row| Ok(row.try_get_by_index::<String>(0)?)).collect()
+    for row in rows {
+        let customer_id: String = row.try_get_by_index(0)?;
+        let partner_id: String = row.try_get_by_index(1)?;
+        viewers_of.entry(customer_id).or_default().push(partner_id);
+    }
+    Ok(())
 }
 
 /// Partners ACTIVE-linked with this one, on either side.

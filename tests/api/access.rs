@@ -1036,11 +1036,12 @@ async fn a1_missing_action_service_or_subscription_is_invalid_argument() {
 
 // ---------------------------------------------------------------- A2
 
-#[tokio::test]
-async fn a2_a_batch_of_1000_checks_answers_each_in_order_like_check_access() {
-    let server = TestServer::start().await;
-    let (reseller, created) = reseller_with_customer(&server).await;
-    let (provider, indirect, chained) = indirect_chain(&server).await;
+/// A world of reseller, chain, helper and suspended partner, and `count`
+/// checks over it in a fixed pseudo-random walk: every action, known and
+/// unknown ids, a mix of answers.
+async fn varied_checks(server: &TestServer, count: usize) -> Vec<pb::CheckAccessRequest> {
+    let (reseller, created) = reseller_with_customer(server).await;
+    let (provider, indirect, chained) = indirect_chain(server).await;
     let subscription = server
         .create_subscription(&partner(&reseller.id), csp_subscription(&created.id, &reseller.id))
         .await
@@ -1084,7 +1085,7 @@ async fn a2_a_batch_of_1000_checks_answers_each_in_order_like_check_access() {
         state ^= state << 17;
         (state % n as u64) as usize
     };
-    let checks: Vec<pb::CheckAccessRequest> = (0..1000)
+    (0..count)
         .map(|_| {
             let partner_id = &partners[next(partners.len())];
             let customer_id = &customers[next(customers.len())];
@@ -1099,7 +1100,13 @@ async fn a2_a_batch_of_1000_checks_answers_each_in_order_like_check_access() {
                 _ => query(partner_id, customer_id, Action::ManageSubscription, "", subscription_id),
             }
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn a2_a_batch_of_1000_checks_answers_each_in_order_like_check_access() {
+    let server = TestServer::start().await;
+    let checks = varied_checks(&server, 1000).await;
 
     let reply = batch_as(&server, &service(), checks.clone())
         .await
@@ -1118,6 +1125,30 @@ async fn a2_a_batch_of_1000_checks_answers_each_in_order_like_check_access() {
     // The operator gets the same answers.
     let as_operator = batch_as(&server, &operator(), checks).await.expect("operator batch");
     assert_eq!(as_operator, reply);
+}
+
+/// Concurrent CheckAccess calls are decided together, several by one read
+/// of the store: each caller still gets the answer to its own question.
+#[tokio::test]
+async fn a1_concurrent_checks_each_get_their_own_answer() {
+    let server = TestServer::start().await;
+    let checks = varied_checks(&server, 600).await;
+    let expected = batch_as(&server, &service(), checks.clone())
+        .await
+        .expect("the same checks as one batch")
+        .results;
+    let mut calls = tokio::task::JoinSet::new();
+    for (i, check) in checks.into_iter().enumerate() {
+        let mut client = server.relationships(&service());
+        calls.spawn(async move { (i, client.check_access(check).await.map(|r| r.into_inner())) });
+    }
+    let mut answered = 0;
+    while let Some(joined) = calls.join_next().await {
+        let (i, decision) = joined.expect("the call task finished");
+        assert_eq!(decision.expect("check answered"), expected[i], "check {i}");
+        answered += 1;
+    }
+    assert_eq!(answered, expected.len());
 }
 
 #[tokio::test]
