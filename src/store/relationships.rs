@@ -461,24 +461,31 @@ impl WriteTx {
     ) -> Result<Vec<DelegatedAdminGrant>> {
         let now = self.now();
         let mut superseded = Vec::new();
-        for service in services {
-            let grants = self.active_grants(customer_id, None, Some(*service)).await?;
+        // All the customer's active grants and who transacts, read once for
+        // every service.
+        let all_grants = self.active_grants(customer_id, None, None).await?;
+        let contested = |service: &Service| {
+            let grants: Vec<&DelegatedAdminGrant> = all_grants.iter().filter(|g| g.service == *service).collect();
             let winner_holds = grants.iter().any(|g| g.partner_id == winner && g.in_force(now));
-            if !winner_holds || grants.iter().all(|g| g.partner_id == winner) {
-                continue;
-            }
-            let mut partners: Vec<String> = grants.iter().map(|g| g.partner_id.clone()).collect();
-            partners.sort();
-            partners.dedup();
-            let transacting = self.transacting(customer_id, &partners).await?;
-            if !transacting.get(winner).copied().unwrap_or(false) {
-                continue;
-            }
-            let holders: Vec<(DelegatedAdminGrant, bool)> = grants
-                .into_iter()
+            winner_holds && grants.iter().any(|g| g.partner_id != winner)
+        };
+        if !services.iter().any(contested) {
+            return Ok(superseded);
+        }
+        let mut partners: Vec<String> = all_grants.iter().map(|g| g.partner_id.clone()).collect();
+        partners.sort();
+        partners.dedup();
+        let transacting = self.transacting(customer_id, &partners).await?;
+        if !transacting.get(winner).copied().unwrap_or(false) {
+            return Ok(superseded);
+        }
+        for service in services.iter().filter(|service| contested(service)) {
+            let holders: Vec<(DelegatedAdminGrant, bool)> = all_grants
+                .iter()
+                .filter(|g| g.service == *service)
                 .map(|g| {
                     let is_transacting = transacting.get(&g.partner_id).copied().unwrap_or(false);
-                    (g, is_transacting)
+                    (g.clone(), is_transacting)
                 })
                 .collect();
             let losers: Vec<DelegatedAdminGrant> = rules::grants_to_supersede(winner, *service, &holders, now)
