@@ -386,16 +386,17 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
     if let Some(connections) = args.max_connections {
         config.max_connections = connections.max(1);
     }
-    // Over an existing store, the server keeps its own secret beside it.
-    let (database_url, serve_secret, secret) = match &args.store {
-        Some(file) => {
-            let secret_file = std::path::PathBuf::from(format!("{}.jwt-secret", file.display()));
-            let secret = Auth::secret_from_file(&secret_file)?;
-            (format!("sqlite://{}?mode=rw", file.display()), None, secret)
-        }
-        None => (config.database_url.clone(), Some(secret.clone()), secret.into_bytes()),
+    // Over an existing store, the server keeps its own secret beside it
+    // (made at its first start, hence read once it serves).
+    let (database_url, serve_secret) = match &args.store {
+        Some(file) => (format!("sqlite://{}?mode=rw", file.display()), None),
+        None => (config.database_url.clone(), Some(secret.clone())),
     };
     let server = ServeProcess::start(&database_url, serve_secret.as_deref(), args.max_connections).await?;
+    let secret = match &args.store {
+        Some(file) => Auth::secret_from_file(&std::path::PathBuf::from(format!("{}.jwt-secret", file.display())))?,
+        None => secret.into_bytes(),
+    };
     eprintln!(
         "bench: serve (pid {}) on {} over {database_url}",
         server.child.id().unwrap_or_default(),

@@ -44,6 +44,16 @@ async fn metrics_count_rpcs_by_code_latency_events_and_streams() {
         .create_partner(pb::CreatePartnerRequest::default())
         .await;
     assert!(refused.is_err());
+    server
+        .relationships(&service())
+        .check_access(pb::CheckAccessRequest {
+            partner_id: partnercenter::store::new_id(),
+            customer_id: partnercenter::store::new_id(),
+            action: pb::check_access_request::Action::View as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("a check of unknown ids is answered");
     let stream = server
         .relationships(&service())
         .watch_events(pb::WatchEventsRequest::default())
@@ -69,6 +79,8 @@ async fn metrics_count_rpcs_by_code_latency_events_and_streams() {
         "{after}"
     );
     assert!(value(&after, "partnercenter_watch_streams ") >= 1.0, "{after}");
+    let batches = "partnercenter_access_check_batch_size_count";
+    assert!(value(&after, batches) - value(&before, batches) >= 1.0, "{after}");
     assert!(after.contains("partnercenter_db_pool_connections{state=\"idle\"}"));
     drop(stream);
 }
