@@ -138,6 +138,7 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
                 max_connections: 1,
                 acquire_timeout: config.acquire_timeout,
                 statement_timeout: config.statement_timeout,
+                sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
             })
             .await?;
             tracing::info!(database_url = %partnercenter::config::redact_url(&config.database_url), "migrations applied");

@@ -85,6 +85,10 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
             max_connections: 1,
             acquire_timeout: config.acquire_timeout,
             statement_timeout: config.statement_timeout,
+            // A bulk load inserts all over large indexes (the audience's
+            // partner_id, seq above all); with the serving default most
+            // of those pages would be written out and read back per batch.
+            sqlite_page_cache_mib: 1024,
         },
         Arc::new(SystemClock),
     )

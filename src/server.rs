@@ -104,6 +104,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             max_connections: config.max_connections,
             acquire_timeout: config.acquire_timeout,
             statement_timeout: config.statement_timeout,
+            sqlite_page_cache_mib: crate::store::DEFAULT_PAGE_CACHE_MIB,
         },
         clock,
     )

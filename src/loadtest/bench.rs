@@ -70,6 +70,7 @@ impl RawCommit {
             max_connections: config.max_connections,
             acquire_timeout: config.acquire_timeout,
             statement_timeout: config.statement_timeout,
+            sqlite_page_cache_mib: crate::store::DEFAULT_PAGE_CACHE_MIB,
         })
         .await?;
         db.execute_unprepared(

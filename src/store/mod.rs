@@ -39,7 +39,14 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// PostgreSQL cancels statements running longer than this.
     pub statement_timeout: Duration,
+    /// SQLite's page cache per connection.
+    pub sqlite_page_cache_mib: u32,
 }
+
+/// 8 MiB of pages per connection (SQLite's default is 2 MiB): the indexes
+/// CheckAccess walks stay in memory instead of being read again through the
+/// kernel, and eight connections stay far below the memory budget.
+pub const DEFAULT_PAGE_CACHE_MIB: u32 = 8;
 
 #[derive(Clone)]
 pub struct Store {
@@ -92,17 +99,18 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
             let statement_timeout = format!("{}ms", options.statement_timeout.as_millis());
             move |postgres| postgres.options([("statement_timeout", statement_timeout.as_str())])
         })
-        .map_sqlx_sqlite_opts(|sqlite| {
-            sqlite
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30))
-                // 8 MiB of pages per connection (the default is 2 MiB): the
-                // indexes CheckAccess walks stay in memory instead of being
-                // read again through the kernel.
-                .pragma("cache_size", "-8192")
+        .map_sqlx_sqlite_opts({
+            let cache_size = format!("-{}", u64::from(options.sqlite_page_cache_mib.max(1)) * 1024);
+            move |sqlite| {
+                sqlite
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30))
+                    // Negative: in KiB rather than pages.
+                    .pragma("cache_size", cache_size.clone())
+            }
         });
     Database::connect(connect).await
 }
