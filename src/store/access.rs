@@ -8,29 +8,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::Store;
-use super::write::placeholders;
+use super::write::{in_list, param, placeholders};
 use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, Decision, SubscriptionFacts, decide};
 use crate::domain::model::*;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
 use crate::domain::{Error, Result};
-
-/// Builds `$n, $n+1, …` for an IN list and pushes the values.
-fn in_list(values: &mut Vec<Value>, items: &BTreeSet<&str>) -> String {
-    let start = values.len();
-    values.extend(items.iter().map(|item| Value::from(item.to_string())));
-    (start + 1..=values.len())
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn param(values: &mut Vec<Value>, value: impl Into<Value>) -> String {
-    values.push(value.into());
-    format!("${}", values.len())
-}
 
 /// The columns of a fact row, in the order of `FactRow`.
 const FACT_COLUMNS: &str = "k, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2";
@@ -74,8 +59,8 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
     let asked = pairs
         .iter()
         .map(|(partner_id, customer_id)| {
-            let partner = param(&mut values, partner_id.to_string());
-            let customer = param(&mut values, customer_id.to_string());
+            let partner = param(&mut values, *partner_id);
+            let customer = param(&mut values, *customer_id);
             format!("({partner}, {customer})")
         })
         .collect::<Vec<_>>()
@@ -88,7 +73,7 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
          CAST(NULL AS TEXT) AS t5, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, \
          CAST(0 AS BIGINT) AS f1, CAST(0 AS BIGINT) AS f2 \
          FROM partners WHERE id IN ({})",
-        in_list(&mut values, &partners)
+        in_list(&mut values, partners.iter().copied())
     );
     let (rel_state, provider_state, link_state) = (
         param(&mut values, active),
@@ -116,7 +101,7 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
         sql.push_str(&format!(
             " UNION ALL SELECT 's', s.id, NULL, s.customer_id, s.service, s.channel, s.partner_of_record_id, \
              s.indirect_provider_id, NULL, NULL, NULL, 0, 0 FROM subscriptions s WHERE s.id IN ({})",
-            in_list(&mut values, &subscriptions)
+            in_list(&mut values, subscriptions.iter().copied())
         ));
     }
     // The rows come back as one JSON array in one row: the driver hands

@@ -58,19 +58,20 @@ async fn run_batches(store: Store, mut waiting: mpsc::Receiver<Waiting>, batches
             .observe(batch.len() as f64);
         let store = store.clone();
         tokio::spawn(async move {
-            let queries: Vec<AccessQuery> = batch.iter().map(|waiting| waiting.query.clone()).collect();
+            let (queries, replies): (Vec<AccessQuery>, Vec<_>) =
+                batch.into_iter().map(|waiting| (waiting.query, waiting.reply)).unzip();
             let decided = store.check_batch(&queries).await;
             drop(slot);
             match decided {
                 Ok(decisions) => {
-                    for (waiting, decision) in batch.into_iter().zip(decisions) {
+                    for (reply, decision) in replies.into_iter().zip(decisions) {
                         // The caller may have gone (deadline, cancellation).
-                        let _ = waiting.reply.send(Ok(decision));
+                        let _ = reply.send(Ok(decision));
                     }
                 }
                 Err(error) => {
-                    for waiting in batch {
-                        let _ = waiting.reply.send(Err(error.clone()));
+                    for reply in replies {
+                        let _ = reply.send(Err(error.clone()));
                     }
                 }
             }

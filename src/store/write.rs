@@ -271,15 +271,8 @@ async fn viewers(
         now.into(),
         true.into(),
     ];
-    let list = |values: &mut Vec<sea_orm::Value>| {
-        let start = values.len();
-        values.extend(customer_ids.iter().map(|id| sea_orm::Value::from(id.to_string())));
-        (start + 1..=values.len())
-            .map(|n| format!("${n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (relationship_customers, grant_customers) = (list(&mut values), list(&mut values));
+    let relationship_customers = in_list(&mut values, customer_ids.iter().copied());
+    let grant_customers = in_list(&mut values, customer_ids.iter().copied());
     let sql = format!(
         "SELECT customer_id, partner_id FROM relationships \
          WHERE customer_id IN ({relationship_customers}) AND state = $1 \
@@ -335,6 +328,17 @@ fn chunks<T>(mut items: Vec<T>, size: usize) -> Vec<Vec<T>> {
         out.push(items);
     }
     out
+}
+
+/// Builds `$n, $n+1, …` for an IN list and pushes the values.
+pub(super) fn in_list<'a>(values: &mut Vec<sea_orm::Value>, items: impl Iterator<Item = &'a str>) -> String {
+    items.map(|item| param(values, item)).collect::<Vec<_>>().join(", ")
+}
+
+/// Pushes a value and returns its `$n`.
+pub(super) fn param(values: &mut Vec<sea_orm::Value>, value: impl Into<sea_orm::Value>) -> String {
+    values.push(value.into());
+    format!("${}", values.len())
 }
 
 /// Raw SQL is written with PostgreSQL's `$n` placeholders; SQLite takes the

@@ -114,21 +114,6 @@ async fn set_subscription_status(
         .into_inner()
 }
 
-async fn subscriptions_of(server: &TestServer, customer_id: &str) -> Vec<pb::Subscription> {
-    let reply = server
-        .customers(&operator())
-        .list_subscriptions(pb::ListSubscriptionsRequest {
-            customer_id: customer_id.into(),
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("operator lists subscriptions")
-        .into_inner();
-    assert!(reply.next_page_token.is_empty());
-    reply.subscriptions
-}
-
 /// The ids of the customers a principal lists.
 async fn listed_customers(server: &TestServer, who: &Principal) -> Vec<String> {
     let reply = server

@@ -28,22 +28,6 @@ fn subscription(customer_id: &str, channel: Channel, partner_of_record_id: &str)
     }
 }
 
-/// Every subscription of a customer, as the operator reads them.
-async fn subscriptions_of(server: &TestServer, customer_id: &str) -> Vec<pb::Subscription> {
-    let reply = server
-        .customers(&operator())
-        .list_subscriptions(pb::ListSubscriptionsRequest {
-            customer_id: customer_id.into(),
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .expect("operator lists subscriptions")
-        .into_inner();
-    assert!(reply.next_page_token.is_empty());
-    reply.subscriptions
-}
-
 async fn get_subscription(server: &TestServer, who: &Principal, id: &str) -> Result<pb::Subscription, tonic::Status> {
     server
         .customers(who)

@@ -346,6 +346,22 @@ impl TestServer {
     }
 }
 
+/// Every subscription of a customer, as the operator reads them.
+pub async fn subscriptions_of(server: &TestServer, customer_id: &str) -> Vec<pb::Subscription> {
+    let reply = server
+        .customers(&operator())
+        .list_subscriptions(pb::ListSubscriptionsRequest {
+            customer_id: customer_id.into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("operator lists subscriptions")
+        .into_inner();
+    assert!(reply.next_page_token.is_empty());
+    reply.subscriptions
+}
+
 pub fn customer_request(domain: &str, indirect_reseller_id: Option<&str>) -> pb::CreateCustomerRequest {
     pb::CreateCustomerRequest {
         customer: Some(pb::Customer {
