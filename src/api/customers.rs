@@ -34,15 +34,7 @@ impl CustomerApi {
     }
 
     async fn decide(&self, partner_id: &str, customer_id: &str, action: Action) -> Result<Decision> {
-        self.access
-            .check(&AccessQuery {
-                partner_id: partner_id.to_owned(),
-                customer_id: customer_id.to_owned(),
-                action,
-                service: None,
-                subscription_id: None,
-            })
-            .await
+        self.access.check(&query(partner_id, customer_id, action)).await
     }
 
     /// C4, C5: who may read a customer and its subscriptions.
@@ -61,6 +53,16 @@ impl CustomerApi {
     async fn active_caller(&self, partner_id: &str) -> Result<Partner> {
         let caller = self.partners.partner(partner_id).await?;
         rules::require_active_caller(caller.as_ref()).cloned()
+    }
+}
+
+fn query(partner_id: &str, customer_id: &str, action: Action) -> AccessQuery {
+    AccessQuery {
+        partner_id: partner_id.to_owned(),
+        customer_id: customer_id.to_owned(),
+        action,
+        service: None,
+        subscription_id: None,
     }
 }
 
@@ -128,6 +130,68 @@ async fn grant_creator_rights(
     Ok(())
 }
 
+/// S1 inside the write (W1): an operator's CSP partner of record must be
+/// transacting (and its provider linked); an ADVISOR one must exist.
+async fn operator_terms(
+    tx: &WriteTx,
+    customer_id: &str,
+    channel: Channel,
+    named_partner: Option<String>,
+    named_provider: Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    if let (Channel::Csp, Some(partner_id)) = (channel, &named_partner) {
+        let decision = tx.decide(&query(partner_id, customer_id, Action::Sell)).await?;
+        rules::require_transacting(&decision, "the partner of record")?;
+        if let Some(provider_id) = &named_provider {
+            let reseller = tx.partner(partner_id).await?;
+            let linked = tx.active_link(provider_id, partner_id).await?.is_some();
+            rules::check_reseller_linked(reseller.as_ref(), linked)?;
+        }
+    }
+    if let (Channel::Advisor, Some(partner_id)) = (channel, &named_partner)
+        && tx.partner(partner_id).await?.is_none()
+    {
+        return Err(Error::failed_precondition(
+            Reason::PartnerNotFound,
+            format!("partner {partner_id} does not exist"),
+        ));
+    }
+    Ok((named_partner, named_provider))
+}
+
+/// S2 inside the write (W1): the caller is transacting with the customer;
+/// a provider naming a partner of record names a linked reseller that is
+/// transacting too. Returns the partner of record and the provider.
+async fn sell_terms(
+    tx: &WriteTx,
+    partner_id: &str,
+    customer_id: &str,
+    named_partner: Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    require_sell(
+        &tx.decide(&query(partner_id, customer_id, Action::Sell)).await?,
+        "the calling partner",
+    )?;
+    match named_partner {
+        Some(reseller_id) if reseller_id != partner_id => {
+            let caller = tx.active_caller(partner_id).await?;
+            if caller.kind != PartnerKind::IndirectProvider {
+                return Err(Error::invalid(
+                    "subscription.partner_of_record_id",
+                    "a direct reseller is always the partner of record of what it sells",
+                ));
+            }
+            let reseller = tx.partner(&reseller_id).await?;
+            let linked = tx.active_link(partner_id, &reseller_id).await?.is_some();
+            rules::check_reseller_linked(reseller.as_ref(), linked)?;
+            let decision = tx.decide(&query(&reseller_id, customer_id, Action::Sell)).await?;
+            rules::require_transacting(&decision, "the indirect reseller")?;
+            Ok((Some(reseller_id), Some(partner_id.to_owned())))
+        }
+        _ => Ok((Some(partner_id.to_owned()), None)),
+    }
+}
+
 #[tonic::async_trait]
 impl CustomerService for CustomerApi {
     /// C1, C2, C3.
@@ -163,22 +227,33 @@ impl CustomerService for CustomerApi {
                 None
             }
             Principal::Partner { partner_id } => {
+                // Fails sooner on the caller alone; decided again inside.
                 let caller = self.active_caller(partner_id).await?;
                 rules::check_customer_creator(&caller, reseller_id.is_some())?;
-                if let Some(reseller_id) = &reseller_id {
-                    let reseller = self.partners.partner(reseller_id).await?;
-                    let linked = self.partners.active_link(&caller.id, reseller_id).await?.is_some();
-                    rules::check_reseller_linked(reseller.as_ref(), linked)?;
-                }
-                Some(caller)
+                Some(caller.id)
             }
             _ => return Err(Error::role_not_allowed("create customers").into()),
         };
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        // W1: P4, C1's kinds and the reseller's link, on the state this
+        // write commits against.
+        let creator = match &creator {
+            Some(creator_id) => {
+                let caller = tx.active_caller(creator_id).await?;
+                rules::check_customer_creator(&caller, reseller_id.is_some())?;
+                Some(caller)
+            }
+            None => None,
+        };
         if let Some(id) = tx.replayed(key.as_ref()).await? {
             let customer = tx.customer(&id).await?.ok_or_else(|| customer_not_found(&id))?;
             return Ok(Response::new((&customer).into()));
+        }
+        if let (Some(caller), Some(reseller_id)) = (&creator, &reseller_id) {
+            let reseller = tx.partner(reseller_id).await?;
+            let linked = tx.active_link(&caller.id, reseller_id).await?.is_some();
+            rules::check_reseller_linked(reseller.as_ref(), linked)?;
         }
         if tx.customer_by_domain(&domain).await?.is_some() {
             return Err(Error::already_exists(
@@ -322,15 +397,20 @@ impl CustomerService for CustomerApi {
             Principal::Customer { customer_id } if customer_id == &id => {}
             Principal::Customer { .. } => return Err(tenant_mismatch().into()),
             Principal::Partner { partner_id } => {
-                require_sell(
-                    &self.decide(partner_id, &id, Action::Sell).await?,
-                    "the calling partner",
-                )?;
+                // Fails sooner on the caller alone; SELL is decided inside.
+                self.active_caller(partner_id).await?;
             }
             Principal::Service { .. } => return Err(Error::role_not_allowed("update customers").into()),
         }
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Principal::Partner { partner_id } = &principal {
+            tx.active_caller(partner_id).await?;
+            require_sell(
+                &tx.decide(&query(partner_id, &id, Action::Sell)).await?,
+                "the calling partner",
+            )?;
+        }
         let current = tx.customer(&id).await?.ok_or_else(|| customer_not_found(&id))?;
         rules::check_etag(&input.etag, &etag(current.version), "customer")?;
         let mut next = current.clone();
@@ -382,7 +462,9 @@ impl CustomerService for CustomerApi {
             named_partner = validate::optional_id("subscription.partner_of_record_id", &input.partner_of_record_id);
             named_provider = validate::optional_id("subscription.indirect_provider_id", &input.indirect_provider_id);
         }
-        let (partner_of_record_id, indirect_provider_id) = match &principal {
+        // Fails sooner on the request and the caller alone; every rule that
+        // reads other state is decided inside the write (W1).
+        match &principal {
             Principal::Operator { .. } => {
                 rules::check_channel_partner(channel, named_partner.is_some())?;
                 if named_provider.is_some() && channel != Channel::Csp {
@@ -392,25 +474,6 @@ impl CustomerService for CustomerApi {
                     )
                     .into());
                 }
-                if let (Channel::Csp, Some(partner_id)) = (channel, &named_partner) {
-                    let decision = self.decide(partner_id, &customer_id, Action::Sell).await?;
-                    rules::require_transacting(&decision, "the partner of record")?;
-                    if let Some(provider_id) = &named_provider {
-                        let reseller = self.partners.partner(partner_id).await?;
-                        let linked = self.partners.active_link(provider_id, partner_id).await?.is_some();
-                        rules::check_reseller_linked(reseller.as_ref(), linked)?;
-                    }
-                }
-                if let (Channel::Advisor, Some(partner_id)) = (channel, &named_partner)
-                    && self.partners.partner(partner_id).await?.is_none()
-                {
-                    return Err(Error::failed_precondition(
-                        Reason::PartnerNotFound,
-                        format!("partner {partner_id} does not exist"),
-                    )
-                    .into());
-                }
-                (named_partner, named_provider)
             }
             Principal::Partner { partner_id } => {
                 let caller = self.active_caller(partner_id).await?;
@@ -422,37 +485,31 @@ impl CustomerService for CustomerApi {
                     )
                     .into());
                 }
-                require_sell(
-                    &self.decide(partner_id, &customer_id, Action::Sell).await?,
-                    "the calling partner",
-                )?;
-                match named_partner {
-                    Some(reseller_id) if &reseller_id != partner_id => {
-                        if caller.kind != PartnerKind::IndirectProvider {
-                            return Err(Error::invalid(
-                                "subscription.partner_of_record_id",
-                                "a direct reseller is always the partner of record of what it sells",
-                            )
-                            .into());
-                        }
-                        let reseller = self.partners.partner(&reseller_id).await?;
-                        let linked = self.partners.active_link(partner_id, &reseller_id).await?.is_some();
-                        rules::check_reseller_linked(reseller.as_ref(), linked)?;
-                        let decision = self.decide(&reseller_id, &customer_id, Action::Sell).await?;
-                        rules::require_transacting(&decision, "the indirect reseller")?;
-                        (Some(reseller_id), Some(partner_id.clone()))
-                    }
-                    _ => (Some(partner_id.clone()), None),
-                }
             }
             _ => return Err(Error::role_not_allowed("create subscriptions").into()),
-        };
+        }
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Principal::Partner { partner_id } = &principal {
+            let caller = tx.active_caller(partner_id).await?;
+            rules::check_subscription_seller(&caller, channel)?;
+        }
         if let Some(id) = tx.replayed(key.as_ref()).await? {
             let subscription = tx.subscription(&id).await?.ok_or_else(|| subscription_not_found(&id))?;
             return Ok(Response::new((&subscription).into()));
         }
+        // A partner that may not read the customer is refused before
+        // NOT_FOUND (W2); the operator learns NOT_FOUND before the
+        // preconditions.
+        let (partner_of_record_id, indirect_provider_id) = match &principal {
+            Principal::Partner { partner_id } => sell_terms(&tx, partner_id, &customer_id, named_partner).await?,
+            _ => {
+                if tx.customer(&customer_id).await?.is_none() {
+                    return Err(customer_not_found(&customer_id).into());
+                }
+                operator_terms(&tx, &customer_id, channel, named_partner, named_provider).await?
+            }
+        };
         if tx.customer(&customer_id).await?.is_none() {
             return Err(customer_not_found(&customer_id).into());
         }
@@ -574,29 +631,30 @@ impl CustomerService for CustomerApi {
         match &principal {
             Principal::Operator { .. } => {}
             Principal::Partner { partner_id } => {
-                let customer_id = self.store.subscription(&id).await?.map(|s| s.customer_id);
-                let decision = match customer_id {
-                    Some(customer_id) => {
-                        self.access
-                            .check(&AccessQuery {
-                                partner_id: partner_id.clone(),
-                                customer_id,
-                                action: Action::ManageSubscription,
-                                service: None,
-                                subscription_id: Some(id.clone()),
-                            })
-                            .await?
-                    }
-                    // Unknown ids are denied like any other: nothing leaks.
-                    None => Decision::deny(AccessReason::SubscriptionNotFound),
-                };
-                rules::require_manage(&decision)?;
+                // Fails sooner on the caller alone; S3 is decided inside.
+                self.active_caller(partner_id).await?;
             }
             _ => return Err(Error::role_not_allowed("update subscriptions").into()),
         }
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
-        let current = tx.subscription(&id).await?.ok_or_else(|| subscription_not_found(&id))?;
+        let found = tx.subscription(&id).await?;
+        if let Principal::Partner { partner_id } = &principal {
+            tx.active_caller(partner_id).await?;
+            let decision = match &found {
+                Some(subscription) => {
+                    tx.decide(&AccessQuery {
+                        subscription_id: Some(id.clone()),
+                        ..query(partner_id, &subscription.customer_id, Action::ManageSubscription)
+                    })
+                    .await?
+                }
+                // Unknown ids are denied like any other: nothing leaks.
+                None => Decision::deny(AccessReason::SubscriptionNotFound),
+            };
+            rules::require_manage(&decision)?;
+        }
+        let current = found.ok_or_else(|| subscription_not_found(&id))?;
         rules::check_etag(&input.etag, &etag(current.version), "subscription")?;
         let mut next = current.clone();
         for path in &paths {

@@ -315,21 +315,25 @@ impl RelationshipService for RelationshipApi {
             .into());
         }
         let (services, scopes) = rules::requested_dap(input.include_delegated_admin, services, scopes)?;
+        // Fails sooner on the caller alone; decided again inside (W1).
         let inviter = self.active_caller(partner_id).await?;
         rules::check_inviter(&inviter, reseller_id.is_some())?;
-        if let Some(reseller_id) = &reseller_id {
-            let reseller = self.partners.partner(reseller_id).await?;
-            let linked = self.partners.active_link(partner_id, reseller_id).await?.is_some();
-            rules::check_reseller_linked(reseller.as_ref(), linked)?;
-        }
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        let inviter = tx.active_caller(partner_id).await?;
+        rules::check_inviter(&inviter, reseller_id.is_some())?;
         if let Some(id) = tx.replayed(key.as_ref()).await? {
             let invitation = tx
                 .invitation(&id)
                 .await?
                 .ok_or_else(|| Error::internal("the invitation of a replayed request is missing"))?;
             return Ok(Response::new(self.invitation(&invitation)));
+        }
+        // I2 on the links as this write sees them.
+        if let Some(reseller_id) = &reseller_id {
+            let reseller = tx.partner(reseller_id).await?;
+            let linked = tx.active_link(partner_id, reseller_id).await?.is_some();
+            rules::check_reseller_linked(reseller.as_ref(), linked)?;
         }
         let now = tx.now();
         let invitation = RelationshipRequest {
@@ -428,6 +432,9 @@ impl RelationshipService for RelationshipApi {
             _ => return Err(Error::role_not_allowed("revoke relationship requests").into()),
         }
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Principal::Partner { partner_id } = &principal {
+            tx.active_caller(partner_id).await?;
+        }
         let invitation = match (tx.invitation(&id).await?, &principal) {
             (Some(invitation), Principal::Partner { partner_id }) if &invitation.inviting_partner_id != partner_id => {
                 return Err(Error::permission_denied(
@@ -640,14 +647,19 @@ impl RelationshipService for RelationshipApi {
                     )
                     .into());
                 }
+                // Fails sooner on the caller alone; decided again inside.
                 self.active_caller(partner_id).await?;
-                rules::require_view(&self.access.check(&view_query(partner_id, &customer_id)).await?)?;
                 partner_id.clone()
             }
             _ => return Err(Error::role_not_allowed("end reseller relationships").into()),
         };
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        // W1: P4 and C4 on the state this write commits against.
+        if principal.partner_id().is_some() {
+            tx.active_caller(&partner_id).await?;
+            rules::require_view(&tx.decide(&view_query(&partner_id, &customer_id)).await?)?;
+        }
         let relationships = tx
             .active_relationships(&customer_id, &partner_id, RelationshipKind::Reseller)
             .await?;
@@ -784,6 +796,9 @@ impl RelationshipService for RelationshipApi {
             _ => return Err(Error::role_not_allowed("revoke delegated admin privileges").into()),
         }
         let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Principal::Partner { partner_id } = &principal {
+            tx.active_caller(partner_id).await?;
+        }
         let Some(grant) = tx.grant(&grant_id).await? else {
             // Unknown ids are refused like another tenant's: nothing leaks.
             return Err(Error::permission_denied(

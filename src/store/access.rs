@@ -254,3 +254,14 @@ impl PartnerDirectory for Store {
         Store::active_link(self, provider_id, reseller_id).await
     }
 }
+
+impl super::WriteTx {
+    /// A1 as this write transaction sees it (W1): the decision a write rests
+    /// on is made on the state it commits against.
+    pub async fn decide(&self, query: &AccessQuery) -> Result<Decision> {
+        let mut decisions = decide_batch(self.conn(), std::slice::from_ref(query), self.now()).await?;
+        decisions
+            .pop()
+            .ok_or_else(|| Error::internal("no decision for the check"))
+    }
+}

@@ -6,9 +6,9 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use super::convert::{all, link_row, partner_row};
 use super::entity::{partner, partner_link};
 use super::{Store, WriteTx};
-use crate::domain::Result;
 use crate::domain::model::{EventResource, LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
 use crate::domain::paging::PageRequest;
+use crate::domain::{Result, rules};
 
 #[derive(Clone, Debug, Default)]
 pub struct PartnerFilter {
@@ -137,6 +137,13 @@ impl Store {
 impl WriteTx {
     pub async fn partner(&self, id: &str) -> Result<Option<Partner>> {
         find_partner(self.conn(), id).await
+    }
+
+    /// P4 inside a write (W1): the calling partner as this transaction sees
+    /// it, which must exist and be ACTIVE, so no write of a partner commits
+    /// after its suspension did.
+    pub async fn active_caller(&self, partner_id: &str) -> Result<Partner> {
+        rules::require_active_caller(self.partner(partner_id).await?.as_ref()).cloned()
     }
 
     pub async fn partner_by_mpn_id(&self, mpn_id: &str) -> Result<Option<Partner>> {

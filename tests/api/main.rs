@@ -12,6 +12,7 @@ mod invitations;
 mod model;
 mod operations;
 mod partners;
+mod races;
 mod relationships;
 mod replicas;
 mod subscriptions;
