@@ -14,8 +14,10 @@ use sea_orm::{
 use tokio::sync::OwnedMutexGuard;
 
 use super::Store;
-use super::entity::{event, event_audience, partner_link, request_record};
-use crate::domain::model::{EventResource, GrantState, LinkState, Micros, RelationshipState};
+use super::entity::{event, event_audience, partner, partner_link, request_record};
+use crate::domain::model::{
+    EventResource, GrantState, LinkState, Micros, PartnerStatus, RelationshipKind, RelationshipState,
+};
 use crate::domain::{Error, Reason, Result};
 
 /// AIP-155: who asked, for which method, with which request id, and a
@@ -215,49 +217,149 @@ impl WriteTx {
 const VIEWER_CHUNK: usize = 500;
 
 /// E2: the partners that may read an event, decided when it is appended:
-/// for a customer's resources, the partners that may VIEW the customer (A1)
-/// after the change, and the partner the resource names; for partners,
-/// links and invitations, the partners they concern.
+/// exactly those that could read its subject row just before or just after
+/// the change. A customer and its subscriptions: the partners that may VIEW
+/// the customer (C4). A relationship or a grant: the partners M2 shows it
+/// to (its own partner, and its counterparts in the same indirect chain,
+/// while they may VIEW the customer). An invitation: its inviting partner
+/// and named reseller (I4). A partner: itself and the partners linked with
+/// it; a link: its two partners (P5). A suspended partner reads nothing but
+/// itself (P4).
 async fn audience(
     txn: &DatabaseTransaction,
     resource: &EventResource,
     viewers_of: &HashMap<String, Vec<String>>,
 ) -> Result<Vec<String>> {
     let mut partners: Vec<String> = Vec::new();
-    if let Some(customer_id) = resource.customer_id() {
-        partners.extend(viewers_of.get(customer_id).into_iter().flatten().cloned());
-    }
     match resource {
+        EventResource::Customer(customer) => {
+            partners.extend(Parties::of(viewers_of, &customer.id).viewers.iter().cloned())
+        }
+        EventResource::Subscription(subscription) => {
+            partners.extend(
+                Parties::of(viewers_of, &subscription.customer_id)
+                    .viewers
+                    .iter()
+                    .cloned(),
+            );
+        }
+        EventResource::Relationship(relationship) => {
+            let parties = Parties::of(viewers_of, &relationship.customer_id);
+            // Its own partner: the row gave it VIEW on the side it was ACTIVE.
+            if parties.is_party(&relationship.partner_id) {
+                partners.push(relationship.partner_id.clone());
+            }
+            match relationship.kind {
+                // The provider of the chain sees its reseller's row.
+                RelationshipKind::IndirectReseller => {
+                    partners.extend(
+                        relationship
+                            .indirect_provider_id
+                            .iter()
+                            .filter(|provider| parties.views(provider))
+                            .cloned(),
+                    );
+                }
+                // The resellers working through a provider see its row.
+                RelationshipKind::Reseller => {
+                    partners.extend(parties.resellers_of(&relationship.partner_id).cloned());
+                }
+                RelationshipKind::Advisor => {}
+            }
+        }
+        EventResource::DelegatedAdminGrant(grant) => {
+            let parties = Parties::of(viewers_of, &grant.customer_id);
+            if parties.is_party(&grant.partner_id) {
+                partners.push(grant.partner_id.clone());
+            }
+            partners.extend(parties.resellers_of(&grant.partner_id).cloned());
+            partners.extend(parties.providers_of(&grant.partner_id).cloned());
+        }
+        EventResource::RelationshipRequest(invitation) => {
+            let named = std::iter::once(invitation.inviting_partner_id.as_str())
+                .chain(invitation.indirect_reseller_id.as_deref());
+            partners.extend(active_partners(txn, named).await?);
+        }
         EventResource::Partner(partner) => {
+            // GetPartner on itself is allowed even while suspended (P4).
             partners.push(partner.id.clone());
             partners.extend(linked_partners(txn, &partner.id).await?);
         }
         EventResource::PartnerLink(link) => {
-            partners.push(link.provider_id.clone());
-            partners.push(link.reseller_id.clone());
+            let named = [link.provider_id.as_str(), link.reseller_id.as_str()];
+            partners.extend(active_partners(txn, named.into_iter()).await?);
         }
-        EventResource::RelationshipRequest(invitation) => {
-            partners.push(invitation.inviting_partner_id.clone());
-            partners.extend(invitation.indirect_reseller_id.clone());
-        }
-        EventResource::Subscription(subscription) => {
-            partners.extend(subscription.partner_of_record_id.clone());
-            partners.extend(subscription.indirect_provider_id.clone());
-        }
-        EventResource::Relationship(relationship) => {
-            partners.push(relationship.partner_id.clone());
-            partners.extend(relationship.indirect_provider_id.clone());
-        }
-        EventResource::DelegatedAdminGrant(grant) => partners.push(grant.partner_id.clone()),
-        EventResource::Customer(_) => {}
     }
     partners.sort();
     partners.dedup();
     Ok(partners)
 }
 
-/// Adds, for each of these customers, the partners with an ACTIVE
-/// relationship or a grant in force on it.
+/// What `viewers` learned of one customer's ACTIVE partners, for E2. The
+/// map `commit` hands over is keyed by customer id (the partners that may
+/// VIEW it just before or just after the change), and by the derived keys
+/// of `parties_key` and `chain_key` for the rest.
+struct Parties<'a> {
+    viewers: &'a [String],
+    /// Partners with any relationship or grant row on the customer.
+    parties: &'a [String],
+    /// Indirect chains ACTIVE just before or just after: (reseller, provider).
+    chain_resellers: &'a [String],
+    chain_providers: &'a [String],
+}
+
+impl<'a> Parties<'a> {
+    fn of(viewers_of: &'a HashMap<String, Vec<String>>, customer_id: &str) -> Self {
+        let get = |key: &str| viewers_of.get(key).map_or(&[][..], Vec::as_slice);
+        Parties {
+            viewers: get(customer_id),
+            parties: get(&parties_key(customer_id)),
+            chain_resellers: get(&chain_key(customer_id, "resellers")),
+            chain_providers: get(&chain_key(customer_id, "providers")),
+        }
+    }
+
+    fn views(&self, partner_id: &str) -> bool {
+        self.viewers.iter().any(|p| p == partner_id)
+    }
+
+    fn is_party(&self, partner_id: &str) -> bool {
+        self.parties.iter().any(|p| p == partner_id)
+    }
+
+    fn chains(&self) -> impl Iterator<Item = (&'a String, &'a String)> + use<'a> {
+        self.chain_resellers.iter().zip(self.chain_providers)
+    }
+
+    /// The resellers in a chain through this provider that may VIEW.
+    fn resellers_of<'b>(&'b self, provider_id: &'b str) -> impl Iterator<Item = &'a String> + 'b {
+        self.chains()
+            .filter(move |(reseller, provider)| *provider == provider_id && self.views(reseller))
+            .map(|(reseller, _)| reseller)
+    }
+
+    /// The providers of this reseller's chains that may VIEW.
+    fn providers_of<'b>(&'b self, reseller_id: &'b str) -> impl Iterator<Item = &'a String> + 'b {
+        self.chains()
+            .filter(move |(reseller, provider)| *reseller == reseller_id && self.views(provider))
+            .map(|(_, provider)| provider)
+    }
+}
+
+fn parties_key(customer_id: &str) -> String {
+    format!("{customer_id}/parties")
+}
+
+fn chain_key(customer_id: &str, side: &str) -> String {
+    format!("{customer_id}/chain/{side}")
+}
+
+/// Reads, for each of these customers, what `audience` needs to know of the
+/// ACTIVE partners with rows on it, as `Parties` describes: who may VIEW it
+/// (an ACTIVE relationship or a grant in force after the change, or a
+/// relationship this very transaction ended: it gave VIEW just before), who
+/// has any row on it, and its indirect chains that stand, or that this
+/// transaction ended.
 async fn viewers(
     txn: &DatabaseTransaction,
     customer_ids: &[&str],
@@ -265,20 +367,18 @@ async fn viewers(
     viewers_of: &mut HashMap<String, Vec<String>>,
 ) -> Result<()> {
     let backend = txn.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = vec![
-        RelationshipState::Active.as_str().into(),
-        GrantState::Active.as_str().into(),
-        now.into(),
-        true.into(),
-    ];
+    let mut values: Vec<sea_orm::Value> = vec![PartnerStatus::Active.as_str().into()];
     let relationship_customers = in_list(&mut values, customer_ids.iter().copied());
     let grant_customers = in_list(&mut values, customer_ids.iter().copied());
     let sql = format!(
-        "SELECT customer_id, partner_id FROM relationships \
-         WHERE customer_id IN ({relationship_customers}) AND state = $1 \
-         UNION SELECT customer_id, partner_id FROM delegated_admin_grants \
-         WHERE customer_id IN ({grant_customers}) AND state = $2 \
-         AND (end_time IS NULL OR end_time > $3 OR auto_extend = $4)"
+        "SELECT r.customer_id, r.partner_id, CAST(0 AS BIGINT) AS is_grant, r.kind, r.indirect_provider_id, \
+         r.state, r.end_time, CAST(0 AS BIGINT) AS auto_extend \
+         FROM relationships r JOIN partners p ON p.id = r.partner_id \
+         WHERE r.customer_id IN ({relationship_customers}) AND p.status = $1 \
+         UNION ALL SELECT g.customer_id, g.partner_id, CAST(1 AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+         g.state, g.end_time, CASE WHEN g.auto_extend THEN 1 ELSE 0 END \
+         FROM delegated_admin_grants g JOIN partners p ON p.id = g.partner_id \
+         WHERE g.customer_id IN ({grant_customers}) AND p.status = $1"
     );
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
@@ -290,12 +390,55 @@ async fn viewers(
     for row in rows {
         let customer_id: String = row.try_get_by_index(0)?;
         let partner_id: String = row.try_get_by_index(1)?;
-        viewers_of.entry(customer_id).or_default().push(partner_id);
+        let is_grant: i64 = row.try_get_by_index(2)?;
+        let kind: Option<String> = row.try_get_by_index(3)?;
+        let provider_id: Option<String> = row.try_get_by_index(4)?;
+        let state: String = row.try_get_by_index(5)?;
+        let end_time: Option<i64> = row.try_get_by_index(6)?;
+        let auto_extend: i64 = row.try_get_by_index(7)?;
+        let gives_view = if is_grant == 1 {
+            state == GrantState::Active.as_str() && (auto_extend == 1 || end_time.is_none_or(|end| now < end))
+        } else {
+            state == RelationshipState::Active.as_str() || end_time == Some(now)
+        };
+        let in_chain =
+            is_grant == 0 && gives_view && kind.as_deref() == Some(RelationshipKind::IndirectReseller.as_str());
+        if in_chain && let Some(provider_id) = provider_id {
+            viewers_of
+                .entry(chain_key(&customer_id, "resellers"))
+                .or_default()
+                .push(partner_id.clone());
+            viewers_of
+                .entry(chain_key(&customer_id, "providers"))
+                .or_default()
+                .push(provider_id);
+        }
+        push_once(viewers_of.entry(parties_key(&customer_id)).or_default(), &partner_id);
+        if gives_view {
+            push_once(viewers_of.entry(customer_id).or_default(), &partner_id);
+        }
     }
     Ok(())
 }
 
-/// Partners ACTIVE-linked with this one, on either side.
+fn push_once(partners: &mut Vec<String>, partner_id: &str) {
+    if !partners.iter().any(|p| p == partner_id) {
+        partners.push(partner_id.to_owned());
+    }
+}
+
+/// Those of these partners that are ACTIVE (P4: a suspended partner reads
+/// nothing but itself).
+async fn active_partners<'a>(txn: &DatabaseTransaction, ids: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+    let rows = partner::Entity::find()
+        .filter(partner::Column::Id.is_in(ids))
+        .filter(partner::Column::Status.eq(PartnerStatus::Active.as_str()))
+        .all(txn)
+        .await?;
+    Ok(rows.into_iter().map(|p| p.id).collect())
+}
+
+/// ACTIVE partners ACTIVE-linked with this one, on either side.
 async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str) -> Result<Vec<String>> {
     let links = partner_link::Entity::find()
         .filter(
@@ -306,7 +449,7 @@ async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str) -> Result<
         .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
         .all(txn)
         .await?;
-    Ok(links
+    let others: Vec<String> = links
         .into_iter()
         .map(|link| {
             if link.provider_id == partner_id {
@@ -315,7 +458,8 @@ async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str) -> Result<
                 link.provider_id
             }
         })
-        .collect())
+        .collect();
+    active_partners(txn, others.iter().map(String::as_str)).await
 }
 
 fn chunks<T>(mut items: Vec<T>, size: usize) -> Vec<Vec<T>> {
