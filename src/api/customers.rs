@@ -54,6 +54,15 @@ impl CustomerApi {
         let caller = self.partners.partner(partner_id).await?;
         rules::require_active_caller(caller.as_ref()).cloned()
     }
+
+    /// P4: a partner that is not ACTIVE is refused every call, decided from
+    /// the caller alone before any lookup (W2).
+    async fn gate(&self, principal: &Principal) -> Result<()> {
+        if let Principal::Partner { partner_id } = principal {
+            self.active_caller(partner_id).await?;
+        }
+        Ok(())
+    }
 }
 
 fn query(partner_id: &str, customer_id: &str, action: Action) -> AccessQuery {
@@ -292,6 +301,7 @@ impl CustomerService for CustomerApi {
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
         let principal = principal(&request)?;
         let id = validate::id("id", &request.get_ref().id)?;
+        self.gate(&principal).await?;
         self.authorize_read(&principal, &id).await?;
         let customer = self.store.customer(&id).await?.ok_or_else(|| customer_not_found(&id))?;
         Ok(Response::new((&customer).into()))
@@ -325,10 +335,7 @@ impl CustomerService for CustomerApi {
             Principal::Customer { customer_id } => filter.only_id = Some(customer_id.clone()),
             Principal::Partner { partner_id } => {
                 // P4: a partner that is not ACTIVE reads no customer.
-                let active = self.partners.partner(partner_id).await?.is_some_and(|p| p.is_active());
-                if !active {
-                    return Ok(Response::new(pb::ListCustomersResponse::default()));
-                }
+                self.active_caller(partner_id).await?;
                 filter.visible_to_partner = Some(partner_id.clone());
             }
         }
@@ -561,6 +568,7 @@ impl CustomerService for CustomerApi {
     ) -> Result<Response<pb::Subscription>, Status> {
         let principal = principal(&request)?;
         let id = validate::id("id", &request.get_ref().id)?;
+        self.gate(&principal).await?;
         let subscription = self.store.subscription(&id).await?;
         match (&principal, subscription) {
             (_, Some(subscription)) => {
@@ -569,11 +577,8 @@ impl CustomerService for CustomerApi {
             }
             (Principal::Operator { .. } | Principal::Service { .. }, None) => Err(subscription_not_found(&id).into()),
             (Principal::Customer { .. }, None) => Err(tenant_mismatch().into()),
-            (Principal::Partner { .. }, None) => Err(Error::permission_denied(
-                Reason::NoRelationship,
-                "the partner has no relationship with this customer",
-            )
-            .into()),
+            // The very refusal of C4 for a customer it may not read (W2).
+            (Principal::Partner { .. }, None) => Err(rules::cannot_view().into()),
         }
     }
 
@@ -588,6 +593,7 @@ impl CustomerService for CustomerApi {
             service = if body.service.is_empty() { Ok(None) } else { validate::service("service", &body.service).map(Some) };
             status = optional::<SubscriptionStatus>("status", body.status);
         }
+        self.gate(&principal).await?;
         self.authorize_read(&principal, &customer_id).await?;
         let page = PageRequest::parse(
             body.page_size,

@@ -19,6 +19,15 @@ impl PartnerApi {
     pub fn new(store: Store) -> Self {
         PartnerApi { store }
     }
+
+    /// P4: a partner that is not ACTIVE is refused every call (but GetPartner
+    /// on itself), decided from the caller alone before any lookup (W2).
+    async fn gate(&self, principal: &Principal) -> Result<(), Error> {
+        if let Principal::Partner { partner_id } = principal {
+            rules::require_active_caller(self.store.partner(partner_id).await?.as_ref())?;
+        }
+        Ok(())
+    }
 }
 
 fn not_visible() -> Error {
@@ -38,6 +47,7 @@ impl PartnerService for PartnerApi {
         request: Request<pb::CreatePartnerRequest>,
     ) -> Result<Response<pb::Partner>, Status> {
         let principal = principal(&request)?;
+        self.gate(&principal).await?;
         rules::require_operator(&principal, "create partners")?;
         let body = request.into_inner();
         let key = request_key(&principal, "CreatePartner", &body.request_id, &body)?;
@@ -84,6 +94,9 @@ impl PartnerService for PartnerApi {
     async fn get_partner(&self, request: Request<pb::GetPartnerRequest>) -> Result<Response<pb::Partner>, Status> {
         let principal = principal(&request)?;
         let id = validate::id("id", &request.get_ref().id)?;
+        if principal.partner_id() != Some(id.as_str()) {
+            self.gate(&principal).await?;
+        }
         let linked = match &principal {
             Principal::Partner { partner_id } if partner_id != &id => {
                 self.store.partner_visible_to(partner_id, &id).await?
@@ -115,6 +128,7 @@ impl PartnerService for PartnerApi {
             &body.page_token,
             &format!("partners|{kind:?}|{status:?}"),
         )?;
+        self.gate(&principal).await?;
         let mut filter = PartnerFilter {
             kind,
             status,
@@ -149,6 +163,7 @@ impl PartnerService for PartnerApi {
         let input = body.partner.unwrap_or_default();
         let id = validate::id("partner.id", &input.id)?;
         let paths = mask_paths(body.update_mask, &["display_name", "kind", "status"])?;
+        self.gate(&principal).await?;
         match &principal {
             Principal::Operator { .. } => {}
             Principal::Partner { partner_id } if partner_id == &id && paths.iter().all(|p| p == "display_name") => {}
@@ -217,6 +232,7 @@ impl PartnerService for PartnerApi {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
         }
+        self.gate(&principal).await?;
         rules::require_link_manager(&principal, &provider_id)?;
         let key = request_key(&principal, "LinkIndirectReseller", &body.request_id, &body)?;
 
@@ -279,6 +295,7 @@ impl PartnerService for PartnerApi {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
         }
+        self.gate(&principal).await?;
         rules::require_link_manager(&principal, &provider_id)?;
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
@@ -305,6 +322,7 @@ impl PartnerService for PartnerApi {
             partner_id = validate::optional_id("partner_id", &body.partner_id);
             state = optional::<LinkState>("state", body.state);
         }
+        self.gate(&principal).await?;
         let partner_id = match &principal {
             Principal::Operator { .. } | Principal::Service { .. } => partner_id,
             Principal::Partner { partner_id: caller } => match partner_id {

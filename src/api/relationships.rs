@@ -84,6 +84,16 @@ impl RelationshipApi {
         rules::require_active_caller(caller.as_ref()).cloned()
     }
 
+    /// P4: a partner that is not ACTIVE is refused every call (but
+    /// CheckAccess about itself), decided from the caller alone before any
+    /// lookup (W2).
+    async fn gate(&self, principal: &Principal) -> Result<()> {
+        if let Principal::Partner { partner_id } = principal {
+            self.active_caller(partner_id).await?;
+        }
+        Ok(())
+    }
+
     fn invitation(&self, invitation: &RelationshipRequest) -> pb::RelationshipRequest {
         convert::invitation(invitation, &self.settings.invitation_base_url, self.store.now())
     }
@@ -370,6 +380,7 @@ impl RelationshipService for RelationshipApi {
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
         let principal = principal(&request)?;
         let id = validate::id("id", &request.get_ref().id)?;
+        self.gate(&principal).await?;
         match self.store.invitation(&id).await? {
             Some(invitation) if rules::can_read_invitation(&principal, &invitation) => {
                 Ok(Response::new(self.invitation(&invitation)))
@@ -393,6 +404,7 @@ impl RelationshipService for RelationshipApi {
             indirect_reseller_id = validate::optional_id("indirect_reseller_id", &body.indirect_reseller_id);
             state = optional::<InvitationState>("state", body.state);
         }
+        self.gate(&principal).await?;
         let party = match &principal {
             Principal::Operator { .. } | Principal::Service { .. } => None,
             Principal::Partner { partner_id } => Some(partner_id.clone()),
@@ -436,7 +448,13 @@ impl RelationshipService for RelationshipApi {
             tx.active_caller(partner_id).await?;
         }
         let invitation = match (tx.invitation(&id).await?, &principal) {
+            // W2: a partner that may not read it is refused as for an
+            // unknown id; the named reseller, which reads it (I4), is told
+            // that only the inviting partner revokes.
             (Some(invitation), Principal::Partner { partner_id }) if &invitation.inviting_partner_id != partner_id => {
+                if !rules::can_read_invitation(&principal, &invitation) {
+                    return Err(invitation_not_visible().into());
+                }
                 return Err(Error::permission_denied(
                     Reason::NotInvitationParty,
                     "only the inviting partner revokes a relationship request",
@@ -464,6 +482,7 @@ impl RelationshipService for RelationshipApi {
         request: Request<pb::AcceptRelationshipRequestRequest>,
     ) -> Result<Response<pb::AcceptRelationshipRequestResponse>, Status> {
         let principal = principal(&request)?;
+        self.gate(&principal).await?;
         let Principal::Customer { customer_id } = &principal else {
             return Err(Error::role_not_allowed("accept relationship requests (a customer's admin does)").into());
         };
@@ -608,6 +627,7 @@ impl RelationshipService for RelationshipApi {
         let principal = principal(&request)?;
         let body = request.into_inner();
         let customer_id = validate::id("customer_id", &body.customer_id)?;
+        self.gate(&principal).await?;
         let view = self.relationship_view(&principal, &customer_id).await?;
         let page = PageRequest::parse(
             body.page_size,
@@ -634,6 +654,7 @@ impl RelationshipService for RelationshipApi {
             customer_id = validate::id("customer_id", &body.customer_id);
             named = validate::optional_id("partner_id", &body.partner_id);
         }
+        self.gate(&principal).await?;
         let partner_id = match (&principal, named) {
             (Principal::Operator { .. }, Some(named)) => named,
             (Principal::Operator { .. }, None) => {
@@ -717,6 +738,7 @@ impl RelationshipService for RelationshipApi {
         request: Request<pb::GrantDelegatedAdminRequest>,
     ) -> Result<Response<pb::GrantDelegatedAdminResponse>, Status> {
         let principal = principal(&request)?;
+        self.gate(&principal).await?;
         let Principal::Customer { customer_id: own } = &principal else {
             return Err(Error::role_not_allowed("grant delegated admin privileges (a customer's admin does)").into());
         };
@@ -823,7 +845,15 @@ impl RelationshipService for RelationshipApi {
         request: Request<pb::CheckAccessRequest>,
     ) -> Result<Response<pb::CheckAccessResponse>, Status> {
         let principal = principal(&request)?;
-        let query = access_query("", request.get_ref(), &principal)?;
+        let query = match access_query("", request.get_ref(), &principal) {
+            // P4: asking about another partner is refused; a suspended
+            // caller is told it is suspended.
+            Err(error) if error.code == ErrorCode::PermissionDenied => {
+                self.gate(&principal).await?;
+                return Err(error.into());
+            }
+            query => query?,
+        };
         let decision = self.access.check(&query).await?;
         Ok(Response::new(decision_reply(decision)))
     }
@@ -846,16 +876,22 @@ impl RelationshipService for RelationshipApi {
         // Every invalid field is reported at once; a check the caller may not
         // ask refuses the whole batch with its own code.
         let mut violations = Vec::new();
+        let mut refused = None;
         let mut queries = Vec::with_capacity(checks.len());
         for (i, check) in checks.iter().enumerate() {
             match access_query(&format!("checks[{i}]."), check, &principal) {
                 Ok(query) => queries.push(query),
                 Err(error) if error.code == ErrorCode::InvalidArgument => violations.extend(error.violations),
-                Err(error) => return Err(error.into()),
+                Err(error) => refused = refused.or(Some(error)),
             }
         }
         if !violations.is_empty() {
             return Err(Error::invalid_fields(violations).into());
+        }
+        if let Some(error) = refused {
+            // P4 as in CheckAccess.
+            self.gate(&principal).await?;
+            return Err(error.into());
         }
         let decisions = self.access.check_batch(&queries).await?;
         Ok(Response::new(pb::BatchCheckAccessResponse {
@@ -874,6 +910,7 @@ impl RelationshipService for RelationshipApi {
             return Err(Error::invalid("after_seq", "must not be negative").into());
         }
         let filter = event_filter(&principal, &body.customer_id, &body.partner_id)?;
+        self.gate(&principal).await?;
         let page = PageRequest::parse(
             body.page_size,
             &body.page_token,
@@ -908,6 +945,7 @@ impl RelationshipService for RelationshipApi {
             return Err(Error::invalid("after_seq", "must not be negative").into());
         }
         let filter = event_filter(&principal, &body.customer_id, &body.partner_id)?;
+        self.gate(&principal).await?;
         let (sender, receiver) = mpsc::channel(self.settings.watch_buffer.max(2));
         tokio::spawn(stream_events(
             self.store.clone(),

@@ -161,14 +161,18 @@ fn refuse_unless_allowed(decision: &Decision, reason: Reason, message: &str) -> 
     }
 }
 
+const NO_VIEW: &str = "the partner has no relationship with this customer";
+
+/// C4, W2: the PERMISSION_DENIED a partner gets for any customer it may not
+/// read, existing or not, and for anything of such a customer.
+pub fn cannot_view() -> Error {
+    Error::permission_denied(Reason::NoRelationship, NO_VIEW)
+}
+
 /// C4: the PERMISSION_DENIED a partner gets for any customer it may not
 /// read, existing or not.
 pub fn require_view(decision: &Decision) -> Result<()> {
-    refuse_unless_allowed(
-        decision,
-        Reason::NoRelationship,
-        "the partner has no relationship with this customer",
-    )
+    refuse_unless_allowed(decision, Reason::NoRelationship, NO_VIEW)
 }
 
 /// S1, S2: a CSP partner of record must be transacting with the customer.
@@ -331,21 +335,20 @@ pub fn grant_end(now: Micros, duration_days: i32, auto_extend: bool) -> Result<O
     }
 }
 
-/// D1: the grantee must be an ACTIVE partner that is not an ADVISOR.
+/// D1: the grantee must be an ACTIVE partner that is not an ADVISOR. A
+/// customer admin reads only ACTIVE partners (P5), so a suspended one is
+/// refused exactly as an unknown id is (W2).
 pub fn check_grantee(partner: Option<&Partner>) -> Result<&Partner> {
-    let Some(partner) = partner else {
-        return Err(Error::not_found(Reason::PartnerNotFound, "no such partner"));
+    let Some(partner) = partner.filter(|p| p.is_active()) else {
+        return Err(Error::permission_denied(
+            Reason::PartnerNotVisible,
+            "no ACTIVE partner has this id",
+        ));
     };
     if partner.kind == PartnerKind::Advisor {
         return Err(Error::permission_denied(
             Reason::PartnerKindNotAllowed,
             "an ADVISOR cannot hold delegated admin privileges",
-        ));
-    }
-    if !partner.is_active() {
-        return Err(Error::failed_precondition(
-            Reason::PartnerNotActive,
-            "the partner is not ACTIVE",
         ));
     }
     Ok(partner)

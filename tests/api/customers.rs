@@ -597,10 +597,12 @@ async fn c4_p4_suspended_partner_reads_no_customer_until_reactivated() {
         Code::PermissionDenied,
         "PARTNER_NOT_ACTIVE",
     );
-    let listed = list_customers(&server, &partner(&owner.id), Default::default())
-        .await
-        .expect("list answers");
-    assert!(listed.customers.is_empty(), "{listed:?}");
+    // P4: every call of a suspended partner is refused, lists too.
+    assert_error(
+        list_customers(&server, &partner(&owner.id), Default::default()).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_ACTIVE",
+    );
     let view = decide(&server, &owner.id, &mine.id, Action::View, None, None).await;
     assert!(!view.allowed);
     assert_eq!(view.reason, AccessReason::PartnerNotActive);

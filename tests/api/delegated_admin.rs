@@ -410,16 +410,26 @@ async fn d1_an_advisor_is_permission_denied_partner_kind_not_allowed() {
 }
 
 #[tokio::test]
-async fn d1_a_suspended_partner_is_failed_precondition_partner_not_active() {
+async fn d1_w2_a_suspended_partner_is_refused_as_an_unknown_one() {
     let server = TestServer::start().await;
     let (_, created) = reseller_with_customer(&server).await;
     let grantee = server.create_partner(Kind::DirectReseller).await;
     server.set_partner_status(&grantee.id, PartnerStatus::Suspended).await;
     let events_before = server.events().await.len();
-    assert_error(
+    // A customer admin reads only ACTIVE partners (P5): the refusal tells
+    // it nothing more than an unknown id would.
+    let suspended = assert_error(
         server.grant(&created.id, &grantee.id, "office365", &BOTH).await,
-        Code::FailedPrecondition,
-        "PARTNER_NOT_ACTIVE",
+        Code::PermissionDenied,
+        "PARTNER_NOT_VISIBLE",
+    );
+    let unknown = server
+        .grant(&created.id, &uuid::Uuid::now_v7().to_string(), "office365", &BOTH)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (suspended.code(), suspended.message(), suspended.details()),
+        (unknown.code(), unknown.message(), unknown.details())
     );
     assert_eq!(server.events().await.len(), events_before);
 
