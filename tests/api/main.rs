@@ -13,6 +13,7 @@ mod model;
 mod operations;
 mod partners;
 mod races;
+mod refusals;
 mod relationships;
 mod replicas;
 mod subscriptions;
