@@ -110,6 +110,17 @@ fn violations(events: &[Event]) -> Vec<String> {
                     found.push(format!("S2: seq {seq} sold for {reseller} without a link"));
                 }
             }
+            // S3: a partner changes a subscription only as its transacting
+            // partner of record or provider.
+            ("subscription.updated", EventResource::Subscription(s)) => {
+                if let Some(actor) = event.actor.strip_prefix("partner:") {
+                    let of_record = s.partner_of_record_id.as_deref() == Some(actor)
+                        || s.indirect_provider_id.as_deref() == Some(actor);
+                    if !(of_record && world.transacting(actor, &s.customer_id)) {
+                        found.push(format!("S3: seq {seq} {actor} changed {} without MANAGE", s.id));
+                    }
+                }
+            }
             // C1, I7: an indirect chain starts only through an ACTIVE link
             // between ACTIVE partners.
             ("relationship.created", EventResource::Relationship(r)) => {
@@ -290,6 +301,75 @@ async fn w1_sale_and_end_of_relationship_never_both_pass() {
     }
     assert_invariants(&server).await;
     assert_eq!(both, 0, "pairs where both the sale and the end were acknowledged");
+}
+
+async fn set_status(
+    server: &TestServer,
+    partner_id: &str,
+    subscription_id: &str,
+    status: pb::subscription::Status,
+) -> Result<pb::Subscription, Status> {
+    server
+        .customers(&partner(partner_id))
+        .update_subscription(pb::UpdateSubscriptionRequest {
+            subscription: Some(pb::Subscription {
+                id: subscription_id.into(),
+                status: status as i32,
+                ..Default::default()
+            }),
+            update_mask: mask(&["status"]),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// S3 against M3: a partner reactivates its suspended subscription while it
+/// ends its relationship (which the suspended subscription does not block).
+/// Never both: the subscription would be ACTIVE with no relationship behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn w1_reactivation_and_end_of_relationship_never_both_pass() {
+    let server = Arc::new(TestServer::start().await);
+    let reseller = server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let mut both = 0;
+    for _ in 0..ROUNDS {
+        let mut setups = Vec::new();
+        for _ in 0..PAIRS {
+            let customer_id = server.create_customer(&partner(&reseller.id), None).await.unwrap().id;
+            let sold = server
+                .create_subscription(&partner(&reseller.id), csp_subscription(&customer_id, ""))
+                .await
+                .unwrap();
+            set_status(&server, &reseller.id, &sold.id, pb::subscription::Status::Suspended)
+                .await
+                .unwrap();
+            setups.push((customer_id, sold.id));
+        }
+        let pairs = setups.into_iter().map(|(customer_id, subscription_id)| {
+            let server = server.clone();
+            let reseller_id = reseller.id.clone();
+            async move {
+                tokio::join!(
+                    set_status(
+                        &server,
+                        &reseller_id,
+                        &subscription_id,
+                        pb::subscription::Status::Active
+                    ),
+                    end_relationship(&server, &reseller_id, &customer_id),
+                )
+            }
+        });
+        for (reactivated, ended) in race(pairs).await {
+            if acknowledged(&reactivated) && acknowledged(&ended) {
+                both += 1;
+            }
+        }
+    }
+    assert_invariants(&server).await;
+    assert_eq!(
+        both, 0,
+        "pairs where both the reactivation and the end were acknowledged"
+    );
 }
 
 /// S2 and C1/I2 against P2: a provider's sale for its reseller, a new
