@@ -1,6 +1,7 @@
 //! The gRPC adapters: protobuf in, domain calls, protobuf out. Tonic and
 //! prost types stay in this module (and in the generated `pb`).
 
+pub mod codec;
 mod convert;
 mod customers;
 mod partners;
