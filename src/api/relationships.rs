@@ -666,10 +666,10 @@ impl RelationshipService for RelationshipApi {
                 Reason::ActiveSubscriptions,
                 format!(
                     "ACTIVE subscriptions still name this partner: {}; cancel or suspend them first",
-                    ids.join(", ")
+                    crate::domain::error::listed(&ids)
                 ),
             )
-            .with_metadata("subscription_ids", ids.join(","))
+            .with_ids("subscription_ids", &ids)
             .into());
         }
         let mut ended = Vec::new();
@@ -821,12 +821,7 @@ impl RelationshipService for RelationshipApi {
         let principal = principal(&request)?;
         let checks = &request.get_ref().checks;
         if checks.len() > MAX_BATCH_CHECKS {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                Reason::TooManyChecks,
-                format!("at most {MAX_BATCH_CHECKS} checks per call; got {}", checks.len()),
-            )
-            .into());
+            return Err(Error::invalid("checks", format!("at most {MAX_BATCH_CHECKS} items (A2)")).into());
         }
         // Every invalid field is reported at once; a check the caller may not
         // ask refuses the whole batch with its own code.

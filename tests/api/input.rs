@@ -8,6 +8,7 @@ use prost_types::field_descriptor_proto::Type;
 use prost_types::{DescriptorProto, FileDescriptorSet};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 use crate::support::*;
 
@@ -172,4 +173,121 @@ async fn w3_malformed_bytes_are_invalid_argument_on_every_method() {
             assert_eq!(reason(&status), "MALFORMED_MESSAGE", "{} with {what}", method.path);
         }
     }
+}
+
+/// What an error takes on the wire: the percent-encoded grpc-message and the
+/// base64 grpc-status-details-bin.
+fn error_wire_size(status: &Status) -> usize {
+    let message: usize = status
+        .message()
+        .bytes()
+        .map(|b| if (0x20..0x7f).contains(&b) && b != b'%' { 1 } else { 3 })
+        .sum();
+    message + status.details().len().div_ceil(3) * 4
+}
+
+/// W3's bound on an error, and its ErrorInfo.
+#[track_caller]
+fn assert_small(status: &Status) {
+    let size = error_wire_size(status);
+    assert!(size < 8 * 1024, "{size} bytes: {:?}", status.code());
+    reason(status);
+    let violations = status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.len())
+        .unwrap_or_default();
+    assert!(violations <= 20, "{violations} violations listed");
+}
+
+#[tokio::test]
+async fn w3_an_error_for_1000_invalid_checks_lists_20_and_counts_the_rest() {
+    let server = TestServer::start().await;
+    // Each check is wrong three ways: not a UUID twice, no action.
+    let check = pb::CheckAccessRequest {
+        partner_id: "not-a-partner-id".into(),
+        customer_id: "é".repeat(100),
+        ..Default::default()
+    };
+    let status = server
+        .relationships(&service())
+        .batch_check_access(pb::BatchCheckAccessRequest {
+            checks: vec![check; 1000],
+        })
+        .await
+        .expect_err("invalid checks");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(reason(&status), "INVALID_FIELD");
+    assert_small(&status);
+    assert_eq!(violated_fields(&status).len(), 20);
+    let info = status.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(
+        info.metadata.get("violations_omitted").map(String::as_str),
+        Some("2980")
+    );
+    // The message names the first few and counts the rest.
+    assert!(status.message().ends_with(" more"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn w3_a_huge_update_mask_path_is_not_echoed() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let huge = "x".repeat(1 << 20);
+    let status = server
+        .partners(&operator())
+        .update_partner(pb::UpdatePartnerRequest {
+            partner: Some(pb::Partner {
+                id: partner.id.clone(),
+                display_name: "Renamed".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&[&huge, "display_name"]),
+        })
+        .await
+        .expect_err("unknown path");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_small(&status);
+    assert!(
+        status.message().len() < 1024,
+        "{} bytes of message",
+        status.message().len()
+    );
+}
+
+#[tokio::test]
+async fn w3_m3_active_subscriptions_names_at_most_20_and_counts_the_rest() {
+    let server = TestServer::start().await;
+    let direct = server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let tenant = server
+        .create_customer(&partner(&direct.id), None)
+        .await
+        .expect("customer");
+    let mut ids = Vec::new();
+    for _ in 0..25 {
+        let subscription = server
+            .create_subscription(&partner(&direct.id), csp_subscription(&tenant.id, &direct.id))
+            .await
+            .expect("subscription");
+        ids.push(subscription.id);
+    }
+    let status = server
+        .relationships(&partner(&direct.id))
+        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+            customer_id: tenant.id.clone(),
+            partner_id: String::new(),
+        })
+        .await
+        .expect_err("blocked");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "ACTIVE_SUBSCRIPTIONS");
+    assert_small(&status);
+    let info = status.get_details_error_info().expect("ErrorInfo");
+    let named: Vec<&str> = info.metadata["subscription_ids"].split(',').collect();
+    assert_eq!(named.len(), 20);
+    assert!(named.iter().all(|id| ids.iter().any(|known| known == id)), "{named:?}");
+    assert_eq!(
+        info.metadata.get("subscription_ids_omitted").map(String::as_str),
+        Some("5")
+    );
+    assert!(status.message().contains("and 5 more"), "{}", status.message());
 }
