@@ -10,6 +10,7 @@ use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic_prost::ProstEncoder;
 
+use super::limits::Bounded;
 use crate::domain::{Error, ErrorCode, Reason};
 
 /// The longest decoding error message sent back; prost's messages name
@@ -29,7 +30,7 @@ impl<T, U> Default for ServiceCodec<T, U> {
 impl<T, U> Codec for ServiceCodec<T, U>
 where
     T: Message + Send + 'static,
-    U: Message + Default + Send + 'static,
+    U: Message + Default + Bounded + Send + 'static,
 {
     type Encode = T;
     type Decode = U;
@@ -45,16 +46,19 @@ where
     }
 }
 
-/// Decodes with prost; a message that does not decode is INVALID_ARGUMENT.
+/// Decodes with prost; a message that does not decode is INVALID_ARGUMENT,
+/// and so is a field beyond its maximum (W3).
 #[derive(Debug, Clone)]
 pub struct ServiceDecoder<U>(PhantomData<U>);
 
-impl<U: Message + Default> Decoder for ServiceDecoder<U> {
+impl<U: Message + Default + Bounded> Decoder for ServiceDecoder<U> {
     type Item = U;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf).map(Some).map_err(|error| malformed(&error).into())
+        let message = U::decode(buf).map_err(|error| Status::from(malformed(&error)))?;
+        message.check_bounds()?;
+        Ok(Some(message))
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod codec;
 mod convert;
 mod customers;
+mod limits;
 mod partners;
 mod relationships;
 

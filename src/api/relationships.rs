@@ -406,9 +406,12 @@ impl RelationshipService for RelationshipApi {
             party,
         };
         let rows = self.store.list_invitations(&filter, &page).await?;
-        let (invitations, next_page_token) = page.finish(rows, |r| r.id.clone());
+        // W3: cut by bytes too, measured on the reply's own items.
+        let rows: Vec<pb::RelationshipRequest> = rows.iter().map(|r| self.invitation(r)).collect();
+        let (relationship_requests, next_page_token) =
+            page.finish_within(rows, |r| r.id.clone(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListRelationshipRequestsResponse {
-            relationship_requests: invitations.iter().map(|r| self.invitation(r)).collect(),
+            relationship_requests,
             next_page_token,
         }))
     }
@@ -869,9 +872,12 @@ impl RelationshipService for RelationshipApi {
             None => body.after_seq,
         };
         let rows = self.store.list_events(&filter, after, page.fetch_limit()).await?;
-        let (events, next_page_token) = page.finish(rows, |e| e.seq.to_string());
+        // W3: cut by bytes too (a few large events once made a page pass
+        // the maximum message size), measured on the reply's own items.
+        let rows: Vec<pb::Event> = rows.iter().map(convert::event).collect();
+        let (events, next_page_token) = page.finish_within(rows, |e| e.seq.to_string(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.iter().map(convert::event).collect(),
+            events,
             next_page_token,
         }))
     }

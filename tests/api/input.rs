@@ -119,27 +119,29 @@ fn nest(outer: Option<i32>, inner: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// Sends `payload` as the request of `method` and returns the status.
-async fn send_raw(server: &TestServer, method: &Method, payload: Vec<u8>) -> Status {
+/// Sends `payload` as the request of `method`: Ok when the server answered
+/// (or opened the stream), else the status.
+async fn call_raw(server: &TestServer, method: &Method, payload: Vec<u8>) -> Result<(), Status> {
     let channel =
         tonic::service::interceptor::InterceptedService::new(server.channel.clone(), server.bearer(&operator()));
-    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_encoding_message_size(usize::MAX)
+        .max_decoding_message_size(usize::MAX);
     grpc.ready().await.expect("ready");
     let path = method.path.parse().expect("path");
     let request = tonic::Request::new(payload);
     if method.server_streaming {
-        match grpc.server_streaming(request, path, RawCodec).await {
-            Err(status) => status,
-            Ok(response) => match response.into_inner().message().await {
-                Err(status) => status,
-                Ok(message) => panic!("{} answered {message:?} to junk", method.path),
-            },
-        }
+        grpc.server_streaming(request, path, RawCodec).await.map(drop)
     } else {
-        match grpc.unary(request, path, RawCodec).await {
-            Err(status) => status,
-            Ok(response) => panic!("{} accepted junk: {:?}", method.path, response.into_inner()),
-        }
+        grpc.unary(request, path, RawCodec).await.map(drop)
+    }
+}
+
+/// Sends junk as the request of `method` and returns the refusal.
+async fn send_raw(server: &TestServer, method: &Method, payload: Vec<u8>) -> Status {
+    match call_raw(server, method, payload).await {
+        Err(status) => status,
+        Ok(()) => panic!("{} accepted junk", method.path),
     }
 }
 
@@ -205,7 +207,7 @@ async fn w3_an_error_for_1000_invalid_checks_lists_20_and_counts_the_rest() {
     // Each check is wrong three ways: not a UUID twice, no action.
     let check = pb::CheckAccessRequest {
         partner_id: "not-a-partner-id".into(),
-        customer_id: "é".repeat(100),
+        customer_id: "é".repeat(60),
         ..Default::default()
     };
     let status = server
@@ -290,4 +292,420 @@ async fn w3_m3_active_subscriptions_names_at_most_20_and_counts_the_rest() {
         Some("5")
     );
     assert!(status.message().contains("and 5 more"), "{}", status.message());
+}
+
+/// The maximum README's Limits table gives a field, by its name.
+fn limit_of(name: &str) -> usize {
+    match name {
+        "request_id" => 128,
+        "mpn_id" => 10,
+        "id" | "etag" | "code" => 64,
+        name if name.ends_with("_id") => 64,
+        "page_token" => 512,
+        "display_name" | "company_name" | "offer_name" | "first_name" | "last_name" | "company_name_prefix" => 200,
+        "domain" | "customer_domain" | "domain_prefix" => 253,
+        "email" => 254,
+        "culture" => 35,
+        "language" => 3,
+        "service" => 32,
+        "url" => 2048,
+        "delegated_admin_services" => 3,
+        "delegated_admin_scopes" | "scopes" => 2,
+        "checks" => 1000,
+        "paths" => 10,
+        other => panic!("no maximum is known for field {other}: give it one (W3)"),
+    }
+}
+
+fn varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn field_bytes(number: i32, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint((u64::from(number as u32) << 3) | 2, &mut out);
+    varint(bytes.len() as u64, &mut out);
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn varint_field(number: i32, value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(u64::from(number as u32) << 3, &mut out);
+    varint(value, &mut out);
+    out
+}
+
+/// One bounded field of a request: its path in a BadRequest, its maximum,
+/// and how to encode the request with the field holding `n` characters or
+/// items (every other field left empty).
+struct Leaf {
+    path: String,
+    max: usize,
+    encode: Box<dyn Fn(usize) -> Vec<u8>>,
+}
+
+/// Every string and repeated field of `message`, one level into the
+/// service's own messages (and a repeated one's first item).
+fn leaves(
+    message: &DescriptorProto,
+    all: &[DescriptorProto],
+    prefix: &str,
+    wrap: std::rc::Rc<dyn Fn(Vec<u8>) -> Vec<u8>>,
+    out: &mut Vec<Leaf>,
+) {
+    for field in &message.field {
+        let number = field.number();
+        let name = field.name().to_owned();
+        let repeated = field.label() == prost_types::field_descriptor_proto::Label::Repeated;
+        let path = format!("{prefix}{name}");
+        let wrap = wrap.clone();
+        match field.r#type() {
+            Type::String if !repeated => out.push(Leaf {
+                max: limit_of(&name),
+                path,
+                // A two-byte character: limits count characters, not bytes.
+                encode: Box::new(move |n| wrap(field_bytes(number, "é".repeat(n).as_bytes()))),
+            }),
+            Type::String => {
+                let item_wrap = wrap.clone();
+                out.push(Leaf {
+                    max: limit_of(&name),
+                    path: path.clone(),
+                    encode: Box::new(move |n| wrap(field_bytes(number, b"azure").repeat(n))),
+                });
+                out.push(Leaf {
+                    max: limit_of("service"),
+                    path: format!("{path}[0]"),
+                    encode: Box::new(move |n| item_wrap(field_bytes(number, "é".repeat(n).as_bytes()))),
+                });
+            }
+            Type::Enum if repeated => out.push(Leaf {
+                max: limit_of(&name),
+                path,
+                encode: Box::new(move |n| wrap(varint_field(number, 1).repeat(n))),
+            }),
+            Type::Message => {
+                let type_name = field.type_name().to_owned();
+                if type_name == ".google.protobuf.FieldMask" {
+                    let path_wrap = wrap.clone();
+                    out.push(Leaf {
+                        max: limit_of("paths"),
+                        path: format!("{path}.paths"),
+                        encode: Box::new(move |n| wrap(field_bytes(number, &field_bytes(1, b"status").repeat(n)))),
+                    });
+                    out.push(Leaf {
+                        max: 64,
+                        path: format!("{path}.paths[0]"),
+                        encode: Box::new(move |n| {
+                            path_wrap(field_bytes(number, &field_bytes(1, "é".repeat(n).as_bytes())))
+                        }),
+                    });
+                } else if type_name.starts_with(".partnercenter.") {
+                    let inner_name = type_name.rsplit('.').next().unwrap_or_default();
+                    let inner = all.iter().find(|m| m.name() == inner_name).expect("message").clone();
+                    if repeated {
+                        let count_wrap = wrap.clone();
+                        out.push(Leaf {
+                            max: limit_of(&name),
+                            path: path.clone(),
+                            encode: Box::new(move |n| count_wrap(field_bytes(number, &[]).repeat(n))),
+                        });
+                    }
+                    let item_prefix = if repeated {
+                        format!("{path}[0].")
+                    } else {
+                        format!("{path}.")
+                    };
+                    let nested: std::rc::Rc<dyn Fn(Vec<u8>) -> Vec<u8>> =
+                        std::rc::Rc::new(move |bytes| wrap(field_bytes(number, &bytes)));
+                    leaves(&inner, all, &item_prefix, nested, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a refusal names `path` as beyond its maximum.
+fn refused_for_length(status: &Status, path: &str) -> bool {
+    status.get_details_bad_request().is_some_and(|bad| {
+        bad.field_violations
+            .iter()
+            .any(|v| v.field == path && v.description.contains("at most"))
+    })
+}
+
+#[tokio::test]
+async fn w3_every_field_at_its_maximum_passes_and_one_beyond_is_refused() {
+    let server = TestServer::start().await;
+    // Something in the log, so "nothing appended" means something.
+    server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let all: Vec<DescriptorProto> = set.file.iter().flat_map(|file| file.message_type.clone()).collect();
+    let mut checked = 0;
+    for method in every_method() {
+        let mut fields = Vec::new();
+        leaves(&method.input, &all, "", std::rc::Rc::new(|bytes| bytes), &mut fields);
+        for leaf in fields {
+            let at_max = call_raw(&server, &method, (leaf.encode)(leaf.max)).await;
+            if let Err(status) = &at_max {
+                assert!(
+                    !matches!(status.code(), Code::Internal | Code::Unknown),
+                    "{} {} at max: {status:?}",
+                    method.path,
+                    leaf.path
+                );
+                assert!(
+                    !refused_for_length(status, &leaf.path),
+                    "{} {} refused at its maximum {}: {status:?}",
+                    method.path,
+                    leaf.path,
+                    leaf.max
+                );
+            }
+
+            let last_seq = server.server.store().last_seq().await.expect("seq");
+            let status = call_raw(&server, &method, (leaf.encode)(leaf.max + 1))
+                .await
+                .expect_err(&format!("{} {} beyond its maximum", method.path, leaf.path));
+            assert_eq!(
+                status.code(),
+                Code::InvalidArgument,
+                "{} {}: {status:?}",
+                method.path,
+                leaf.path
+            );
+            assert_eq!(reason(&status), "INVALID_FIELD", "{} {}", method.path, leaf.path);
+            assert!(
+                refused_for_length(&status, &leaf.path),
+                "{} {}: {status:?}",
+                method.path,
+                leaf.path
+            );
+            let named = status.get_details_bad_request().expect("BadRequest");
+            assert!(
+                named
+                    .field_violations
+                    .iter()
+                    .any(|v| v.description.contains(&leaf.max.to_string())),
+                "the limit is named: {named:?}"
+            );
+            assert_eq!(
+                server.server.store().last_seq().await.expect("seq"),
+                last_seq,
+                "{} {}: nothing appended",
+                method.path,
+                leaf.path
+            );
+            checked += 1;
+        }
+    }
+    // 108 today: a field added without a maximum fails in `limit_of`.
+    assert!(checked >= 100, "{checked} fields checked");
+}
+
+/// A DNS name of exactly `len` characters ending in `tail`.
+fn domain_of_length(len: usize, tail: &str) -> String {
+    let mut need = len - tail.len() - 1;
+    let mut labels = Vec::new();
+    while need > 63 {
+        labels.push("a".repeat(62));
+        need -= 63;
+    }
+    labels.push("a".repeat(need));
+    labels.push(tail.to_owned());
+    let domain = labels.join(".");
+    assert_eq!(domain.len(), len);
+    domain
+}
+
+/// A character of four UTF-8 bytes: the longest a limit in characters allows.
+const WIDE: char = '𠀀';
+
+/// A customer whose every field is at its maximum.
+fn customer_at_maximum(variant: usize) -> pb::Customer {
+    let wide = |n: usize| -> String {
+        let mut text: String = std::iter::repeat_n(WIDE, n - 1).collect();
+        text.push(char::from_u32(0x4e00 + variant as u32).expect("char"));
+        text
+    };
+    pb::Customer {
+        domain: domain_of_length(253, &unique_domain("max")),
+        company_name: wide(200),
+        billing_contact: Some(pb::BillingContact {
+            email: format!("{}@{}", "e".repeat(64), domain_of_length(189, "cn")),
+            first_name: wide(200),
+            last_name: wide(200),
+            // 35 characters: a language and subtags of at most 8.
+            culture: format!("zh{}-abcde", "-abcdefgh".repeat(3)),
+            language: "zho".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn w3_a_customer_at_every_maximum_is_stored_whole() {
+    let server = TestServer::start().await;
+    let wanted = customer_at_maximum(0);
+    let created = server
+        .customers(&operator())
+        .create_customer(pb::CreateCustomerRequest {
+            customer: Some(wanted.clone()),
+            indirect_reseller_id: String::new(),
+            request_id: "r".repeat(128),
+        })
+        .await
+        .expect("every field at its maximum is accepted")
+        .into_inner();
+    let read = server
+        .customers(&operator())
+        .get_customer(pb::GetCustomerRequest { id: created.id.clone() })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(read.domain, wanted.domain);
+    assert_eq!(read.company_name, wanted.company_name);
+    assert_eq!(read.billing_contact, wanted.billing_contact);
+
+    let reseller = server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let renamed: String = std::iter::repeat_n(WIDE, 200).collect();
+    let partner = server
+        .partners(&operator())
+        .update_partner(pb::UpdatePartnerRequest {
+            partner: Some(pb::Partner {
+                id: reseller.id.clone(),
+                display_name: renamed.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+        })
+        .await
+        .expect("a 200-character name")
+        .into_inner();
+    assert_eq!(partner.display_name, renamed);
+}
+
+#[tokio::test]
+async fn w3_a_culture_beyond_35_characters_is_refused_and_nothing_changes() {
+    let server = TestServer::start().await;
+    let created = server
+        .customers(&operator())
+        .create_customer(customer_request(&unique_domain("culture"), None))
+        .await
+        .expect("customer")
+        .into_inner();
+    // Each subtag is well formed: only the whole is too long. The 1 MB one
+    // is the value that once broke ListEvents for everyone.
+    let too_long = [
+        format!("zh{}-abcdef", "-abcdefgh".repeat(3)),
+        format!("zh{}", "-abcdefgh".repeat(1 << 17)),
+    ];
+    for culture in too_long {
+        for who in [operator(), customer(&created.id)] {
+            let last_seq = server.server.store().last_seq().await.expect("seq");
+            let status = assert_error(
+                server
+                    .customers(&who)
+                    .update_customer(pb::UpdateCustomerRequest {
+                        customer: Some(pb::Customer {
+                            id: created.id.clone(),
+                            billing_contact: Some(pb::BillingContact {
+                                culture: culture.clone(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                        update_mask: mask(&["billing_contact.culture"]),
+                    })
+                    .await,
+                Code::InvalidArgument,
+                "INVALID_FIELD",
+            );
+            assert_eq!(
+                violated_fields(&status),
+                vec!["customer.billing_contact.culture".to_string()]
+            );
+            assert!(
+                status.message().contains("at most 35 characters"),
+                "{}",
+                status.message()
+            );
+            assert_small(&status);
+            assert_eq!(server.server.store().last_seq().await.expect("seq"), last_seq);
+        }
+    }
+    let read = server
+        .customers(&operator())
+        .get_customer(pb::GetCustomerRequest { id: created.id.clone() })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(read.billing_contact.expect("contact").culture, "zh-CN");
+}
+
+#[tokio::test]
+async fn w3_list_events_pages_are_cut_by_bytes_and_continue_without_loss() {
+    let server = TestServer::start().await;
+    let created = server
+        .customers(&operator())
+        .create_customer(pb::CreateCustomerRequest {
+            customer: Some(customer_at_maximum(0)),
+            ..Default::default()
+        })
+        .await
+        .expect("customer")
+        .into_inner();
+    // Each update appends the whole customer, a few KiB at the maxima:
+    // 1000 of them are more than a page may hold.
+    for i in 1..1000 {
+        let next = customer_at_maximum(i);
+        server
+            .customers(&operator())
+            .update_customer(pb::UpdateCustomerRequest {
+                customer: Some(pb::Customer {
+                    id: created.id.clone(),
+                    ..next
+                }),
+                update_mask: mask(&["company_name", "billing_contact.first_name"]),
+            })
+            .await
+            .expect("update");
+    }
+    let last_seq = server.server.store().last_seq().await.expect("seq");
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = server
+            .relationships(&operator())
+            .list_events(pb::ListEventsRequest {
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("a page")
+            .into_inner();
+        assert!(!page.events.is_empty(), "a page holds at least one event");
+        let bytes = page.encoded_len();
+        assert!(bytes <= (2 << 20) + 64 * 1024, "{bytes} bytes in a page");
+        pages += 1;
+        seen.extend(page.events.iter().map(|e| e.seq));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        if pages == 1 {
+            assert!(page.events.len() < 1000, "the first page is cut by bytes");
+        }
+        token = page.next_page_token;
+    }
+    assert!(pages >= 2, "{pages} pages");
+    let expected: Vec<i64> = (1..=last_seq).collect();
+    assert_eq!(seen, expected, "every event once, in order");
 }
