@@ -122,8 +122,16 @@ fn nest(outer: Option<i32>, inner: Vec<u8>) -> Vec<u8> {
 /// Sends `payload` as the request of `method`: Ok when the server answered
 /// (or opened the stream), else the status.
 async fn call_raw(server: &TestServer, method: &Method, payload: Vec<u8>) -> Result<(), Status> {
-    let channel =
-        tonic::service::interceptor::InterceptedService::new(server.channel.clone(), server.bearer(&operator()));
+    call_raw_as(server, &operator(), method, payload).await
+}
+
+async fn call_raw_as(
+    server: &TestServer,
+    caller: &partnercenter::domain::principal::Principal,
+    method: &Method,
+    payload: Vec<u8>,
+) -> Result<(), Status> {
+    let channel = tonic::service::interceptor::InterceptedService::new(server.channel.clone(), server.bearer(caller));
     let mut grpc = tonic::client::Grpc::new(channel)
         .max_encoding_message_size(usize::MAX)
         .max_decoding_message_size(usize::MAX);
@@ -708,4 +716,207 @@ async fn w3_list_events_pages_are_cut_by_bytes_and_continue_without_loss() {
     assert!(pages >= 2, "{pages} pages");
     let expected: Vec<i64> = (1..=last_seq).collect();
     assert_eq!(seen, expected, "every event once, in order");
+}
+
+/// Draws a request of `message` from `choices`: each field absent or set to
+/// a value picked among the edge cases of its type, the ids of real rows,
+/// and random text; nested messages a few levels deep.
+fn draw_message(
+    message: &DescriptorProto,
+    all: &[DescriptorProto],
+    choices: &mut dyn Iterator<Item = u64>,
+    ids: &[String],
+    depth: usize,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for field in &message.field {
+        let choice = choices.next().unwrap_or(0);
+        if choice.is_multiple_of(4) {
+            continue;
+        }
+        let repeated = field.label() == prost_types::field_descriptor_proto::Label::Repeated;
+        let count = if repeated { (choice >> 2) % 4 } else { 1 };
+        for _ in 0..count {
+            let pick = choices.next().unwrap_or(0);
+            let number = field.number();
+            match field.r#type() {
+                // Mostly a plausible value for the field, so calls get past
+                // validation into the rules; else an edge case.
+                Type::String if pick % 20 < 17 => {
+                    let name = field.name();
+                    let text = if name.ends_with("id") {
+                        ids[(pick >> 4) as usize % ids.len()].clone()
+                    } else if name.contains("service") {
+                        ["office365", "azure", "dynamics365"][(pick >> 4) as usize % 3].to_owned()
+                    } else if name.contains("domain") {
+                        format!("d{}.cn", pick >> 4)
+                    } else if name == "email" {
+                        format!("li@d{}.cn", pick >> 4)
+                    } else if name == "culture" {
+                        "zh-CN".to_owned()
+                    } else if name == "language" {
+                        "zh".to_owned()
+                    } else if name == "mpn_id" {
+                        format!("{}", 100_000 + (pick >> 4) % 9_000_000)
+                    } else {
+                        format!("Name {}", pick >> 4)
+                    };
+                    out.extend(field_bytes(number, text.as_bytes()));
+                }
+                Type::Enum | Type::Int32 if pick % 20 < 17 => {
+                    out.extend(varint_field(number, 1 + (pick >> 4) % 3));
+                }
+                Type::String => {
+                    let text = match pick % 10 {
+                        0 => String::new(),
+                        1..=3 => ids[(pick >> 4) as usize % ids.len()].clone(),
+                        4 => ["office365", "azure", "dynamics365", "zh-CN", "zh", "contoso.cn"]
+                            [(pick >> 4) as usize % 6]
+                            .to_owned(),
+                        5 => "a".repeat((pick >> 4) as usize % 300),
+                        6 => "é\u{0}\u{7f}'\"%;--".repeat((pick >> 4) as usize % 8),
+                        7 => uuid::Uuid::from_u128(u128::from(pick)).to_string(),
+                        8 => format!("li{}@{}.cn", pick % 100, pick % 7),
+                        _ => char::from_u32((pick >> 4) as u32 % 0x11_0000)
+                            .map(|c| c.to_string().repeat(((pick >> 30) % 70) as usize))
+                            .unwrap_or_default(),
+                    };
+                    out.extend(field_bytes(number, text.as_bytes()));
+                }
+                Type::Int32 | Type::Int64 | Type::Enum | Type::Bool => {
+                    let value: i64 = match pick % 8 {
+                        0 => 0,
+                        1 => 1,
+                        2 => -1,
+                        3 => i64::from(i32::MAX),
+                        4 => i64::from(i32::MIN),
+                        5 => i64::MAX,
+                        6 => (pick >> 4) as i64 % 2000,
+                        _ => ((pick >> 4) % 6) as i64,
+                    };
+                    out.extend(varint_field(number, value as u64));
+                }
+                Type::Message if depth < 3 => {
+                    let name = field.type_name().rsplit('.').next().unwrap_or_default();
+                    let inner = match field.type_name() {
+                        ".google.protobuf.FieldMask" => {
+                            let paths = [
+                                "status",
+                                "quantity",
+                                "display_name",
+                                "kind",
+                                "company_name",
+                                "billing_contact",
+                                "billing_contact.culture",
+                                "billing_contact.email",
+                                "x",
+                                "",
+                            ];
+                            let mut bytes = Vec::new();
+                            for k in 0..(pick % 4) {
+                                let path = paths[((pick >> (4 + 4 * k)) % paths.len() as u64) as usize];
+                                bytes.extend(field_bytes(1, path.as_bytes()));
+                            }
+                            bytes
+                        }
+                        ".google.protobuf.Timestamp" => {
+                            let seconds = [0, 1, u64::MAX, 253_402_300_800, pick >> 8][(pick % 5) as usize];
+                            let nanos = [0, 999_999_999, 1_000_000_000, u64::MAX][((pick >> 3) % 4) as usize];
+                            let mut bytes = varint_field(1, seconds);
+                            bytes.extend(varint_field(2, nanos));
+                            bytes
+                        }
+                        _ => match all.iter().find(|m| m.name() == name) {
+                            Some(inner) => draw_message(inner, all, choices, ids, depth + 1),
+                            None => Vec::new(),
+                        },
+                    };
+                    out.extend(field_bytes(number, &inner));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// W3 as a property: whatever a caller sends, well formed or not, the
+/// answer is never INTERNAL or UNKNOWN and the server keeps serving.
+#[test]
+fn w3_random_requests_never_get_internal_or_unknown() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(TestServer::start());
+    let (reseller, tenant, subscription) = runtime.block_on(async {
+        let reseller = server.create_partner(pb::partner::Kind::DirectReseller).await;
+        let tenant = server
+            .create_customer(&partner(&reseller.id), None)
+            .await
+            .expect("customer");
+        let subscription = server
+            .create_subscription(&partner(&reseller.id), csp_subscription(&tenant.id, &reseller.id))
+            .await
+            .expect("subscription");
+        (reseller, tenant, subscription)
+    });
+    let ids = vec![
+        reseller.id.clone(),
+        tenant.id.clone(),
+        subscription.id.clone(),
+        reseller.etag.clone(),
+    ];
+    let callers = [operator(), service(), partner(&reseller.id), customer(&tenant.id)];
+    let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let all: Vec<DescriptorProto> = set.file.iter().flat_map(|file| file.message_type.clone()).collect();
+    let methods = every_method();
+
+    // A fixed number of cases keeps the run short (about a second).
+    let mut runner = TestRunner::new(Config {
+        cases: 800,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        0..methods.len(),
+        0..callers.len(),
+        // Three in four well formed, the rest random bytes.
+        (0..4u8).prop_map(|n| n > 0),
+        proptest::collection::vec(any::<u64>(), 0..64),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    );
+    runner
+        .run(&strategy, |(method, caller, structured, choices, bytes)| {
+            let method = &methods[method];
+            let payload = if structured {
+                draw_message(&method.input, &all, &mut choices.into_iter(), &ids, 0)
+            } else {
+                bytes
+            };
+            let result = runtime.block_on(call_raw_as(&server, &callers[caller], method, payload));
+            if let Err(status) = result {
+                prop_assert!(
+                    !matches!(status.code(), Code::Internal | Code::Unknown),
+                    "{}: {status:?}",
+                    method.path
+                );
+                // Every refusal of the service carries its ErrorInfo.
+                reason(&status);
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|failure| panic!("{failure}"));
+
+    runtime.block_on(async {
+        server
+            .customers(&operator())
+            .get_customer(pb::GetCustomerRequest { id: tenant.id.clone() })
+            .await
+            .expect("still serving");
+    });
 }
