@@ -47,7 +47,6 @@ const MAX_DESCRIPTION_BYTES: usize = 120;
 const MAX_METADATA_KEY_BYTES: usize = 64;
 /// Room for the longest list of ids a rule names (20 UUIDs).
 const MAX_METADATA_VALUE_BYTES: usize = 1024;
-const MAX_METADATA_ENTRIES: usize = 16;
 
 impl From<Error> for Status {
     /// W3: the one place every error passes, so it bounds what any source
@@ -71,7 +70,6 @@ impl From<Error> for Status {
         let mut metadata: HashMap<String, String> = error
             .metadata
             .into_iter()
-            .take(MAX_METADATA_ENTRIES)
             .map(|(key, value)| (cut(&key, MAX_METADATA_KEY_BYTES), cut(&value, MAX_METADATA_VALUE_BYTES)))
             .collect();
         let reason = if error.reason.in_spec() {
@@ -93,6 +91,7 @@ impl From<Error> for Status {
             .collect();
         let mut omitted = error.violations.len() - violations.len();
         let message = cut(&error.message, MAX_MESSAGE_BYTES);
+        let mut trimmed = false;
         loop {
             if omitted > 0 {
                 metadata.insert(VIOLATIONS_OMITTED.to_owned(), omitted.to_string());
@@ -103,21 +102,20 @@ impl From<Error> for Status {
                 details.add_bad_request_violation(field.clone(), description.clone());
             }
             let status = Status::with_error_details(code, message.clone(), details);
-            // The fixed caps above keep any error well inside the budget;
-            // this only guards against a source that outgrows them.
-            if wire_size(&status) <= MAX_ERROR_BYTES || violations.is_empty() && metadata.is_empty() {
+            // The fixed caps above keep an error inside the budget; this
+            // only guards against sources that together outgrow them.
+            if wire_size(&status) <= MAX_ERROR_BYTES || (violations.is_empty() && trimmed) {
                 return status;
             }
             if violations.pop().is_some() {
                 omitted += 1;
             } else {
-                metadata.retain(|key, _| key == "cause" || key == "error_id");
-                metadata
-                    .values_mut()
-                    .for_each(|value| *value = cut(value, MAX_METADATA_KEY_BYTES));
-                if wire_size(&Status::new(code, "")) + metadata.len() * 2 * MAX_METADATA_KEY_BYTES > MAX_ERROR_BYTES {
-                    metadata.clear();
+                // Metadata last: keep what identifies the failure, cut short.
+                metadata.retain(|key, _| ["cause", "error_id", VIOLATIONS_OMITTED].contains(&key.as_str()));
+                for value in metadata.values_mut() {
+                    *value = cut(value, MAX_METADATA_KEY_BYTES);
                 }
+                trimmed = true;
             }
         }
     }
@@ -145,7 +143,12 @@ fn wire_size(status: &Status) -> usize {
     let message: usize = status
         .message()
         .bytes()
-        .map(|b| if (0x20..0x7f).contains(&b) && b != b'%' { 1 } else { 3 })
+        .map(|b| match b {
+            // tonic's grpc-message encoding set: controls, non-ASCII and these.
+            b' ' | b'"' | b'#' | b'%' | b'<' | b'>' | b'`' | b'?' | b'{' | b'}' => 3,
+            0x21..=0x7e => 1,
+            _ => 3,
+        })
         .sum();
     message + status.details().len().div_ceil(3) * 4
 }
@@ -258,6 +261,21 @@ mod tests {
             .len();
         let omitted: usize = info.metadata[VIOLATIONS_OMITTED].parse().expect("count");
         assert_eq!(listed + omitted, 5000);
+    }
+
+    #[test]
+    fn w3_metadata_beyond_the_budget_keeps_what_identifies_the_failure() {
+        let mut error = Error::internal("the store failed");
+        for i in 0..100 {
+            error.metadata.push((format!("k{i}"), "v".repeat(1 << 16)));
+        }
+        error = error.with_metadata("error_id", "e-1");
+        let status = Status::from(error);
+        assert!(wire_size(&status) <= MAX_ERROR_BYTES, "{}", wire_size(&status));
+        assert_eq!(status.code(), Code::Internal);
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.metadata.get("error_id").map(String::as_str), Some("e-1"));
+        assert_eq!(info.metadata.get("cause").map(String::as_str), Some("INTERNAL"));
     }
 
     #[test]

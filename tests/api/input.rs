@@ -191,7 +191,12 @@ fn error_wire_size(status: &Status) -> usize {
     let message: usize = status
         .message()
         .bytes()
-        .map(|b| if (0x20..0x7f).contains(&b) && b != b'%' { 1 } else { 3 })
+        .map(|b| match b {
+            // tonic's grpc-message encoding set: controls, non-ASCII and these.
+            b' ' | b'"' | b'#' | b'%' | b'<' | b'>' | b'`' | b'?' | b'{' | b'}' => 3,
+            0x21..=0x7e => 1,
+            _ => 3,
+        })
         .sum();
     message + status.details().len().div_ceil(3) * 4
 }
