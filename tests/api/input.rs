@@ -585,6 +585,8 @@ async fn w3_a_customer_at_every_maximum_is_stored_whole() {
     assert_eq!(read.domain, wanted.domain);
     assert_eq!(read.company_name, wanted.company_name);
     assert_eq!(read.billing_contact, wanted.billing_contact);
+    // The largest resource stays far under W3's 1 MiB.
+    assert!(read.encoded_len() < 4 * 1024, "{} bytes", read.encoded_len());
 
     let reseller = server.create_partner(pb::partner::Kind::DirectReseller).await;
     let renamed: String = std::iter::repeat_n(WIDE, 200).collect();
