@@ -24,6 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // W3: a message that does not decode is the client's fault.
+        .codec_path("crate::api::codec::ServiceCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

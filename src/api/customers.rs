@@ -315,8 +315,8 @@ impl CustomerService for CustomerApi {
         let principal = principal(&request)?;
         let body = request.into_inner();
         validated! {
-            company_name_prefix = validate::prefix("company_name_prefix", &body.company_name_prefix);
-            domain_prefix = validate::prefix("domain_prefix", &body.domain_prefix);
+            company_name_prefix = validate::prefix("company_name_prefix", &body.company_name_prefix, validate::MAX_NAME_CHARS);
+            domain_prefix = validate::prefix("domain_prefix", &body.domain_prefix, validate::MAX_DOMAIN_CHARS);
             indirect_reseller_id = validate::optional_id("indirect_reseller_id", &body.indirect_reseller_id);
         }
         let page = PageRequest::parse(
@@ -340,9 +340,11 @@ impl CustomerService for CustomerApi {
             }
         }
         let rows = self.store.list_customers(&filter, &page).await?;
-        let (customers, next_page_token) = page.finish(rows, |c| c.id.clone());
+        // W3: cut by bytes too, measured on the reply's own items.
+        let rows: Vec<pb::Customer> = rows.iter().map(Into::into).collect();
+        let (customers, next_page_token) = page.finish_within(rows, |c| c.id.clone(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListCustomersResponse {
-            customers: customers.iter().map(Into::into).collect(),
+            customers,
             next_page_token,
         }))
     }
@@ -606,9 +608,11 @@ impl CustomerService for CustomerApi {
             status,
         };
         let rows = self.store.list_subscriptions(&filter, &page).await?;
-        let (subscriptions, next_page_token) = page.finish(rows, |s| s.id.clone());
+        // W3: cut by bytes too, measured on the reply's own items.
+        let rows: Vec<pb::Subscription> = rows.iter().map(Into::into).collect();
+        let (subscriptions, next_page_token) = page.finish_within(rows, |s| s.id.clone(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListSubscriptionsResponse {
-            subscriptions: subscriptions.iter().map(Into::into).collect(),
+            subscriptions,
             next_page_token,
         }))
     }

@@ -145,9 +145,11 @@ impl PartnerService for PartnerApi {
             Principal::Operator { .. } | Principal::Service { .. } => {}
         }
         let rows = self.store.list_partners(&filter, &page).await?;
-        let (partners, next_page_token) = page.finish(rows, |p| p.id.clone());
+        // W3: cut by bytes too, measured on the reply's own items.
+        let rows: Vec<pb::Partner> = rows.iter().map(Into::into).collect();
+        let (partners, next_page_token) = page.finish_within(rows, |p| p.id.clone(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListPartnersResponse {
-            partners: partners.iter().map(Into::into).collect(),
+            partners,
             next_page_token,
         }))
     }
@@ -337,9 +339,11 @@ impl PartnerService for PartnerApi {
             &format!("links|{partner_id:?}|{state:?}"),
         )?;
         let rows = self.store.list_links(&LinkFilter { partner_id, state }, &page).await?;
-        let (links, next_page_token) = page.finish(rows, |l| l.id.clone());
+        // W3: cut by bytes too, measured on the reply's own items.
+        let rows: Vec<pb::PartnerLink> = rows.iter().map(Into::into).collect();
+        let (partner_links, next_page_token) = page.finish_within(rows, |l| l.id.clone(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListPartnerLinksResponse {
-            partner_links: links.iter().map(Into::into).collect(),
+            partner_links,
             next_page_token,
         }))
     }

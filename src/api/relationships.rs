@@ -422,9 +422,12 @@ impl RelationshipService for RelationshipApi {
             party,
         };
         let rows = self.store.list_invitations(&filter, &page).await?;
-        let (invitations, next_page_token) = page.finish(rows, |r| r.id.clone());
+        // W3: cut by bytes too, measured on the reply's own items.
+        let rows: Vec<pb::RelationshipRequest> = rows.iter().map(|r| self.invitation(r)).collect();
+        let (relationship_requests, next_page_token) =
+            page.finish_within(rows, |r| r.id.clone(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListRelationshipRequestsResponse {
-            relationship_requests: invitations.iter().map(|r| self.invitation(r)).collect(),
+            relationship_requests,
             next_page_token,
         }))
     }
@@ -699,10 +702,10 @@ impl RelationshipService for RelationshipApi {
                 Reason::ActiveSubscriptions,
                 format!(
                     "ACTIVE subscriptions still name this partner: {}; cancel or suspend them first",
-                    ids.join(", ")
+                    crate::domain::error::listed(&ids)
                 ),
             )
-            .with_metadata("subscription_ids", ids.join(","))
+            .with_ids("subscription_ids", &ids)
             .into());
         }
         let mut ended = Vec::new();
@@ -866,12 +869,7 @@ impl RelationshipService for RelationshipApi {
         let principal = principal(&request)?;
         let checks = &request.get_ref().checks;
         if checks.len() > MAX_BATCH_CHECKS {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                Reason::TooManyChecks,
-                format!("at most {MAX_BATCH_CHECKS} checks per call; got {}", checks.len()),
-            )
-            .into());
+            return Err(Error::invalid("checks", format!("at most {MAX_BATCH_CHECKS} items (A2)")).into());
         }
         // Every invalid field is reported at once; a check the caller may not
         // ask refuses the whole batch with its own code.
@@ -926,9 +924,12 @@ impl RelationshipService for RelationshipApi {
             None => body.after_seq,
         };
         let rows = self.store.list_events(&filter, after, page.fetch_limit()).await?;
-        let (events, next_page_token) = page.finish(rows, |e| e.seq.to_string());
+        // W3: cut by bytes too (a few large events once made a page pass
+        // the maximum message size), measured on the reply's own items.
+        let rows: Vec<pb::Event> = rows.iter().map(convert::event).collect();
+        let (events, next_page_token) = page.finish_within(rows, |e| e.seq.to_string(), prost::Message::encoded_len);
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.iter().map(convert::event).collect(),
+            events,
             next_page_token,
         }))
     }

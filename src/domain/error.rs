@@ -98,7 +98,21 @@ reasons! {
     StoreUnavailable => "STORE_UNAVAILABLE", false;
     Timeout => "TIMEOUT", false;
     TooManyChecks => "TOO_MANY_CHECKS", false;
+    MalformedMessage => "MALFORMED_MESSAGE", false;
     Internal => "INTERNAL", false;
+}
+
+/// W3: the most ids or field violations an error lists; it counts the rest.
+pub const MAX_LISTED: usize = 20;
+
+/// W3: at most `MAX_LISTED` ids, comma-separated, then how many more, for a
+/// message.
+pub fn listed(ids: &[&str]) -> String {
+    let mut text = ids.iter().take(MAX_LISTED).copied().collect::<Vec<_>>().join(", ");
+    if ids.len() > MAX_LISTED {
+        text.push_str(&format!(" and {} more", ids.len() - MAX_LISTED));
+    }
+    text
 }
 
 /// One invalid field of a request (a `google.rpc.BadRequest` violation).
@@ -134,6 +148,20 @@ impl Error {
         self
     }
 
+    /// W3: names at most `MAX_LISTED` ids under `key` (comma-separated) and,
+    /// when there are more, their count under `<key>_omitted`.
+    pub fn with_ids(mut self, key: &str, ids: &[&str]) -> Self {
+        self.metadata.push((
+            key.to_owned(),
+            ids.iter().take(MAX_LISTED).copied().collect::<Vec<_>>().join(","),
+        ));
+        if ids.len() > MAX_LISTED {
+            self.metadata
+                .push((format!("{key}_omitted"), (ids.len() - MAX_LISTED).to_string()));
+        }
+        self
+    }
+
     /// INVALID_ARGUMENT with one field violation.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::invalid_fields(vec![FieldViolation {
@@ -143,11 +171,25 @@ impl Error {
     }
 
     pub fn invalid_fields(violations: Vec<FieldViolation>) -> Self {
-        let message = violations
-            .iter()
-            .map(|v| format!("{}: {}", v.field, v.description))
-            .collect::<Vec<_>>()
-            .join("; ");
+        // W3: the message names the first few (at most MAX_LISTED, in a
+        // short message), then counts the rest.
+        const MESSAGE_BUDGET: usize = 600;
+        let mut message = String::new();
+        let mut named = 0;
+        for v in &violations {
+            let part = format!("{}: {}", v.field, v.description);
+            if named == MAX_LISTED || (named > 0 && message.len() + part.len() > MESSAGE_BUDGET) {
+                break;
+            }
+            if named > 0 {
+                message.push_str("; ");
+            }
+            message.push_str(&part);
+            named += 1;
+        }
+        if violations.len() > named {
+            message.push_str(&format!("; and {} more", violations.len() - named));
+        }
         Error {
             code: ErrorCode::InvalidArgument,
             reason: Reason::InvalidField,

@@ -9,6 +9,13 @@ use super::error::{Error, Result};
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 1000;
+/// W3: the most a page's items may take, well inside the 4 MiB default
+/// maximum message size: a page ends before the item that would pass it.
+/// One item is at most a few KiB under the field limits (older rows stored
+/// before them may be larger, and still fit one to a page).
+pub const MAX_PAGE_BYTES: usize = 2 << 20;
+/// A repeated message field's tag and length prefix, at most.
+const ITEM_FRAMING_BYTES: usize = 6;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageRequest {
@@ -47,9 +54,31 @@ impl PageRequest {
 
     /// Trims the fetched rows to the page and returns the next token
     /// (empty at the end).
-    pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, String) {
-        if rows.len() as u64 > self.size {
-            rows.truncate(self.size as usize);
+    pub fn finish<T>(&self, rows: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, String) {
+        self.finish_within(rows, key, |_| 0)
+    }
+
+    /// W3: trims the fetched rows to the page by count and by bytes: the
+    /// page ends before the row that would take it past `MAX_PAGE_BYTES`
+    /// (`size` is a row's encoded size), yet holds at least one row. The
+    /// next token continues right after the last row kept.
+    pub fn finish_within<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> String,
+        size: impl Fn(&T) -> usize,
+    ) -> (Vec<T>, String) {
+        let mut keep = rows.len().min(self.size as usize);
+        let mut bytes = 0;
+        for (i, row) in rows.iter().take(keep).enumerate() {
+            bytes += size(row) + ITEM_FRAMING_BYTES;
+            if i > 0 && bytes > MAX_PAGE_BYTES {
+                keep = i;
+                break;
+            }
+        }
+        if rows.len() > keep {
+            rows.truncate(keep);
             let token = rows
                 .last()
                 .map(|last| encode_token(&key(last), self.fingerprint))
@@ -98,6 +127,25 @@ mod tests {
         assert_eq!(PageRequest::parse(0, "", "f").unwrap().size, 50);
         assert_eq!(PageRequest::parse(5000, "", "f").unwrap().size, 1000);
         assert!(PageRequest::parse(-1, "", "f").is_err());
+    }
+
+    #[test]
+    fn w3_a_page_is_cut_by_bytes_and_holds_at_least_one_row() {
+        let page = PageRequest::parse(1000, "", "f").unwrap();
+        let rows: Vec<(String, usize)> = (0..10).map(|i| (format!("k{i}"), MAX_PAGE_BYTES / 3)).collect();
+        let (kept, token) = page.finish_within(rows.clone(), |r| r.0.clone(), |r| r.1);
+        assert_eq!(kept.len(), 2, "a third more would pass the budget");
+        let next = PageRequest::parse(1000, &token, "f").unwrap();
+        assert_eq!(next.after.as_deref(), Some("k1"), "continues after the last row kept");
+
+        let huge = vec![("a".to_owned(), MAX_PAGE_BYTES * 2), ("b".to_owned(), 1)];
+        let (kept, token) = page.finish_within(huge, |r| r.0.clone(), |r| r.1);
+        assert_eq!(kept.len(), 1, "one row even beyond the budget");
+        assert!(!token.is_empty());
+
+        let small = vec![("a".to_owned(), 10)];
+        let (kept, token) = page.finish_within(small, |r| r.0.clone(), |r| r.1);
+        assert_eq!((kept.len(), token.as_str()), (1, ""));
     }
 
     #[test]

@@ -4,8 +4,52 @@
 use super::error::{Error, Result};
 use super::model::Service;
 
-pub const MAX_NAME_CHARS: usize = 200;
+/// W3: the maximum of every field of every request, in Unicode characters
+/// for strings and in items for repeated fields (README's Limits table and
+/// the proto comments say the same). They keep one resource, and every
+/// reply that is not a list, far under 1 MiB: the largest resource, a
+/// customer, is at most a few KiB.
+pub const MAX_ID_CHARS: usize = 64;
+pub const MAX_ETAG_CHARS: usize = 64;
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
+pub const MAX_PAGE_TOKEN_CHARS: usize = 512;
+pub const MAX_MPN_ID_CHARS: usize = 10;
+/// Display, company, offer and person names; company-name prefixes.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Domains and domain prefixes (a DNS name's own limit).
+pub const MAX_DOMAIN_CHARS: usize = 253;
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// A BCP 47 tag as a whole (RFC 5646 asks implementations for 35).
+pub const MAX_CULTURE_CHARS: usize = 35;
+pub const MAX_LANGUAGE_CHARS: usize = 3;
+pub const MAX_SERVICE_CHARS: usize = 32;
+pub const MAX_INVITATION_CODE_CHARS: usize = 64;
+pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_MASK_PATHS: usize = 10;
+pub const MAX_MASK_PATH_CHARS: usize = 64;
+/// Delegated admin services named in one request (there are three).
+pub const MAX_SERVICES: usize = 3;
+/// Delegated admin scopes named in one request (there are two).
+pub const MAX_SCOPES: usize = 2;
+
+/// W3: a string of at most `max` Unicode characters.
+pub fn max_chars(field: &str, value: &str, max: usize) -> Result<()> {
+    // Bytes bound characters from above: most values need no counting.
+    if value.len() <= max || value.chars().count() <= max {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("must be at most {max} characters")))
+    }
+}
+
+/// W3: a repeated field of at most `max` items.
+pub fn max_items(field: &str, len: usize, max: usize) -> Result<()> {
+    if len <= max {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("must hold at most {max} items")))
+    }
+}
 
 /// A server-assigned id: a UUID, returned in canonical lower-case form.
 pub fn id(field: &str, value: &str) -> Result<String> {
@@ -61,9 +105,7 @@ pub fn domain(field: &str, value: &str) -> Result<String> {
     if lower.is_empty() {
         return invalid("is required");
     }
-    if lower.len() > 253 {
-        return invalid("must be at most 253 characters");
-    }
+    max_chars(field, value, MAX_DOMAIN_CHARS)?;
     let labels: Vec<&str> = lower.split('.').collect();
     if labels.len() < 2 {
         return invalid("must be a DNS name with at least two labels, e.g. contoso.cn");
@@ -91,6 +133,7 @@ pub fn domain(field: &str, value: &str) -> Result<String> {
 
 /// A plain mailbox address `local@domain`.
 pub fn email(field: &str, value: &str) -> Result<()> {
+    max_chars(field, value, MAX_EMAIL_CHARS)?;
     let Some((local, host)) = value.rsplit_once('@') else {
         return Err(Error::invalid(field, "must be an email address"));
     };
@@ -109,8 +152,10 @@ pub fn email(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// A BCP 47 culture such as `zh-CN`; empty is allowed.
+/// A BCP 47 culture such as `zh-CN`, at most `MAX_CULTURE_CHARS` as a
+/// whole (W3); empty is allowed.
 pub fn culture(field: &str, value: &str) -> Result<()> {
+    max_chars(field, value, MAX_CULTURE_CHARS)?;
     let mut parts = value.split('-');
     let language_ok = parts
         .next()
@@ -125,6 +170,7 @@ pub fn culture(field: &str, value: &str) -> Result<()> {
 
 /// An ISO 639 language code such as `zh`; empty is allowed.
 pub fn language(field: &str, value: &str) -> Result<()> {
+    max_chars(field, value, MAX_LANGUAGE_CHARS)?;
     if value.is_empty() || ((2..=3).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphabetic())) {
         Ok(())
     } else {
@@ -149,19 +195,18 @@ pub fn request_id(field: &str, value: &str) -> Result<Option<String>> {
     if value.is_empty() {
         return Ok(None);
     }
-    if value.len() > MAX_REQUEST_ID_CHARS || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {MAX_REQUEST_ID_CHARS} printable ASCII characters"),
-        ));
+    max_chars(field, value, MAX_REQUEST_ID_CHARS)?;
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(field, "must be printable ASCII"));
     }
     Ok(Some(value.to_owned()))
 }
 
 /// A case-insensitive prefix filter, folded to lower case.
-pub fn prefix(field: &str, value: &str) -> Result<String> {
-    if value.chars().count() > MAX_NAME_CHARS || value.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must be at most 200 printable characters"));
+pub fn prefix(field: &str, value: &str, max: usize) -> Result<String> {
+    max_chars(field, value, max)?;
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must not contain control characters"));
     }
     Ok(value.to_lowercase())
 }
@@ -191,6 +236,9 @@ mod tests {
         assert!(mpn_id("m", "12345a").is_err());
         assert!(culture("c", "zh-CN").is_ok());
         assert!(culture("c", "zh_CN").is_err());
+        // W3: the whole value is bounded, not only each subtag.
+        assert!(culture("c", &format!("zh{}", "-abcdefgh".repeat(4))).is_err());
+        assert!(culture("c", &format!("zh{}", "-abcdefgh".repeat(3))).is_ok());
         assert!(language("l", "zh").is_ok());
         assert!(language("l", "chinese").is_err());
         assert!(id("i", "not-a-uuid").is_err());

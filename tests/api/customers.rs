@@ -1529,7 +1529,7 @@ async fn create_customer_validation_names_every_invalid_field_and_creates_nothin
                 first_name: "  ".into(),
                 last_name: String::new(),
                 culture: "zh_CN".into(),
-                language: "chinese".into(),
+                language: "c1".into(),
             }),
             ..Default::default()
         }),

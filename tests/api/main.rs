@@ -8,6 +8,7 @@ mod customers;
 mod delegated_admin;
 mod events;
 mod grpcurl;
+mod input;
 mod invitations;
 mod model;
 mod operations;
