@@ -93,11 +93,10 @@ impl RunningServer {
 /// serving. `config.listen` may use port 0.
 pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServer, BoxError> {
     let secret = config.jwt_secret()?;
-    let authority = Arc::new(TokenAuthority::new(
-        &secret,
-        &config.jwt_issuer,
-        config.jwt_audience.as_deref(),
-    ));
+    let authority = Arc::new(
+        TokenAuthority::new(&secret, &config.jwt_issuer, config.jwt_audience.as_deref())
+            .with_max_lifetime(config.jwt_max_lifetime),
+    );
     let store = Store::open(
         &StoreOptions {
             url: config.database_url.clone(),
