@@ -82,7 +82,10 @@ impl RunningServer {
             Ok(Ok(Err(error))) => tracing::error!(%error, "server stopped with an error"),
             Ok(Err(error)) => tracing::error!(%error, "server task failed"),
             Err(_) => {
-                tracing::warn!(timeout = ?self.drain_timeout, "drain timeout passed; closing remaining calls");
+                tracing::warn!(
+                    drain_timeout_seconds = self.drain_timeout.as_secs_f64(),
+                    "drain timeout passed; closing remaining calls"
+                );
                 self.task.abort();
             }
         }
@@ -208,7 +211,12 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
         ticks.tick().await;
         match store.sweep().await {
             Ok(report) if report == crate::store::SweepReport::default() => {}
-            Ok(report) => tracing::info!(?report, "sweep recorded expiries"),
+            Ok(report) => tracing::info!(
+                grants_expired = report.grants_expired,
+                grants_extended = report.grants_extended,
+                invitations_expired = report.invitations_expired,
+                "sweep recorded expiries"
+            ),
             Err(error) => tracing::warn!(%error, "sweep failed; retrying at the next tick"),
         }
     }

@@ -111,3 +111,139 @@ async fn shutdown_drains_and_stops_serving() {
     assert!(after.is_err(), "a stopped server answers nothing");
     assert!(!health(&addr).status.success(), "the health check fails once stopped");
 }
+
+/// Every distinct value of the `method` label in an exposition.
+fn method_labels(metrics: &str) -> std::collections::BTreeSet<String> {
+    metrics
+        .lines()
+        .filter_map(|line| line.split("method=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Calls `path` (any string) with an empty message and no token.
+async fn call_path(channel: &tonic::transport::Channel, path: &str) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::try_from(path).expect("path");
+    let codec = tonic_prost::ProstCodec::<pb::ListPartnersRequest, pb::ListPartnersResponse>::default();
+    grpc.unary(tonic::Request::new(pb::ListPartnersRequest::default()), path, codec)
+        .await
+        .expect_err("no such method")
+}
+
+/// Made-up method paths from unauthenticated callers add no label values:
+/// they all count as `unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_label_only_known_methods() {
+    let server = TestServer::start().await;
+    let before = scrape(&server).await;
+    let unknown = |metrics: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with("partnercenter_grpc_requests_total{method=\"unknown\""))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    for i in 0..300 {
+        let path = match i % 3 {
+            0 => format!("/made.up.Service{i}/Method{i}"),
+            1 => format!("/partnercenter.v1.PartnerService/NoSuchMethod{i}"),
+            _ => format!("/grpc.health.v1.Health/Probe{i}"),
+        };
+        // UNAUTHENTICATED when the service exists, UNIMPLEMENTED otherwise.
+        let status = call_path(&server.channel, &path).await;
+        assert!(
+            matches!(status.code(), tonic::Code::Unimplemented | tonic::Code::Unauthenticated),
+            "{path}: {status:?}"
+        );
+    }
+    let after = scrape(&server).await;
+    let new_labels: Vec<String> = method_labels(&after)
+        .difference(&method_labels(&before))
+        .cloned()
+        .collect();
+    for label in &new_labels {
+        assert!(
+            label == "unknown" || label.starts_with("/partnercenter.v1.") || label.starts_with("/grpc."),
+            "new label value {label}"
+        );
+        assert!(
+            !label.contains("NoSuchMethod") && !label.contains("made.up") && !label.contains("Probe"),
+            "{label}"
+        );
+    }
+    assert!(unknown(&after) - unknown(&before) >= 300.0, "{after}");
+}
+
+/// Calls cut by the client's deadline or cancelled by the client are
+/// counted with DEADLINE_EXCEEDED and CANCELLED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_cut_by_deadline_or_cancelled() {
+    let server = TestServer::start().await;
+    let method = "/partnercenter.v1.PartnerService/CreatePartner";
+    let deadline_line = format!("partnercenter_grpc_requests_total{{method=\"{method}\",code=\"DeadlineExceeded\"}}");
+    let cancelled_line = format!("partnercenter_grpc_requests_total{{method=\"{method}\",code=\"Cancelled\"}}");
+    let before = scrape(&server).await;
+    // A write waits while another holds the write order.
+    let held = server
+        .server
+        .store()
+        .begin_write("test".into())
+        .await
+        .expect("write order");
+    let mut request = tonic::Request::new(pb::CreatePartnerRequest {
+        partner: Some(pb::Partner {
+            mpn_id: next_mpn_id(),
+            display_name: "Late".into(),
+            kind: pb::partner::Kind::Advisor as i32,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    });
+    request.set_timeout(Duration::from_millis(300));
+    let late = server.partners(&operator()).create_partner(request).await;
+    // tonic's server ends a call past its grpc-timeout with CANCELLED.
+    let code = late.unwrap_err().code();
+    assert!(
+        matches!(code, tonic::Code::DeadlineExceeded | tonic::Code::Cancelled),
+        "{code:?}"
+    );
+
+    let mut client = server.partners(&operator());
+    let abandoned = tokio::spawn(async move {
+        client
+            .create_partner(pb::CreatePartnerRequest {
+                partner: Some(pb::Partner {
+                    mpn_id: next_mpn_id(),
+                    display_name: "Abandoned".into(),
+                    kind: pb::partner::Kind::Advisor as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    drop(held);
+    // The server learns of the reset and drops the call.
+    let mut after = String::new();
+    for _ in 0..50 {
+        after = scrape(&server).await;
+        if value(&after, &cancelled_line) - value(&before, &cancelled_line) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        value(&after, &deadline_line) - value(&before, &deadline_line) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        value(&after, &cancelled_line) - value(&before, &cancelled_line) >= 1.0,
+        "{after}"
+    );
+}
