@@ -247,3 +247,187 @@ async fn metrics_count_calls_cut_by_deadline_or_cancelled() {
         "{after}"
     );
 }
+
+/// A `serve` child process with JSON logs, and its log lines so far.
+struct ServeProcess {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: Vec<serde_json::Value>,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeProcess {
+    async fn start(extra: &[&str]) -> (Self, String) {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+            .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0", "--database-url", &url])
+            .args(extra)
+            .env("PARTNERCENTER_JWT_SECRET", SECRET)
+            .env_remove("RUST_LOG")
+            .env_remove("PARTNERCENTER_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut process = ServeProcess {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+            _dir: dir,
+        };
+        let serving = process.wait_for("serving gRPC").await;
+        let addr = serving["addr"].as_str().expect("addr field").to_owned();
+        (process, addr)
+    }
+
+    /// Reads lines until one has this message; every line must be JSON.
+    async fn wait_for(&mut self, message: &str) -> serde_json::Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no '{message}' in {:#?}", self.seen))
+                .unwrap()
+                .unwrap_or_else(|| panic!("the process ended before '{message}': {:#?}", self.seen));
+            assert!(!line.contains("Some("), "Rust debug syntax in {line}");
+            let json: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+            self.seen.push(json.clone());
+            if json["message"] == message {
+                return json;
+            }
+        }
+    }
+
+    /// SIGTERM, then every remaining line.
+    async fn terminate(mut self) -> Vec<serde_json::Value> {
+        let pid = self.child.id().expect("running").to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        self.wait_for("server drained and stopped").await;
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        self.seen
+    }
+}
+
+/// The closing lines of RPCs of one method.
+fn rpc_lines<'a>(lines: &'a [serde_json::Value], method: &str) -> Vec<&'a serde_json::Value> {
+    lines
+        .iter()
+        .filter(|line| line["span"]["method"] == method && line["code"].is_string())
+        .collect()
+}
+
+/// Logs: JSON lines without Rust debug syntax, the configuration as
+/// fields, client errors at INFO, health and reflection below INFO, the
+/// made-up methods as `unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_structured_and_levelled_by_fault() {
+    let (process, addr) = ServeProcess::start(&[]).await;
+    let config = process
+        .seen
+        .iter()
+        .find(|line| line["message"] == "effective configuration")
+        .expect("the configuration is logged")
+        .clone();
+    assert_eq!(config["max_in_flight_rpcs"], 256, "{config}");
+    assert_eq!(config["jwt_max_lifetime_seconds"], 86400, "{config}");
+    assert_eq!(config["listen"], "127.0.0.1:0", "{config}");
+    assert_eq!(config["jwt_secret"], "<redacted>", "{config}");
+    assert!(config["database_url"].as_str().unwrap().starts_with("sqlite://"));
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let authority = partnercenter::auth::TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None);
+    let token = |principal| Bearer::new(&authority.mint(&principal, 600).unwrap());
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for _ in 0..3 {
+        health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .unwrap();
+    }
+    let mut as_operator =
+        pb::partner_service_client::PartnerServiceClient::with_interceptor(channel.clone(), token(operator()));
+    let created = as_operator
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                mpn_id: next_mpn_id(),
+                display_name: "Logged".into(),
+                kind: pb::partner::Kind::DirectReseller as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut as_partner = pb::customer_service_client::CustomerServiceClient::with_interceptor(
+        channel.clone(),
+        token(partner(&created.id)),
+    );
+    as_partner
+        .create_customer(customer_request(&unique_domain("logged"), None))
+        .await
+        .unwrap();
+    let refused = as_partner.create_customer(customer_request("not a domain", None)).await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::InvalidArgument);
+    let mut as_customer = pb::partner_service_client::PartnerServiceClient::with_interceptor(
+        channel.clone(),
+        token(customer(&partnercenter::store::new_id())),
+    );
+    let denied = as_customer.create_partner(pb::CreatePartnerRequest::default()).await;
+    assert_eq!(denied.unwrap_err().code(), tonic::Code::PermissionDenied);
+    call_path(&channel, "/made.up.Service/Method").await;
+    drop((health, as_operator, as_partner, as_customer, channel));
+
+    let lines = process.terminate().await;
+    let customer_created = lines
+        .iter()
+        .find(|line| line["message"] == "customer created")
+        .expect("customer created is logged");
+    assert_eq!(customer_created["creator"], created.id.as_str(), "{customer_created}");
+    assert!(
+        rpc_lines(&lines, "/grpc.health.v1.Health/Check").is_empty(),
+        "health at DEBUG"
+    );
+    let denied = rpc_lines(&lines, "/partnercenter.v1.PartnerService/CreatePartner");
+    assert!(
+        denied
+            .iter()
+            .any(|line| line["code"] == "PERMISSION_DENIED" && line["level"] == "INFO"),
+        "{denied:#?}"
+    );
+    let invalid = rpc_lines(&lines, "/partnercenter.v1.CustomerService/CreateCustomer");
+    assert!(
+        invalid
+            .iter()
+            .any(|line| line["code"] == "INVALID_ARGUMENT" && line["level"] == "INFO"),
+        "{invalid:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["level"] != "WARN" && line["level"] != "ERROR"),
+        "no warning or error in a run without faults: {lines:#?}"
+    );
+    let unknown = rpc_lines(&lines, "unknown");
+    assert_eq!(unknown.len(), 1, "{lines:#?}");
+    assert!(
+        !format!("{lines:?}").contains("made.up"),
+        "the made-up path is not logged"
+    );
+}
