@@ -1,15 +1,26 @@
 //! Assembles and runs the gRPC server: the three services behind the auth
 //! interceptor, plus health and reflection (open, for grpcurl and probes).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
+use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
+use tonic::transport::server::Connected;
 use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+use tower::limit::{ConcurrencyLimit, GlobalConcurrencyLimitLayer};
+use tower::load_shed::LoadShed;
+use tower::timeout::Timeout;
 
 use crate::api::pb::customer_service_server::CustomerServiceServer;
 use crate::api::pb::partner_service_server::PartnerServiceServer;
@@ -121,27 +132,42 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
     let limit = config.max_message_bytes;
     let auth = interceptor(authority.clone());
+    // One budget of calls in flight for the three services together; health
+    // and reflection stay outside it, so probes answer during a flood.
+    let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     let partner_service = InterceptedService::new(
-        PartnerServiceServer::new(PartnerApi::new(store.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+        Guarded::new(
+            PartnerServiceServer::new(PartnerApi::new(store.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            in_flight.clone(),
+            config.rpc_timeout,
+        ),
         auth.clone(),
     );
     let customer_service = InterceptedService::new(
-        CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+        Guarded::new(
+            CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            in_flight.clone(),
+            config.rpc_timeout,
+        ),
         auth.clone(),
     );
     let relationship_service = InterceptedService::new(
-        RelationshipServiceServer::new(RelationshipApi::new(
-            store.clone(),
-            partners,
-            access,
-            config.relationships.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit),
+        Guarded::new(
+            RelationshipServiceServer::new(RelationshipApi::new(
+                store.clone(),
+                partners,
+                access,
+                config.relationships.clone(),
+            ))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+            in_flight.clone(),
+            config.rpc_timeout,
+        ),
         auth,
     );
 
@@ -171,6 +197,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     };
     let (shutdown, signal) = oneshot::channel::<()>();
     let router = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
         .layer(GrpcTraceLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -178,9 +205,12 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         .add_service(partner_service)
         .add_service(customer_service)
         .add_service(relationship_service);
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming(listener), async {
-        let _ = signal.await;
-    }));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(
+        limited_incoming(listener, config.max_client_connections),
+        async {
+            let _ = signal.await;
+        },
+    ));
     Ok(RunningServer {
         addr,
         authority,
@@ -194,11 +224,173 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     })
 }
 
-/// Accepted connections with Nagle's algorithm off: a unary answer is
+/// Accepted connections with Nagle's algorithm off (a unary answer is
 /// written as headers, data and trailers, and Nagle would hold the last of
-/// them back for the peer's delayed ACK (~40 ms per call).
-pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+/// them back for the peer's delayed ACK, ~40 ms per call), at most `max`
+/// at once: past it the listener stops accepting and new clients wait in
+/// the kernel's backlog until a connection closes.
+pub fn limited_incoming(
+    listener: TcpListener,
+    max: usize,
+) -> impl tokio_stream::Stream<Item = std::io::Result<Permitted<TcpStream>>> {
+    let permits = Arc::new(Semaphore::new(max.max(1)));
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            // The server drops the receiver on shutdown: stop accepting
+            // then, and close the listening socket.
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                () = sender.closed() => return,
+            };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = sender.closed() => return,
+            };
+            let item = accepted.map(|(stream, _)| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "TCP_NODELAY not set");
+                }
+                Permitted {
+                    io: stream,
+                    _permit: permit,
+                }
+            });
+            if sender.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+pin_project_lite::pin_project! {
+    /// A connection holding one of the server's connection permits.
+    pub struct Permitted<IO> {
+        #[pin]
+        io: IO,
+        _permit: OwnedSemaphorePermit,
+    }
+}
+
+impl<IO: Connected> Connected for Permitted<IO> {
+    type ConnectInfo = IO::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl<IO: AsyncRead> AsyncRead for Permitted<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        self.project().io.poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite> AsyncWrite for Permitted<IO> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// One of the three services behind the server's limits: calls beyond the
+/// shared in-flight budget are shed at once (RESOURCE_EXHAUSTED, so the
+/// client backs off and retries rather than queueing), and a call running
+/// past the server's deadline is answered DEADLINE_EXCEEDED. Both carry an
+/// ErrorInfo.
+#[derive(Clone)]
+pub struct Guarded<S> {
+    inner: LoadShed<ConcurrencyLimit<Timeout<S>>>,
+}
+
+impl<S> Guarded<S> {
+    pub fn new(service: S, in_flight: Arc<Semaphore>, deadline: Duration) -> Self {
+        Guarded {
+            inner: ServiceBuilder::new()
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_flight))
+                .timeout(deadline)
+                .service(service),
+        }
+    }
+}
+
+impl<S: NamedService> NamedService for Guarded<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for Guarded<S>
+where
+    S: tower::Service<http::Request<RequestBody>, Response = http::Response<tonic::body::Body>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The generated servers are always ready; LoadShed turns a full
+        // budget into an error of `call`, so this is never Pending.
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            Ok(match call.await {
+                Ok(response) => response,
+                Err(error) => limit_status(error).into_http(),
+            })
+        })
+    }
+}
+
+/// The answer of a call the limits stopped.
+fn limit_status(error: BoxError) -> tonic::Status {
+    use crate::domain::{Error, ErrorCode, Reason};
+    let error = if error.is::<tower::load_shed::error::Overloaded>() {
+        Error::new(
+            ErrorCode::ResourceExhausted,
+            Reason::Overloaded,
+            "the server is at its limit of calls in flight; retry with backoff",
+        )
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        Error::new(
+            ErrorCode::DeadlineExceeded,
+            Reason::Timeout,
+            "the call ran past the server's deadline",
+        )
+    } else {
+        Error::internal(format!("the service failed: {error}"))
+    };
+    error.into()
 }
 
 /// D4, I5: records expiries and extensions in the background. Decisions

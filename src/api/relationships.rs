@@ -464,8 +464,14 @@ impl RelationshipService for RelationshipApi {
         if code.is_empty() || code.len() > 128 {
             return Err(Error::invalid("code", "is the code of a relationship request").into());
         }
-        let mut tx = self.store.begin_write(principal.actor()).await?;
         let not_found = || Error::not_found(Reason::InvitationNotFound, "no relationship request has this code");
+        // An unknown code is refused before taking the write order, so junk
+        // codes never queue behind or ahead of real writes. Codes are never
+        // deleted: this read may only refuse (W1); the transaction decides.
+        if !self.store.invitation_code_exists(code).await? {
+            return Err(not_found().into());
+        }
+        let mut tx = self.store.begin_write(principal.actor()).await?;
         let invitation = tx.invitation_by_code(code).await?.ok_or_else(not_found)?;
         let customer = tx
             .customer(customer_id)

@@ -9,6 +9,7 @@ mod delegated_admin;
 mod events;
 mod grpcurl;
 mod invitations;
+mod limits;
 mod model;
 mod operations;
 mod partners;
