@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
@@ -25,7 +25,7 @@ use tower::timeout::Timeout;
 use crate::api::pb::customer_service_server::CustomerServiceServer;
 use crate::api::pb::partner_service_server::PartnerServiceServer;
 use crate::api::pb::relationship_service_server::RelationshipServiceServer;
-use crate::api::{CustomerApi, PartnerApi, RelationshipApi, pb};
+use crate::api::{CustomerApi, PartnerApi, RelationshipApi, RelationshipSettings, pb};
 use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
@@ -48,6 +48,7 @@ pub struct RunningServer {
     store: Store,
     health: HealthReporter,
     shutdown: Option<oneshot::Sender<()>>,
+    stopping: watch::Sender<bool>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
@@ -73,18 +74,21 @@ impl RunningServer {
         &self.store
     }
 
-    /// Stops accepting, reports NOT_SERVING, lets in-flight calls finish
-    /// within the drain timeout, then stops.
+    /// Stops accepting, reports NOT_SERVING (the server as a whole, `""`,
+    /// which probes ask about, and each service), ends open WatchEvents
+    /// streams with UNAVAILABLE and their resume point, lets in-flight
+    /// calls finish within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
-        for name in SERVICE_NAMES {
+        for name in std::iter::once("").chain(SERVICE_NAMES) {
             self.health
                 .set_service_status(name, tonic_health::ServingStatus::NotServing)
                 .await;
         }
+        self.stopping.send_replace(true);
         if let Some(signal) = self.shutdown.take() {
             let _ = signal.send(());
         }
@@ -135,6 +139,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     // One budget of calls in flight for the three services together; health
     // and reflection stay outside it, so probes answer during a flood.
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
+    // Tells open streams the server is shutting down.
+    let (stopping, _) = watch::channel(false);
     let partner_service = InterceptedService::new(
         Guarded::new(
             PartnerServiceServer::new(PartnerApi::new(store.clone()))
@@ -161,7 +167,10 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
                 store.clone(),
                 partners,
                 access,
-                config.relationships.clone(),
+                RelationshipSettings {
+                    shutdown: stopping.subscribe(),
+                    ..config.relationships.clone()
+                },
             ))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
@@ -217,6 +226,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         store,
         health,
         shutdown: Some(shutdown),
+        stopping,
         task,
         sweeper,
         metrics,

@@ -43,6 +43,8 @@ pub struct RelationshipSettings {
     /// E3: how long a full buffer may stay full before the consumer is
     /// closed as too slow.
     pub watch_grace: Duration,
+    /// Turns true when the server shuts down: open streams end at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Default for RelationshipSettings {
@@ -53,6 +55,8 @@ impl Default for RelationshipSettings {
             watch_buffer: 1024,
             watch_poll: Duration::from_millis(500),
             watch_grace: Duration::from_secs(5),
+            // No server: a signal that never fires.
+            shutdown: tokio::sync::watch::channel(false).1,
         }
     }
 }
@@ -923,8 +927,13 @@ async fn stream_events(
 ) {
     let _open = crate::metrics::WatchStreamGuard::open();
     let mut commits = store.subscribe_commits();
+    let mut shutdown = settings.shutdown.clone();
     loop {
         loop {
+            if *shutdown.borrow() {
+                close_for_shutdown(&sender, last_seq);
+                return;
+            }
             let events = match store.list_events(&filter, last_seq, WATCH_PAGE).await {
                 Ok(events) => events,
                 Err(error) => {
@@ -967,6 +976,22 @@ async fn stream_events(
             }
             () = tokio::time::sleep(settings.watch_poll) => {}
             () = sender.closed() => return,
+            Ok(_) = shutdown.wait_for(|stopping| *stopping) => {
+                close_for_shutdown(&sender, last_seq);
+                return;
+            }
         }
     }
+}
+
+/// Ends a stream on shutdown with UNAVAILABLE and where to resume, rather
+/// than holding the drain; a slot is always free for it (see above).
+fn close_for_shutdown(sender: &mpsc::Sender<Result<pb::Event, Status>>, last_seq: i64) {
+    let error = Error::new(
+        ErrorCode::Unavailable,
+        Reason::ShuttingDown,
+        format!("the server is shutting down; resume with after_seq = {last_seq}"),
+    )
+    .with_metadata("resume_after_seq", last_seq.to_string());
+    let _ = sender.try_send(Err(error.into()));
 }

@@ -99,6 +99,7 @@ reasons! {
     Timeout => "TIMEOUT", false;
     TooManyChecks => "TOO_MANY_CHECKS", false;
     Overloaded => "OVERLOADED", false;
+    ShuttingDown => "SHUTTING_DOWN", false;
     Internal => "INTERNAL", false;
 }
 

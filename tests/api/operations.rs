@@ -431,3 +431,33 @@ async fn logs_are_structured_and_levelled_by_fault() {
         "the made-up path is not logged"
     );
 }
+
+/// On shutdown the server as a whole (`""`, what probes ask) turns
+/// NOT_SERVING, not only the named services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_turns_the_whole_server_not_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let server = TestServer::start_configured(
+        std::sync::Arc::new(partnercenter::domain::clock::SystemClock),
+        Some(SECRET),
+        |config| config.drain_timeout = Duration::from_secs(2),
+    )
+    .await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
+    let mut watch = health
+        .watch(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().expect("a status");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let TestServer { server: running, .. } = server;
+    let stopping = tokio::spawn(running.shutdown());
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("a status change")
+        .expect("still streaming")
+        .expect("a status");
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
+    stopping.await.unwrap();
+}
