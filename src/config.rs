@@ -23,7 +23,7 @@ pub struct ConfigArgs {
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE?mode=rwc or postgres://USER:PASS@HOST/DB;
     /// DATABASE_URL is read too [default: sqlite://partnercenter.db?mode=rwc].
-    #[arg(long, env = "PARTNERCENTER_DATABASE_URL")]
+    #[arg(long, env = "PARTNERCENTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Connections in the store's pool [default: 8].
     #[arg(long, env = "PARTNERCENTER_MAX_CONNECTIONS")]

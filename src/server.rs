@@ -126,7 +126,12 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         clock,
     )
     .await?;
-    let listener = TcpListener::bind(config.listen).await?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
+        format!(
+            "cannot listen for gRPC on {}: {error}; if another process (another `partnercenter serve`?) holds that port, stop it or choose another address with --listen or PARTNERCENTER_LISTEN",
+            config.listen
+        )
+    })?;
     let addr = listener.local_addr()?;
 
     let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
@@ -201,7 +206,15 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
 
     let sweeper = tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval));
     let metrics = match config.metrics_listen {
-        Some(address) => Some(crate::metrics::serve(address, store.connection().clone()).await?),
+        Some(address) => Some(
+            crate::metrics::serve(address, store.connection().clone())
+                .await
+                .map_err(|error| {
+                    format!(
+                        "cannot serve /metrics on {address}: {error}; another process (another `partnercenter serve`?) may hold that port: give each server its own --metrics-listen ADDR (or PARTNERCENTER_METRICS_LISTEN), or \"off\""
+                    )
+                })?,
+        ),
         None => None,
     };
     let (shutdown, signal) = oneshot::channel::<()>();

@@ -512,3 +512,98 @@ async fn auth_token_lifetime_limit_is_configurable() {
         .await
         .expect("a token within the limit");
 }
+
+/// `partnercenter` with no PARTNERCENTER_* or DATABASE_URL from the test's
+/// environment.
+fn cli(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PARTNERCENTER_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// `token` where no server ever ran does not invent a secret (its token
+/// would be refused): it fails, naming the file and the fixes.
+#[test]
+fn auth_token_subcommand_never_invents_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli(dir.path()).args(["token", "--role", "operator"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("partnercenter.db.jwt-secret"), "{stderr}");
+    assert!(stderr.contains("--database-url"), "{stderr}");
+    assert!(stderr.contains("PARTNERCENTER_JWT_SECRET"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing was created"
+    );
+}
+
+/// `token --ttl` stays within the maximum lifetime the server accepts.
+#[test]
+fn auth_token_subcommand_ttl_within_the_maximum_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "315360000"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(!long.status.success());
+    let stderr = String::from_utf8_lossy(&long.stderr);
+    assert!(
+        stderr.contains("86400") && stderr.contains("jwt_max_lifetime_seconds"),
+        "{stderr}"
+    );
+    let day = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "86400"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(day.status.success(), "{}", String::from_utf8_lossy(&day.stderr));
+    let raised = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "172800"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .env("PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS", "172800")
+        .output()
+        .unwrap();
+    assert!(raised.status.success(), "{}", String::from_utf8_lossy(&raised.stderr));
+}
+
+/// A URL the store cannot open is named as the problem, before the secret;
+/// a PostgreSQL URL without a secret names the secret, not the password.
+#[test]
+fn auth_cli_errors_name_the_url_or_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = cli(dir.path())
+        .args([
+            "token",
+            "--role",
+            "operator",
+            "--database-url",
+            "mysql://pc:hunter2@db/pc",
+        ])
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(stderr.contains("neither SQLite nor PostgreSQL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let postgres = cli(dir.path())
+        .args([
+            "token",
+            "--role",
+            "operator",
+            "--database-url",
+            "postgres://pc:hunter2@db/pc",
+        ])
+        .output()
+        .unwrap();
+    assert!(!postgres.status.success());
+    let stderr = String::from_utf8_lossy(&postgres.stderr);
+    assert!(stderr.contains("PARTNERCENTER_JWT_SECRET"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -257,14 +257,13 @@ struct ServeProcess {
 }
 
 impl ServeProcess {
-    async fn start(extra: &[&str]) -> (Self, String) {
+    async fn start(listen: &str) -> (Self, String) {
         use tokio::io::AsyncBufReadExt;
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"))
-            .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--log-format", "json", "--listen", listen])
             .args(["--metrics-listen", "127.0.0.1:0", "--database-url", &url])
-            .args(extra)
             .env("PARTNERCENTER_JWT_SECRET", SECRET)
             .env_remove("RUST_LOG")
             .env_remove("PARTNERCENTER_CONFIG")
@@ -333,7 +332,7 @@ fn rpc_lines<'a>(lines: &'a [serde_json::Value], method: &str) -> Vec<&'a serde_
 /// made-up methods as `unknown`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_structured_and_levelled_by_fault() {
-    let (process, addr) = ServeProcess::start(&[]).await;
+    let (process, addr) = ServeProcess::start("127.0.0.1:0").await;
     let config = process
         .seen
         .iter()
@@ -460,4 +459,84 @@ async fn shutdown_turns_the_whole_server_not_serving() {
         .expect("a status");
     assert_eq!(next.status, ServingStatus::NotServing as i32);
     stopping.await.unwrap();
+}
+
+fn cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PARTNERCENTER_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A busy port is named, with the flag that moves it: for gRPC and for
+/// /metrics (a second server on one machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_a_busy_port_names_the_address_and_the_flag() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+    for (listen, metrics, flag) in [
+        (busy_addr.as_str(), "off", "--listen"),
+        ("127.0.0.1:0", busy_addr.as_str(), "--metrics-listen"),
+    ] {
+        let output = cli()
+            .args([
+                "serve",
+                "--database-url",
+                &url,
+                "--listen",
+                listen,
+                "--metrics-listen",
+                metrics,
+            ])
+            .env("PARTNERCENTER_JWT_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&busy_addr), "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+    }
+}
+
+/// `health --addr` and `serve --listen` take host names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_listen_accept_host_names() {
+    let server = TestServer::start().await;
+    let port = server.server.addr().port();
+    let output = cli()
+        .args(["health", "--addr", &format!("localhost:{port}")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "SERVING");
+    let (process, addr) = ServeProcess::start("localhost:0").await;
+    assert!(addr.starts_with("127.0.0.1:") || addr.starts_with("[::1]:"), "{addr}");
+    process.terminate().await;
+}
+
+/// `--help` shows every option's default and environment variable.
+#[test]
+fn help_shows_defaults_and_environment_variables() {
+    let output = cli().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "[default: 127.0.0.1:50051]",
+        "[env: PARTNERCENTER_LISTEN",
+        "[default: 127.0.0.1:9464]",
+        "[env: PARTNERCENTER_METRICS_LISTEN",
+        "[default: sqlite://partnercenter.db?mode=rwc]",
+        "[env: PARTNERCENTER_DATABASE_URL]",
+        "[default: 8]",
+        "[env: PARTNERCENTER_MAX_CONNECTIONS",
+        "[default: text]",
+        "[env: PARTNERCENTER_LOG_FORMAT",
+        "[env: PARTNERCENTER_CONFIG",
+    ] {
+        assert!(help.contains(expected), "{expected} missing from\n{help}");
+    }
 }
