@@ -221,7 +221,10 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let router = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
         .layer(GrpcTraceLayer)
-        .add_service(health_service)
+        .add_service(EndOnShutdown {
+            inner: health_service,
+            stopping: stopping.subscribe(),
+        })
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(partner_service)
@@ -392,6 +395,108 @@ where
                 Err(error) => limit_status(error).into_http(),
             })
         })
+    }
+}
+
+/// Health's Watch streams never end by themselves: on shutdown, once they
+/// have carried NOT_SERVING, they end with UNAVAILABLE instead of holding
+/// the drain (clients' health checking keeps one open per connection).
+#[derive(Clone)]
+struct EndOnShutdown<S> {
+    inner: S,
+    stopping: watch::Receiver<bool>,
+}
+
+impl<S: NamedService> NamedService for EndOnShutdown<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for EndOnShutdown<S>
+where
+    S: tower::Service<
+            http::Request<RequestBody>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let mut stopping = self.stopping.clone();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await?;
+            let stopped: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+                // A server that is dropped without shutting down: never.
+                let dropped = stopping.wait_for(|stopping| *stopping).await.is_err();
+                if dropped {
+                    std::future::pending::<()>().await;
+                }
+            });
+            Ok(response.map(|body| {
+                tonic::body::Body::new(EndingBody {
+                    inner: body,
+                    stopped,
+                    ended: false,
+                })
+            }))
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends with UNAVAILABLE once the server stops,
+    /// when it has nothing more to send.
+    struct EndingBody<B> {
+        #[pin]
+        inner: B,
+        stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
+        ended: bool,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for EndingBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        // What the stream has (NOT_SERVING among it) goes out first.
+        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.stopped.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *this.ended = true;
+        let status: tonic::Status = crate::domain::Error::new(
+            crate::domain::ErrorCode::Unavailable,
+            crate::domain::Reason::ShuttingDown,
+            "the server is shutting down",
+        )
+        .into();
+        let mut trailers = http::HeaderMap::new();
+        if status.add_header(&mut trailers).is_err() {
+            trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
+        }
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
     }
 }
 

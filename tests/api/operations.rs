@@ -432,16 +432,12 @@ async fn logs_are_structured_and_levelled_by_fault() {
 }
 
 /// On shutdown the server as a whole (`""`, what probes ask) turns
-/// NOT_SERVING, not only the named services.
+/// NOT_SERVING, not only the named services; a health Watch stream carries
+/// it, then ends with UNAVAILABLE instead of holding the drain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_turns_the_whole_server_not_serving() {
     use tonic_health::pb::health_check_response::ServingStatus;
-    let server = TestServer::start_configured(
-        std::sync::Arc::new(partnercenter::domain::clock::SystemClock),
-        Some(SECRET),
-        |config| config.drain_timeout = Duration::from_secs(2),
-    )
-    .await;
+    let server = TestServer::start().await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
     let mut watch = health
         .watch(tonic_health::pb::HealthCheckRequest { service: String::new() })
@@ -458,7 +454,14 @@ async fn shutdown_turns_the_whole_server_not_serving() {
         .expect("still streaming")
         .expect("a status");
     assert_eq!(next.status, ServingStatus::NotServing as i32);
-    stopping.await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("the watch ends at once");
+    assert_eq!(ended.expect_err("ends with an error").code(), tonic::Code::Unavailable);
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("shutdown is not held for the drain timeout (20 s)")
+        .unwrap();
 }
 
 fn cli() -> std::process::Command {
