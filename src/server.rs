@@ -1,5 +1,8 @@
 //! Assembles and runs the gRPC server: the three services behind the auth
-//! interceptor, plus health and reflection (open, for grpcurl and probes).
+//! interceptor and the server's limits (calls in flight, a deadline), plus
+//! health and reflection (open, for grpcurl and probes, and outside the
+//! limits so probes answer during a flood). Connections and streams per
+//! connection are capped for all.
 
 use std::future::Future;
 use std::net::SocketAddr;
