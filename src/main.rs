@@ -205,15 +205,18 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
         }
         Command::Health { addr, service } => {
             use tonic_health::pb::health_check_response::ServingStatus;
-            let target = partnercenter::config::resolve_addr(&addr, "--addr")?;
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{target}"))?
+            // The connector resolves a host name and tries each of its
+            // addresses (localhost may be ::1 or 127.0.0.1).
+            let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|error| format!("--addr '{addr}' is not HOST:PORT ({error}); e.g. localhost:50051"))?;
+            let channel = endpoint
                 .connect_timeout(std::time::Duration::from_secs(3))
                 .timeout(std::time::Duration::from_secs(3))
                 .connect()
                 .await
                 .map_err(|error| {
                     format!(
-                        "cannot reach a server at {addr} ({target}): {}; is `serve` running there?",
+                        "cannot reach a server at {addr}: {}; is `serve` running there?",
                         causes(&error)
                     )
                 })?;
