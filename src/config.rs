@@ -434,8 +434,13 @@ fn check_database_url(url: &str) -> Result<(), String> {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the configuration file {}: {e}; check --config or PARTNERCENTER_CONFIG",
+            path.display()
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| format!("the configuration file {} is not valid: {e}", path.display()))
 }
 
 #[cfg(test)]
