@@ -1,11 +1,16 @@
 //! Bearer-token authentication: HS256 JWTs carrying the caller's role and,
 //! for partners and customer admins, the tenant they act for.
+//!
+//! A token is refused (UNAUTHENTICATED) unless it is HS256 with our secret,
+//! names our issuer (and our audience, when one is configured), carries
+//! `exp`, is inside `nbf`..`exp`, lives no longer than the configured
+//! maximum, and has exactly the claims of its role.
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -16,7 +21,16 @@ use serde::{Deserialize, Serialize};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, validate};
 
+/// The longest a token may live unless configured otherwise.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Seconds of clock skew tolerated on `exp`, `nbf` and the lifetime.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// The claims this service reads; any other claim makes the token invalid,
+/// so a token minted for something else is not taken for one of ours.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Claims {
     pub sub: String,
     /// operator, partner, customer or service.
@@ -27,9 +41,22 @@ pub struct Claims {
     pub customer_id: Option<String>,
     pub iss: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-    pub iat: u64,
+    pub aud: Option<Audience>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// RFC 7519 §4.1.3: one audience or a list (the library checks it is ours).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Signs and verifies tokens with one shared secret.
@@ -39,17 +66,29 @@ pub struct TokenAuthority {
     validation: Validation,
     issuer: String,
     audience: Option<String>,
+    max_lifetime_seconds: u64,
 }
 
 impl TokenAuthority {
+    /// An authority whose tokens live at most [`DEFAULT_MAX_TOKEN_LIFETIME`].
     pub fn new(secret: &[u8], issuer: &str, audience: Option<&str>) -> Self {
+        // Only HS256 (the default list): `none`, other HMACs and RS256 with
+        // our secret taken for a public key are refused by the library.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 5;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
         match audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+            // With an audience configured a token must name it: one without
+            // `aud` may have been minted for any service sharing the secret.
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+            }
+            None => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
         }
         TokenAuthority {
             encoding: EncodingKey::from_secret(secret),
@@ -57,11 +96,33 @@ impl TokenAuthority {
             validation,
             issuer: issuer.to_owned(),
             audience: audience.map(str::to_owned),
+            max_lifetime_seconds: DEFAULT_MAX_TOKEN_LIFETIME.as_secs(),
         }
     }
 
-    /// Mints a token for a principal, valid for `ttl_seconds`.
+    /// Refuses tokens that live longer than `max` (from `iat`, or from now
+    /// when `iat` is absent or in the future).
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime_seconds = max.as_secs();
+        self
+    }
+
+    pub fn max_lifetime(&self) -> Duration {
+        Duration::from_secs(self.max_lifetime_seconds)
+    }
+
+    /// Mints a token for a principal, valid for `ttl_seconds` (at most the
+    /// maximum lifetime).
     pub fn mint(&self, principal: &Principal, ttl_seconds: u64) -> Result<String> {
+        if ttl_seconds > self.max_lifetime_seconds {
+            return Err(Error::invalid(
+                "ttl",
+                format!(
+                    "{ttl_seconds} s is longer than the maximum token lifetime of {} s",
+                    self.max_lifetime_seconds
+                ),
+            ));
+        }
         let now = unix_now();
         let (role, sub, partner_id, customer_id) = match principal {
             Principal::Operator { subject } => ("operator", subject.clone(), None, None),
@@ -75,9 +136,11 @@ impl TokenAuthority {
             partner_id,
             customer_id,
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            iat: now,
+            aud: self.audience.clone().map(Audience::One),
+            iat: Some(now),
+            nbf: None,
             exp: now.saturating_add(ttl_seconds),
+            jti: None,
         })
     }
 
@@ -95,19 +158,44 @@ impl TokenAuthority {
                 "send 'authorization: Bearer <token>' (mint one with `partnercenter token`)",
             ));
         };
+        // RFC 6750 §2.1 (after RFC 7235): the scheme is case-insensitive.
         let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
             .ok_or_else(|| {
                 Error::unauthenticated(Reason::TokenInvalid, "the authorization header is not 'Bearer <token>'")
             })?;
-        let claims = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => Error::unauthenticated(Reason::TokenExpired, "the token has expired"),
+                ErrorKind::ImmatureSignature => {
+                    Error::unauthenticated(Reason::TokenInvalid, "the token is not valid yet (nbf)")
+                }
                 _ => Error::unauthenticated(Reason::TokenInvalid, "the token is not valid for this service"),
             })?
             .claims;
+        self.check_lifetime(&claims)?;
         principal_of(claims)
+    }
+
+    /// A stolen token is useful until it expires: no token may live longer
+    /// than the configured maximum, however it was signed.
+    fn check_lifetime(&self, claims: &Claims) -> Result<()> {
+        let now = unix_now();
+        let start = claims.iat.map_or(now, |iat| iat.min(now));
+        let lifetime = claims.exp.saturating_sub(start);
+        if lifetime > self.max_lifetime_seconds.saturating_add(LEEWAY_SECONDS) {
+            return Err(Error::unauthenticated(
+                Reason::TokenInvalid,
+                format!(
+                    "the token lives longer than the maximum of {} s; mint a shorter one",
+                    self.max_lifetime_seconds
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -118,6 +206,17 @@ fn principal_of(claims: Claims) -> Result<Principal> {
             .and_then(|id| validate::id(claim, &id).ok())
             .ok_or_else(|| invalid(&format!("a {claim} claim with a UUID is required for this role")))
     };
+    // A tenant claim the role does not use is refused, not ignored: the
+    // token was minted for someone else, or by mistake.
+    let stray = match claims.role.as_str() {
+        "operator" | "service" => claims.partner_id.is_some() || claims.customer_id.is_some(),
+        "partner" => claims.customer_id.is_some(),
+        "customer" => claims.partner_id.is_some(),
+        _ => false,
+    };
+    if stray {
+        return Err(invalid("the token carries a tenant claim its role does not have"));
+    }
     match claims.role.as_str() {
         "operator" => Ok(Principal::Operator { subject: claims.sub }),
         "service" => Ok(Principal::Service { subject: claims.sub }),
@@ -177,10 +276,11 @@ pub fn interceptor(
     authority: Arc<TokenAuthority>,
 ) -> impl FnMut(tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> + Clone {
     move |mut request: tonic::Request<()>| {
+        // A header that is not visible ASCII is a bad token, not a missing one.
         let header = request
             .metadata()
             .get("authorization")
-            .and_then(|value| value.to_str().ok());
+            .map(|value| value.to_str().unwrap_or_default());
         let principal = authority.authenticate(header)?;
         request.extensions_mut().insert(principal);
         Ok(request)

@@ -1,13 +1,12 @@
 //! The `partnercenter` binary: `serve`, `migrate`, `token`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use partnercenter::auth::TokenAuthority;
-use partnercenter::config::{Config, ConfigArgs};
+use partnercenter::config::{Config, ConfigArgs, ServeArgs};
 use partnercenter::domain::clock::SystemClock;
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::validate;
@@ -37,9 +36,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Address to listen on.
-        #[arg(long)]
-        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -50,18 +48,20 @@ enum Command {
     Token {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Who the token is for.
         #[arg(long, value_enum)]
         role: Role,
-        /// For --role partner.
+        /// For --role partner: the partner's id [default: none].
         #[arg(long)]
         partner_id: Option<String>,
-        /// For --role customer.
+        /// For --role customer: the customer's id [default: none].
         #[arg(long)]
         customer_id: Option<String>,
         /// Who the token names, for operator and service tokens.
         #[arg(long, default_value = "cli")]
         subject: String,
-        /// Lifetime in seconds.
+        /// Lifetime in seconds, at most the server's maximum token lifetime
+        /// (jwt_max_lifetime_seconds, PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS).
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
@@ -82,13 +82,26 @@ enum Command {
     /// Ask a server's grpc.health.v1 service; exit 0 when it is SERVING
     /// (a container health check).
     Health {
-        /// The server's gRPC address.
+        /// The server's gRPC address, HOST:PORT (a host name is resolved).
         #[arg(long, default_value = "127.0.0.1:50051")]
-        addr: SocketAddr,
+        addr: String,
         /// The service to ask about; empty means the server as a whole.
         #[arg(long, default_value = "")]
         service: String,
     },
+}
+
+/// An error and its sources, one line ("transport error" alone names
+/// nothing).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,12 +132,16 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), server::BoxError> {
     match command {
-        Command::Serve { config, listen } => {
-            let config = Config::load(&config, listen)?;
+        Command::Serve { config, serve } => {
+            let config = Config::load(&config, Some(&serve))?;
             telemetry::init(config.log_format);
-            tracing::info!(config = ?config, "starting partnercenter {}", env!("CARGO_PKG_VERSION"));
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting partnercenter");
+            config.log_effective();
             let running = server::spawn(&config, Arc::new(SystemClock)).await?;
-            tracing::info!(addr = %running.addr(), metrics = ?running.metrics_addr(), "serving gRPC");
+            let metrics = running
+                .metrics_addr()
+                .map_or_else(|| "off".to_owned(), |addr| addr.to_string());
+            tracing::info!(addr = %running.addr(), %metrics, "serving gRPC");
             server::termination().await;
             tracing::info!("shutdown requested; draining");
             running.shutdown().await;
@@ -153,6 +170,13 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             ttl,
         } => {
             let config = Config::load(&config, None)?;
+            if ttl == 0 || ttl > config.jwt_max_lifetime.as_secs() {
+                return Err(format!(
+                    "--ttl {ttl}: a token must live between 1 and {} seconds, the server's maximum token lifetime (jwt_max_lifetime_seconds or PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS); give a shorter --ttl",
+                    config.jwt_max_lifetime.as_secs()
+                )
+                .into());
+            }
             let principal = match role {
                 Role::Operator => Principal::Operator { subject },
                 Role::Service => Principal::Service { subject },
@@ -164,10 +188,11 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
                 },
             };
             let authority = TokenAuthority::new(
-                &config.jwt_secret()?,
+                &config.existing_jwt_secret()?,
                 &config.jwt_issuer,
                 config.jwt_audience.as_deref(),
-            );
+            )
+            .with_max_lifetime(config.jwt_max_lifetime);
             println!("{}", authority.mint(&principal, ttl)?);
             Ok(())
         }
@@ -180,11 +205,21 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
         }
         Command::Health { addr, service } => {
             use tonic_health::pb::health_check_response::ServingStatus;
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+            // The connector resolves a host name and tries each of its
+            // addresses (localhost may be ::1 or 127.0.0.1).
+            let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|error| format!("--addr '{addr}' is not HOST:PORT ({error}); e.g. localhost:50051"))?;
+            let channel = endpoint
                 .connect_timeout(std::time::Duration::from_secs(3))
                 .timeout(std::time::Duration::from_secs(3))
                 .connect()
-                .await?;
+                .await
+                .map_err(|error| {
+                    format!(
+                        "cannot reach a server at {addr}: {}; is `serve` running there?",
+                        causes(&error)
+                    )
+                })?;
             let reply = tonic_health::pb::health_client::HealthClient::new(channel)
                 .check(tonic_health::pb::HealthCheckRequest { service })
                 .await?

@@ -2,6 +2,7 @@
 //! RPCs by method and code, RPC latency, the store's pool, events appended,
 //! and open WatchEvents streams.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::LazyLock;
 
@@ -15,15 +16,51 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// The `method` label of paths that name no method this server serves.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
-    pub method: String,
-    pub code: String,
+    pub method: &'static str,
+    pub code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
-    pub method: String,
+    pub method: &'static str,
+}
+
+/// Every method path this server serves: the three services, health and
+/// reflection. Label values come only from here, so a caller cannot grow
+/// the exposition by calling made-up paths.
+static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    use prost::Message as _;
+    let mut methods: HashSet<String> = [
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for encoded in [crate::pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
+            continue;
+        };
+        for file in set.file {
+            let package = file.package();
+            for service in &file.service {
+                for method in &service.method {
+                    methods.insert(format!("/{package}.{}/{}", service.name(), method.name()));
+                }
+            }
+        }
+    }
+    methods
+});
+
+/// The label of a request path: the path of a known method, else `unknown`.
+pub fn method_label(path: &str) -> &'static str {
+    KNOWN_METHODS.get(path).map_or(UNKNOWN_METHOD, |known| known.as_str())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,17 +127,16 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 });
 
 impl Metrics {
-    pub fn record_rpc(&self, method: &str, code: tonic::Code, seconds: f64) {
+    /// `method` is a label from [`method_label`].
+    pub fn record_rpc(&self, method: &'static str, code: tonic::Code, seconds: f64) {
         self.rpcs
             .get_or_create(&RpcLabels {
-                method: method.to_owned(),
-                code: format!("{code:?}"),
+                method,
+                code: code_label(code),
             })
             .inc();
         self.rpc_seconds
-            .get_or_create(&MethodLabels {
-                method: method.to_owned(),
-            })
+            .get_or_create(&MethodLabels { method })
             .observe(seconds);
     }
 
@@ -129,6 +165,31 @@ impl Metrics {
             tracing::error!(%error, "metrics encoding failed");
         }
         text
+    }
+}
+
+/// The `code` label: the code's name as tonic spells it (`Ok`,
+/// `PermissionDenied`, ...).
+fn code_label(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "Ok",
+        Cancelled => "Cancelled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
     }
 }
 

@@ -1,20 +1,34 @@
 //! Assembles and runs the gRPC server: the three services behind the auth
-//! interceptor, plus health and reflection (open, for grpcurl and probes).
+//! interceptor and the server's limits (calls in flight, a deadline), plus
+//! health and reflection (open, for grpcurl and probes, and outside the
+//! limits so probes answer during a flood). Connections and streams per
+//! connection are capped for all.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
+use tonic::server::NamedService;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
+use tonic::transport::server::Connected;
 use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+use tower::limit::{ConcurrencyLimit, GlobalConcurrencyLimitLayer};
+use tower::load_shed::LoadShed;
+use tower::timeout::Timeout;
 
 use crate::api::pb::customer_service_server::CustomerServiceServer;
 use crate::api::pb::partner_service_server::PartnerServiceServer;
 use crate::api::pb::relationship_service_server::RelationshipServiceServer;
-use crate::api::{CustomerApi, PartnerApi, RelationshipApi, pb};
+use crate::api::{CustomerApi, PartnerApi, RelationshipApi, RelationshipSettings, pb};
 use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
@@ -37,6 +51,7 @@ pub struct RunningServer {
     store: Store,
     health: HealthReporter,
     shutdown: Option<oneshot::Sender<()>>,
+    stopping: watch::Sender<bool>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
@@ -62,18 +77,21 @@ impl RunningServer {
         &self.store
     }
 
-    /// Stops accepting, reports NOT_SERVING, lets in-flight calls finish
-    /// within the drain timeout, then stops.
+    /// Stops accepting, reports NOT_SERVING (the server as a whole, `""`,
+    /// which probes ask about, and each service), ends open WatchEvents
+    /// streams with UNAVAILABLE and their resume point, lets in-flight
+    /// calls finish within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
-        for name in SERVICE_NAMES {
+        for name in std::iter::once("").chain(SERVICE_NAMES) {
             self.health
                 .set_service_status(name, tonic_health::ServingStatus::NotServing)
                 .await;
         }
+        self.stopping.send_replace(true);
         if let Some(signal) = self.shutdown.take() {
             let _ = signal.send(());
         }
@@ -82,7 +100,10 @@ impl RunningServer {
             Ok(Ok(Err(error))) => tracing::error!(%error, "server stopped with an error"),
             Ok(Err(error)) => tracing::error!(%error, "server task failed"),
             Err(_) => {
-                tracing::warn!(timeout = ?self.drain_timeout, "drain timeout passed; closing remaining calls");
+                tracing::warn!(
+                    drain_timeout_seconds = self.drain_timeout.as_secs_f64(),
+                    "drain timeout passed; closing remaining calls"
+                );
                 self.task.abort();
             }
         }
@@ -93,11 +114,10 @@ impl RunningServer {
 /// serving. `config.listen` may use port 0.
 pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServer, BoxError> {
     let secret = config.jwt_secret()?;
-    let authority = Arc::new(TokenAuthority::new(
-        &secret,
-        &config.jwt_issuer,
-        config.jwt_audience.as_deref(),
-    ));
+    let authority = Arc::new(
+        TokenAuthority::new(&secret, &config.jwt_issuer, config.jwt_audience.as_deref())
+            .with_max_lifetime(config.jwt_max_lifetime),
+    );
     let store = Store::open(
         &StoreOptions {
             url: config.database_url.clone(),
@@ -109,7 +129,12 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         clock,
     )
     .await?;
-    let listener = TcpListener::bind(config.listen).await?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
+        format!(
+            "cannot listen for gRPC on {}: {error}; if another process (another `partnercenter serve`?) holds that port, stop it or choose another address with --listen or PARTNERCENTER_LISTEN",
+            config.listen
+        )
+    })?;
     let addr = listener.local_addr()?;
 
     let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
@@ -119,27 +144,47 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
     let limit = config.max_message_bytes;
     let auth = interceptor(authority.clone());
+    // One budget of calls in flight for the three services together; health
+    // and reflection stay outside it, so probes answer during a flood.
+    let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
+    // Tells open streams the server is shutting down.
+    let (stopping, _) = watch::channel(false);
     let partner_service = InterceptedService::new(
-        PartnerServiceServer::new(PartnerApi::new(store.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+        Guarded::new(
+            PartnerServiceServer::new(PartnerApi::new(store.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            in_flight.clone(),
+            config.rpc_timeout,
+        ),
         auth.clone(),
     );
     let customer_service = InterceptedService::new(
-        CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+        Guarded::new(
+            CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            in_flight.clone(),
+            config.rpc_timeout,
+        ),
         auth.clone(),
     );
     let relationship_service = InterceptedService::new(
-        RelationshipServiceServer::new(RelationshipApi::new(
-            store.clone(),
-            partners,
-            access,
-            config.relationships.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit),
+        Guarded::new(
+            RelationshipServiceServer::new(RelationshipApi::new(
+                store.clone(),
+                partners,
+                access,
+                RelationshipSettings {
+                    shutdown: stopping.subscribe(),
+                    ..config.relationships.clone()
+                },
+            ))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+            in_flight.clone(),
+            config.rpc_timeout,
+        ),
         auth,
     );
 
@@ -164,27 +209,43 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
 
     let sweeper = tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval));
     let metrics = match config.metrics_listen {
-        Some(address) => Some(crate::metrics::serve(address, store.connection().clone()).await?),
+        Some(address) => Some(
+            crate::metrics::serve(address, store.connection().clone())
+                .await
+                .map_err(|error| {
+                    format!(
+                        "cannot serve /metrics on {address}: {error}; another process (another `partnercenter serve`?) may hold that port: give each server its own --metrics-listen ADDR (or PARTNERCENTER_METRICS_LISTEN), or \"off\""
+                    )
+                })?,
+        ),
         None => None,
     };
     let (shutdown, signal) = oneshot::channel::<()>();
     let router = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
         .layer(GrpcTraceLayer)
-        .add_service(health_service)
+        .add_service(EndOnShutdown {
+            inner: health_service,
+            stopping: stopping.subscribe(),
+        })
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(partner_service)
         .add_service(customer_service)
         .add_service(relationship_service);
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming(listener), async {
-        let _ = signal.await;
-    }));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(
+        limited_incoming(listener, config.max_client_connections),
+        async {
+            let _ = signal.await;
+        },
+    ));
     Ok(RunningServer {
         addr,
         authority,
         store,
         health,
         shutdown: Some(shutdown),
+        stopping,
         task,
         sweeper,
         metrics,
@@ -192,11 +253,275 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     })
 }
 
-/// Accepted connections with Nagle's algorithm off: a unary answer is
+/// Accepted connections with Nagle's algorithm off (a unary answer is
 /// written as headers, data and trailers, and Nagle would hold the last of
-/// them back for the peer's delayed ACK (~40 ms per call).
-pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+/// them back for the peer's delayed ACK, ~40 ms per call), at most `max`
+/// at once: past it the listener stops accepting and new clients wait in
+/// the kernel's backlog until a connection closes.
+pub fn limited_incoming(
+    listener: TcpListener,
+    max: usize,
+) -> impl tokio_stream::Stream<Item = std::io::Result<Permitted<TcpStream>>> {
+    let permits = Arc::new(Semaphore::new(max.max(1)));
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            // The server drops the receiver on shutdown: stop accepting
+            // then, and close the listening socket.
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                () = sender.closed() => return,
+            };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = sender.closed() => return,
+            };
+            let item = accepted.map(|(stream, _)| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "TCP_NODELAY not set");
+                }
+                Permitted {
+                    io: stream,
+                    _permit: permit,
+                }
+            });
+            if sender.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+pin_project_lite::pin_project! {
+    /// A connection holding one of the server's connection permits.
+    pub struct Permitted<IO> {
+        #[pin]
+        io: IO,
+        _permit: OwnedSemaphorePermit,
+    }
+}
+
+impl<IO: Connected> Connected for Permitted<IO> {
+    type ConnectInfo = IO::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl<IO: AsyncRead> AsyncRead for Permitted<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        self.project().io.poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite> AsyncWrite for Permitted<IO> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// One of the three services behind the server's limits: calls beyond the
+/// shared in-flight budget are shed at once (RESOURCE_EXHAUSTED, so the
+/// client backs off and retries rather than queueing), and a call running
+/// past the server's deadline is answered DEADLINE_EXCEEDED. Both carry an
+/// ErrorInfo.
+#[derive(Clone)]
+pub struct Guarded<S> {
+    inner: LoadShed<ConcurrencyLimit<Timeout<S>>>,
+}
+
+impl<S> Guarded<S> {
+    pub fn new(service: S, in_flight: Arc<Semaphore>, deadline: Duration) -> Self {
+        Guarded {
+            inner: ServiceBuilder::new()
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(in_flight))
+                .timeout(deadline)
+                .service(service),
+        }
+    }
+}
+
+impl<S: NamedService> NamedService for Guarded<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for Guarded<S>
+where
+    S: tower::Service<http::Request<RequestBody>, Response = http::Response<tonic::body::Body>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The generated servers are always ready; LoadShed turns a full
+        // budget into an error of `call`, so this is never Pending.
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            Ok(match call.await {
+                Ok(response) => response,
+                Err(error) => limit_status(error).into_http(),
+            })
+        })
+    }
+}
+
+/// Health's Watch streams never end by themselves: on shutdown, once they
+/// have carried NOT_SERVING, they end with UNAVAILABLE instead of holding
+/// the drain (clients' health checking keeps one open per connection).
+#[derive(Clone)]
+struct EndOnShutdown<S> {
+    inner: S,
+    stopping: watch::Receiver<bool>,
+}
+
+impl<S: NamedService> NamedService for EndOnShutdown<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, RequestBody> tower::Service<http::Request<RequestBody>> for EndOnShutdown<S>
+where
+    S: tower::Service<
+            http::Request<RequestBody>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let mut stopping = self.stopping.clone();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await?;
+            let stopped: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+                // A server that is dropped without shutting down: never.
+                let dropped = stopping.wait_for(|stopping| *stopping).await.is_err();
+                if dropped {
+                    std::future::pending::<()>().await;
+                }
+            });
+            Ok(response.map(|body| {
+                tonic::body::Body::new(EndingBody {
+                    inner: body,
+                    stopped,
+                    ended: false,
+                })
+            }))
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends with UNAVAILABLE once the server stops,
+    /// when it has nothing more to send.
+    struct EndingBody<B> {
+        #[pin]
+        inner: B,
+        stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
+        ended: bool,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for EndingBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        // What the stream has (NOT_SERVING among it) goes out first.
+        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.stopped.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *this.ended = true;
+        let status: tonic::Status = crate::domain::Error::new(
+            crate::domain::ErrorCode::Unavailable,
+            crate::domain::Reason::ShuttingDown,
+            "the server is shutting down",
+        )
+        .into();
+        let mut trailers = http::HeaderMap::new();
+        if status.add_header(&mut trailers).is_err() {
+            trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
+        }
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+}
+
+/// The answer of a call the limits stopped.
+fn limit_status(error: BoxError) -> tonic::Status {
+    use crate::domain::{Error, ErrorCode, Reason};
+    let error = if error.is::<tower::load_shed::error::Overloaded>() {
+        Error::new(
+            ErrorCode::ResourceExhausted,
+            Reason::Overloaded,
+            "the server is at its limit of calls in flight; retry with backoff",
+        )
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        Error::new(
+            ErrorCode::DeadlineExceeded,
+            Reason::Timeout,
+            "the call ran past the server's deadline",
+        )
+    } else {
+        Error::internal(format!("the service failed: {error}"))
+    };
+    error.into()
 }
 
 /// D4, I5: records expiries and extensions in the background. Decisions
@@ -209,7 +534,12 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
         ticks.tick().await;
         match store.sweep().await {
             Ok(report) if report == crate::store::SweepReport::default() => {}
-            Ok(report) => tracing::info!(?report, "sweep recorded expiries"),
+            Ok(report) => tracing::info!(
+                grants_expired = report.grants_expired,
+                grants_extended = report.grants_extended,
+                invitations_expired = report.invitations_expired,
+                "sweep recorded expiries"
+            ),
             Err(error) => tracing::warn!(%error, "sweep failed; retrying at the next tick"),
         }
     }

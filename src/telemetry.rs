@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing_subscriber::EnvFilter;
 
@@ -57,58 +57,154 @@ where
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        let method = request.uri().path().to_owned();
-        let span = tracing::info_span!("rpc", method = %method);
+        let path = request.uri().path();
+        // Label and log only methods this server has: a made-up path is
+        // `unknown`, whoever sends it.
+        let method = crate::metrics::method_label(path);
+        let probe = path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.");
+        let deadline = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| parse_grpc_timeout(value.as_bytes()));
+        let span = tracing::info_span!("rpc", method);
+        let mut call = CallRecord {
+            span,
+            method,
+            probe,
+            start: Instant::now(),
+            deadline,
+            done: false,
+        };
         // The clone/replace idiom: call the service that was polled ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let start = Instant::now();
         Box::pin(async move {
+            // Dropped here (the client cancelled, or its deadline passed,
+            // before an answer): `call` records that when it drops.
             let response = inner.call(request).await?;
             // Errors come "trailers-only", in the headers; successes in the
             // trailers at the end of the body.
-            let done = match response.headers().get("grpc-status") {
-                Some(code) => {
-                    record(&span, &method, code.as_bytes(), start);
-                    true
-                }
-                None => false,
-            };
-            Ok(response.map(|inner| StatusSpy {
-                inner,
-                span,
-                method,
-                start,
-                done,
-            }))
+            if let Some(code) = response.headers().get("grpc-status") {
+                call.finish(tonic::Code::from_bytes(code.as_bytes()));
+            }
+            Ok(response.map(|inner| StatusSpy { inner, call }))
         })
     }
 }
 
-fn record(span: &tracing::Span, method: &str, code: &[u8], start: Instant) {
-    let code = tonic::Code::from_bytes(code);
+/// One call from its start to its status; records the status once (the
+/// metric and the closing log line), or CANCELLED / DEADLINE_EXCEEDED when
+/// dropped before any status was seen.
+struct CallRecord {
+    span: tracing::Span,
+    method: &'static str,
+    probe: bool,
+    start: Instant,
+    deadline: Option<Duration>,
+    done: bool,
+}
+
+impl CallRecord {
+    fn finish(&mut self, code: tonic::Code) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        record(&self.span, self.method, self.probe, code, self.start);
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if !self.done {
+            let elapsed = self.start.elapsed();
+            let code = match self.deadline {
+                // The deadline's timer started a little before this call's
+                // clock: a small margin.
+                Some(deadline) if elapsed + deadline / 50 + Duration::from_millis(2) >= deadline => {
+                    tonic::Code::DeadlineExceeded
+                }
+                _ => tonic::Code::Cancelled,
+            };
+            self.finish(code);
+        }
+    }
+}
+
+/// The `grpc-timeout` header: up to 8 digits and a unit (H M S m u n).
+fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(amount * 3600),
+        b'M' => Duration::from_secs(amount * 60),
+        b'S' => Duration::from_secs(amount),
+        b'm' => Duration::from_millis(amount),
+        b'u' => Duration::from_micros(amount),
+        b'n' => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// The canonical name of a code, as gRPC documents it.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Log levels: faults of the service at ERROR, overload and deadlines at
+/// WARN (the operator may act on them), every other answer at INFO (a
+/// refusal is the client's business, not a server warning), and health
+/// and reflection at DEBUG unless the service failed them.
+fn record(span: &tracing::Span, method: &'static str, probe: bool, code: tonic::Code, start: Instant) {
+    use tonic::Code;
     let elapsed = start.elapsed();
     crate::metrics::METRICS.record_rpc(method, code, elapsed.as_secs_f64());
     let latency_ms = elapsed.as_micros() as f64 / 1000.0;
+    let name = code_name(code);
     let _entered = span.enter();
     match code {
-        tonic::Code::Ok => tracing::info!(code = ?code, latency_ms, "rpc finished"),
-        tonic::Code::Internal | tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DataLoss => {
-            tracing::error!(code = ?code, latency_ms, "rpc failed")
+        Code::Internal | Code::Unknown | Code::DataLoss => {
+            tracing::error!(code = name, latency_ms, "rpc failed")
         }
-        _ => tracing::warn!(code = ?code, latency_ms, "rpc refused"),
+        Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded => {
+            tracing::warn!(code = name, latency_ms, "rpc not served")
+        }
+        _ if probe => tracing::debug!(code = name, latency_ms, "rpc finished"),
+        Code::Ok => tracing::info!(code = name, latency_ms, "rpc finished"),
+        Code::Cancelled => tracing::info!(code = name, latency_ms, "rpc cancelled by the client"),
+        _ => tracing::info!(code = name, latency_ms, "rpc refused"),
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A response body that reports the gRPC status found in its trailers.
+    /// A response body that reports the gRPC status found in its trailers
+    /// (or CANCELLED when dropped before them: the client went away).
     pub struct StatusSpy<B> {
         #[pin]
         inner: B,
-        span: tracing::Span,
-        method: String,
-        start: Instant,
-        done: bool,
+        call: CallRecord,
     }
 }
 
@@ -123,11 +219,10 @@ impl<B: http_body::Body> http_body::Body for StatusSpy<B> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
-            && !*this.done
+            && !this.call.done
             && let Some(code) = frame.trailers_ref().and_then(|t| t.get("grpc-status"))
         {
-            *this.done = true;
-            record(this.span, this.method, code.as_bytes(), *this.start);
+            this.call.finish(tonic::Code::from_bytes(code.as_bytes()));
         }
         polled
     }

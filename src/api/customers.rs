@@ -293,7 +293,7 @@ impl CustomerService for CustomerApi {
         }
         tx.remember(key.as_ref(), &customer.id).await?;
         tx.commit().await?;
-        tracing::info!(customer_id = %customer.id, creator = ?creator.as_ref().map(|p| &p.id), "customer created");
+        tracing::info!(customer_id = %customer.id, creator = creator.as_ref().map_or("operator", |p| p.id.as_str()), "customer created");
         Ok(Response::new((&customer).into()))
     }
 

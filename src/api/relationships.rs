@@ -43,6 +43,8 @@ pub struct RelationshipSettings {
     /// E3: how long a full buffer may stay full before the consumer is
     /// closed as too slow.
     pub watch_grace: Duration,
+    /// Turns true when the server shuts down: open streams end at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Default for RelationshipSettings {
@@ -53,6 +55,8 @@ impl Default for RelationshipSettings {
             watch_buffer: 1024,
             watch_poll: Duration::from_millis(500),
             watch_grace: Duration::from_secs(5),
+            // No server: a signal that never fires.
+            shutdown: tokio::sync::watch::channel(false).1,
         }
     }
 }
@@ -493,8 +497,14 @@ impl RelationshipService for RelationshipApi {
         if code.is_empty() || code.len() > 128 {
             return Err(Error::invalid("code", "is the code of a relationship request").into());
         }
-        let mut tx = self.store.begin_write(principal.actor()).await?;
         let not_found = || Error::not_found(Reason::InvitationNotFound, "no relationship request has this code");
+        // An unknown code is refused before taking the write order, so junk
+        // codes never queue behind or ahead of real writes. Codes are never
+        // deleted: this read may only refuse (W1); the transaction decides.
+        if !self.store.invitation_code_exists(code).await? {
+            return Err(not_found().into());
+        }
+        let mut tx = self.store.begin_write(principal.actor()).await?;
         let invitation = tx.invitation_by_code(code).await?.ok_or_else(not_found)?;
         let customer = tx
             .customer(customer_id)
@@ -971,8 +981,13 @@ async fn stream_events(
 ) {
     let _open = crate::metrics::WatchStreamGuard::open();
     let mut commits = store.subscribe_commits();
+    let mut shutdown = settings.shutdown.clone();
     loop {
         loop {
+            if *shutdown.borrow() {
+                close_for_shutdown(&sender, last_seq);
+                return;
+            }
             let events = match store.list_events(&filter, last_seq, WATCH_PAGE).await {
                 Ok(events) => events,
                 Err(error) => {
@@ -1015,6 +1030,22 @@ async fn stream_events(
             }
             () = tokio::time::sleep(settings.watch_poll) => {}
             () = sender.closed() => return,
+            Ok(_) = shutdown.wait_for(|stopping| *stopping) => {
+                close_for_shutdown(&sender, last_seq);
+                return;
+            }
         }
     }
+}
+
+/// Ends a stream on shutdown with UNAVAILABLE and where to resume, rather
+/// than holding the drain; a slot is always free for it (see above).
+fn close_for_shutdown(sender: &mpsc::Sender<Result<pb::Event, Status>>, last_seq: i64) {
+    let error = Error::new(
+        ErrorCode::Unavailable,
+        Reason::ShuttingDown,
+        format!("the server is shutting down; resume with after_seq = {last_seq}"),
+    )
+    .with_metadata("resume_after_seq", last_seq.to_string());
+    let _ = sender.try_send(Err(error.into()));
 }

@@ -99,6 +99,8 @@ reasons! {
     Timeout => "TIMEOUT", false;
     TooManyChecks => "TOO_MANY_CHECKS", false;
     MalformedMessage => "MALFORMED_MESSAGE", false;
+    Overloaded => "OVERLOADED", false;
+    ShuttingDown => "SHUTTING_DOWN", false;
     Internal => "INTERNAL", false;
 }
 

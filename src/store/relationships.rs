@@ -81,6 +81,19 @@ impl Store {
         find_invitation(&self.db, id).await
     }
 
+    /// Whether any invitation has this code, read outside any write: codes
+    /// are never deleted, so "no" stays true and may refuse early (W1).
+    pub async fn invitation_code_exists(&self, code: &str) -> Result<bool> {
+        Ok(relationship_request::Entity::find()
+            .select_only()
+            .column(relationship_request::Column::Id)
+            .filter(relationship_request::Column::Code.eq(code))
+            .into_tuple::<String>()
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     pub async fn grant(&self, id: &str) -> Result<Option<DelegatedAdminGrant>> {
         find_grant(&self.db, id).await
     }

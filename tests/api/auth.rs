@@ -16,8 +16,10 @@ fn claims(role: &str) -> Claims {
         customer_id: None,
         iss: "partnercenter".into(),
         aud: None,
-        iat: unix_now(),
+        iat: Some(unix_now()),
+        nbf: None,
         exp: unix_now() + 600,
+        jti: None,
     }
 }
 
@@ -30,7 +32,7 @@ async fn every_rpc_needs_a_valid_token() {
         .unwrap();
     let expired = ours
         .sign(&Claims {
-            iat: unix_now() - 7200,
+            iat: Some(unix_now() - 7200),
             exp: unix_now() - 3600,
             ..claims("operator")
         })
@@ -165,4 +167,443 @@ async fn the_token_subcommand_mints_what_serve_accepts() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("must be a UUID"));
+}
+
+/// The audience the matrix server is configured with.
+const AUDIENCE: &str = "partnercenter-api";
+
+/// Valid claims for the matrix server, as JSON so a case can drop or add
+/// any claim.
+fn good_claims() -> serde_json::Value {
+    let now = unix_now();
+    serde_json::json!({
+        "sub": "tester",
+        "role": "operator",
+        "iss": "partnercenter",
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+    })
+}
+
+fn with(mut claims: serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {
+    claims[key] = value;
+    claims
+}
+
+fn without(mut claims: serde_json::Value, key: &str) -> serde_json::Value {
+    claims.as_object_mut().expect("object").remove(key);
+    claims
+}
+
+fn sign_json(claims: &serde_json::Value, algorithm: jsonwebtoken::Algorithm, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .expect("signed")
+}
+
+/// A token whose header says `alg` but whose signature is HMAC-SHA256 with
+/// our secret (or empty for `none`): the algorithm-confusion forgeries.
+fn forge_alg(alg: &str, claims: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string());
+    let payload = b64.encode(claims.to_string());
+    let input = format!("{header}.{payload}");
+    let signature = if alg == "none" {
+        String::new()
+    } else {
+        jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .expect("hmac")
+    };
+    format!("{input}.{signature}")
+}
+
+async fn matrix_server() -> TestServer {
+    TestServer::start_configured(
+        std::sync::Arc::new(partnercenter::domain::clock::SystemClock),
+        Some(SECRET),
+        |config| config.jwt_audience = Some(AUDIENCE.into()),
+    )
+    .await
+}
+
+/// Token matrix: every forged, malformed, mis-scoped or over-long token is
+/// UNAUTHENTICATED with an ErrorInfo, on a read and on a write, and
+/// nothing is written.
+#[tokio::test]
+async fn auth_token_matrix_refuses_every_bad_token() {
+    use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
+    let server = matrix_server().await;
+    let now = unix_now();
+    let key = SECRET.as_bytes();
+    let ours = |claims: serde_json::Value| format!("Bearer {}", sign_json(&claims, HS256, key));
+    let partner_id = partnercenter::store::new_id();
+    let ten_years = 10 * 365 * 24 * 3600;
+
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("no header", None, "TOKEN_MISSING"),
+        ("empty header", Some(String::new()), "TOKEN_INVALID"),
+        ("scheme only", Some("Bearer".into()), "TOKEN_INVALID"),
+        ("scheme and blanks", Some("Bearer    ".into()), "TOKEN_INVALID"),
+        ("basic scheme", Some("Basic dXNlcjpwYXNz".into()), "TOKEN_INVALID"),
+        (
+            "no scheme",
+            Some(sign_json(&good_claims(), HS256, key)),
+            "TOKEN_INVALID",
+        ),
+        ("garbage", Some("Bearer not.a.jwt".into()), "TOKEN_INVALID"),
+        ("garbage dots", Some("Bearer ....".into()), "TOKEN_INVALID"),
+        (
+            "garbage base64",
+            Some("Bearer eyJhbGciOiJIUzI1NiJ9.e30".into()),
+            "TOKEN_INVALID",
+        ),
+        (
+            "alg none",
+            Some(format!("Bearer {}", forge_alg("none", &good_claims()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "alg RS256 signed with the secret",
+            Some(format!("Bearer {}", forge_alg("RS256", &good_claims()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "alg HS384",
+            Some(format!("Bearer {}", sign_json(&good_claims(), HS384, key))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "alg HS512",
+            Some(format!("Bearer {}", sign_json(&good_claims(), HS512, key))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "wrong key",
+            Some(format!(
+                "Bearer {}",
+                sign_json(&good_claims(), HS256, b"another-secret-of-16-bytes")
+            )),
+            "TOKEN_INVALID",
+        ),
+        ("no sub", Some(ours(without(good_claims(), "sub"))), "TOKEN_INVALID"),
+        ("no role", Some(ours(without(good_claims(), "role"))), "TOKEN_INVALID"),
+        ("no iss", Some(ours(without(good_claims(), "iss"))), "TOKEN_INVALID"),
+        (
+            "wrong iss",
+            Some(ours(with(good_claims(), "iss", "someone-else".into()))),
+            "TOKEN_INVALID",
+        ),
+        ("no exp", Some(ours(without(good_claims(), "exp"))), "TOKEN_INVALID"),
+        (
+            "exp as text",
+            Some(ours(with(good_claims(), "exp", (now + 600).to_string().into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "expired",
+            Some(ours(with(
+                with(good_claims(), "iat", (now - 7200).into()),
+                "exp",
+                (now - 3600).into(),
+            ))),
+            "TOKEN_EXPIRED",
+        ),
+        (
+            "nbf in the future",
+            Some(ours(with(good_claims(), "nbf", (now + 300).into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "ten-year token",
+            Some(ours(with(good_claims(), "exp", (now + ten_years).into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "two-day token without iat",
+            Some(ours(with(
+                without(good_claims(), "iat"),
+                "exp",
+                (now + 2 * 86400).into(),
+            ))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "iat in the future hides a long life",
+            Some(ours(with(
+                with(good_claims(), "iat", (now + ten_years).into()),
+                "exp",
+                (now + ten_years + 60).into(),
+            ))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "aud missing",
+            Some(ours(without(good_claims(), "aud"))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "aud wrong",
+            Some(ours(with(good_claims(), "aud", "another-service".into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "aud list without ours",
+            Some(ours(with(good_claims(), "aud", serde_json::json!(["a", "b"])))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "unknown role",
+            Some(ours(with(good_claims(), "role", "admin".into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "role in capitals",
+            Some(ours(with(good_claims(), "role", "OPERATOR".into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "partner without partner_id",
+            Some(ours(with(good_claims(), "role", "partner".into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "partner with a bad partner_id",
+            Some(ours(with(
+                with(good_claims(), "role", "partner".into()),
+                "partner_id",
+                "nope".into(),
+            ))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "operator with a partner_id",
+            Some(ours(with(good_claims(), "partner_id", partner_id.clone().into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "partner with a customer_id",
+            Some(ours(with(
+                with(
+                    with(good_claims(), "role", "partner".into()),
+                    "partner_id",
+                    partner_id.clone().into(),
+                ),
+                "customer_id",
+                partner_id.clone().into(),
+            ))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "unknown extra claim",
+            Some(ours(with(good_claims(), "admin", true.into()))),
+            "TOKEN_INVALID",
+        ),
+        (
+            "internal role",
+            Some(ours(with(good_claims(), "role", "internal".into()))),
+            "TOKEN_INVALID",
+        ),
+    ];
+    for (case, header, expected) in cases {
+        let mut client = server.partners_with_header(header.as_deref());
+        let read = client.list_partners(pb::ListPartnersRequest::default()).await;
+        let status = match read {
+            Ok(_) => panic!("{case}: accepted"),
+            Err(status) => status,
+        };
+        assert_eq!(status.code(), Code::Unauthenticated, "{case}: {status:?}");
+        assert_eq!(reason(&status), expected, "{case}: {status:?}");
+        let write = client
+            .create_partner(pb::CreatePartnerRequest {
+                partner: Some(pb::Partner {
+                    mpn_id: next_mpn_id(),
+                    display_name: "Nobody".into(),
+                    kind: pb::partner::Kind::DirectReseller as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await;
+        let status = write.expect_err(case);
+        assert_eq!(status.code(), Code::Unauthenticated, "{case}: {status:?}");
+        assert_eq!(reason(&status), expected, "{case}: {status:?}");
+    }
+
+    // A valid token of a role the RPC does not allow: PERMISSION_DENIED.
+    let customer_token = ours(with(
+        with(good_claims(), "role", "customer".into()),
+        "customer_id",
+        partnercenter::store::new_id().into(),
+    ));
+    let refused = server
+        .partners_with_header(Some(&customer_token))
+        .create_partner(pb::CreatePartnerRequest::default())
+        .await;
+    assert_error(refused, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
+    assert!(server.events().await.is_empty(), "nothing was written");
+}
+
+/// The controls of the matrix: what a correct token may look like.
+#[tokio::test]
+async fn auth_valid_tokens_and_scheme_case_variants_are_accepted() {
+    let server = matrix_server().await;
+    let now = unix_now();
+    let key = SECRET.as_bytes();
+    let sign = |claims: serde_json::Value| sign_json(&claims, jsonwebtoken::Algorithm::HS256, key);
+    let minted = server.token(&operator());
+    let accepted = [
+        format!("Bearer {minted}"),
+        format!("bearer {minted}"),
+        format!("BEARER {minted}"),
+        format!("BeArEr {minted}"),
+        format!("Bearer   {minted}"),
+        format!("Bearer {}", sign(good_claims())),
+        format!("Bearer {}", sign(with(good_claims(), "nbf", (now - 60).into()))),
+        format!("Bearer {}", sign(without(good_claims(), "iat"))),
+        format!("Bearer {}", sign(with(good_claims(), "jti", "abc".into()))),
+        format!(
+            "Bearer {}",
+            sign(with(good_claims(), "aud", serde_json::json!([AUDIENCE])))
+        ),
+        // Exactly the maximum lifetime (24 h by default).
+        format!("Bearer {}", sign(with(good_claims(), "exp", (now + 86400).into()))),
+    ];
+    for header in accepted {
+        server
+            .partners_with_header(Some(&header))
+            .list_partners(pb::ListPartnersRequest::default())
+            .await
+            .unwrap_or_else(|status| panic!("{header}: {status:?}"));
+    }
+}
+
+/// The maximum lifetime is a knob: a server allowing 60 s refuses a token
+/// of 10 minutes that the default would take.
+#[tokio::test]
+async fn auth_token_lifetime_limit_is_configurable() {
+    let server = TestServer::start_configured(
+        std::sync::Arc::new(partnercenter::domain::clock::SystemClock),
+        Some(SECRET),
+        |config| config.jwt_max_lifetime = std::time::Duration::from_secs(60),
+    )
+    .await;
+    let ten_minutes = TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None)
+        .mint(&operator(), 600)
+        .unwrap();
+    let refused = server
+        .partners_with_header(Some(&format!("Bearer {ten_minutes}")))
+        .list_partners(pb::ListPartnersRequest::default())
+        .await;
+    assert_error(refused, Code::Unauthenticated, "TOKEN_INVALID");
+    assert!(server.server.authority().mint(&operator(), 600).is_err());
+    let one_minute = server.server.authority().mint(&operator(), 60).unwrap();
+    server
+        .partners_with_header(Some(&format!("Bearer {one_minute}")))
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .expect("a token within the limit");
+}
+
+/// `partnercenter` with no PARTNERCENTER_* or DATABASE_URL from the test's
+/// environment.
+fn cli(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PARTNERCENTER_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// `token` where no server ever ran does not invent a secret (its token
+/// would be refused): it fails, naming the file and the fixes.
+#[test]
+fn auth_token_subcommand_never_invents_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli(dir.path()).args(["token", "--role", "operator"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("partnercenter.db.jwt-secret"), "{stderr}");
+    assert!(stderr.contains("--database-url"), "{stderr}");
+    assert!(stderr.contains("PARTNERCENTER_JWT_SECRET"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing was created"
+    );
+}
+
+/// `token --ttl` stays within the maximum lifetime the server accepts.
+#[test]
+fn auth_token_subcommand_ttl_within_the_maximum_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "315360000"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(!long.status.success());
+    let stderr = String::from_utf8_lossy(&long.stderr);
+    assert!(
+        stderr.contains("86400") && stderr.contains("jwt_max_lifetime_seconds"),
+        "{stderr}"
+    );
+    let day = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "86400"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(day.status.success(), "{}", String::from_utf8_lossy(&day.stderr));
+    let raised = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "172800"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .env("PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS", "172800")
+        .output()
+        .unwrap();
+    assert!(raised.status.success(), "{}", String::from_utf8_lossy(&raised.stderr));
+}
+
+/// A URL the store cannot open is named as the problem, before the secret;
+/// a PostgreSQL URL without a secret names the secret, not the password.
+#[test]
+fn auth_cli_errors_name_the_url_or_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = cli(dir.path())
+        .args([
+            "token",
+            "--role",
+            "operator",
+            "--database-url",
+            "mysql://pc:hunter2@db/pc",
+        ])
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(stderr.contains("neither SQLite nor PostgreSQL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let postgres = cli(dir.path())
+        .args([
+            "token",
+            "--role",
+            "operator",
+            "--database-url",
+            "postgres://pc:hunter2@db/pc",
+        ])
+        .output()
+        .unwrap();
+    assert!(!postgres.status.success());
+    let stderr = String::from_utf8_lossy(&postgres.stderr);
+    assert!(stderr.contains("PARTNERCENTER_JWT_SECRET"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }

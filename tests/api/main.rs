@@ -10,6 +10,7 @@ mod events;
 mod grpcurl;
 mod input;
 mod invitations;
+mod limits;
 mod model;
 mod operations;
 mod partners;

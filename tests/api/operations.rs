@@ -111,3 +111,435 @@ async fn shutdown_drains_and_stops_serving() {
     assert!(after.is_err(), "a stopped server answers nothing");
     assert!(!health(&addr).status.success(), "the health check fails once stopped");
 }
+
+/// Every distinct value of the `method` label in an exposition.
+fn method_labels(metrics: &str) -> std::collections::BTreeSet<String> {
+    metrics
+        .lines()
+        .filter_map(|line| line.split("method=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Calls `path` (any string) with an empty message and no token.
+async fn call_path(channel: &tonic::transport::Channel, path: &str) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::try_from(path).expect("path");
+    let codec = tonic_prost::ProstCodec::<pb::ListPartnersRequest, pb::ListPartnersResponse>::default();
+    grpc.unary(tonic::Request::new(pb::ListPartnersRequest::default()), path, codec)
+        .await
+        .expect_err("no such method")
+}
+
+/// Made-up method paths from unauthenticated callers add no label values:
+/// they all count as `unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_label_only_known_methods() {
+    let server = TestServer::start().await;
+    let before = scrape(&server).await;
+    let unknown = |metrics: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with("partnercenter_grpc_requests_total{method=\"unknown\""))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    for i in 0..300 {
+        let path = match i % 3 {
+            0 => format!("/made.up.Service{i}/Method{i}"),
+            1 => format!("/partnercenter.v1.PartnerService/NoSuchMethod{i}"),
+            _ => format!("/grpc.health.v1.Health/Probe{i}"),
+        };
+        // UNAUTHENTICATED when the service exists, UNIMPLEMENTED otherwise.
+        let status = call_path(&server.channel, &path).await;
+        assert!(
+            matches!(status.code(), tonic::Code::Unimplemented | tonic::Code::Unauthenticated),
+            "{path}: {status:?}"
+        );
+    }
+    let after = scrape(&server).await;
+    let new_labels: Vec<String> = method_labels(&after)
+        .difference(&method_labels(&before))
+        .cloned()
+        .collect();
+    for label in &new_labels {
+        assert!(
+            label == "unknown" || label.starts_with("/partnercenter.v1.") || label.starts_with("/grpc."),
+            "new label value {label}"
+        );
+        assert!(
+            !label.contains("NoSuchMethod") && !label.contains("made.up") && !label.contains("Probe"),
+            "{label}"
+        );
+    }
+    assert!(unknown(&after) - unknown(&before) >= 300.0, "{after}");
+}
+
+/// Calls cut by the client's deadline or cancelled by the client are
+/// counted with DEADLINE_EXCEEDED and CANCELLED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_cut_by_deadline_or_cancelled() {
+    let server = TestServer::start().await;
+    let method = "/partnercenter.v1.PartnerService/CreatePartner";
+    let deadline_line = format!("partnercenter_grpc_requests_total{{method=\"{method}\",code=\"DeadlineExceeded\"}}");
+    let cancelled_line = format!("partnercenter_grpc_requests_total{{method=\"{method}\",code=\"Cancelled\"}}");
+    let before = scrape(&server).await;
+    // A write waits while another holds the write order.
+    let held = server
+        .server
+        .store()
+        .begin_write("test".into())
+        .await
+        .expect("write order");
+    let mut request = tonic::Request::new(pb::CreatePartnerRequest {
+        partner: Some(pb::Partner {
+            mpn_id: next_mpn_id(),
+            display_name: "Late".into(),
+            kind: pb::partner::Kind::Advisor as i32,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    });
+    request.set_timeout(Duration::from_millis(300));
+    let late = server.partners(&operator()).create_partner(request).await;
+    // tonic's server ends a call past its grpc-timeout with CANCELLED.
+    let code = late.unwrap_err().code();
+    assert!(
+        matches!(code, tonic::Code::DeadlineExceeded | tonic::Code::Cancelled),
+        "{code:?}"
+    );
+
+    let mut client = server.partners(&operator());
+    let abandoned = tokio::spawn(async move {
+        client
+            .create_partner(pb::CreatePartnerRequest {
+                partner: Some(pb::Partner {
+                    mpn_id: next_mpn_id(),
+                    display_name: "Abandoned".into(),
+                    kind: pb::partner::Kind::Advisor as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    drop(held);
+    // The server learns of the reset and drops the call.
+    let mut after = String::new();
+    for _ in 0..50 {
+        after = scrape(&server).await;
+        if value(&after, &cancelled_line) - value(&before, &cancelled_line) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        value(&after, &deadline_line) - value(&before, &deadline_line) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        value(&after, &cancelled_line) - value(&before, &cancelled_line) >= 1.0,
+        "{after}"
+    );
+}
+
+/// A `serve` child process with JSON logs, and its log lines so far.
+struct ServeProcess {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: Vec<serde_json::Value>,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeProcess {
+    async fn start(listen: &str) -> (Self, String) {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+            .args(["serve", "--log-format", "json", "--listen", listen])
+            .args(["--metrics-listen", "127.0.0.1:0", "--database-url", &url])
+            .env("PARTNERCENTER_JWT_SECRET", SECRET)
+            .env_remove("RUST_LOG")
+            .env_remove("PARTNERCENTER_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut process = ServeProcess {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+            _dir: dir,
+        };
+        let serving = process.wait_for("serving gRPC").await;
+        let addr = serving["addr"].as_str().expect("addr field").to_owned();
+        (process, addr)
+    }
+
+    /// Reads lines until one has this message; every line must be JSON.
+    async fn wait_for(&mut self, message: &str) -> serde_json::Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no '{message}' in {:#?}", self.seen))
+                .unwrap()
+                .unwrap_or_else(|| panic!("the process ended before '{message}': {:#?}", self.seen));
+            assert!(!line.contains("Some("), "Rust debug syntax in {line}");
+            let json: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+            self.seen.push(json.clone());
+            if json["message"] == message {
+                return json;
+            }
+        }
+    }
+
+    /// SIGTERM, then every remaining line.
+    async fn terminate(mut self) -> Vec<serde_json::Value> {
+        let pid = self.child.id().expect("running").to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        self.wait_for("server drained and stopped").await;
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        self.seen
+    }
+}
+
+/// The closing lines of RPCs of one method.
+fn rpc_lines<'a>(lines: &'a [serde_json::Value], method: &str) -> Vec<&'a serde_json::Value> {
+    lines
+        .iter()
+        .filter(|line| line["span"]["method"] == method && line["code"].is_string())
+        .collect()
+}
+
+/// Logs: JSON lines without Rust debug syntax, the configuration as
+/// fields, client errors at INFO, health and reflection below INFO, the
+/// made-up methods as `unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_structured_and_levelled_by_fault() {
+    let (process, addr) = ServeProcess::start("127.0.0.1:0").await;
+    let config = process
+        .seen
+        .iter()
+        .find(|line| line["message"] == "effective configuration")
+        .expect("the configuration is logged")
+        .clone();
+    assert_eq!(config["max_in_flight_rpcs"], 256, "{config}");
+    assert_eq!(config["jwt_max_lifetime_seconds"], 86400, "{config}");
+    assert_eq!(config["listen"], "127.0.0.1:0", "{config}");
+    assert_eq!(config["jwt_secret"], "<redacted>", "{config}");
+    assert!(config["database_url"].as_str().unwrap().starts_with("sqlite://"));
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let authority = partnercenter::auth::TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None);
+    let token = |principal| Bearer::new(&authority.mint(&principal, 600).unwrap());
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for _ in 0..3 {
+        health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .unwrap();
+    }
+    let mut as_operator =
+        pb::partner_service_client::PartnerServiceClient::with_interceptor(channel.clone(), token(operator()));
+    let created = as_operator
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                mpn_id: next_mpn_id(),
+                display_name: "Logged".into(),
+                kind: pb::partner::Kind::DirectReseller as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut as_partner = pb::customer_service_client::CustomerServiceClient::with_interceptor(
+        channel.clone(),
+        token(partner(&created.id)),
+    );
+    as_partner
+        .create_customer(customer_request(&unique_domain("logged"), None))
+        .await
+        .unwrap();
+    let refused = as_partner.create_customer(customer_request("not a domain", None)).await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::InvalidArgument);
+    let mut as_customer = pb::partner_service_client::PartnerServiceClient::with_interceptor(
+        channel.clone(),
+        token(customer(&partnercenter::store::new_id())),
+    );
+    let denied = as_customer.create_partner(pb::CreatePartnerRequest::default()).await;
+    assert_eq!(denied.unwrap_err().code(), tonic::Code::PermissionDenied);
+    call_path(&channel, "/made.up.Service/Method").await;
+    drop((health, as_operator, as_partner, as_customer, channel));
+
+    let lines = process.terminate().await;
+    let customer_created = lines
+        .iter()
+        .find(|line| line["message"] == "customer created")
+        .expect("customer created is logged");
+    assert_eq!(customer_created["creator"], created.id.as_str(), "{customer_created}");
+    assert!(
+        rpc_lines(&lines, "/grpc.health.v1.Health/Check").is_empty(),
+        "health at DEBUG"
+    );
+    let denied = rpc_lines(&lines, "/partnercenter.v1.PartnerService/CreatePartner");
+    assert!(
+        denied
+            .iter()
+            .any(|line| line["code"] == "PERMISSION_DENIED" && line["level"] == "INFO"),
+        "{denied:#?}"
+    );
+    let invalid = rpc_lines(&lines, "/partnercenter.v1.CustomerService/CreateCustomer");
+    assert!(
+        invalid
+            .iter()
+            .any(|line| line["code"] == "INVALID_ARGUMENT" && line["level"] == "INFO"),
+        "{invalid:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["level"] != "WARN" && line["level"] != "ERROR"),
+        "no warning or error in a run without faults: {lines:#?}"
+    );
+    let unknown = rpc_lines(&lines, "unknown");
+    assert_eq!(unknown.len(), 1, "{lines:#?}");
+    assert!(
+        !format!("{lines:?}").contains("made.up"),
+        "the made-up path is not logged"
+    );
+}
+
+/// On shutdown the server as a whole (`""`, what probes ask) turns
+/// NOT_SERVING, not only the named services; a health Watch stream carries
+/// it, then ends with UNAVAILABLE instead of holding the drain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_turns_the_whole_server_not_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let server = TestServer::start().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
+    let mut watch = health
+        .watch(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().expect("a status");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    let TestServer { server: running, .. } = server;
+    let stopping = tokio::spawn(running.shutdown());
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("a status change")
+        .expect("still streaming")
+        .expect("a status");
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
+    let ended = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("the watch ends at once");
+    assert_eq!(ended.expect_err("ends with an error").code(), tonic::Code::Unavailable);
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("shutdown is not held for the drain timeout (20 s)")
+        .unwrap();
+}
+
+fn cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PARTNERCENTER_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A busy port is named, with the flag that moves it: for gRPC and for
+/// /metrics (a second server on one machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_a_busy_port_names_the_address_and_the_flag() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+    for (listen, metrics, flag) in [
+        (busy_addr.as_str(), "off", "--listen"),
+        ("127.0.0.1:0", busy_addr.as_str(), "--metrics-listen"),
+    ] {
+        let output = cli()
+            .args([
+                "serve",
+                "--database-url",
+                &url,
+                "--listen",
+                listen,
+                "--metrics-listen",
+                metrics,
+            ])
+            .env("PARTNERCENTER_JWT_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&busy_addr), "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+    }
+}
+
+/// `health --addr` and `serve --listen` take host names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_listen_accept_host_names() {
+    let server = TestServer::start().await;
+    let port = server.server.addr().port();
+    let output = cli()
+        .args(["health", "--addr", &format!("localhost:{port}")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "SERVING");
+    let (process, addr) = ServeProcess::start("localhost:0").await;
+    assert!(addr.starts_with("127.0.0.1:") || addr.starts_with("[::1]:"), "{addr}");
+    process.terminate().await;
+}
+
+/// `--help` shows every option's default and environment variable.
+#[test]
+fn help_shows_defaults_and_environment_variables() {
+    let output = cli().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "[default: 127.0.0.1:50051]",
+        "[env: PARTNERCENTER_LISTEN",
+        "[default: 127.0.0.1:9464]",
+        "[env: PARTNERCENTER_METRICS_LISTEN",
+        "[default: sqlite://partnercenter.db?mode=rwc]",
+        "[env: PARTNERCENTER_DATABASE_URL]",
+        "[default: 8]",
+        "[env: PARTNERCENTER_MAX_CONNECTIONS",
+        "[default: text]",
+        "[env: PARTNERCENTER_LOG_FORMAT",
+        "[env: PARTNERCENTER_CONFIG",
+    ] {
+        assert!(help.contains(expected), "{expected} missing from\n{help}");
+    }
+}

@@ -369,3 +369,38 @@ async fn e3_watch_applies_the_same_visibility_as_list_events() {
     assert_eq!(received, expected);
     assert!(received.iter().any(|e| e.customer_id == mine.id));
 }
+
+/// E3 on shutdown: an open stream ends at once with UNAVAILABLE and the
+/// seq to resume from, and does not hold the drain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e3_shutdown_ends_watch_streams_at_once_with_the_seq_to_resume_from() {
+    let server = TestServer::start().await;
+    create_partners(&server, 2).await;
+    let mut stream = server
+        .relationships(&service())
+        .watch_events(pb::WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = 0;
+    for _ in 0..2 {
+        last = next_event(&mut stream).await.unwrap().seq;
+    }
+    let TestServer { server: running, .. } = server;
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(running.shutdown());
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the stream ends at once");
+    let status = ended.expect_err("ended with an error");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let info = status.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "UNAVAILABLE");
+    assert_eq!(info.metadata.get("cause").map(String::as_str), Some("SHUTTING_DOWN"));
+    assert_eq!(info.metadata.get("resume_after_seq"), Some(&last.to_string()));
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("shutdown is not held for the drain timeout (20 s)")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
