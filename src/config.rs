@@ -244,6 +244,17 @@ impl Config {
             config.drain_timeout = Duration::from_secs(seconds);
         }
         if let Some(bytes) = file.max_message_bytes {
+            // W3: a list page is cut at MAX_PAGE_BYTES of items, and one
+            // resource stays under 1 MiB; a smaller message limit would fail
+            // the pages the service builds.
+            let floor = crate::domain::paging::MAX_PAGE_BYTES * 2;
+            if bytes < floor {
+                return Err(format!(
+                    "max_message_bytes must be at least {floor} (list pages carry up to {} bytes of items); \
+                     it is {bytes}",
+                    crate::domain::paging::MAX_PAGE_BYTES
+                ));
+            }
             config.max_message_bytes = bytes;
         }
         if let Some(streams) = number("PARTNERCENTER_MAX_CONCURRENT_STREAMS")?
@@ -465,6 +476,24 @@ mod tests {
         };
         let loaded = Config::load(&args, None).expect("the example loads");
         assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
+    }
+
+    /// W3: list pages are cut at MAX_PAGE_BYTES; a message limit below
+    /// twice that is refused at start, naming the key and the floor.
+    #[test]
+    fn w3_a_message_limit_below_the_page_budget_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("small.toml");
+        std::fs::write(&path, "max_message_bytes = 1048576\n").expect("written");
+        let args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        let error = Config::load(&args, None).expect_err("refused");
+        assert!(
+            error.to_string().contains("max_message_bytes must be at least 4194304"),
+            "{error}"
+        );
     }
 
     #[test]

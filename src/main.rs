@@ -137,12 +137,13 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             telemetry::init(config.log_format);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting partnercenter");
             config.log_effective();
+            let termination = server::termination();
             let running = server::spawn(&config, Arc::new(SystemClock)).await?;
             let metrics = running
                 .metrics_addr()
                 .map_or_else(|| "off".to_owned(), |addr| addr.to_string());
             tracing::info!(addr = %running.addr(), %metrics, "serving gRPC");
-            server::termination().await;
+            termination.await;
             tracing::info!("shutdown requested; draining");
             running.shutdown().await;
             Ok(())

@@ -370,7 +370,7 @@ impl RelationshipService for RelationshipApi {
         tracing::info!(
             relationship_request_id = %invitation.id,
             inviting_partner_id = %invitation.inviting_partner_id,
-            indirect_reseller_id = ?invitation.indirect_reseller_id,
+            indirect_reseller_id = invitation.indirect_reseller_id.as_deref().unwrap_or(""),
             include_delegated_admin = invitation.include_delegated_admin,
             "relationship request created"
         );
