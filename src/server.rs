@@ -28,7 +28,7 @@ use tower::timeout::Timeout;
 use crate::api::pb::customer_service_server::CustomerServiceServer;
 use crate::api::pb::partner_service_server::PartnerServiceServer;
 use crate::api::pb::relationship_service_server::RelationshipServiceServer;
-use crate::api::{CustomerApi, PartnerApi, RelationshipApi, RelationshipSettings, pb};
+use crate::api::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
 use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
@@ -149,7 +149,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
     let (stopping, _) = watch::channel(false);
-    let partner_service = InterceptedService::new(
+    // W3: the framing check wraps the rest, so it sees every answer.
+    let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
             PartnerServiceServer::new(PartnerApi::new(store.clone()))
                 .max_decoding_message_size(limit)
@@ -158,8 +159,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             config.rpc_timeout,
         ),
         auth.clone(),
-    );
-    let customer_service = InterceptedService::new(
+    ));
+    let customer_service = Framing::new(InterceptedService::new(
         Guarded::new(
             CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
                 .max_decoding_message_size(limit)
@@ -168,8 +169,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             config.rpc_timeout,
         ),
         auth.clone(),
-    );
-    let relationship_service = InterceptedService::new(
+    ));
+    let relationship_service = Framing::new(InterceptedService::new(
         Guarded::new(
             RelationshipServiceServer::new(RelationshipApi::new(
                 store.clone(),
@@ -186,7 +187,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             config.rpc_timeout,
         ),
         auth,
-    );
+    ));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in SERVICE_NAMES {
