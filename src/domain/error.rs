@@ -98,6 +98,7 @@ reasons! {
     StoreUnavailable => "STORE_UNAVAILABLE", false;
     Timeout => "TIMEOUT", false;
     TooManyChecks => "TOO_MANY_CHECKS", false;
+    StoreFull => "STORE_FULL", false;
     Internal => "INTERNAL", false;
 }
 

@@ -13,11 +13,17 @@ mod partners;
 mod relationships;
 mod write;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+use sea_orm::sqlx::postgres::PgConnection;
+use sea_orm::sqlx::sqlite::SqliteError;
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::watch;
 
@@ -88,6 +94,13 @@ impl Store {
 /// Opens the pool. SQLite gets WAL with synchronous=FULL so that no
 /// acknowledged write is lost even on power loss, foreign keys, and a busy
 /// timeout so that writers queue instead of failing.
+///
+/// W4: a connection is handed out and taken back only outside any
+/// transaction. When a COMMIT or ROLLBACK fails (a full disk), SQLite may
+/// have ended the transaction by itself while the driver still counts it
+/// open; the next write on that connection would then open a SAVEPOINT in
+/// place of BEGIN and its "commit" would release it inside a transaction
+/// that never ends. Such a connection is closed, never reused.
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
@@ -99,6 +112,7 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
             let statement_timeout = format!("{}ms", options.statement_timeout.as_millis());
             move |postgres| postgres.options([("statement_timeout", statement_timeout.as_str())])
         })
+        .map_sqlx_postgres_pool_opts(|pool| pool.after_release(postgres_outside_transaction))
         .map_sqlx_sqlite_opts({
             let cache_size = format!("-{}", u64::from(options.sqlite_page_cache_mib.max(1)) * 1024);
             move |sqlite| {
@@ -111,8 +125,51 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                     // Negative: in KiB rather than pages.
                     .pragma("cache_size", cache_size.clone())
             }
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool
+                // The check below reaches the connection's worker thread,
+                // which is all a ping proves on SQLite.
+                .test_before_acquire(false)
+                .before_acquire(sqlite_outside_transaction)
+                .after_release(sqlite_outside_transaction)
         });
     Database::connect(connect).await
+}
+
+type HookFuture<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
+
+/// Whether a pooled SQLite connection may be used (or kept): the driver
+/// counts no open transaction and SQLite itself is in autocommit mode.
+/// `false` closes it; the pool opens a fresh one when it needs one.
+fn sqlite_outside_transaction(conn: &mut SqliteConnection, _: PoolConnectionMetadata) -> HookFuture<'_> {
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a SQLite connection left inside a transaction");
+            return Ok(false);
+        }
+        // Queued commands (a pending rollback) run before the handle is lent.
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the locked handle is a live connection that the worker
+        // thread does not use while it is locked.
+        let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+        if !autocommit {
+            tracing::warn!("closing a SQLite connection whose transaction never ended");
+        }
+        Ok(autocommit)
+    })
+}
+
+/// A PostgreSQL connection whose transaction the driver still counts open
+/// (its COMMIT or ROLLBACK failed) is closed rather than pooled.
+fn postgres_outside_transaction(conn: &mut PgConnection, _: PoolConnectionMetadata) -> HookFuture<'_> {
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a PostgreSQL connection left inside a transaction");
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 /// Applies pending migrations (the `migrate` subcommand).
@@ -121,20 +178,75 @@ pub async fn migrate(options: &StoreOptions) -> Result<(), DbErr> {
     migration::Migrator::up(&db, None).await
 }
 
+/// W4: store faults by their codes. Only a fault of the service is
+/// INTERNAL.
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
-        let retryable = matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
-            || error.to_string().contains("database is locked");
-        tracing::error!(error = %error, "store error");
-        if retryable {
-            Error::new(
+        let (code, reason, message) = match classify(&error) {
+            Fault::Full => (
+                ErrorCode::ResourceExhausted,
+                Reason::StoreFull,
+                "the store's disk is full; retry after space is freed",
+            ),
+            Fault::Unavailable => (
                 ErrorCode::Unavailable,
                 Reason::StoreUnavailable,
                 "the store is unavailable; retry with backoff",
-            )
-        } else {
-            Error::internal("the store failed; see the server log")
-        }
+            ),
+            Fault::Internal => (
+                ErrorCode::Internal,
+                Reason::Internal,
+                "the store failed; see the server log",
+            ),
+        };
+        tracing::error!(error = %error, code = code.as_str(), "store error");
+        Error::new(code, reason, message)
+    }
+}
+
+/// What a store error means to the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The disk is full: RESOURCE_EXHAUSTED.
+    Full,
+    /// Busy, locked, unreachable: UNAVAILABLE, retryable.
+    Unavailable,
+    /// Anything else is the service's own fault.
+    Internal,
+}
+
+fn classify(error: &DbErr) -> Fault {
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Fault::Unavailable,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => classify_sqlx(error),
+        _ => Fault::Internal,
+    }
+}
+
+fn classify_sqlx(error: &sqlx::Error) -> Fault {
+    match error {
+        sqlx::Error::Database(database) => match database.try_downcast_ref::<SqliteError>() {
+            Some(sqlite) => classify_sqlite(sqlite_code(sqlite)),
+            None => Fault::Internal,
+        },
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Fault::Unavailable,
+        _ => Fault::Internal,
+    }
+}
+
+/// The extended result code of a SQLite error.
+fn sqlite_code(error: &SqliteError) -> i32 {
+    use sqlx::error::DatabaseError as _;
+    error.code().and_then(|code| code.parse().ok()).unwrap_or_default()
+}
+
+/// By SQLite's primary result code (the low byte of the extended one).
+fn classify_sqlite(extended: i32) -> Fault {
+    use libsqlite3_sys as ffi;
+    match extended & 0xff {
+        ffi::SQLITE_FULL => Fault::Full,
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => Fault::Unavailable,
+        _ => Fault::Internal,
     }
 }
 

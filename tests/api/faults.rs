@@ -1,0 +1,244 @@
+//! W4 on a real store that fails: a SQLite file on a file system that fills
+//! up during writes and then gets space back. Every acknowledged write
+//! survives a restart, nothing that was refused appears, the refusals are
+//! RESOURCE_EXHAUSTED, and the service recovers without a restart.
+//!
+//! Mounting a file system needs root (CI runs as root); without it the
+//! tests fail and say so.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use partnercenter::config::Config;
+use partnercenter::domain::clock::SystemClock;
+use partnercenter::pb;
+use partnercenter::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::server::{self, RunningServer};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use crate::support::*;
+
+/// A tmpfs of a fixed size, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount runs");
+        assert!(
+            output.status.success(),
+            "the fault tests mount a small tmpfs and so must run as root \
+             (CI does); mount said: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        Tmpfs { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// Fills the file system: writes zeros into `path` until it is full.
+fn fill(path: &Path) {
+    let mut file = std::fs::File::create(path).expect("ballast file");
+    let block = vec![0u8; 4096];
+    loop {
+        match file.write_all(&block) {
+            Ok(()) => {}
+            Err(error) if error.raw_os_error() == Some(28) => break,
+            Err(error) => panic!("filling the file system: {error}"),
+        }
+    }
+    // What the last partial block left is filled too.
+    let _ = file.write_all(&[0u8; 1]);
+    let _ = file.sync_all();
+}
+
+async fn spawn(database_url: &str) -> (RunningServer, Channel) {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database_url: database_url.to_owned(),
+        jwt_secret: Some(SECRET.to_owned()),
+        max_connections: 4,
+        metrics_listen: None,
+        ..Config::default()
+    };
+    let server = server::spawn(&config, Arc::new(SystemClock))
+        .await
+        .expect("server starts");
+    let channel = Channel::from_shared(format!("http://{}", server.addr()))
+        .expect("uri")
+        // A write that hangs fails the test instead of stalling it.
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("connects");
+    (server, channel)
+}
+
+fn operator_client(server: &RunningServer, channel: &Channel) -> Partners {
+    let token = server.authority().mint(&operator(), 3600).expect("token");
+    PartnerServiceClient::with_interceptor(channel.clone(), Bearer::new(&token))
+}
+
+async fn create_partner(client: &mut Partners, mpn_id: &str) -> Result<pb::Partner, Status> {
+    client
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                mpn_id: mpn_id.into(),
+                // A long name: each write needs a few new pages.
+                display_name: format!("Partner {mpn_id} {}", "x".repeat(180)),
+                kind: pb::partner::Kind::DirectReseller as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Every partner's MPN id, as the operator lists them.
+async fn listed_mpn_ids(client: &mut Partners) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_partners(pb::ListPartnersRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("operator lists partners")
+            .into_inner();
+        ids.extend(page.partners.into_iter().map(|p| p.mpn_id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The outcome of the writes of one phase.
+#[derive(Default)]
+struct Outcomes {
+    acknowledged: Vec<String>,
+    refused: Vec<(String, Status)>,
+}
+
+/// `count` CreatePartner calls from `tasks` concurrent callers.
+/// Their MPN ids start with the phase's digit.
+async fn write_many(client: &Partners, phase: u32, tasks: usize, count: usize) -> Outcomes {
+    let mut handles = Vec::new();
+    for task in 0..tasks {
+        let mut client = client.clone();
+        handles.push(tokio::spawn(async move {
+            let mut outcomes = Outcomes::default();
+            for n in (task..count).step_by(tasks) {
+                let mpn_id = format!("{phase}{n:06}");
+                match create_partner(&mut client, &mpn_id).await {
+                    Ok(_) => outcomes.acknowledged.push(mpn_id),
+                    Err(status) => outcomes.refused.push((mpn_id, status)),
+                }
+            }
+            outcomes
+        }));
+    }
+    let mut all = Outcomes::default();
+    for handle in handles {
+        let outcomes = handle.await.expect("writer task");
+        all.acknowledged.extend(outcomes.acknowledged);
+        all.refused.extend(outcomes.refused);
+    }
+    all
+}
+
+/// The code and message of each refusal.
+fn summary(refused: &[(String, Status)]) -> Vec<String> {
+    refused
+        .iter()
+        .map(|(id, status)| format!("{id}: {:?} {}", status.code(), status.message()))
+        .collect()
+}
+
+#[track_caller]
+fn assert_resource_exhausted(status: &Status) {
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, "partnercenter");
+    assert_eq!(info.reason, "RESOURCE_EXHAUSTED", "{status:?}");
+}
+
+/// W4: a full disk refuses writes with RESOURCE_EXHAUSTED and loses none
+/// that it acknowledged; once space is back, writes succeed again without
+/// a restart, and a restarted server finds exactly the acknowledged ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn w4_full_disk_loses_no_acknowledged_write() {
+    let fs = Tmpfs::mount("8m");
+    let database: PathBuf = fs.path().join("pc.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    let (server, channel) = spawn(&url).await;
+    let client = operator_client(&server, &channel);
+
+    let before = write_many(&client, 1, 4, 20).await;
+    assert!(before.refused.is_empty(), "{:?}", summary(&before.refused));
+
+    let ballast = fs.path().join("ballast");
+    fill(&ballast);
+    let full = write_many(&client, 2, 4, 60).await;
+    assert!(!full.refused.is_empty(), "no write was refused on a full file system");
+    for (_, status) in &full.refused {
+        assert_resource_exhausted(status);
+    }
+
+    // Space comes back: the same server takes writes again, and what it
+    // acknowledges is visible to its other connections.
+    std::fs::remove_file(&ballast).expect("ballast removed");
+    let after = write_many(&client, 3, 4, 40).await;
+    assert!(
+        after.refused.is_empty(),
+        "refused after space came back: {:?}",
+        summary(&after.refused)
+    );
+
+    let acknowledged: HashSet<String> = [&before, &full, &after]
+        .iter()
+        .flat_map(|o| o.acknowledged.iter().cloned())
+        .collect();
+    let refused: HashSet<String> = full.refused.iter().map(|(id, _)| id.clone()).collect();
+    let seen = listed_mpn_ids(&mut client.clone()).await;
+    let missing: Vec<_> = acknowledged.difference(&seen).collect();
+    assert!(missing.is_empty(), "acknowledged but not visible: {missing:?}");
+
+    // A restart on the same file keeps exactly the acknowledged writes.
+    server.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (server, channel) = spawn(&url).await;
+    let seen = listed_mpn_ids(&mut operator_client(&server, &channel)).await;
+    let missing: Vec<_> = acknowledged.difference(&seen).collect();
+    assert!(missing.is_empty(), "acknowledged, lost after a restart: {missing:?}");
+    let appeared: Vec<_> = refused.intersection(&seen).collect();
+    assert!(appeared.is_empty(), "refused, yet stored: {appeared:?}");
+    server.shutdown().await;
+}
