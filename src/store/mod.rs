@@ -8,6 +8,7 @@ mod convert;
 mod customers;
 pub mod entity;
 mod events;
+mod fault;
 pub mod migration;
 mod partners;
 mod relationships;
@@ -20,10 +21,9 @@ use std::time::Duration;
 
 use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::postgres::PgConnection;
-use sea_orm::sqlx::sqlite::SqliteError;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::watch;
 
@@ -35,7 +35,6 @@ pub use relationships::{ChainView, GrantTerms, InvitationFilter, RelationshipVie
 pub use write::{RequestKey, WriteGate, WriteTx};
 
 use crate::domain::clock::Clock;
-use crate::domain::{Error, ErrorCode, Reason};
 
 /// Connection settings of the store.
 #[derive(Clone, Debug)]
@@ -176,78 +175,6 @@ fn postgres_outside_transaction(conn: &mut PgConnection, _: PoolConnectionMetada
 pub async fn migrate(options: &StoreOptions) -> Result<(), DbErr> {
     let db = connect(options).await?;
     migration::Migrator::up(&db, None).await
-}
-
-/// W4: store faults by their codes. Only a fault of the service is
-/// INTERNAL.
-impl From<DbErr> for Error {
-    fn from(error: DbErr) -> Self {
-        let (code, reason, message) = match classify(&error) {
-            Fault::Full => (
-                ErrorCode::ResourceExhausted,
-                Reason::StoreFull,
-                "the store's disk is full; retry after space is freed",
-            ),
-            Fault::Unavailable => (
-                ErrorCode::Unavailable,
-                Reason::StoreUnavailable,
-                "the store is unavailable; retry with backoff",
-            ),
-            Fault::Internal => (
-                ErrorCode::Internal,
-                Reason::Internal,
-                "the store failed; see the server log",
-            ),
-        };
-        tracing::error!(error = %error, code = code.as_str(), "store error");
-        Error::new(code, reason, message)
-    }
-}
-
-/// What a store error means to the caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// The disk is full: RESOURCE_EXHAUSTED.
-    Full,
-    /// Busy, locked, unreachable: UNAVAILABLE, retryable.
-    Unavailable,
-    /// Anything else is the service's own fault.
-    Internal,
-}
-
-fn classify(error: &DbErr) -> Fault {
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Fault::Unavailable,
-        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => classify_sqlx(error),
-        _ => Fault::Internal,
-    }
-}
-
-fn classify_sqlx(error: &sqlx::Error) -> Fault {
-    match error {
-        sqlx::Error::Database(database) => match database.try_downcast_ref::<SqliteError>() {
-            Some(sqlite) => classify_sqlite(sqlite_code(sqlite)),
-            None => Fault::Internal,
-        },
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Fault::Unavailable,
-        _ => Fault::Internal,
-    }
-}
-
-/// The extended result code of a SQLite error.
-fn sqlite_code(error: &SqliteError) -> i32 {
-    use sqlx::error::DatabaseError as _;
-    error.code().and_then(|code| code.parse().ok()).unwrap_or_default()
-}
-
-/// By SQLite's primary result code (the low byte of the extended one).
-fn classify_sqlite(extended: i32) -> Fault {
-    use libsqlite3_sys as ffi;
-    match extended & 0xff {
-        ffi::SQLITE_FULL => Fault::Full,
-        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => Fault::Unavailable,
-        _ => Fault::Internal,
-    }
 }
 
 /// A new server-assigned id: UUIDv7, so ids sort by creation time.

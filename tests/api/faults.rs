@@ -1,17 +1,21 @@
 //! W4 on a real store that fails: a SQLite file on a file system that fills
-//! up during writes and then gets space back. Every acknowledged write
+//! up during writes and then gets space back (every acknowledged write
 //! survives a restart, nothing that was refused appears, the refusals are
-//! RESOURCE_EXHAUSTED, and the service recovers without a restart.
+//! RESOURCE_EXHAUSTED, and the service recovers without a restart); a
+//! PostgreSQL server restarted under write load (the refusals are
+//! UNAVAILABLE, never INTERNAL, and the service recovers by itself).
 //!
 //! Mounting a file system needs root (CI runs as root); without it the
-//! tests fail and say so.
+//! tests fail and say so. The PostgreSQL tests start their own throwaway
+//! cluster from the installed server binaries.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use partnercenter::config::Config;
 use partnercenter::domain::clock::SystemClock;
@@ -240,5 +244,266 @@ async fn w4_full_disk_loses_no_acknowledged_write() {
     assert!(missing.is_empty(), "acknowledged, lost after a restart: {missing:?}");
     let appeared: Vec<_> = refused.intersection(&seen).collect();
     assert!(appeared.is_empty(), "refused, yet stored: {appeared:?}");
+    server.shutdown().await;
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// A throwaway PostgreSQL cluster on a free loopback port, stopped when
+/// dropped. As root, its commands run as the user `postgres`.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .max_by_key(|bin| {
+                let version = bin
+                    .parent()
+                    .and_then(|v| v.file_name())
+                    .map(|v| v.to_string_lossy().into_owned());
+                version.and_then(|v| v.parse::<u32>().ok()).unwrap_or_default()
+            })
+            .expect(
+                "the fault tests start their own PostgreSQL and need its server binaries \
+                 (/usr/lib/postgresql/VERSION/bin; Debian/Ubuntu package `postgresql`)",
+            );
+        let dir = tempfile::tempdir().expect("temp dir");
+        if is_root() {
+            let chown = Command::new("chown").arg("postgres").arg(dir.path()).status();
+            assert!(
+                chown.is_ok_and(|s| s.success()),
+                "chown of the cluster directory to postgres"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = PgCluster { dir, bin, port };
+        let data = cluster.data();
+        cluster.run(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        );
+        cluster.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &cluster.log(),
+                "-w",
+                "start",
+                "-o",
+                &cluster.server_options(),
+            ],
+        );
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn log(&self) -> String {
+        self.dir.path().join("server.log").display().to_string()
+    }
+
+    fn server_options(&self) -> String {
+        format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=100",
+            self.port,
+            self.dir.path().display()
+        )
+    }
+
+    /// Runs a server binary (as `postgres` when root); panics with its
+    /// output if it fails.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let output = if is_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        }
+        .unwrap_or_else(|error| panic!("{tool} does not run: {error}"));
+        assert!(
+            output.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Kills the server (no shutdown checkpoint, like a crash) and starts
+    /// it again.
+    pub fn restart_immediate(&self) {
+        let data = self.data();
+        let options = self.server_options();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &self.log(),
+                "-m",
+                "immediate",
+                "-w",
+                "restart",
+                "-o",
+                &options,
+            ],
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let program = self.bin.join("pg_ctl");
+        let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
+        let _ = if is_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        };
+    }
+}
+
+#[track_caller]
+fn assert_unavailable_with_id(status: &Status) {
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, "partnercenter");
+    let id = info
+        .metadata
+        .get("error_id")
+        .unwrap_or_else(|| panic!("no error_id in {status:?}"));
+    assert!(status.message().contains(id.as_str()), "{status:?}");
+}
+
+/// W4: PostgreSQL killed and restarted under write load. Calls that meet
+/// the outage are UNAVAILABLE with an error id (never INTERNAL); afterwards
+/// the service takes writes again by itself, and every acknowledged write
+/// is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn w4_postgres_restart_mid_traffic_is_unavailable_then_recovers() {
+    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.expect("cluster"));
+    let (server, channel) = spawn(&cluster.url("postgres")).await;
+    let client = operator_client(&server, &channel);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for task in 0..4u32 {
+        let mut client = client.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut outcomes = Outcomes::default();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mpn_id = format!("{}{task}{n:05}", 4);
+                n += 1;
+                match create_partner(&mut client, &mpn_id).await {
+                    Ok(_) => outcomes.acknowledged.push(mpn_id),
+                    Err(status) => {
+                        outcomes.refused.push((mpn_id, status));
+                        // A client backing off, as UNAVAILABLE asks.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            outcomes
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let restarting = cluster.clone();
+    tokio::task::spawn_blocking(move || restarting.restart_immediate())
+        .await
+        .expect("restart");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut load = Outcomes::default();
+    for writer in writers {
+        let outcomes = writer.await.expect("writer task");
+        load.acknowledged.extend(outcomes.acknowledged);
+        load.refused.extend(outcomes.refused);
+    }
+    assert!(!load.acknowledged.is_empty(), "no write succeeded under load");
+    assert!(
+        !load.refused.is_empty(),
+        "no call met the restart: the test did not test it"
+    );
+    let not_unavailable: Vec<_> = load
+        .refused
+        .iter()
+        .filter(|(_, status)| status.code() != Code::Unavailable)
+        .map(|(id, status)| format!("{id}: {:?} {}", status.code(), status.message()))
+        .collect();
+    assert!(
+        not_unavailable.is_empty(),
+        "refused otherwise than UNAVAILABLE: {not_unavailable:?}"
+    );
+    for (_, status) in &load.refused {
+        assert_unavailable_with_id(status);
+    }
+
+    // Recovered by itself: within a few seconds every write succeeds again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut client = client.clone();
+    let mut after = Vec::new();
+    let mut n = 0;
+    while after.len() < 20 {
+        let mpn_id = format!("5{n:06}");
+        n += 1;
+        match create_partner(&mut client, &mpn_id).await {
+            Ok(_) => after.push(mpn_id),
+            Err(status) => {
+                assert_unavailable_with_id(&status);
+                assert!(
+                    after.is_empty() && Instant::now() < deadline,
+                    "the service did not recover: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    let seen = listed_mpn_ids(&mut client).await;
+    let missing: Vec<_> = load
+        .acknowledged
+        .iter()
+        .chain(&after)
+        .filter(|id| !seen.contains(*id))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     server.shutdown().await;
 }
