@@ -24,7 +24,6 @@ use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
 use tokio::sync::watch;
 
 pub use coalesce::CoalescingChecker;
@@ -66,7 +65,7 @@ impl Store {
     /// Connects and applies pending migrations.
     pub async fn open(options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Self, DbErr> {
         let db = connect(options).await?;
-        migration::Migrator::up(&db, None).await?;
+        migration::up(&db).await?;
         let (committed, _) = watch::channel(0);
         Ok(Store {
             db,
@@ -174,7 +173,7 @@ fn postgres_outside_transaction(conn: &mut PgConnection, _: PoolConnectionMetada
 /// Applies pending migrations (the `migrate` subcommand).
 pub async fn migrate(options: &StoreOptions) -> Result<(), DbErr> {
     let db = connect(options).await?;
-    migration::Migrator::up(&db, None).await
+    migration::up(&db).await
 }
 
 /// A new server-assigned id: UUIDv7, so ids sort by creation time.

@@ -3,7 +3,8 @@
 //! survives a restart, nothing that was refused appears, the refusals are
 //! RESOURCE_EXHAUSTED, and the service recovers without a restart); a
 //! PostgreSQL server restarted under write load (the refusals are
-//! UNAVAILABLE, never INTERNAL, and the service recovers by itself).
+//! UNAVAILABLE, never INTERNAL, and the service recovers by itself). And
+//! replicas that start at once on an empty database all migrate it.
 //!
 //! Mounting a file system needs root (CI runs as root); without it the
 //! tests fail and say so. The PostgreSQL tests start their own throwaway
@@ -506,4 +507,77 @@ async fn w4_postgres_restart_mid_traffic_is_unavailable_then_recovers() {
         .collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     server.shutdown().await;
+}
+
+/// The suite's PostgreSQL when it runs on one, else a cluster of this test.
+async fn postgres_for_test() -> (Option<PgCluster>, String) {
+    match postgres_admin_url() {
+        Some(admin_url) => (None, admin_url),
+        None => {
+            let cluster = tokio::task::spawn_blocking(PgCluster::start).await.expect("cluster");
+            let url = cluster.url("postgres");
+            (Some(cluster), url)
+        }
+    }
+}
+
+/// Operations: four replicas starting at once on an empty PostgreSQL
+/// database all migrate it and open the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_on_postgres_all_succeed() {
+    let (_cluster, admin_url) = postgres_for_test().await;
+    for _ in 0..3 {
+        let url = fresh_postgres_database(&admin_url).await;
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let options = partnercenter::store::StoreOptions {
+                    url: url.clone(),
+                    max_connections: 1,
+                    acquire_timeout: Duration::from_secs(10),
+                    statement_timeout: Duration::from_secs(30),
+                    sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
+                };
+                tokio::spawn(async move {
+                    partnercenter::store::Store::open(&options, Arc::new(SystemClock))
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .collect();
+        for open in opens {
+            open.await
+                .expect("open task")
+                .expect("every concurrent start migrates and opens");
+        }
+    }
+}
+
+/// The same on one new SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_on_sqlite_all_succeed() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let options = partnercenter::store::StoreOptions {
+                    url: url.clone(),
+                    max_connections: 1,
+                    acquire_timeout: Duration::from_secs(10),
+                    statement_timeout: Duration::from_secs(30),
+                    sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
+                };
+                tokio::spawn(async move {
+                    partnercenter::store::Store::open(&options, Arc::new(SystemClock))
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .collect();
+        for open in opens {
+            open.await
+                .expect("open task")
+                .expect("every concurrent start migrates and opens");
+        }
+    }
 }
