@@ -15,15 +15,16 @@ mod relationships;
 mod write;
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::pool::PoolConnectionMetadata;
-use sea_orm::sqlx::postgres::PgConnection;
-use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::watch;
 
 pub use coalesce::CoalescingChecker;
@@ -132,7 +133,62 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                 .before_acquire(sqlite_outside_transaction)
                 .after_release(sqlite_outside_transaction)
         });
-    Database::connect(connect).await
+    match Database::connect(connect).await {
+        Ok(db) => Ok(db),
+        Err(error) => Err(DbErr::Conn(RuntimeErr::Internal(
+            explain_open_failure(&options.url, error).await,
+        ))),
+    }
+}
+
+/// A store that cannot be opened is named, with the cause and the fix:
+/// PostgreSQL by host and port (never the password), SQLite by its path.
+async fn explain_open_failure(url: &str, error: DbErr) -> String {
+    if url.starts_with("postgres")
+        && let Ok(postgres) = url.parse::<PgConnectOptions>()
+    {
+        let address = format!("{}:{}", postgres.get_host(), postgres.get_port());
+        let database = postgres.get_database().unwrap_or("postgres");
+        // A pool that timed out does not say why; one direct attempt does.
+        let cause = match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect_with(&postgres)).await {
+            Ok(Err(cause)) => cause.to_string(),
+            _ => error.to_string(),
+        };
+        return format!(
+            "cannot connect to PostgreSQL at {address} (database {database}): {cause}; \
+             check that the server runs and is reachable there, and the URL's host, port, user and database"
+        );
+    }
+    if url.starts_with("sqlite:")
+        && let Ok(sqlite) = url.parse::<SqliteConnectOptions>()
+    {
+        let path = sqlite.get_filename();
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return format!(
+                "cannot open the SQLite database {}: the directory {} does not exist; \
+                 create it (mkdir -p {}) or set the database URL to a file in an existing directory",
+                path.display(),
+                dir.display(),
+                dir.display()
+            );
+        }
+        // SQLite creates the file and its -wal and -shm files beside it.
+        if let Err(cause) = tempfile::tempfile_in(dir) {
+            return format!(
+                "cannot open the SQLite database {}: the directory {} is not writable ({cause}); \
+                 SQLite creates the file and its -wal and -shm files there: make it writable \
+                 for this user or set the database URL to a file in a writable directory",
+                path.display(),
+                dir.display()
+            );
+        }
+        return format!("cannot open the SQLite database {}: {error}", path.display());
+    }
+    format!("cannot open the store: {error}")
 }
 
 type HookFuture<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;

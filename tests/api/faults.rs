@@ -581,3 +581,58 @@ async fn concurrent_migrations_on_sqlite_all_succeed() {
         }
     }
 }
+
+fn store_options(url: &str) -> partnercenter::store::StoreOptions {
+    partnercenter::store::StoreOptions {
+        url: url.to_owned(),
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(2),
+        statement_timeout: Duration::from_secs(30),
+        sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
+    }
+}
+
+/// Why a store does not open, as the operator reads it.
+async fn open_error(url: &str) -> String {
+    match partnercenter::store::Store::open(&store_options(url), Arc::new(SystemClock)).await {
+        Ok(_) => panic!("the store at {url} opened"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// Operations: an unreachable PostgreSQL is named by host and port, never
+/// with its password.
+#[tokio::test]
+async fn unreachable_postgres_names_host_and_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let error = open_error(&format!("postgres://pc:s3cret-pw@127.0.0.1:{port}/pc")).await;
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.contains("refused"), "the cause: {error}");
+    assert!(!error.contains("s3cret-pw"), "{error}");
+}
+
+/// Operations: SQLite in a missing directory names the path and the fix.
+#[tokio::test]
+async fn sqlite_in_a_missing_directory_names_path_and_fix() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-dir");
+    let file = missing.join("pc.db");
+    let error = open_error(&format!("sqlite://{}?mode=rwc", file.display())).await;
+    assert!(error.contains(&file.display().to_string()), "{error}");
+    assert!(error.contains("does not exist"), "{error}");
+    assert!(error.contains(&format!("mkdir -p {}", missing.display())), "{error}");
+}
+
+/// Operations: SQLite in a read-only directory (a read-only mount: root
+/// writes through file modes) names the path and the fix.
+#[tokio::test]
+async fn sqlite_in_a_read_only_directory_names_path_and_fix() {
+    let fs = Tmpfs::mount("1m,ro");
+    let file = fs.path().join("pc.db");
+    let error = open_error(&format!("sqlite://{}?mode=rwc", file.display())).await;
+    assert!(error.contains(&file.display().to_string()), "{error}");
+    assert!(error.contains("not writable"), "{error}");
+}
