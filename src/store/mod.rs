@@ -24,7 +24,7 @@ use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::watch;
 
 pub use coalesce::CoalescingChecker;
@@ -87,6 +87,42 @@ impl Store {
     /// Notified with the last seq after each commit of this process.
     pub fn subscribe_commits(&self) -> watch::Receiver<i64> {
         self.committed.subscribe()
+    }
+
+    /// W4: whether the store answers: one statement on a pooled connection
+    /// within `timeout`.
+    pub async fn probe(&self, timeout: Duration) -> bool {
+        let statement = self.db.execute_unprepared("SELECT 1");
+        matches!(tokio::time::timeout(timeout, statement).await, Ok(Ok(_)))
+    }
+
+    /// W4: the store's health as a signal, probed every `every`: false once
+    /// two probes in a row failed (one slow probe under load is not an
+    /// outage), true again from the first that succeeds. The probing stops
+    /// when every receiver is dropped.
+    pub fn health(&self, every: Duration) -> watch::Receiver<bool> {
+        let (healthy, receiver) = watch::channel(true);
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failures = 0u32;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    () = healthy.closed() => return,
+                }
+                if store.probe(every.max(Duration::from_secs(1)) * 2).await {
+                    failures = 0;
+                } else {
+                    failures += 1;
+                    tracing::warn!(failures, "the store did not answer a health probe");
+                }
+                let now_healthy = failures < 2;
+                healthy.send_if_modified(|was| std::mem::replace(was, now_healthy) != now_healthy);
+            }
+        });
+        receiver
     }
 }
 

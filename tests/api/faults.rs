@@ -79,11 +79,17 @@ fn fill(path: &Path) {
 }
 
 async fn spawn(database_url: &str) -> (RunningServer, Channel) {
+    spawn_configured(database_url, Duration::from_secs(10)).await
+}
+
+/// A server whose calls wait at most `acquire_timeout` for a connection.
+async fn spawn_configured(database_url: &str, acquire_timeout: Duration) -> (RunningServer, Channel) {
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         database_url: database_url.to_owned(),
         jwt_secret: Some(SECRET.to_owned()),
         max_connections: 4,
+        acquire_timeout,
         metrics_listen: None,
         ..Config::default()
     };
@@ -358,26 +364,18 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Kills the server (no shutdown checkpoint, like a crash) and starts
-    /// it again.
-    pub fn restart_immediate(&self) {
-        let data = self.data();
-        let options = self.server_options();
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &data,
-                "-l",
-                &self.log(),
-                "-m",
-                "immediate",
-                "-w",
-                "restart",
-                "-o",
-                &options,
-            ],
-        );
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    pub fn start_again(&self) {
+        let (data, log, options) = (self.data(), self.log(), self.server_options());
+        self.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "start", "-o", &options]);
+    }
+
+    /// Kills the server (no shutdown checkpoint, like a crash).
+    pub fn kill(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
     }
 }
 
@@ -419,7 +417,7 @@ fn assert_unavailable_with_id(status: &Status) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn w4_postgres_restart_mid_traffic_is_unavailable_then_recovers() {
     let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.expect("cluster"));
-    let (server, channel) = spawn(&cluster.url("postgres")).await;
+    let (server, channel) = spawn_configured(&cluster.url("postgres"), Duration::from_secs(1)).await;
     let client = operator_client(&server, &channel);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -446,11 +444,17 @@ async fn w4_postgres_restart_mid_traffic_is_unavailable_then_recovers() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
+    // Killed mid-traffic, down for longer than a call waits for a
+    // connection, then started again.
     let restarting = cluster.clone();
-    tokio::task::spawn_blocking(move || restarting.restart_immediate())
-        .await
-        .expect("restart");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::task::spawn_blocking(move || {
+        restarting.kill();
+        std::thread::sleep(Duration::from_millis(2500));
+        restarting.start_again();
+    })
+    .await
+    .expect("restart");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::Relaxed);
     let mut load = Outcomes::default();
     for writer in writers {
@@ -635,4 +639,56 @@ async fn sqlite_in_a_read_only_directory_names_path_and_fix() {
     let error = open_error(&format!("sqlite://{}?mode=rwc", file.display())).await;
     assert!(error.contains(&file.display().to_string()), "{error}");
     assert!(error.contains("not writable"), "{error}");
+}
+
+/// The overall health status ("" as probes ask), polled until it is
+/// `wanted` or `within` passes.
+async fn wait_for_health(channel: &Channel, wanted: i32, within: Duration) -> bool {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let status = client
+            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await
+            .map(|r| r.into_inner().status);
+        if status.as_ref().is_ok_and(|s| *s == wanted) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// W4: while the store does not answer, health stops answering SERVING;
+/// once it answers again, SERVING comes back and writes succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn w4_store_outage_turns_health_not_serving_until_it_recovers() {
+    const SERVING: i32 = 1;
+    const NOT_SERVING: i32 = 2;
+    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.expect("cluster"));
+    let (server, channel) = spawn(&cluster.url("postgres")).await;
+    assert!(wait_for_health(&channel, SERVING, Duration::from_secs(5)).await);
+
+    let stopping = cluster.clone();
+    tokio::task::spawn_blocking(move || stopping.stop())
+        .await
+        .expect("stop");
+    assert!(
+        wait_for_health(&channel, NOT_SERVING, Duration::from_secs(15)).await,
+        "health still SERVING with the store down"
+    );
+
+    let starting = cluster.clone();
+    tokio::task::spawn_blocking(move || starting.start_again())
+        .await
+        .expect("start");
+    assert!(
+        wait_for_health(&channel, SERVING, Duration::from_secs(15)).await,
+        "health did not come back after the store did"
+    );
+    let mut client = operator_client(&server, &channel);
+    create_partner(&mut client, "6000001")
+        .await
+        .expect("a write after recovery");
+    server.shutdown().await;
 }
