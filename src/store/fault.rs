@@ -106,6 +106,24 @@ fn classify_sqlx(error: &sqlx::Error) -> Fault {
     }
 }
 
+/// Whether SQLite refused for a lock another connection holds.
+pub(crate) fn is_sqlite_busy(error: &DbErr) -> bool {
+    let (DbErr::Conn(RuntimeErr::SqlxError(error))
+    | DbErr::Exec(RuntimeErr::SqlxError(error))
+    | DbErr::Query(RuntimeErr::SqlxError(error))) = error
+    else {
+        return false;
+    };
+    let sqlx::Error::Database(database) = error.as_ref() else {
+        return false;
+    };
+    database
+        .try_downcast_ref::<SqliteError>()
+        .and_then(|sqlite| sqlite.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == libsqlite3_sys::SQLITE_BUSY)
+}
+
 /// By SQLite's primary result code (the low byte of the extended one).
 fn classify_sqlite(extended: i32) -> Fault {
     use libsqlite3_sys as ffi;

@@ -169,11 +169,22 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                 .before_acquire(sqlite_outside_transaction)
                 .after_release(sqlite_outside_transaction)
         });
-    match Database::connect(connect).await {
-        Ok(db) => Ok(db),
-        Err(error) => Err(DbErr::Conn(RuntimeErr::Internal(
-            explain_open_failure(&options.url, error).await,
-        ))),
+    let deadline = tokio::time::Instant::now() + options.acquire_timeout;
+    loop {
+        match Database::connect(connect.clone()).await {
+            Ok(db) => return Ok(db),
+            // Replicas creating one new SQLite file at once: switching it to
+            // WAL needs the file to itself, and SQLite refuses one of two
+            // connections that try at once without waiting.
+            Err(error) if fault::is_sqlite_busy(&error) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => {
+                return Err(DbErr::Conn(RuntimeErr::Internal(
+                    explain_open_failure(&options.url, error).await,
+                )));
+            }
+        }
     }
 }
 

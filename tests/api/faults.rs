@@ -559,7 +559,7 @@ async fn concurrent_migrations_on_postgres_all_succeed() {
 /// The same on one new SQLite file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_migrations_on_sqlite_all_succeed() {
-    for _ in 0..3 {
+    for _ in 0..50 {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
         let opens: Vec<_> = (0..4)
