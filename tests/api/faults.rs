@@ -443,6 +443,13 @@ async fn w4_postgres_restart_mid_traffic_is_unavailable_then_recovers() {
             outcomes
         }));
     }
+    // A statement certainly in flight when the server dies: its error
+    // ("connection reset", "expected to read 5 bytes") is UNAVAILABLE too.
+    let store = server.store().clone();
+    let in_flight = tokio::spawn(async move {
+        use sea_orm::ConnectionTrait;
+        store.connection().execute_unprepared("SELECT pg_sleep(30)").await
+    });
     tokio::time::sleep(Duration::from_millis(700)).await;
     // Killed mid-traffic, down for longer than a call waits for a
     // connection, then started again.
@@ -462,6 +469,13 @@ async fn w4_postgres_restart_mid_traffic_is_unavailable_then_recovers() {
         load.acknowledged.extend(outcomes.acknowledged);
         load.refused.extend(outcomes.refused);
     }
+    let cut = in_flight
+        .await
+        .expect("statement task")
+        .expect_err("the statement outlived its server");
+    let cut = partnercenter::domain::Error::from(cut);
+    assert_eq!(cut.code, partnercenter::domain::ErrorCode::Unavailable, "{cut}");
+    assert!(cut.metadata.iter().any(|(key, _)| key == "error_id"), "{cut}");
     assert!(!load.acknowledged.is_empty(), "no write succeeded under load");
     assert!(
         !load.refused.is_empty(),
