@@ -199,6 +199,34 @@ mod tests {
         }
     }
 
+    /// A real SQLite refusal: a second writer that may not wait for the
+    /// write lock gets SQLITE_BUSY, which is UNAVAILABLE.
+    #[tokio::test]
+    async fn w4_sqlite_busy_is_unavailable() {
+        use sea_orm::{ConnectionTrait, Database};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("busy.db").display());
+        let holder = Database::connect(&url).await.expect("first connection");
+        holder
+            .execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .expect("table");
+        let mut options = sea_orm::ConnectOptions::new(&url);
+        options.map_sqlx_sqlite_opts(|sqlite| sqlite.busy_timeout(std::time::Duration::ZERO));
+        let waiter = Database::connect(options).await.expect("second connection");
+        let txn = sea_orm::TransactionTrait::begin(&holder).await.expect("begin");
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect("insert");
+        let error = waiter
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .expect_err("the write lock is held");
+        assert!(is_sqlite_busy(&error), "{error}");
+        assert_eq!(classify(&error), Fault::Unavailable, "{error}");
+        txn.rollback().await.expect("rollback");
+    }
+
     #[test]
     fn w4_postgres_sqlstates() {
         assert_eq!(classify_sqlstate("40001"), Fault::Conflict);
