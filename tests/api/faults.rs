@@ -261,17 +261,13 @@ fn is_root() -> bool {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
-/// A throwaway PostgreSQL cluster on a free loopback port, stopped when
-/// dropped. As root, its commands run as the user `postgres`.
-pub struct PgCluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl PgCluster {
-    pub fn start() -> Self {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
+/// The newest PostgreSQL server binaries on this machine. On a machine
+/// without them the suite installs Debian's `postgresql` package once (as
+/// it installs grpcurl), so `cargo test` alone runs every test.
+fn postgres_bin() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let find = || {
+        std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .into_iter()
             .flatten()
@@ -284,10 +280,36 @@ impl PgCluster {
                     .map(|v| v.to_string_lossy().into_owned());
                 version.and_then(|v| v.parse::<u32>().ok()).unwrap_or_default()
             })
-            .expect(
-                "the fault tests start their own PostgreSQL and need its server binaries \
-                 (/usr/lib/postgresql/VERSION/bin; Debian/Ubuntu package `postgresql`)",
-            );
+    };
+    let _installing = INSTALL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(bin) = find() {
+        return bin;
+    }
+    if is_root() {
+        eprintln!("PostgreSQL server binaries not found; installing Debian's postgresql package");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    find().expect(
+        "the fault tests start their own PostgreSQL and need its server binaries \
+         (/usr/lib/postgresql/VERSION/bin): install Debian/Ubuntu's package `postgresql`",
+    )
+}
+
+/// A throwaway PostgreSQL cluster on a free loopback port, stopped when
+/// dropped. As root, its commands run as the user `postgres`.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let bin = postgres_bin();
         let dir = tempfile::tempdir().expect("temp dir");
         if is_root() {
             let chown = Command::new("chown").arg("postgres").arg(dir.path()).status();
