@@ -23,6 +23,21 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the way back from the wire and for tests.
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::Unauthenticated,
+        ErrorCode::PermissionDenied,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::FailedPrecondition,
+        ErrorCode::Aborted,
+        ErrorCode::ResourceExhausted,
+        ErrorCode::Unavailable,
+        ErrorCode::DeadlineExceeded,
+        ErrorCode::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
@@ -56,6 +71,11 @@ macro_rules! reasons {
             /// Whether DOMAIN.md names this reason.
             pub fn in_spec(self) -> bool {
                 match self { $(Reason::$variant => $in_spec),* }
+            }
+
+            /// The reason of this name (the way back from the wire).
+            pub fn parse(name: &str) -> Option<Reason> {
+                match name { $($name => Some(Reason::$variant),)* _ => None }
             }
         }
     };
@@ -103,6 +123,7 @@ reasons! {
     ShuttingDown => "SHUTTING_DOWN", false;
     StoreFull => "STORE_FULL", false;
     StoreConflict => "STORE_CONFLICT", false;
+    PeerUnavailable => "PEER_UNAVAILABLE", false;
     Internal => "INTERNAL", false;
 }
 
