@@ -13,6 +13,7 @@ pub mod loadtest;
 pub mod metrics;
 pub mod seed;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 

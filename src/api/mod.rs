@@ -8,6 +8,7 @@ mod framing;
 mod limits;
 mod partners;
 mod relationships;
+pub mod remote;
 mod status;
 
 use prost::Message;

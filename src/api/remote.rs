@@ -1,0 +1,56 @@
+//! A service in another process, reached through its generated tonic
+//! client behind the same Rust interface as the in-process service (the
+//! split deployment). What every remote interface shares lives here: the
+//! channel, and a token for the principal a call is made for, minted from
+//! the secret the processes share, so the serving process decides exactly
+//! as it would for that caller. Errors come back through
+//! `From<Status> for Error`.
+
+use std::sync::Arc;
+
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::auth::TokenAuthority;
+use crate::domain::principal::Principal;
+use crate::domain::{Error, Result};
+
+/// How long a token minted for one call lives: long enough for the call,
+/// short enough to be of no use to anyone who sees it.
+const CALL_TOKEN_SECONDS: u64 = 60;
+
+#[derive(Clone)]
+pub struct Remote {
+    channel: Channel,
+    authority: Arc<TokenAuthority>,
+}
+
+impl Remote {
+    /// A lazily connected channel to `url` (e.g. `http://127.0.0.1:50052`):
+    /// a process starts whether or not its peers are up yet, and a call to a
+    /// peer that cannot be reached is UNAVAILABLE.
+    pub fn connect_lazy(url: &str, authority: Arc<TokenAuthority>) -> Result<Self> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|error| Error::invalid("service_url", format!("'{url}' is not a URL: {error}")))?
+            .tcp_nodelay(true);
+        Ok(Remote {
+            channel: endpoint.connect_lazy(),
+            authority,
+        })
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// `message` as a request made by `principal`.
+    pub fn request<T>(&self, principal: &Principal, message: T) -> Result<Request<T>> {
+        let token = self.authority.mint(principal, CALL_TOKEN_SECONDS)?;
+        let value = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|error| Error::internal(format!("a minted token is not a header value: {error}")))?;
+        let mut request = Request::new(message);
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}

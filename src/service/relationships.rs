@@ -1,0 +1,1 @@
+//! Relationships: the use cases of the RelationshipsService (to be moved here from `api::relationships`).
