@@ -17,6 +17,37 @@ pub const MAX_PAGE_BYTES: usize = 2 << 20;
 /// A repeated message field's tag and length prefix, at most.
 const ITEM_FRAMING_BYTES: usize = 6;
 
+/// One page of a list (AIP-158): the items and the token of the next page,
+/// empty at the end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}
+
+/// An upper bound of a value's protobuf size, for cutting pages by bytes
+/// in the use-case layer, which knows no protobuf: its JSON encoding,
+/// which spends at least as many bytes on every field (names, quotes,
+/// enum names, times as text) as the binary encoding does.
+pub fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        // Cannot happen for the model's types; a page of one then.
+        Err(_) => MAX_PAGE_BYTES,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageRequest {
     pub size: u64,
@@ -87,6 +118,14 @@ impl PageRequest {
         } else {
             (rows, String::new())
         }
+    }
+}
+
+impl PageRequest {
+    /// `finish_within` sized by `json_len`, as a `Page`.
+    pub fn page<T: serde::Serialize>(&self, rows: Vec<T>, key: impl Fn(&T) -> String) -> Page<T> {
+        let (items, next_page_token) = self.finish_within(rows, key, json_len);
+        Page { items, next_page_token }
     }
 }
 

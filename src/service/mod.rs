@@ -17,3 +17,31 @@
 pub mod customers;
 pub mod partners;
 pub mod relationships;
+
+use serde::Serialize;
+
+use crate::domain::Result;
+use crate::domain::paging::fnv1a;
+use crate::domain::principal::Principal;
+use crate::store::RequestKey;
+
+/// AIP-155: a create's request id, scoped to its caller and method, with a
+/// fingerprint of the command (its JSON: stable across builds), so a retry
+/// returns the first result and the same id with another command is
+/// refused (REQUEST_ID_REUSED).
+pub(crate) fn request_key<C: Serialize>(
+    principal: &Principal,
+    method: &str,
+    request_id: Option<&str>,
+    command: &C,
+) -> Result<Option<RequestKey>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    let encoded = serde_json::to_vec(command)
+        .map_err(|error| crate::domain::Error::internal(format!("a command does not encode: {error}")))?;
+    Ok(Some(RequestKey {
+        key: format!("{}|{method}|{request_id}", principal.actor()),
+        fingerprint: format!("{:016x}", fnv1a(&encoded)),
+    }))
+}

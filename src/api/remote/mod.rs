@@ -6,6 +6,14 @@
 //! as it would for that caller. Errors come back through
 //! `From<Status> for Error`.
 
+mod customers;
+mod partners;
+mod relationships;
+
+pub use customers::RemoteCustomers;
+pub use partners::RemotePartners;
+pub use relationships::RemoteRelationships;
+
 use std::sync::Arc;
 
 use tonic::Request;
