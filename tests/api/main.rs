@@ -15,6 +15,7 @@ mod model;
 mod operations;
 mod partners;
 mod races;
+mod readme;
 mod refusals;
 mod relationships;
 mod replicas;
