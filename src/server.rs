@@ -28,7 +28,7 @@ use tower::timeout::Timeout;
 use crate::api::pb::customer_service_server::CustomerServiceServer;
 use crate::api::pb::partner_service_server::PartnerServiceServer;
 use crate::api::pb::relationship_service_server::RelationshipServiceServer;
-use crate::api::{CustomerApi, PartnerApi, RelationshipApi, RelationshipSettings, pb};
+use crate::api::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
 use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
@@ -54,6 +54,7 @@ pub struct RunningServer {
     stopping: watch::Sender<bool>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
+    store_health: JoinHandle<()>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
     drain_timeout: std::time::Duration,
 }
@@ -83,6 +84,7 @@ impl RunningServer {
     /// calls finish within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
+        self.store_health.abort();
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
@@ -149,7 +151,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
     let (stopping, _) = watch::channel(false);
-    let partner_service = InterceptedService::new(
+    // W3: the framing check wraps the rest, so it sees every answer.
+    let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
             PartnerServiceServer::new(PartnerApi::new(store.clone()))
                 .max_decoding_message_size(limit)
@@ -158,8 +161,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             config.rpc_timeout,
         ),
         auth.clone(),
-    );
-    let customer_service = InterceptedService::new(
+    ));
+    let customer_service = Framing::new(InterceptedService::new(
         Guarded::new(
             CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
                 .max_decoding_message_size(limit)
@@ -168,8 +171,8 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             config.rpc_timeout,
         ),
         auth.clone(),
-    );
-    let relationship_service = InterceptedService::new(
+    ));
+    let relationship_service = Framing::new(InterceptedService::new(
         Guarded::new(
             RelationshipServiceServer::new(RelationshipApi::new(
                 store.clone(),
@@ -186,7 +189,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
             config.rpc_timeout,
         ),
         auth,
-    );
+    ));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in SERVICE_NAMES {
@@ -208,6 +211,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         .build_v1alpha()?;
 
     let sweeper = tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval));
+    let store_health = tokio::spawn(report_store_health(store.health(STORE_PROBE_INTERVAL), health.clone()));
     let metrics = match config.metrics_listen {
         Some(address) => Some(
             crate::metrics::serve(address, store.connection().clone())
@@ -248,6 +252,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         stopping,
         task,
         sweeper,
+        store_health,
         metrics,
         drain_timeout: config.drain_timeout,
     })
@@ -541,6 +546,22 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
                 "sweep recorded expiries"
             ),
             Err(error) => tracing::warn!(%error, "sweep failed; retrying at the next tick"),
+        }
+    }
+}
+
+const STORE_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// W4: NOT_SERVING (overall and per service) while the store does not
+/// answer, SERVING again once it does.
+async fn report_store_health(mut healthy: tokio::sync::watch::Receiver<bool>, health: HealthReporter) {
+    while healthy.changed().await.is_ok() {
+        let status = match *healthy.borrow_and_update() {
+            true => tonic_health::ServingStatus::Serving,
+            false => tonic_health::ServingStatus::NotServing,
+        };
+        for name in std::iter::once("").chain(SERVICE_NAMES) {
+            health.set_service_status(name, status).await;
         }
     }
 }

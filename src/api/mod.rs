@@ -4,6 +4,7 @@
 pub mod codec;
 mod convert;
 mod customers;
+mod framing;
 mod limits;
 mod partners;
 mod relationships;
@@ -15,6 +16,7 @@ use tonic::{Code, Request, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 pub use customers::CustomerApi;
+pub use framing::Framing;
 pub use partners::PartnerApi;
 pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings};
 

@@ -101,6 +101,8 @@ reasons! {
     MalformedMessage => "MALFORMED_MESSAGE", false;
     Overloaded => "OVERLOADED", false;
     ShuttingDown => "SHUTTING_DOWN", false;
+    StoreFull => "STORE_FULL", false;
+    StoreConflict => "STORE_CONFLICT", false;
     Internal => "INTERNAL", false;
 }
 
@@ -115,6 +117,11 @@ pub fn listed(ids: &[&str]) -> String {
         text.push_str(&format!(" and {} more", ids.len() - MAX_LISTED));
     }
     text
+}
+
+/// A fresh id for one failure (W4).
+pub fn new_error_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// One invalid field of a request (a `google.rpc.BadRequest` violation).
@@ -229,8 +236,20 @@ impl Error {
         )
     }
 
+    /// W4: a fault of the service, logged with the error id its reply
+    /// carries.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Internal, Reason::Internal, message)
+        let message = message.into();
+        let error_id = new_error_id();
+        tracing::error!(%error_id, %message, "internal error");
+        Self::new(ErrorCode::Internal, Reason::Internal, message).with_error_id(&error_id)
+    }
+
+    /// W4: names the log line of this failure, in the ErrorInfo metadata
+    /// `error_id` and in the message, so an operator can match them.
+    pub fn with_error_id(mut self, error_id: &str) -> Self {
+        self.message = format!("{} (error id {error_id})", self.message);
+        self.with_metadata("error_id", error_id)
     }
 
     pub fn role_not_allowed(what: &str) -> Self {

@@ -88,11 +88,14 @@ impl AccessChecker for CoalescingChecker {
             reply,
         };
         self.queue.send(waiting).await.map_err(|_| {
+            let error_id = crate::domain::error::new_error_id();
+            tracing::warn!(%error_id, "an access check arrived after the checker stopped");
             Error::new(
                 ErrorCode::Unavailable,
                 Reason::StoreUnavailable,
                 "access checks are shutting down",
             )
+            .with_error_id(&error_id)
         })?;
         decision
             .await

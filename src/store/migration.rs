@@ -1,10 +1,37 @@
 //! Schema migrations. Portable SQL only: the same migrations run on SQLite
 //! and PostgreSQL. Applied migrations are never edited; add a new one.
 
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_integer_null, boolean, integer, text, text_null};
 
 pub struct Migrator;
+
+/// The PostgreSQL advisory lock key that serializes migrations ("pcmigrat").
+const MIGRATION_LOCK: i64 = 0x7063_6d69_6772_6174;
+
+/// Applies pending migrations, one process at a time: every replica
+/// migrates at start, and concurrent runs on an empty database would
+/// create the same tables at once. The migrations run inside one
+/// transaction that first takes the database's write lock (BEGIN IMMEDIATE
+/// on SQLite) or a transaction-scoped advisory lock (PostgreSQL); the next
+/// process waits for it, then finds nothing pending.
+pub async fn up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+    }
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
+}
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {

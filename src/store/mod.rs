@@ -8,17 +8,23 @@ mod convert;
 mod customers;
 pub mod entity;
 mod events;
+mod fault;
 pub mod migration;
 mod partners;
 mod relationships;
 mod write;
 
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::watch;
 
 pub use coalesce::CoalescingChecker;
@@ -29,7 +35,6 @@ pub use relationships::{ChainView, GrantTerms, InvitationFilter, RelationshipVie
 pub use write::{RequestKey, WriteGate, WriteTx};
 
 use crate::domain::clock::Clock;
-use crate::domain::{Error, ErrorCode, Reason};
 
 /// Connection settings of the store.
 #[derive(Clone, Debug)]
@@ -61,7 +66,7 @@ impl Store {
     /// Connects and applies pending migrations.
     pub async fn open(options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Self, DbErr> {
         let db = connect(options).await?;
-        migration::Migrator::up(&db, None).await?;
+        migration::up(&db).await?;
         let (committed, _) = watch::channel(0);
         Ok(Store {
             db,
@@ -83,11 +88,54 @@ impl Store {
     pub fn subscribe_commits(&self) -> watch::Receiver<i64> {
         self.committed.subscribe()
     }
+
+    /// W4: whether the store answers: one statement on a pooled connection
+    /// within `timeout`.
+    pub async fn probe(&self, timeout: Duration) -> bool {
+        let statement = self.db.execute_unprepared("SELECT 1");
+        matches!(tokio::time::timeout(timeout, statement).await, Ok(Ok(_)))
+    }
+
+    /// W4: the store's health as a signal, probed every `every`: false once
+    /// two probes in a row failed (one slow probe under load is not an
+    /// outage), true again from the first that succeeds. The probing stops
+    /// when every receiver is dropped.
+    pub fn health(&self, every: Duration) -> watch::Receiver<bool> {
+        let (healthy, receiver) = watch::channel(true);
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failures = 0u32;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    () = healthy.closed() => return,
+                }
+                if store.probe(every.max(Duration::from_secs(1)) * 2).await {
+                    failures = 0;
+                } else {
+                    failures += 1;
+                    tracing::warn!(failures, "the store did not answer a health probe");
+                }
+                let now_healthy = failures < 2;
+                healthy.send_if_modified(|was| std::mem::replace(was, now_healthy) != now_healthy);
+            }
+        });
+        receiver
+    }
 }
 
 /// Opens the pool. SQLite gets WAL with synchronous=FULL so that no
 /// acknowledged write is lost even on power loss, foreign keys, and a busy
 /// timeout so that writers queue instead of failing.
+///
+/// W4: a connection is handed out and taken back only outside any
+/// transaction. When a COMMIT or ROLLBACK fails (a full disk), SQLite may
+/// have ended the transaction by itself while the driver still counts it
+/// open; the next write on that connection would then open a SAVEPOINT in
+/// place of BEGIN and its "commit" would release it inside a transaction
+/// that never ends. Such a connection is closed, never reused.
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
@@ -99,6 +147,7 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
             let statement_timeout = format!("{}ms", options.statement_timeout.as_millis());
             move |postgres| postgres.options([("statement_timeout", statement_timeout.as_str())])
         })
+        .map_sqlx_postgres_pool_opts(|pool| pool.after_release(postgres_outside_transaction))
         .map_sqlx_sqlite_opts({
             let cache_size = format!("-{}", u64::from(options.sqlite_page_cache_mib.max(1)) * 1024);
             move |sqlite| {
@@ -111,31 +160,123 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                     // Negative: in KiB rather than pages.
                     .pragma("cache_size", cache_size.clone())
             }
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool
+                // The check below reaches the connection's worker thread,
+                // which is all a ping proves on SQLite.
+                .test_before_acquire(false)
+                .before_acquire(sqlite_outside_transaction)
+                .after_release(sqlite_outside_transaction)
         });
-    Database::connect(connect).await
+    let deadline = tokio::time::Instant::now() + options.acquire_timeout;
+    loop {
+        match Database::connect(connect.clone()).await {
+            Ok(db) => return Ok(db),
+            // Replicas creating one new SQLite file at once: switching it to
+            // WAL needs the file to itself, and SQLite refuses one of two
+            // connections that try at once without waiting.
+            Err(error) if fault::is_sqlite_busy(&error) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => {
+                return Err(DbErr::Conn(RuntimeErr::Internal(
+                    explain_open_failure(&options.url, error).await,
+                )));
+            }
+        }
+    }
+}
+
+/// A store that cannot be opened is named, with the cause and the fix:
+/// PostgreSQL by host and port (never the password), SQLite by its path.
+async fn explain_open_failure(url: &str, error: DbErr) -> String {
+    if url.starts_with("postgres")
+        && let Ok(postgres) = url.parse::<PgConnectOptions>()
+    {
+        let address = format!("{}:{}", postgres.get_host(), postgres.get_port());
+        let database = postgres.get_database().unwrap_or("postgres");
+        // A pool that timed out does not say why; one direct attempt does.
+        let cause = match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect_with(&postgres)).await {
+            Ok(Err(cause)) => cause.to_string(),
+            _ => error.to_string(),
+        };
+        return format!(
+            "cannot connect to PostgreSQL at {address} (database {database}): {cause}; \
+             check that the server runs and is reachable there, and the URL's host, port, user and database"
+        );
+    }
+    if url.starts_with("sqlite:")
+        && let Ok(sqlite) = url.parse::<SqliteConnectOptions>()
+    {
+        let path = sqlite.get_filename();
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return format!(
+                "cannot open the SQLite database {}: the directory {} does not exist; \
+                 create it (mkdir -p {}) or set the database URL to a file in an existing directory",
+                path.display(),
+                dir.display(),
+                dir.display()
+            );
+        }
+        // SQLite creates the file and its -wal and -shm files beside it.
+        if let Err(cause) = tempfile::tempfile_in(dir) {
+            return format!(
+                "cannot open the SQLite database {}: the directory {} is not writable ({cause}); \
+                 SQLite creates the file and its -wal and -shm files there: make it writable \
+                 for this user or set the database URL to a file in a writable directory",
+                path.display(),
+                dir.display()
+            );
+        }
+        return format!("cannot open the SQLite database {}: {error}", path.display());
+    }
+    format!("cannot open the store: {error}")
+}
+
+type HookFuture<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
+
+/// Whether a pooled SQLite connection may be used (or kept): the driver
+/// counts no open transaction and SQLite itself is in autocommit mode.
+/// `false` closes it; the pool opens a fresh one when it needs one.
+fn sqlite_outside_transaction(conn: &mut SqliteConnection, _: PoolConnectionMetadata) -> HookFuture<'_> {
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a SQLite connection left inside a transaction");
+            return Ok(false);
+        }
+        // Queued commands (a pending rollback) run before the handle is lent.
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the locked handle is a live connection that the worker
+        // thread does not use while it is locked.
+        let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+        if !autocommit {
+            tracing::warn!("closing a SQLite connection whose transaction never ended");
+        }
+        Ok(autocommit)
+    })
+}
+
+/// A PostgreSQL connection whose transaction the driver still counts open
+/// (its COMMIT or ROLLBACK failed) is closed rather than pooled.
+fn postgres_outside_transaction(conn: &mut PgConnection, _: PoolConnectionMetadata) -> HookFuture<'_> {
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a PostgreSQL connection left inside a transaction");
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 /// Applies pending migrations (the `migrate` subcommand).
 pub async fn migrate(options: &StoreOptions) -> Result<(), DbErr> {
     let db = connect(options).await?;
-    migration::Migrator::up(&db, None).await
-}
-
-impl From<DbErr> for Error {
-    fn from(error: DbErr) -> Self {
-        let retryable = matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
-            || error.to_string().contains("database is locked");
-        tracing::error!(error = %error, "store error");
-        if retryable {
-            Error::new(
-                ErrorCode::Unavailable,
-                Reason::StoreUnavailable,
-                "the store is unavailable; retry with backoff",
-            )
-        } else {
-            Error::internal("the store failed; see the server log")
-        }
-    }
+    migration::up(&db).await
 }
 
 /// A new server-assigned id: UUIDv7, so ids sort by creation time.

@@ -40,6 +40,10 @@ impl WriteGate {
     /// Begins a write transaction (IMMEDIATE on SQLite: the write lock is
     /// taken at BEGIN, so writers never fail at COMMIT) once it is this
     /// writer's turn. The turn ends when the returned guard is dropped.
+    ///
+    /// W4: the pool hands out only connections outside any transaction
+    /// (see `store::connect`), so this is always a real BEGIN, never a
+    /// SAVEPOINT inside a transaction a failed COMMIT left behind.
     pub async fn begin(
         &self,
         db: &DatabaseConnection,

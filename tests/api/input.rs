@@ -185,6 +185,121 @@ async fn w3_malformed_bytes_are_invalid_argument_on_every_method() {
     }
 }
 
+/// Sends `body` as the whole request body of `method`, length prefixes and
+/// all, so a test can break the gRPC framing itself. Ok when the call
+/// succeeded, or when a server-streaming call opened its stream.
+async fn call_framed(
+    server: &TestServer,
+    method: &Method,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> Result<(), Status> {
+    use tower::ServiceExt;
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(method.path.as_str())
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {}", server.token(&operator())));
+    if let Some(encoding) = encoding {
+        request = request.header("grpc-encoding", encoding);
+    }
+    let request = request
+        .body(tonic::body::Body::new(axum::body::Body::from(body)))
+        .expect("request");
+    let response = server.channel.clone().oneshot(request).await.expect("transport");
+    // A trailers-only answer.
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        return if status.code() == Code::Ok { Ok(()) } else { Err(status) };
+    }
+    if method.server_streaming {
+        return Ok(());
+    }
+    let mut body = response.into_body();
+    loop {
+        let frame = std::future::poll_fn(|cx| http_body::Body::poll_frame(std::pin::Pin::new(&mut body), cx)).await;
+        match frame {
+            Some(Ok(frame)) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    let status = Status::from_header_map(&trailers).expect("grpc-status");
+                    return if status.code() == Code::Ok { Ok(()) } else { Err(status) };
+                }
+            }
+            Some(Err(status)) => return Err(status),
+            None => panic!("{}: no trailers", method.path),
+        }
+    }
+}
+
+/// `message` behind its length prefix, with the compressed-flag `flag`.
+fn framed(flag: u8, message: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![flag];
+    bytes.extend(u32::try_from(message.len()).expect("short").to_be_bytes());
+    bytes.extend(message);
+    bytes
+}
+
+/// W3 below the codec: a body that is not exactly one length-prefixed
+/// message is the client's fault on every method, never INTERNAL.
+#[tokio::test]
+async fn w3_malformed_frames_are_invalid_argument_on_every_method() {
+    let server = TestServer::start().await;
+    let methods = every_method();
+    assert!(methods.len() >= 28, "{} methods", methods.len());
+    for method in &methods {
+        // An empty message decodes: what is wrong is only the framing.
+        let one = framed(0, &[]);
+        let cases: [(&str, Option<&str>, Vec<u8>); 8] = [
+            ("an empty body", None, Vec::new()),
+            ("a length prefix cut short", None, one[..3].to_vec()),
+            ("a message cut short", None, framed(0, &[0x08, 0x01])[..6].to_vec()),
+            ("the compressed-flag and no grpc-encoding", None, framed(1, &[])),
+            (
+                "the compressed-flag and grpc-encoding identity",
+                Some("identity"),
+                framed(1, &[]),
+            ),
+            ("a compressed-flag of 2", None, framed(2, &[])),
+            ("two messages", None, [one.clone(), one.clone()].concat()),
+            ("a message and a stray byte", None, [one.clone(), vec![0]].concat()),
+        ];
+        for (what, encoding, body) in cases {
+            let status = match call_framed(&server, method, encoding, body).await {
+                Err(status) => status,
+                Ok(()) => panic!("{} accepted {what}", method.path),
+            };
+            assert_eq!(
+                status.code(),
+                Code::InvalidArgument,
+                "{} with {what}: {status:?}",
+                method.path
+            );
+            assert_eq!(reason(&status), "MALFORMED_MESSAGE", "{} with {what}", method.path);
+            assert!(
+                status.message().contains("gRPC message"),
+                "{} with {what}: {}",
+                method.path,
+                status.message()
+            );
+        }
+        // An encoding the server does not accept is UNIMPLEMENTED, naming
+        // what it accepts, as gRPC's compression spec says.
+        let status = call_framed(&server, method, Some("gzip"), framed(1, &[]))
+            .await
+            .expect_err("gzip is not accepted");
+        assert_eq!(status.code(), Code::Unimplemented, "{}: {status:?}", method.path);
+        assert!(status.metadata().get("grpc-accept-encoding").is_some(), "{status:?}");
+    }
+    // One well-formed message still reaches the method.
+    let list = methods
+        .iter()
+        .find(|method| method.path.ends_with("/ListPartners"))
+        .expect("ListPartners");
+    call_framed(&server, list, None, framed(0, &[]))
+        .await
+        .expect("one empty request");
+}
+
 /// What an error takes on the wire: the percent-encoded grpc-message and the
 /// base64 grpc-status-details-bin.
 fn error_wire_size(status: &Status) -> usize {

@@ -7,6 +7,7 @@ mod auth;
 mod customers;
 mod delegated_admin;
 mod events;
+mod faults;
 mod grpcurl;
 mod input;
 mod invitations;
