@@ -1,8 +1,8 @@
 //! The README's grpcurl examples and walkthrough, run as written: their
 //! ```sh blocks, read from README.md at test time, against the real binary
-//! serving on its default SQLite file in a fresh directory. Every block runs
-//! twice against the same server: the README promises that they can be run
-//! again.
+//! serving on its default SQLite file in a fresh directory. Each section
+//! runs twice against the same server: the README promises that its
+//! examples can be run again.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ fn section_script(readme: &str, heading: &str) -> String {
 }
 
 /// `partnercenter serve` as a child process; killed when dropped. Its log
-/// is kept to be shown when a block fails.
+/// is kept to be shown when a script fails.
 struct Server {
     child: Child,
     addr: String,
@@ -132,35 +132,34 @@ fn clean_env(command: &mut Command) {
     }
 }
 
-/// Runs one section's script with `bash -euo pipefail` in `dir`; two substitutions
-/// only: `cargo run -q --release -- ARGS` runs the built binary with ARGS,
-/// and the README's address is the server's. Returns its stdout.
-fn run_script(round: u32, block: &str, dir: &Path, server: &Server, path: &str) -> String {
-    let preamble = format!(
-        r#"cargo() {{
+/// Runs one section's script with `bash -euo pipefail` in `dir`, with two
+/// substitutions only: `cargo run -q --release -- ARGS` runs the built
+/// binary with ARGS, and the README's address is the server's. Returns its
+/// stdout.
+fn run_script(round: u32, script: &str, dir: &Path, server: &Server, path: &str) -> String {
+    const CARGO_SHIM: &str = r#"cargo() {
   if [ "$#" -ge 4 ] && [ "$1 $2 $3 $4" = "run -q --release --" ]; then
     shift 4
-    "{BINARY}" "$@"
+    "$README_BINARY" "$@"
   else
     echo "the README may only use: cargo run -q --release -- ARGS (got: cargo $*)" >&2
     return 2
   fi
-}}
-"#
-    );
-    let script = format!("{preamble}{}", block.replace(README_ADDR, &server.addr));
+}
+"#;
+    let full = format!("{CARGO_SHIM}{}", script.replace(README_ADDR, &server.addr));
     let mut command = Command::new("bash");
     command
-        .args(["-euo", "pipefail", "-c", &script])
+        .args(["-euo", "pipefail", "-c", &full])
         .current_dir(dir)
-        .env("PATH", path)
         .stdin(Stdio::null());
     clean_env(&mut command);
+    command.env("PATH", path).env("README_BINARY", BINARY);
     let output = command.output().expect("bash runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "round {round}: README block failed ({}):\n{block}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- server log\n{}",
+        "round {round}: the README's commands failed ({}):\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- server log\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr),
         server.log()
