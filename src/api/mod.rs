@@ -9,6 +9,7 @@ mod limits;
 mod partners;
 mod relationships;
 mod status;
+mod unknown;
 
 use prost::Message;
 use tonic::{Request, Status};
@@ -18,6 +19,7 @@ pub use framing::Framing;
 pub use partners::PartnerApi;
 pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings};
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
+pub use unknown::DetailedUnimplementedLayer;
 
 use crate::domain::paging::fnv1a;
 use crate::domain::principal::Principal;
@@ -95,7 +97,7 @@ fn mask_paths(mask: Option<prost_types::FieldMask>, allowed: &[&str]) -> Result<
 }
 
 /// W3: a client's value quoted in an error, cut to a readable length.
-fn echo(value: &str) -> String {
+pub(crate) fn echo(value: &str) -> String {
     const MAX_ECHO_CHARS: usize = 64;
     if value.chars().count() <= MAX_ECHO_CHARS {
         value.to_owned()

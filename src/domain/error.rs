@@ -19,12 +19,13 @@ pub enum ErrorCode {
     ResourceExhausted,
     Unavailable,
     DeadlineExceeded,
+    Unimplemented,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the way back from the wire and for tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Unauthenticated,
         ErrorCode::PermissionDenied,
@@ -35,6 +36,7 @@ impl ErrorCode {
         ErrorCode::ResourceExhausted,
         ErrorCode::Unavailable,
         ErrorCode::DeadlineExceeded,
+        ErrorCode::Unimplemented,
         ErrorCode::Internal,
     ];
 
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::Unimplemented => "UNIMPLEMENTED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -124,6 +127,8 @@ reasons! {
     StoreFull => "STORE_FULL", false;
     StoreConflict => "STORE_CONFLICT", false;
     PeerUnavailable => "PEER_UNAVAILABLE", false;
+    MethodNotFound => "METHOD_NOT_FOUND", false;
+    EncodingNotSupported => "ENCODING_NOT_SUPPORTED", false;
     Internal => "INTERNAL", false;
 }
 
