@@ -19,10 +19,27 @@ pub enum ErrorCode {
     ResourceExhausted,
     Unavailable,
     DeadlineExceeded,
+    Unimplemented,
     Internal,
 }
 
 impl ErrorCode {
+    /// Every code, for the way back from the wire and for tests.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::Unauthenticated,
+        ErrorCode::PermissionDenied,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::FailedPrecondition,
+        ErrorCode::Aborted,
+        ErrorCode::ResourceExhausted,
+        ErrorCode::Unavailable,
+        ErrorCode::DeadlineExceeded,
+        ErrorCode::Unimplemented,
+        ErrorCode::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
@@ -35,6 +52,7 @@ impl ErrorCode {
             ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::Unimplemented => "UNIMPLEMENTED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -56,6 +74,11 @@ macro_rules! reasons {
             /// Whether DOMAIN.md names this reason.
             pub fn in_spec(self) -> bool {
                 match self { $(Reason::$variant => $in_spec),* }
+            }
+
+            /// The reason of this name (the way back from the wire).
+            pub fn parse(name: &str) -> Option<Reason> {
+                match name { $($name => Some(Reason::$variant),)* _ => None }
             }
         }
     };
@@ -103,6 +126,9 @@ reasons! {
     ShuttingDown => "SHUTTING_DOWN", false;
     StoreFull => "STORE_FULL", false;
     StoreConflict => "STORE_CONFLICT", false;
+    PeerUnavailable => "PEER_UNAVAILABLE", false;
+    MethodNotFound => "METHOD_NOT_FOUND", false;
+    EncodingNotSupported => "ENCODING_NOT_SUPPORTED", false;
     Internal => "INTERNAL", false;
 }
 

@@ -425,6 +425,11 @@ const SPEC_REASONS: &[&str] = &[
     "FAILED_PRECONDITION",
     "ABORTED",
     "RESOURCE_EXHAUSTED",
+    // Codes whose own name is the reason, with a cause in the metadata.
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "UNIMPLEMENTED",
+    "INTERNAL",
 ];
 
 /// The most specific reason of a failed call: the ErrorInfo `cause` when
@@ -463,6 +468,10 @@ fn code_name(code: Code) -> &'static str {
         Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::Aborted => "ABORTED",
         Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
         _ => "OTHER",
     }
 }
