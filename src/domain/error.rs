@@ -1,5 +1,5 @@
 //! The one error type of the service. Every failure carries a canonical code
-//! and an UPPER_SNAKE reason from DOMAIN.md; the gRPC adapter maps it onto a
+//! and an UPPER_SNAKE reason from the rules (`docs/rules.md`); the gRPC adapter maps it onto a
 //! `tonic::Status` with a `google.rpc.ErrorInfo`.
 
 use std::fmt;
@@ -60,7 +60,7 @@ impl ErrorCode {
 
 macro_rules! reasons {
     ($($variant:ident => $name:literal, $in_spec:literal;)*) => {
-        /// Why a call failed. Reasons named in DOMAIN.md are sent as the
+        /// Why a call failed. Reasons the rules name are sent as the
         /// ErrorInfo `reason`; the others refine a canonical code and are sent
         /// as the ErrorInfo metadata `cause`, with the code's name as reason.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ macro_rules! reasons {
                 match self { $(Reason::$variant => $name),* }
             }
 
-            /// Whether DOMAIN.md names this reason.
+            /// Whether the rules name this reason.
             pub fn in_spec(self) -> bool {
                 match self { $(Reason::$variant => $in_spec),* }
             }
