@@ -2,7 +2,7 @@
 //! between them, served over gRPC.
 //!
 //! Layers: `api` (protobuf adapters, the only place tonic types live),
-//! `domain` (the rules of DOMAIN.md in plain Rust), `store` (sea-orm
+//! `domain` (the rules of `docs/rules.md` in plain Rust), `store` (sea-orm
 //! entities, migrations and queries), `auth`, `config`, `server`.
 
 pub mod api;

@@ -228,6 +228,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let router = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
         .layer(GrpcTraceLayer)
+        .layer(crate::api::DetailedUnimplementedLayer)
         .add_service(EndOnShutdown {
             inner: health_service,
             stopping: stopping.subscribe(),

@@ -10,6 +10,7 @@ mod partners;
 mod relationships;
 pub mod remote;
 mod status;
+mod unknown;
 
 use prost::Message;
 use tonic::{Request, Status};
@@ -19,6 +20,7 @@ pub use framing::Framing;
 pub use partners::PartnerApi;
 pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings};
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
+pub use unknown::DetailedUnimplementedLayer;
 
 use crate::domain::paging::fnv1a;
 use crate::domain::principal::Principal;
@@ -96,7 +98,7 @@ fn mask_paths(mask: Option<prost_types::FieldMask>, allowed: &[&str]) -> Result<
 }
 
 /// W3: a client's value quoted in an error, cut to a readable length.
-fn echo(value: &str) -> String {
+pub(crate) fn echo(value: &str) -> String {
     const MAX_ECHO_CHARS: usize = 64;
     if value.chars().count() <= MAX_ECHO_CHARS {
         value.to_owned()

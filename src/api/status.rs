@@ -37,6 +37,7 @@ fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::ResourceExhausted => Code::ResourceExhausted,
         ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+        ErrorCode::Unimplemented => Code::Unimplemented,
         ErrorCode::Internal => Code::Internal,
     }
 }
@@ -301,7 +302,8 @@ mod tests {
     }
 
     /// A status without ErrorInfo is the transport's: a peer that cannot be
-    /// reached is UNAVAILABLE, anything else INTERNAL.
+    /// reached is UNAVAILABLE, its code is kept where the domain has it, and
+    /// anything else is INTERNAL.
     #[test]
     fn w4_a_peer_that_cannot_be_reached_is_unavailable() {
         let error = Error::from(Status::unavailable("connection refused"));
@@ -311,7 +313,7 @@ mod tests {
         );
         let error = Error::from(Status::cancelled("the peer went away"));
         assert_eq!(error.code, ErrorCode::Unavailable);
-        let error = Error::from(Status::unimplemented("no such method"));
+        let error = Error::from(Status::unknown("a peer of another build"));
         assert_eq!((error.code, error.reason), (ErrorCode::Internal, Reason::Internal));
     }
 }

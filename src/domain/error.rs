@@ -1,5 +1,5 @@
 //! The one error type of the service. Every failure carries a canonical code
-//! and an UPPER_SNAKE reason from DOMAIN.md; the gRPC adapter maps it onto a
+//! and an UPPER_SNAKE reason from the rules (`docs/rules.md`); the gRPC adapter maps it onto a
 //! `tonic::Status` with a `google.rpc.ErrorInfo`.
 
 use std::fmt;
@@ -19,12 +19,13 @@ pub enum ErrorCode {
     ResourceExhausted,
     Unavailable,
     DeadlineExceeded,
+    Unimplemented,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the way back from the wire and for tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Unauthenticated,
         ErrorCode::PermissionDenied,
@@ -35,6 +36,7 @@ impl ErrorCode {
         ErrorCode::ResourceExhausted,
         ErrorCode::Unavailable,
         ErrorCode::DeadlineExceeded,
+        ErrorCode::Unimplemented,
         ErrorCode::Internal,
     ];
 
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::Unimplemented => "UNIMPLEMENTED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -57,7 +60,7 @@ impl ErrorCode {
 
 macro_rules! reasons {
     ($($variant:ident => $name:literal, $in_spec:literal;)*) => {
-        /// Why a call failed. Reasons named in DOMAIN.md are sent as the
+        /// Why a call failed. Reasons the rules name are sent as the
         /// ErrorInfo `reason`; the others refine a canonical code and are sent
         /// as the ErrorInfo metadata `cause`, with the code's name as reason.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +71,7 @@ macro_rules! reasons {
                 match self { $(Reason::$variant => $name),* }
             }
 
-            /// Whether DOMAIN.md names this reason.
+            /// Whether the rules name this reason.
             pub fn in_spec(self) -> bool {
                 match self { $(Reason::$variant => $in_spec),* }
             }
@@ -124,6 +127,8 @@ reasons! {
     StoreFull => "STORE_FULL", false;
     StoreConflict => "STORE_CONFLICT", false;
     PeerUnavailable => "PEER_UNAVAILABLE", false;
+    MethodNotFound => "METHOD_NOT_FOUND", false;
+    EncodingNotSupported => "ENCODING_NOT_SUPPORTED", false;
     Internal => "INTERNAL", false;
 }
 

@@ -1,4 +1,4 @@
-//! The rules of DOMAIN.md in plain Rust: no tonic, no sea-orm.
+//! The rules (`docs/rules.md`) in plain Rust: no tonic, no sea-orm.
 //!
 //! Rule IDs (P1, C4, A1, …) appear in the comments of the functions that
 //! enforce them, so any rule can be found with one search.

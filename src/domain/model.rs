@@ -1,4 +1,4 @@
-//! The resources of DOMAIN.md. Times are microseconds since the Unix epoch.
+//! The resources the rules speak of (`docs/rules.md`). Times are microseconds since the Unix epoch.
 
 use serde::{Deserialize, Serialize};
 

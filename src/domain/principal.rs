@@ -1,4 +1,4 @@
-//! Who calls: the four principals of DOMAIN.md.
+//! Who calls: the four principals of the rules (`docs/rules.md`).
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {

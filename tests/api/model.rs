@@ -1,6 +1,6 @@
 //! The model-based test: random sequences of operations by random principals,
 //! run against the real server and against a small in-memory model of
-//! DOMAIN.md. After every step, every access decision (A1, through
+//! the rules (docs/rules.md). After every step, every access decision (A1, through
 //! BatchCheckAccess) and every customer's relationship list (M2) must agree
 //! with the model. This is the test that shows the rules compose.
 //!

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use partnercenter::pb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic_types::StatusExt;
 
 use crate::support::*;
 
@@ -158,6 +159,15 @@ async fn metrics_label_only_known_methods() {
             matches!(status.code(), tonic::Code::Unimplemented | tonic::Code::Unauthenticated),
             "{path}: {status:?}"
         );
+        // Every refusal carries an ErrorInfo, tonic's own UNIMPLEMENTED too,
+        // and names the fix.
+        let info = status
+            .get_details_error_info()
+            .unwrap_or_else(|| panic!("{path}: no ErrorInfo in {status:?}"));
+        if status.code() == tonic::Code::Unimplemented {
+            assert_eq!(info.metadata.get("cause").map(String::as_str), Some("METHOD_NOT_FOUND"));
+            assert!(status.message().contains("grpcurl"), "{}", status.message());
+        }
     }
     let after = scrape(&server).await;
     let new_labels: Vec<String> = method_labels(&after)

@@ -54,7 +54,7 @@ impl World {
         })
     }
 
-    /// The transacting-partner definition of DOMAIN.md.
+    /// The transacting-partner definition of the rules.
     fn transacting(&self, partner_id: &str, customer_id: &str) -> bool {
         self.active_relationships(partner_id, customer_id)
             .any(|r| match r.kind {

@@ -401,7 +401,7 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
-/// The reasons DOMAIN.md names, and the canonical codes it names, which are
+/// The reasons the rules name, and the canonical codes it names, which are
 /// the reason when a `cause` in the metadata says more.
 const SPEC_REASONS: &[&str] = &[
     "INVALID_FIELD",
@@ -425,11 +425,16 @@ const SPEC_REASONS: &[&str] = &[
     "FAILED_PRECONDITION",
     "ABORTED",
     "RESOURCE_EXHAUSTED",
+    // Codes whose own name is the reason, with a cause in the metadata.
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "UNIMPLEMENTED",
+    "INTERNAL",
 ];
 
 /// The most specific reason of a failed call: the ErrorInfo `cause` when
 /// there is one, else its `reason`. Checks the domain, and that the reason
-/// is one DOMAIN.md names.
+/// is one the rules name.
 pub fn reason(status: &Status) -> String {
     let info = status
         .get_details_error_info()
@@ -437,7 +442,7 @@ pub fn reason(status: &Status) -> String {
     assert_eq!(info.domain, "partnercenter");
     assert!(
         SPEC_REASONS.contains(&info.reason.as_str()),
-        "reason {} is not in DOMAIN.md",
+        "reason {} is not one the rules name",
         info.reason
     );
     match info.metadata.get("cause") {
@@ -463,6 +468,10 @@ fn code_name(code: Code) -> &'static str {
         Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::Aborted => "ABORTED",
         Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
         _ => "OTHER",
     }
 }

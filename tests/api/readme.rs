@@ -1,0 +1,290 @@
+//! The README's grpcurl examples and walkthrough, run as written: their
+//! ```sh blocks, read from README.md at test time, against the real binary
+//! serving on its default SQLite file in a fresh directory. Each section
+//! runs twice against the same server: the README promises that its
+//! examples can be run again.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_partnercenter");
+/// The address the README's commands use; replaced by the test server's.
+const README_ADDR: &str = "127.0.0.1:50051";
+
+/// The ```sh blocks of the README section whose heading starts with
+/// `heading`, up to the next `## ` heading, as one script: a reader runs
+/// them one after the other in one shell.
+fn section_script(readme: &str, heading: &str) -> String {
+    let start = readme
+        .find(&format!("\n## {heading}"))
+        .unwrap_or_else(|| panic!("README has no section \"## {heading}\""));
+    let section = &readme[start + 1..];
+    let section = section[3..].find("\n## ").map_or(section, |end| &section[..end + 3]);
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(_), "```") => blocks.extend(current.take()),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(current.is_none(), "unclosed ```sh block in \"{heading}\"");
+    assert!(!blocks.is_empty(), "no ```sh block in \"{heading}\"");
+    blocks.concat()
+}
+
+/// `partnercenter serve` as a child process; killed when dropped. Its log
+/// is kept to be shown when a script fails.
+struct Server {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut command = Command::new(BINARY);
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "off",
+                "--log-format",
+                "json",
+            ])
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        clean_env(&mut command);
+        let mut child = command.spawn().expect("partnercenter serve starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (addr_sender, addr_receiver) = mpsc::channel();
+        // Drain both pipes for the server's whole life (a full pipe would
+        // block its logging), and pass on the address it says it serves on.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        for (pipe, addr_sender) in [
+            (Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(addr_sender)),
+            (Box::new(stderr), None),
+        ] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(sender) = &addr_sender
+                        && let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
+                        && entry["message"] == "serving gRPC"
+                        && let Some(addr) = entry["addr"].as_str()
+                    {
+                        let _ = sender.send(addr.to_owned());
+                    }
+                    let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let addr = match addr_receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serve did not log \"serving gRPC\":\n{}",
+                    log.lock().unwrap_or_else(|p| p.into_inner())
+                );
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's commands run with the built-in defaults, as a newcomer's
+/// would: no configuration from the environment running the tests.
+fn clean_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("PARTNERCENTER_") || name == "DATABASE_URL" {
+            command.env_remove(&name);
+        }
+    }
+}
+
+/// Runs one section's script with `bash -euo pipefail` in `dir`, with two
+/// substitutions only: `cargo run -q --release -- ARGS` runs the built
+/// binary with ARGS, and the README's address is the server's. Returns its
+/// stdout.
+fn run_script(round: u32, script: &str, dir: &Path, server: &Server, path: &str) -> String {
+    const CARGO_SHIM: &str = r#"cargo() {
+  if [ "$#" -ge 4 ] && [ "$1 $2 $3 $4" = "run -q --release --" ]; then
+    shift 4
+    "$README_BINARY" "$@"
+  else
+    echo "the README may only use: cargo run -q --release -- ARGS (got: cargo $*)" >&2
+    return 2
+  fi
+}
+"#;
+    let full = format!("{CARGO_SHIM}{}", script.replace(README_ADDR, &server.addr));
+    let mut command = Command::new("bash");
+    command
+        .args(["-euo", "pipefail", "-c", &full])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    clean_env(&mut command);
+    command.env("PATH", path).env("README_BINARY", BINARY);
+    let output = command.output().expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "round {round}: the README's commands failed ({}):\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- server log\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    stdout
+}
+
+/// PATH with grpcurl's directory first (it may just have been installed),
+/// and jq required.
+fn tools_path() -> String {
+    let grpcurl = crate::grpcurl::grpcurl();
+    let mut dirs: Vec<PathBuf> = grpcurl.parent().map(Path::to_path_buf).into_iter().collect();
+    dirs.extend(
+        std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    let jq = Command::new("jq").arg("--version").output();
+    assert!(
+        jq.is_ok_and(|output| output.status.success()),
+        "jq is needed to run the README's examples: `apt-get install jq` or `brew install jq`"
+    );
+    std::env::join_paths(dirs).expect("PATH").to_string_lossy().into_owned()
+}
+
+#[test]
+fn readme_grpcurl_examples_and_walkthrough_run_as_written_twice() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
+    let grpcurl_examples = section_script(&readme, "Calling it with grpcurl");
+    let walkthrough = section_script(&readme, "Walkthrough");
+    let path = tools_path();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+
+    // The second round runs against the state the first left behind.
+    for round in 1..=2 {
+        let output = run_script(round, &grpcurl_examples, dir.path(), &server, &path);
+        check_grpcurl_examples(round, &output);
+        let output = run_script(round, &walkthrough, dir.path(), &server, &path);
+        check_walkthrough(round, &output);
+    }
+}
+
+/// What "Calling it with grpcurl" shows: the services, a customer created
+/// and the same one again for the retry, and the partner's list holding it
+/// alone.
+fn check_grpcurl_examples(round: u32, output: &str) {
+    assert!(
+        output.contains("partnercenter.v1.CustomerService") && output.contains("rpc CreateCustomer"),
+        "round {round}: list and describe:\n{output}"
+    );
+    let values = json_values(output);
+    let customer = values
+        .iter()
+        .find(|value| {
+            value["domain"]
+                .as_str()
+                .is_some_and(|domain| domain.starts_with("fabrikam"))
+        })
+        .unwrap_or_else(|| panic!("round {round}: no CreateCustomer reply:\n{output}"));
+    let customer_id = customer["id"].as_str().expect("customer id");
+    assert!(
+        output.lines().any(|line| line == customer_id),
+        "round {round}: the retry returns the same customer {customer_id}:\n{output}"
+    );
+    let list = values
+        .iter()
+        .find(|value| value["customers"].is_array())
+        .unwrap_or_else(|| panic!("round {round}: no ListCustomers reply:\n{output}"));
+    assert_eq!(
+        list["customers"].as_array().map(Vec::len),
+        Some(1),
+        "round {round}: {list}"
+    );
+    assert_eq!(list["customers"][0]["id"], customer_id);
+}
+
+/// What the walkthrough says it shows: the three checks allowed true, true,
+/// false; superseded_grants empty after D1's grant, then the reseller's
+/// office365 grant after the direct reseller's acceptance (D2); and that
+/// grant in the customer's events (E2).
+fn check_walkthrough(round: u32, output: &str) {
+    let values = json_values(output);
+    let allowed: Vec<&serde_json::Value> = values.iter().filter_map(|value| value.get("allowed")).collect();
+    assert_eq!(allowed, [true, true, false], "round {round}:\n{output}");
+    let superseded: Vec<&Vec<serde_json::Value>> = values.iter().filter_map(serde_json::Value::as_array).collect();
+    assert_eq!(
+        superseded.len(),
+        2,
+        "round {round}: two supersededGrants lists:\n{output}"
+    );
+    assert!(
+        superseded[0].is_empty(),
+        "round {round}: D1's grant superseded {:?}",
+        superseded[0]
+    );
+    let [grant] = superseded[1].as_slice() else {
+        panic!("round {round}: the acceptance superseded {:?}", superseded[1]);
+    };
+    assert_eq!(grant["service"], "office365", "round {round}: {grant}");
+    assert_eq!(grant["state"], "SUPERSEDED", "round {round}: {grant}");
+    let in_events = values
+        .iter()
+        .filter(|value| value.is_object() && value["id"] == grant["id"])
+        .count();
+    assert_eq!(
+        in_events, 1,
+        "round {round}: no grant.superseded event for it:\n{output}"
+    );
+}
+
+/// Every JSON value printed at the top level of `output` (grpcurl and jq
+/// print pretty, multi-line JSON), in order; other text is skipped.
+fn json_values(output: &str) -> Vec<serde_json::Value> {
+    let mut values = Vec::new();
+    let mut rest = output;
+    while let Some(start) = rest.find(['{', '[']) {
+        let mut stream = serde_json::Deserializer::from_str(&rest[start..]).into_iter::<serde_json::Value>();
+        match stream.next() {
+            Some(Ok(value)) => {
+                values.push(value);
+                rest = &rest[start + stream.byte_offset()..];
+            }
+            _ => rest = &rest[start + 1..],
+        }
+    }
+    values
+}
