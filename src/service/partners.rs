@@ -1,1 +1,589 @@
-//! Partners: the use cases of the PartnersService (to be moved here from `api::partners`).
+//! Partners: the use cases of the PartnerService (P1-P5): partners and
+//! provider-reseller links.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::domain::error::Violations;
+use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus, etag};
+use crate::domain::paging::{Page, PageRequest};
+use crate::domain::principal::Principal;
+use crate::domain::{Error, Reason, Result, rules, validate};
+use crate::store::{LinkFilter, PartnerFilter, Store, WriteTx, new_id};
+
+/// The PartnerService in domain types: what callers, and the other two
+/// services, ask of partners and links.
+#[async_trait]
+pub trait Partners: Send + Sync + 'static {
+    /// P1: only the operator creates partners; a duplicate mpn_id is
+    /// ALREADY_EXISTS.
+    async fn create_partner(&self, principal: &Principal, command: CreatePartner) -> Result<Partner>;
+
+    /// P5: a partner reads itself and the partners it is linked with; a
+    /// customer admin any ACTIVE partner; operator and service all. The
+    /// other services read a partner as the service principal (e.g. P4's
+    /// gate, see `require_active_caller`).
+    async fn get_partner(&self, principal: &Principal, id: &str) -> Result<Partner>;
+
+    /// P5: the partners the caller may read, in id order.
+    async fn list_partners(&self, principal: &Principal, command: ListPartners) -> Result<Page<Partner>>;
+
+    /// P3: the operator changes kind and status; an ACTIVE partner may
+    /// rename itself.
+    async fn update_partner(&self, principal: &Principal, command: UpdatePartner) -> Result<Partner>;
+
+    /// P2: links an INDIRECT_PROVIDER with an INDIRECT_RESELLER.
+    async fn link_indirect_reseller(&self, principal: &Principal, command: LinkIndirectReseller)
+    -> Result<PartnerLink>;
+
+    /// P2: revokes the ACTIVE link of a provider and a reseller.
+    async fn unlink_indirect_reseller(
+        &self,
+        principal: &Principal,
+        command: UnlinkIndirectReseller,
+    ) -> Result<PartnerLink>;
+
+    /// P5: links of one partner (as provider or reseller) or, for operator
+    /// and service, of all, in id order.
+    async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>>;
+}
+
+/// As sent: P1 answers a caller that may not create partners before it
+/// looks at the partner, so the service checks these fields (all at once)
+/// after the caller's role.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CreatePartner {
+    pub mpn_id: String,
+    /// Stored trimmed.
+    pub display_name: String,
+    /// Required: absent is INVALID_ARGUMENT.
+    pub kind: Option<PartnerKind>,
+    /// ACTIVE when absent.
+    pub status: Option<PartnerStatus>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListPartners {
+    pub kind: Option<PartnerKind>,
+    pub status: Option<PartnerStatus>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// A field an update may change (an update mask's path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PartnerField {
+    DisplayName,
+    Kind,
+    Status,
+}
+
+impl PartnerField {
+    pub const ALL: [PartnerField; 3] = [PartnerField::DisplayName, PartnerField::Kind, PartnerField::Status];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerField::DisplayName => "display_name",
+            PartnerField::Kind => "kind",
+            PartnerField::Status => "status",
+        }
+    }
+}
+
+/// The values of the fields in `fields` (the update mask, never empty) as
+/// sent: who may change which field (P3) is answered before the values are
+/// checked, so the service checks them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpdatePartner {
+    pub id: String,
+    /// AIP-154: empty means "whatever the current version is".
+    pub etag: String,
+    pub fields: Vec<PartnerField>,
+    /// Stored trimmed.
+    pub display_name: String,
+    /// Required when in `fields`.
+    pub kind: Option<PartnerKind>,
+    /// Required when in `fields`.
+    pub status: Option<PartnerStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinkIndirectReseller {
+    pub provider_id: String,
+    pub reseller_id: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnlinkIndirectReseller {
+    pub provider_id: String,
+    pub reseller_id: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListPartnerLinks {
+    /// Links where this partner is the provider or the reseller.
+    pub partner_id: Option<String>,
+    pub state: Option<LinkState>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// P4, the one home of the caller gate: a partner that is not ACTIVE is
+/// refused every call (but GetPartner on itself and CheckAccess about
+/// itself, which their RPCs decide), decided from the caller alone before
+/// any lookup (W2). `reader` is the principal the gate reads the caller as
+/// (the service principal of the asking service); a token naming a partner
+/// that does not exist is PERMISSION_DENIED too. A read before the write:
+/// a write then decides P4 again inside its transaction (W1).
+pub async fn require_active_caller(partners: &dyn Partners, reader: &Principal, caller: &Principal) -> Result<()> {
+    let Principal::Partner { partner_id } = caller else {
+        return Ok(());
+    };
+    let partner = match partners.get_partner(reader, partner_id).await {
+        Ok(partner) => Some(partner),
+        Err(error) if error.reason == Reason::PartnerNotFound => None,
+        Err(error) => return Err(error),
+    };
+    rules::require_active_caller(partner.as_ref()).map(|_| ())
+}
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// AIP-155: a request id is checked with the rest of the request, after the
+/// caller's role.
+fn checked_request_id(request_id: &Option<String>) -> Result<()> {
+    match request_id {
+        Some(request_id) => validate::request_id("request_id", request_id).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// The PartnerService of this process, over the store.
+pub struct LocalPartners {
+    store: Store,
+    /// How this service reads partners for P4's gate.
+    reader: Principal,
+}
+
+impl LocalPartners {
+    pub fn new(store: Store) -> Self {
+        LocalPartners {
+            store,
+            reader: Principal::Service {
+                subject: "partner-service".into(),
+            },
+        }
+    }
+
+    /// P4 for this service's own calls.
+    async fn gate(&self, principal: &Principal) -> Result<()> {
+        require_active_caller(self, &self.reader, principal).await
+    }
+}
+
+fn not_visible() -> Error {
+    Error::permission_denied(Reason::PartnerNotVisible, "the caller may not read this partner")
+}
+
+fn partner_not_found(id: &str) -> Error {
+    Error::not_found(Reason::PartnerNotFound, format!("partner {id} does not exist"))
+}
+
+/// D2 on reinstatement: the reseller's ACTIVE relationships through this
+/// provider transact again (its provider and link are ACTIVE once more);
+/// where it holds grants, they win. This writes the relationship service's
+/// rows from the partner service's transaction, as the embedded deployment
+/// allows; with the split deployment it moves to the relationship service,
+/// carried out as a consequence of this write (DOMAIN.md, Deployment).
+async fn d2_reinstated(tx: &mut WriteTx, reseller_id: &str, provider_id: &str) -> Result<()> {
+    let customers = tx.customers_served_via(reseller_id, provider_id).await?;
+    tx.enforce_for_new_transactor(reseller_id, &customers).await
+}
+
+#[async_trait]
+impl Partners for LocalPartners {
+    async fn create_partner(&self, principal: &Principal, command: CreatePartner) -> Result<Partner> {
+        self.gate(principal).await?;
+        rules::require_operator(principal, "create partners")?;
+        checked_request_id(&command.request_id)?;
+        let key = super::request_key(principal, "CreatePartner", command.request_id.as_deref(), &command)?;
+        let mut violations = Violations::default();
+        violations.check(validate::mpn_id("partner.mpn_id", &command.mpn_id));
+        violations.check(validate::name("partner.display_name", &command.display_name));
+        let kind = violations.take(required("partner.kind", command.kind));
+        violations.into_result()?;
+        let Some(kind) = kind else {
+            return Err(Error::internal("validation lost a value"));
+        };
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Some(id) = tx.replayed(key.as_ref()).await? {
+            return tx.partner(&id).await?.ok_or_else(|| partner_not_found(&id));
+        }
+        if tx.partner_by_mpn_id(&command.mpn_id).await?.is_some() {
+            return Err(Error::already_exists(
+                Reason::MpnIdTaken,
+                format!("a partner with mpn_id {} already exists", command.mpn_id),
+            ));
+        }
+        let now = tx.now();
+        let partner = Partner {
+            id: new_id(),
+            mpn_id: command.mpn_id,
+            display_name: command.display_name.trim().to_owned(),
+            kind,
+            status: command.status.unwrap_or(PartnerStatus::Active),
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        tx.insert_partner(&partner).await?;
+        tx.remember(key.as_ref(), &partner.id).await?;
+        tx.commit().await?;
+        tracing::info!(partner_id = %partner.id, kind = %partner.kind, "partner created");
+        Ok(partner)
+    }
+
+    async fn get_partner(&self, principal: &Principal, id: &str) -> Result<Partner> {
+        if principal.partner_id() != Some(id) {
+            self.gate(principal).await?;
+        }
+        let linked = match principal {
+            Principal::Partner { partner_id } if partner_id != id => {
+                self.store.partner_visible_to(partner_id, id).await?
+            }
+            _ => false,
+        };
+        match self.store.partner(id).await? {
+            Some(partner) if rules::can_read_partner(principal, &partner, linked) => Ok(partner),
+            None if principal.reads_everything() => Err(partner_not_found(id)),
+            // PERMISSION_DENIED is decided before NOT_FOUND.
+            _ => Err(not_visible()),
+        }
+    }
+
+    async fn list_partners(&self, principal: &Principal, command: ListPartners) -> Result<Page<Partner>> {
+        let ListPartners {
+            kind,
+            status,
+            page_size,
+            page_token,
+        } = command;
+        let page = PageRequest::parse(page_size, &page_token, &format!("partners|{kind:?}|{status:?}"))?;
+        self.gate(principal).await?;
+        let mut filter = PartnerFilter {
+            kind,
+            status,
+            linked_to: None,
+        };
+        match principal {
+            Principal::Partner { partner_id } => filter.linked_to = Some(partner_id.clone()),
+            Principal::Customer { .. } => {
+                if status == Some(PartnerStatus::Suspended) {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next_page_token: String::new(),
+                    });
+                }
+                filter.status = Some(PartnerStatus::Active);
+            }
+            Principal::Operator { .. } | Principal::Service { .. } => {}
+        }
+        let rows = self.store.list_partners(&filter, &page).await?;
+        // W3: cut by bytes too.
+        Ok(page.page(rows, |p| p.id.clone()))
+    }
+
+    async fn update_partner(&self, principal: &Principal, command: UpdatePartner) -> Result<Partner> {
+        let id = command.id.as_str();
+        self.gate(principal).await?;
+        let renames_only = command.fields.iter().all(|field| *field == PartnerField::DisplayName);
+        match principal {
+            Principal::Operator { .. } => {}
+            Principal::Partner { partner_id } if partner_id == id && renames_only => {}
+            Principal::Partner { .. } => {
+                return Err(Error::permission_denied(
+                    Reason::RoleNotAllowed,
+                    "a partner may change only its own display_name; kind and status are the operator's",
+                ));
+            }
+            _ => return Err(Error::role_not_allowed("update partners")),
+        }
+        let mut violations = Violations::default();
+        let (mut kind, mut status) = (None, None);
+        for field in &command.fields {
+            match field {
+                PartnerField::DisplayName => {
+                    violations.check(validate::name("partner.display_name", &command.display_name))
+                }
+                PartnerField::Kind => kind = violations.take(required("partner.kind", command.kind)),
+                PartnerField::Status => status = violations.take(required("partner.status", command.status)),
+            }
+        }
+        violations.into_result()?;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        let current = tx.partner(id).await?.ok_or_else(|| partner_not_found(id))?;
+        if principal.partner_id().is_some() {
+            // P4 inside the write (W1).
+            rules::require_active_caller(Some(&current))?;
+        }
+        rules::check_etag(&command.etag, &etag(current.version), "partner")?;
+        let mut next = current.clone();
+        for field in &command.fields {
+            match field {
+                PartnerField::DisplayName => next.display_name = command.display_name.trim().to_owned(),
+                PartnerField::Kind => next.kind = kind.unwrap_or(current.kind),
+                PartnerField::Status => next.status = status.unwrap_or(current.status),
+            }
+        }
+        if next == current {
+            return Ok(current);
+        }
+        let reinstated_provider = current.status != PartnerStatus::Active
+            && next.status == PartnerStatus::Active
+            && next.kind == PartnerKind::IndirectProvider;
+        let updated = tx.update_partner(next).await?;
+        if reinstated_provider {
+            for reseller_id in tx.linked_resellers(&updated.id).await? {
+                d2_reinstated(&mut tx, &reseller_id, &updated.id).await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(partner_id = %updated.id, kind = %updated.kind, status = %updated.status, "partner updated");
+        Ok(updated)
+    }
+
+    async fn link_indirect_reseller(
+        &self,
+        principal: &Principal,
+        command: LinkIndirectReseller,
+    ) -> Result<PartnerLink> {
+        self.gate(principal).await?;
+        rules::require_link_manager(principal, &command.provider_id)?;
+        checked_request_id(&command.request_id)?;
+        let key = super::request_key(
+            principal,
+            "LinkIndirectReseller",
+            command.request_id.as_deref(),
+            &command,
+        )?;
+        let LinkIndirectReseller {
+            provider_id,
+            reseller_id,
+            ..
+        } = command;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Some(id) = tx.replayed(key.as_ref()).await? {
+            return tx
+                .link(&id)
+                .await?
+                .ok_or_else(|| Error::internal("the link of a replayed request is missing"));
+        }
+        let provider = tx
+            .partner(&provider_id)
+            .await?
+            .ok_or_else(|| partner_not_found(&provider_id))?;
+        if principal.partner_id().is_some() {
+            // P4 inside the write (W1).
+            rules::require_active_caller(Some(&provider))?;
+        }
+        let reseller = tx
+            .partner(&reseller_id)
+            .await?
+            .ok_or_else(|| partner_not_found(&reseller_id))?;
+        rules::check_link_parties(&provider, &reseller)?;
+        if tx.active_link(&provider_id, &reseller_id).await?.is_some() {
+            return Err(Error::already_exists(
+                Reason::LinkExists,
+                "this provider and reseller already have an ACTIVE link",
+            ));
+        }
+        let now = tx.now();
+        let link = PartnerLink {
+            id: new_id(),
+            provider_id,
+            reseller_id,
+            state: LinkState::Active,
+            create_time: now,
+            update_time: now,
+        };
+        tx.insert_link(&link).await?;
+        d2_reinstated(&mut tx, &link.reseller_id, &link.provider_id).await?;
+        tx.remember(key.as_ref(), &link.id).await?;
+        tx.commit().await?;
+        tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, "reseller linked");
+        Ok(link)
+    }
+
+    /// Relationships through the revoked link stop transacting until a new
+    /// link is made (nothing is written for them: "transacting" reads the
+    /// link).
+    async fn unlink_indirect_reseller(
+        &self,
+        principal: &Principal,
+        command: UnlinkIndirectReseller,
+    ) -> Result<PartnerLink> {
+        self.gate(principal).await?;
+        rules::require_link_manager(principal, &command.provider_id)?;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if principal.partner_id().is_some() {
+            // P4 inside the write (W1).
+            rules::require_active_caller(tx.partner(&command.provider_id).await?.as_ref())?;
+        }
+        let link = tx
+            .active_link(&command.provider_id, &command.reseller_id)
+            .await?
+            .ok_or_else(|| Error::not_found(Reason::LinkNotFound, "this provider and reseller have no ACTIVE link"))?;
+        let revoked = tx.revoke_link(link).await?;
+        tx.commit().await?;
+        tracing::info!(link_id = %revoked.id, "reseller unlinked");
+        Ok(revoked)
+    }
+
+    async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>> {
+        self.gate(principal).await?;
+        let ListPartnerLinks {
+            partner_id,
+            state,
+            page_size,
+            page_token,
+        } = command;
+        let partner_id = match principal {
+            Principal::Operator { .. } | Principal::Service { .. } => partner_id,
+            Principal::Partner { partner_id: caller } => match partner_id {
+                Some(asked) if &asked != caller => return Err(not_visible()),
+                _ => Some(caller.clone()),
+            },
+            Principal::Customer { .. } => return Err(Error::role_not_allowed("list partner links")),
+        };
+        let page = PageRequest::parse(page_size, &page_token, &format!("links|{partner_id:?}|{state:?}"))?;
+        let rows = self.store.list_links(&LinkFilter { partner_id, state }, &page).await?;
+        // W3: cut by bytes too.
+        Ok(page.page(rows, |l| l.id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::domain::ErrorCode;
+
+    /// A partner service that knows one partner, answers UNAVAILABLE for
+    /// "down", and counts the reads of the gate.
+    struct Directory {
+        known: Partner,
+        reads: Mutex<usize>,
+    }
+
+    fn unused<T>() -> Result<T> {
+        Err(Error::internal("not used by the gate"))
+    }
+
+    #[async_trait]
+    impl Partners for Directory {
+        async fn create_partner(&self, _: &Principal, _: CreatePartner) -> Result<Partner> {
+            unused()
+        }
+        async fn get_partner(&self, principal: &Principal, id: &str) -> Result<Partner> {
+            assert!(principal.reads_everything(), "the gate reads as the service");
+            *self.reads.lock().map_err(|_| Error::internal("poisoned"))? += 1;
+            match id {
+                "down" => Err(Error::new(
+                    ErrorCode::Unavailable,
+                    Reason::PeerUnavailable,
+                    "the partner service is down",
+                )),
+                _ if id == self.known.id => Ok(self.known.clone()),
+                _ => Err(partner_not_found(id)),
+            }
+        }
+        async fn list_partners(&self, _: &Principal, _: ListPartners) -> Result<Page<Partner>> {
+            unused()
+        }
+        async fn update_partner(&self, _: &Principal, _: UpdatePartner) -> Result<Partner> {
+            unused()
+        }
+        async fn link_indirect_reseller(&self, _: &Principal, _: LinkIndirectReseller) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn unlink_indirect_reseller(&self, _: &Principal, _: UnlinkIndirectReseller) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn list_partner_links(&self, _: &Principal, _: ListPartnerLinks) -> Result<Page<PartnerLink>> {
+            unused()
+        }
+    }
+
+    fn directory(status: PartnerStatus) -> Directory {
+        Directory {
+            known: Partner {
+                id: "known".into(),
+                mpn_id: "1234567".into(),
+                display_name: "Contoso".into(),
+                kind: PartnerKind::DirectReseller,
+                status,
+                version: 1,
+                create_time: 0,
+                update_time: 0,
+            },
+            reads: Mutex::new(0),
+        }
+    }
+
+    async fn gate(directory: &Directory, caller: Principal) -> Result<()> {
+        let reader = Principal::Service { subject: "test".into() };
+        require_active_caller(directory, &reader, &caller).await
+    }
+
+    fn partner(id: &str) -> Principal {
+        Principal::Partner { partner_id: id.into() }
+    }
+
+    /// P4's gate, its truth table: only a partner caller is read; ACTIVE
+    /// passes; SUSPENDED is PARTNER_NOT_ACTIVE; a partner that does not
+    /// exist is PERMISSION_DENIED (never NOT_FOUND); any other failure of
+    /// the read is passed on, never taken for an answer.
+    #[tokio::test]
+    async fn p4_gate_truth_table() {
+        let active = directory(PartnerStatus::Active);
+        for caller in [
+            Principal::Operator { subject: "ops".into() },
+            Principal::Service {
+                subject: "billing".into(),
+            },
+            Principal::Customer {
+                customer_id: "known".into(),
+            },
+        ] {
+            assert_eq!(gate(&active, caller).await, Ok(()));
+        }
+        assert_eq!(*active.reads.lock().unwrap(), 0, "only partner callers are read");
+        assert_eq!(gate(&active, partner("known")).await, Ok(()));
+
+        let suspended = directory(PartnerStatus::Suspended);
+        let refused = gate(&suspended, partner("known")).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.reason),
+            (ErrorCode::PermissionDenied, Reason::PartnerNotActive)
+        );
+        let refused = gate(&suspended, partner("unknown")).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.reason),
+            (ErrorCode::PermissionDenied, Reason::PartnerNotFound)
+        );
+        let failed = gate(&suspended, partner("down")).await.unwrap_err();
+        assert_eq!(
+            (failed.code, failed.reason),
+            (ErrorCode::Unavailable, Reason::PeerUnavailable)
+        );
+    }
+}

@@ -520,3 +520,17 @@ pub async fn decide(
         .await
         .expect("decision")
 }
+
+/// A caller of this server's services through their generated clients,
+/// as another process of the split deployment reaches them: tokens minted
+/// from the server's secret and issuer.
+pub fn remote(server: &TestServer) -> partnercenter::api::remote::Remote {
+    let defaults = Config::default();
+    let authority = partnercenter::auth::TokenAuthority::new(
+        SECRET.as_bytes(),
+        &defaults.jwt_issuer,
+        defaults.jwt_audience.as_deref(),
+    );
+    partnercenter::api::remote::Remote::connect_lazy(&format!("http://{}", server.server.addr()), Arc::new(authority))
+        .expect("a remote")
+}
