@@ -15,12 +15,13 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, optional, required};
 use super::pb::relationship_service_server::RelationshipService;
 use super::{pb, principal, request_key, validated};
-use crate::domain::access::{AccessQuery, Action, Decision};
+use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
 use crate::domain::model::*;
 use crate::domain::paging::PageRequest;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Reason, Result, rules, validate};
+use crate::service::relationships::Relationships;
 use crate::store::{
     EventAudience, EventFilter, GrantTerms, InvitationFilter, RelationshipView, Store, WriteTx, new_id,
 };
@@ -62,6 +63,7 @@ impl Default for RelationshipSettings {
 }
 
 pub struct RelationshipApi {
+    service: Arc<dyn Relationships>,
     store: Store,
     partners: Arc<dyn PartnerDirectory>,
     access: Arc<dyn AccessChecker>,
@@ -70,12 +72,14 @@ pub struct RelationshipApi {
 
 impl RelationshipApi {
     pub fn new(
+        service: Arc<dyn Relationships>,
         store: Store,
         partners: Arc<dyn PartnerDirectory>,
         access: Arc<dyn AccessChecker>,
         settings: RelationshipSettings,
     ) -> Self {
         RelationshipApi {
+            service,
             store,
             partners,
             access,
@@ -148,7 +152,9 @@ fn new_code() -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Validates one check of CheckAccess or BatchCheckAccess.
+/// Decodes one check of CheckAccess or BatchCheckAccess: its form alone
+/// (who may ask is the service's to decide). A partner's empty
+/// `partner_id` is the partner itself.
 fn access_query(field: &str, check: &pb::CheckAccessRequest, principal: &Principal) -> Result<AccessQuery> {
     let partner_id = match principal {
         Principal::Partner { partner_id } if check.partner_id.is_empty() => Ok(partner_id.clone()),
@@ -186,18 +192,6 @@ fn access_query(field: &str, check: &pb::CheckAccessRequest, principal: &Princip
         }
         _ => {}
     }
-    // A1: a partner asks only about itself.
-    if let Principal::Partner { partner_id: caller } = principal
-        && caller != &partner_id
-    {
-        return Err(Error::permission_denied(
-            Reason::RoleNotAllowed,
-            "a partner may check access only for itself",
-        ));
-    }
-    if matches!(principal, Principal::Customer { .. }) {
-        return Err(Error::role_not_allowed("check access"));
-    }
     Ok(AccessQuery {
         partner_id,
         customer_id,
@@ -220,13 +214,101 @@ fn required_action(field: &str, value: i32) -> Result<Action> {
     }
 }
 
-fn decision_reply(decision: Decision) -> pb::CheckAccessResponse {
-    let reason = pb::check_access_response::Reason::from_str_name(decision.reason.as_str()).map_or(0, |r| r as i32);
-    pb::CheckAccessResponse {
-        allowed: decision.allowed,
-        reason,
-        relationship_ids: decision.relationship_ids,
-        grant_ids: decision.grant_ids,
+/// A2: every check's form, every violation reported at once.
+fn batch_queries(request: &pb::BatchCheckAccessRequest, principal: &Principal) -> Result<Vec<AccessQuery>> {
+    let checks = &request.checks;
+    if checks.len() > MAX_BATCH_CHECKS {
+        return Err(Error::invalid(
+            "checks",
+            format!("at most {MAX_BATCH_CHECKS} items (A2)"),
+        ));
+    }
+    let mut violations = Vec::new();
+    let mut queries = Vec::with_capacity(checks.len());
+    for (i, check) in checks.iter().enumerate() {
+        match access_query(&format!("checks[{i}]."), check, principal) {
+            Ok(query) => queries.push(query),
+            Err(error) if error.code == ErrorCode::InvalidArgument => violations.extend(error.violations),
+            Err(error) => return Err(error),
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::invalid_fields(violations));
+    }
+    Ok(queries)
+}
+
+fn action_reply(action: Action) -> pb::check_access_request::Action {
+    use pb::check_access_request::Action as Proto;
+    match action {
+        Action::View => Proto::View,
+        Action::Sell => Proto::Sell,
+        Action::Provision => Proto::Provision,
+        Action::Support => Proto::Support,
+        Action::ManageSubscription => Proto::ManageSubscription,
+    }
+}
+
+/// For the remote client: the check a query is.
+impl From<AccessQuery> for pb::CheckAccessRequest {
+    fn from(query: AccessQuery) -> Self {
+        pb::CheckAccessRequest {
+            partner_id: query.partner_id,
+            customer_id: query.customer_id,
+            action: action_reply(query.action) as i32,
+            service: query.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            subscription_id: query.subscription_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<Decision> for pb::CheckAccessResponse {
+    fn from(decision: Decision) -> Self {
+        let reason = pb::check_access_response::Reason::from_str_name(decision.reason.as_str()).map_or(0, |r| r as i32);
+        pb::CheckAccessResponse {
+            allowed: decision.allowed,
+            reason,
+            relationship_ids: decision.relationship_ids,
+            grant_ids: decision.grant_ids,
+        }
+    }
+}
+
+/// Every reason A1 gives, to read a reply's reason back.
+const ACCESS_REASONS: [AccessReason; 13] = [
+    AccessReason::ActiveRelationship,
+    AccessReason::DelegatedAdmin,
+    AccessReason::Transacting,
+    AccessReason::PartnerOfRecord,
+    AccessReason::IndirectProviderOfRecord,
+    AccessReason::PartnerNotFound,
+    AccessReason::PartnerNotActive,
+    AccessReason::NoRelationship,
+    AccessReason::NotTransacting,
+    AccessReason::NoDelegatedAdmin,
+    AccessReason::NotPartnerOfRecord,
+    AccessReason::SubscriptionNotFound,
+    AccessReason::NotCspSubscription,
+];
+
+/// For the remote client: a decision as the serving process made it.
+impl TryFrom<pb::CheckAccessResponse> for Decision {
+    type Error = Error;
+
+    fn try_from(reply: pb::CheckAccessResponse) -> Result<Self> {
+        let name = pb::check_access_response::Reason::try_from(reply.reason)
+            .map(|reason| reason.as_str_name())
+            .unwrap_or_default();
+        let reason = ACCESS_REASONS
+            .into_iter()
+            .find(|reason| reason.as_str() == name)
+            .ok_or_else(|| Error::internal(format!("an access decision came back with reason {}", reply.reason)))?;
+        Ok(Decision {
+            allowed: reply.allowed,
+            reason,
+            relationship_ids: reply.relationship_ids,
+            grant_ids: reply.grant_ids,
+        })
     }
 }
 
@@ -858,17 +940,9 @@ impl RelationshipService for RelationshipApi {
         request: Request<pb::CheckAccessRequest>,
     ) -> Result<Response<pb::CheckAccessResponse>, Status> {
         let principal = principal(&request)?;
-        let query = match access_query("", request.get_ref(), &principal) {
-            // P4: asking about another partner is refused; a suspended
-            // caller is told it is suspended.
-            Err(error) if error.code == ErrorCode::PermissionDenied => {
-                self.gate(&principal).await?;
-                return Err(error.into());
-            }
-            query => query?,
-        };
-        let decision = self.access.check(&query).await?;
-        Ok(Response::new(decision_reply(decision)))
+        let query = access_query("", request.get_ref(), &principal)?;
+        let decision = self.service.check_access(&principal, query).await?;
+        Ok(Response::new(decision.into()))
     }
 
     /// A2: up to 1000 checks, decided with one read of the store.
@@ -877,33 +951,10 @@ impl RelationshipService for RelationshipApi {
         request: Request<pb::BatchCheckAccessRequest>,
     ) -> Result<Response<pb::BatchCheckAccessResponse>, Status> {
         let principal = principal(&request)?;
-        let checks = &request.get_ref().checks;
-        if checks.len() > MAX_BATCH_CHECKS {
-            return Err(Error::invalid("checks", format!("at most {MAX_BATCH_CHECKS} items (A2)")).into());
-        }
-        // Every invalid field is reported at once; a check the caller may not
-        // ask refuses the whole batch with its own code.
-        let mut violations = Vec::new();
-        let mut refused = None;
-        let mut queries = Vec::with_capacity(checks.len());
-        for (i, check) in checks.iter().enumerate() {
-            match access_query(&format!("checks[{i}]."), check, &principal) {
-                Ok(query) => queries.push(query),
-                Err(error) if error.code == ErrorCode::InvalidArgument => violations.extend(error.violations),
-                Err(error) => refused = refused.or(Some(error)),
-            }
-        }
-        if !violations.is_empty() {
-            return Err(Error::invalid_fields(violations).into());
-        }
-        if let Some(error) = refused {
-            // P4 as in CheckAccess.
-            self.gate(&principal).await?;
-            return Err(error.into());
-        }
-        let decisions = self.access.check_batch(&queries).await?;
+        let queries = batch_queries(request.get_ref(), &principal)?;
+        let decisions = self.service.batch_check_access(&principal, queries).await?;
         Ok(Response::new(pb::BatchCheckAccessResponse {
-            results: decisions.into_iter().map(decision_reply).collect(),
+            results: decisions.into_iter().map(Into::into).collect(),
         }))
     }
 
