@@ -33,6 +33,7 @@ use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
+use crate::service::partners::{LocalPartners, Partners};
 use crate::service::relationships::{LocalRelationships, Relationships};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
 use crate::telemetry::GrpcTraceLayer;
@@ -145,8 +146,6 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     // serves them, the rest stays free for everything else.
     let batches_in_flight = (config.max_connections as usize).div_ceil(4);
     let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
-    let relationships: Arc<dyn Relationships> =
-        Arc::new(LocalRelationships::new(store.clone(), partners.clone(), access.clone()));
     let limit = config.max_message_bytes;
     let auth = interceptor(authority.clone());
     // One budget of calls in flight for the three services together; health
@@ -154,6 +153,17 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
     let (stopping, _) = watch::channel(false);
+    let local_partners: Arc<dyn Partners> = LocalPartners::new(store.clone());
+    let relationship_settings = RelationshipSettings {
+        shutdown: stopping.subscribe(),
+        ..config.relationships.clone()
+    };
+    let relationships: Arc<dyn Relationships> = Arc::new(LocalRelationships::new(
+        store.clone(),
+        local_partners,
+        access.clone(),
+        relationship_settings.clone(),
+    ));
     // W3: the framing check wraps the rest, so it sees every answer.
     let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
@@ -177,18 +187,9 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     ));
     let relationship_service = Framing::new(InterceptedService::new(
         Guarded::new(
-            RelationshipServiceServer::new(RelationshipApi::new(
-                relationships,
-                store.clone(),
-                partners,
-                access,
-                RelationshipSettings {
-                    shutdown: stopping.subscribe(),
-                    ..config.relationships.clone()
-                },
-            ))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+            RelationshipServiceServer::new(RelationshipApi::new(relationships, &relationship_settings))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
             in_flight.clone(),
             config.rpc_timeout,
         ),

@@ -215,7 +215,7 @@ impl PartnerService for PartnerApi {
             // D2: its resellers' relationships transact again.
             for reseller_id in tx.linked_resellers(&updated.id).await? {
                 let customers = tx.customers_served_via(&reseller_id, &updated.id).await?;
-                tx.enforce_for_new_transactor(&reseller_id, &customers).await?;
+                crate::service::relationships::supersede_for_new_transactor(&mut tx, &reseller_id, &customers).await?;
             }
         }
         tx.commit().await?;
@@ -278,7 +278,7 @@ impl PartnerService for PartnerApi {
         // D2: the reseller's relationships through this provider transact
         // again; where it holds grants, they win.
         let customers = tx.customers_served_via(&link.reseller_id, &link.provider_id).await?;
-        tx.enforce_for_new_transactor(&link.reseller_id, &customers).await?;
+        crate::service::relationships::supersede_for_new_transactor(&mut tx, &link.reseller_id, &customers).await?;
         tx.remember(key.as_ref(), &link.id).await?;
         tx.commit().await?;
         tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, "reseller linked");

@@ -518,8 +518,9 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
     let store = server.server.store().clone();
     partnercenter::service::relationships::LocalRelationships::new(
         store.clone(),
-        Arc::new(store.clone()),
+        partnercenter::service::partners::LocalPartners::new(store.clone()),
         Arc::new(store),
+        Default::default(),
     )
 }
 
