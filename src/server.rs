@@ -141,6 +141,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     })?;
     let addr = listener.local_addr()?;
 
+    let local_partners: Arc<dyn Partners> = Arc::new(LocalPartners::new(store.clone()));
     let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
     // A statement per few checks, not per check; a quarter of the pool
     // serves them, the rest stays free for everything else.
@@ -153,21 +154,20 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
     let (stopping, _) = watch::channel(false);
-    let local_partners: Arc<dyn Partners> = LocalPartners::new(store.clone());
     let relationship_settings = RelationshipSettings {
         shutdown: stopping.subscribe(),
         ..config.relationships.clone()
     };
     let relationships: Arc<dyn Relationships> = Arc::new(LocalRelationships::new(
         store.clone(),
-        local_partners,
+        local_partners.clone(),
         access.clone(),
         relationship_settings.clone(),
     ));
     // W3: the framing check wraps the rest, so it sees every answer.
     let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
-            PartnerServiceServer::new(PartnerApi::new(store.clone()))
+            PartnerServiceServer::new(PartnerApi::new(local_partners))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
             in_flight.clone(),

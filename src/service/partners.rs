@@ -1,8 +1,6 @@
 //! Partners: the use cases of the PartnerService (P1-P5): partners and
 //! provider-reseller links.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -129,13 +127,13 @@ pub struct LocalPartners {
 }
 
 impl LocalPartners {
-    pub fn new(store: Store) -> Arc<Self> {
-        Arc::new(LocalPartners {
+    pub fn new(store: Store) -> Self {
+        LocalPartners {
             store,
             reader: Principal::Service {
                 subject: "partner-service".into(),
             },
-        })
+        }
     }
 
     /// P4 for this service's own calls.
