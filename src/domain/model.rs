@@ -216,6 +216,7 @@ impl DelegatedAdminGrant {
     /// D4: a grant authorizes while ACTIVE and before its end_time; an
     /// auto-extending grant is extended by 180 days as often as needed, so
     /// it authorizes until revoked. Decided on the clock, not on the sweep.
+    /// Its SQL form is `store::access::grant_in_force`, tested against this.
     pub fn in_force(&self, now: Micros) -> bool {
         self.state == GrantState::Active && (self.auto_extend || self.end_time.is_none_or(|end| now < end))
     }
