@@ -535,3 +535,18 @@ pub fn remote_relationships(server: &TestServer) -> partnercenter::api::remote::
     .expect("remote");
     partnercenter::api::remote::RemoteRelationships::new(remote)
 }
+
+/// A refusal of the local service, of the remote one, and of the gRPC
+/// client are the same domain error (code, reason, message, metadata and
+/// violations).
+#[track_caller]
+pub fn assert_same_refusal(
+    local: partnercenter::domain::Error,
+    remote: partnercenter::domain::Error,
+    wire: Status,
+) -> partnercenter::domain::Error {
+    let wire = partnercenter::domain::Error::from(wire);
+    assert_eq!(remote, local);
+    assert_eq!(remote, wire);
+    remote
+}
