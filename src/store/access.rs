@@ -20,7 +20,7 @@ use crate::domain::{Error, Result};
 /// D4 in SQL: the grants in force at `now`, the one SQL form of
 /// `DelegatedAdminGrant::in_force` (ACTIVE, and no end, an end after `now`,
 /// or auto-extending), for statements that must filter on it (C6's
-/// customer lists). The test below checks that the two agree.
+/// customer lists). The test below checks that the three agree.
 pub fn grant_in_force(now: Micros) -> Condition {
     use super::entity::grant::Column;
     Condition::all().add(Column::State.eq(GrantState::Active.as_str())).add(
@@ -29,6 +29,13 @@ pub fn grant_in_force(now: Micros) -> Condition {
             .add(Column::EndTime.gt(now))
             .add(Column::AutoExtend.eq(true)),
     )
+}
+
+/// D4 in hand-written SQL over `delegated_admin_grants`: the same predicate
+/// as `grant_in_force`, given the placeholders that bind ACTIVE's name,
+/// `now` and `true`, in that order.
+pub fn grant_in_force_sql(active: &str, now: &str, yes: &str) -> String {
+    format!("state = {active} AND (end_time IS NULL OR end_time > {now} OR auto_extend = {yes})")
 }
 
 /// The columns of a fact row, in the order of `FactRow`.
@@ -285,9 +292,9 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use sea_orm::{EntityTrait, QueryFilter};
+    use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, Statement};
 
-    use super::grant_in_force;
+    use super::{grant_in_force, grant_in_force_sql, placeholders};
     use crate::domain::clock::ManualClock;
     use crate::domain::model::*;
     use crate::store::entity::grant;
@@ -296,7 +303,8 @@ mod tests {
     const NOW: Micros = 1_800_000_000_000_000;
 
     /// D4: every combination of state, end (none, past, now, future) and
-    /// auto_extend is in force in SQL exactly when it is in Rust.
+    /// auto_extend is in force in SQL (both forms) exactly when it is in
+    /// Rust.
     #[tokio::test]
     async fn d4_grant_in_force_in_sql_agrees_with_the_rust_rule() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -380,8 +388,27 @@ mod tests {
             .into_iter()
             .map(|row| row.id)
             .collect();
+        let backend = store.connection().get_database_backend();
+        let statement = format!(
+            "SELECT id FROM delegated_admin_grants WHERE {}",
+            grant_in_force_sql("$1", "$2", "$3")
+        );
+        let mut in_raw_sql: Vec<String> = store
+            .connection()
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                placeholders(backend, &statement),
+                [GrantState::Active.as_str().into(), NOW.into(), true.into()],
+            ))
+            .await
+            .expect("grants in force, by hand")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("id"))
+            .collect();
         in_rust.sort();
         in_sql.sort();
+        in_raw_sql.sort();
+        assert_eq!(in_raw_sql, in_rust);
         // ACTIVE with no end or a future end (2 + 2), or past its end or at
         // it while auto-extending (1 + 1).
         assert_eq!(in_rust.len(), 6);
