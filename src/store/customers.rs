@@ -4,6 +4,7 @@
 use sea_orm::sea_query::{LikeExpr, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::access::{grant_in_force, grant_in_force_sql};
 use super::convert::{all, customer_row, grant_row, relationship_row, subscription_row};
 use super::entity::{customer, grant, relationship, subscription};
 use super::{Store, WriteTx};
@@ -54,18 +55,6 @@ fn active_relationship_customers(partner_id: &str) -> SelectStatement {
         .and_where(relationship::Column::PartnerId.eq(partner_id))
         .and_where(relationship::Column::State.eq(RelationshipState::Active.as_str()))
         .to_owned()
-}
-
-/// D4 in SQL: grants in force at `now`, as `DelegatedAdminGrant::in_force`.
-fn grant_in_force(now: Micros) -> Condition {
-    Condition::all()
-        .add(grant::Column::State.eq(GrantState::Active.as_str()))
-        .add(
-            Condition::any()
-                .add(grant::Column::EndTime.is_null())
-                .add(grant::Column::EndTime.gt(now))
-                .add(grant::Column::AutoExtend.eq(true)),
-        )
 }
 
 /// C6 = A1 VIEW in SQL: an ACTIVE relationship or a grant in force.
@@ -182,14 +171,19 @@ impl Store {
 /// C6 keyset page of the customers a partner may VIEW: the next ids of its
 /// ACTIVE relationships and of its grants in force, each branch bounded by
 /// the page size and read in index order.
-const VISIBLE_CUSTOMER_IDS: &str = "SELECT customer_id FROM ( \
+fn visible_customer_ids_sql() -> String {
+    format!(
+        "SELECT customer_id FROM ( \
     SELECT customer_id FROM (SELECT DISTINCT customer_id FROM relationships \
         WHERE partner_id = $1 AND state = $2 AND customer_id > $3 ORDER BY customer_id LIMIT $4) r \
     UNION \
     SELECT customer_id FROM (SELECT DISTINCT customer_id FROM delegated_admin_grants \
-        WHERE partner_id = $5 AND state = $6 AND customer_id > $7 \
-        AND (end_time IS NULL OR end_time > $8 OR auto_extend = $9) ORDER BY customer_id LIMIT $10) g \
-    ) visible ORDER BY customer_id LIMIT $11";
+        WHERE partner_id = $5 AND customer_id > $6 AND {in_force} \
+        ORDER BY customer_id LIMIT $10) g \
+    ) visible ORDER BY customer_id LIMIT $11",
+        in_force = grant_in_force_sql("$7", "$8", "$9")
+    )
+}
 
 impl Store {
     async fn visible_customer_ids(&self, partner_id: &str, page: &PageRequest) -> Result<Vec<String>> {
@@ -202,8 +196,8 @@ impl Store {
             after.clone().into(),
             limit.into(),
             partner_id.into(),
-            GrantState::Active.as_str().into(),
             after.into(),
+            GrantState::Active.as_str().into(),
             self.now().into(),
             true.into(),
             limit.into(),
@@ -213,7 +207,7 @@ impl Store {
             .db
             .query_all_raw(sea_orm::Statement::from_sql_and_values(
                 backend,
-                super::write::placeholders(backend, VISIBLE_CUSTOMER_IDS),
+                super::write::placeholders(backend, &visible_customer_ids_sql()),
                 values,
             ))
             .await?;

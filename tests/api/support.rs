@@ -521,6 +521,39 @@ pub async fn decide(
         .expect("decision")
 }
 
+/// The RelationshipService use cases of this process over the server's
+/// store: the local implementation of the trait the server serves.
+pub fn local_relationships(server: &TestServer) -> partnercenter::service::relationships::LocalRelationships {
+    let store = server.server.store().clone();
+    partnercenter::service::relationships::LocalRelationships::new(
+        store.clone(),
+        Arc::new(partnercenter::service::partners::LocalPartners::new(store.clone())),
+        Arc::new(store),
+        Default::default(),
+    )
+}
+
+/// The server's RelationshipService through the generated client, behind
+/// the same trait, with tokens minted from the server's secret.
+pub fn remote_relationships(server: &TestServer) -> partnercenter::api::remote::RemoteRelationships {
+    partnercenter::api::remote::RemoteRelationships::new(remote(server))
+}
+
+/// A refusal of the local service, of the remote one, and of the gRPC
+/// client are the same domain error (code, reason, message, metadata and
+/// violations).
+#[track_caller]
+pub fn assert_same_refusal(
+    local: partnercenter::domain::Error,
+    remote: partnercenter::domain::Error,
+    wire: Status,
+) -> partnercenter::domain::Error {
+    let wire = partnercenter::domain::Error::from(wire);
+    assert_eq!(remote, local);
+    assert_eq!(remote, wire);
+    remote
+}
+
 /// A caller of this server's services through their generated clients,
 /// as another process of the split deployment reaches them: tokens minted
 /// from the server's secret and issuer.
