@@ -33,6 +33,7 @@ use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
+use crate::service::customers::{Customers, LocalCustomers};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
 use crate::telemetry::GrpcTraceLayer;
 
@@ -144,6 +145,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     // serves them, the rest stays free for everything else.
     let batches_in_flight = (config.max_connections as usize).div_ceil(4);
     let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
+    let customers: Arc<dyn Customers> = Arc::new(LocalCustomers::new(store.clone(), partners.clone(), access.clone()));
     let limit = config.max_message_bytes;
     let auth = interceptor(authority.clone());
     // One budget of calls in flight for the three services together; health
@@ -164,7 +166,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     ));
     let customer_service = Framing::new(InterceptedService::new(
         Guarded::new(
-            CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
+            CustomerServiceServer::new(CustomerApi::new(customers.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
             in_flight.clone(),
