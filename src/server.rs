@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
 use crate::service::customers::{Customers, LocalCustomers};
+use crate::service::partners::{LocalPartners, Partners};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
 use crate::telemetry::GrpcTraceLayer;
 
@@ -140,6 +141,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     })?;
     let addr = listener.local_addr()?;
 
+    let local_partners: Arc<dyn Partners> = Arc::new(LocalPartners::new(store.clone()));
     let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
     // A statement per few checks, not per check; a quarter of the pool
     // serves them, the rest stays free for everything else.
@@ -156,7 +158,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     // W3: the framing check wraps the rest, so it sees every answer.
     let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
-            PartnerServiceServer::new(PartnerApi::new(store.clone()))
+            PartnerServiceServer::new(PartnerApi::new(local_partners))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
             in_flight.clone(),

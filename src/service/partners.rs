@@ -1,1 +1,408 @@
-//! Partners: the use cases of the PartnersService (to be moved here from `api::partners`).
+//! Partners: the use cases of the PartnerService (P1-P5): partners and
+//! provider-reseller links.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus, etag};
+use crate::domain::paging::{Page, PageRequest};
+use crate::domain::principal::Principal;
+use crate::domain::{Error, Reason, Result, rules};
+use crate::store::{LinkFilter, PartnerFilter, Store, WriteTx, new_id};
+
+/// The PartnerService in domain types: what callers, and the other two
+/// services, ask of partners and links.
+#[async_trait]
+pub trait Partners: Send + Sync + 'static {
+    /// P1: only the operator creates partners; a duplicate mpn_id is
+    /// ALREADY_EXISTS.
+    async fn create_partner(&self, principal: &Principal, command: CreatePartner) -> Result<Partner>;
+
+    /// P5: a partner reads itself and the partners it is linked with; a
+    /// customer admin any ACTIVE partner; operator and service all. The
+    /// other services read a partner as the service principal (e.g. P4's
+    /// gate, see `require_active_caller`).
+    async fn get_partner(&self, principal: &Principal, id: &str) -> Result<Partner>;
+
+    /// P5: the partners the caller may read, in id order.
+    async fn list_partners(&self, principal: &Principal, command: ListPartners) -> Result<Page<Partner>>;
+
+    /// P3: the operator changes kind and status; an ACTIVE partner may
+    /// rename itself.
+    async fn update_partner(&self, principal: &Principal, command: UpdatePartner) -> Result<Partner>;
+
+    /// P2: links an INDIRECT_PROVIDER with an INDIRECT_RESELLER.
+    async fn link_indirect_reseller(&self, principal: &Principal, command: LinkIndirectReseller)
+    -> Result<PartnerLink>;
+
+    /// P2: revokes the ACTIVE link of a provider and a reseller.
+    async fn unlink_indirect_reseller(
+        &self,
+        principal: &Principal,
+        command: UnlinkIndirectReseller,
+    ) -> Result<PartnerLink>;
+
+    /// P5: links of one partner (as provider or reseller) or, for operator
+    /// and service, of all, in id order.
+    async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>>;
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CreatePartner {
+    pub mpn_id: String,
+    /// As sent; stored trimmed.
+    pub display_name: String,
+    pub kind: PartnerKind,
+    /// ACTIVE when absent.
+    pub status: Option<PartnerStatus>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListPartners {
+    pub kind: Option<PartnerKind>,
+    pub status: Option<PartnerStatus>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// The fields an update mask names: `Some` for each field in the mask.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpdatePartner {
+    pub id: String,
+    /// AIP-154: empty means "whatever the current version is".
+    pub etag: String,
+    /// As sent; stored trimmed.
+    pub display_name: Option<String>,
+    pub kind: Option<PartnerKind>,
+    pub status: Option<PartnerStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinkIndirectReseller {
+    pub provider_id: String,
+    pub reseller_id: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnlinkIndirectReseller {
+    pub provider_id: String,
+    pub reseller_id: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListPartnerLinks {
+    /// Links where this partner is the provider or the reseller.
+    pub partner_id: Option<String>,
+    pub state: Option<LinkState>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// P4, the one home of the caller gate: a partner that is not ACTIVE is
+/// refused every call (but GetPartner on itself and CheckAccess about
+/// itself, which their RPCs decide), decided from the caller alone before
+/// any lookup (W2). `reader` is the principal the gate reads the caller as
+/// (the service principal of the asking service); a token naming a partner
+/// that does not exist is PERMISSION_DENIED too. A read before the write:
+/// a write then decides P4 again inside its transaction (W1).
+pub async fn require_active_caller(partners: &dyn Partners, reader: &Principal, caller: &Principal) -> Result<()> {
+    let Principal::Partner { partner_id } = caller else {
+        return Ok(());
+    };
+    let partner = match partners.get_partner(reader, partner_id).await {
+        Ok(partner) => Some(partner),
+        Err(error) if error.reason == Reason::PartnerNotFound => None,
+        Err(error) => return Err(error),
+    };
+    rules::require_active_caller(partner.as_ref()).map(|_| ())
+}
+
+/// The PartnerService of this process, over the store.
+pub struct LocalPartners {
+    store: Store,
+    /// How this service reads partners for P4's gate.
+    reader: Principal,
+}
+
+impl LocalPartners {
+    pub fn new(store: Store) -> Self {
+        LocalPartners {
+            store,
+            reader: Principal::Service {
+                subject: "partner-service".into(),
+            },
+        }
+    }
+
+    /// P4 for this service's own calls.
+    async fn gate(&self, principal: &Principal) -> Result<()> {
+        require_active_caller(self, &self.reader, principal).await
+    }
+}
+
+fn not_visible() -> Error {
+    Error::permission_denied(Reason::PartnerNotVisible, "the caller may not read this partner")
+}
+
+fn partner_not_found(id: &str) -> Error {
+    Error::not_found(Reason::PartnerNotFound, format!("partner {id} does not exist"))
+}
+
+/// D2 on reinstatement: the reseller's ACTIVE relationships through this
+/// provider transact again (its provider and link are ACTIVE once more);
+/// where it holds grants, they win. This writes the relationship service's
+/// rows from the partner service's transaction, as the embedded deployment
+/// allows; with the split deployment it moves to the relationship service,
+/// carried out as a consequence of this write (DOMAIN.md, Deployment).
+async fn d2_reinstated(tx: &mut WriteTx, reseller_id: &str, provider_id: &str) -> Result<()> {
+    let customers = tx.customers_served_via(reseller_id, provider_id).await?;
+    tx.enforce_for_new_transactor(reseller_id, &customers).await
+}
+
+#[async_trait]
+impl Partners for LocalPartners {
+    async fn create_partner(&self, principal: &Principal, command: CreatePartner) -> Result<Partner> {
+        self.gate(principal).await?;
+        rules::require_operator(principal, "create partners")?;
+        let key = super::request_key(principal, "CreatePartner", command.request_id.as_deref(), &command)?;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Some(id) = tx.replayed(key.as_ref()).await? {
+            return tx.partner(&id).await?.ok_or_else(|| partner_not_found(&id));
+        }
+        if tx.partner_by_mpn_id(&command.mpn_id).await?.is_some() {
+            return Err(Error::already_exists(
+                Reason::MpnIdTaken,
+                format!("a partner with mpn_id {} already exists", command.mpn_id),
+            ));
+        }
+        let now = tx.now();
+        let partner = Partner {
+            id: new_id(),
+            mpn_id: command.mpn_id,
+            display_name: command.display_name.trim().to_owned(),
+            kind: command.kind,
+            status: command.status.unwrap_or(PartnerStatus::Active),
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        tx.insert_partner(&partner).await?;
+        tx.remember(key.as_ref(), &partner.id).await?;
+        tx.commit().await?;
+        tracing::info!(partner_id = %partner.id, kind = %partner.kind, "partner created");
+        Ok(partner)
+    }
+
+    async fn get_partner(&self, principal: &Principal, id: &str) -> Result<Partner> {
+        if principal.partner_id() != Some(id) {
+            self.gate(principal).await?;
+        }
+        let linked = match principal {
+            Principal::Partner { partner_id } if partner_id != id => {
+                self.store.partner_visible_to(partner_id, id).await?
+            }
+            _ => false,
+        };
+        match self.store.partner(id).await? {
+            Some(partner) if rules::can_read_partner(principal, &partner, linked) => Ok(partner),
+            None if principal.reads_everything() => Err(partner_not_found(id)),
+            // PERMISSION_DENIED is decided before NOT_FOUND.
+            _ => Err(not_visible()),
+        }
+    }
+
+    async fn list_partners(&self, principal: &Principal, command: ListPartners) -> Result<Page<Partner>> {
+        let ListPartners {
+            kind,
+            status,
+            page_size,
+            page_token,
+        } = command;
+        let page = PageRequest::parse(page_size, &page_token, &format!("partners|{kind:?}|{status:?}"))?;
+        self.gate(principal).await?;
+        let mut filter = PartnerFilter {
+            kind,
+            status,
+            linked_to: None,
+        };
+        match principal {
+            Principal::Partner { partner_id } => filter.linked_to = Some(partner_id.clone()),
+            Principal::Customer { .. } => {
+                if status == Some(PartnerStatus::Suspended) {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next_page_token: String::new(),
+                    });
+                }
+                filter.status = Some(PartnerStatus::Active);
+            }
+            Principal::Operator { .. } | Principal::Service { .. } => {}
+        }
+        let rows = self.store.list_partners(&filter, &page).await?;
+        // W3: cut by bytes too.
+        Ok(page.page(rows, |p| p.id.clone()))
+    }
+
+    async fn update_partner(&self, principal: &Principal, command: UpdatePartner) -> Result<Partner> {
+        let id = command.id.as_str();
+        self.gate(principal).await?;
+        let renames_only = command.kind.is_none() && command.status.is_none();
+        match principal {
+            Principal::Operator { .. } => {}
+            Principal::Partner { partner_id } if partner_id == id && renames_only => {}
+            Principal::Partner { .. } => {
+                return Err(Error::permission_denied(
+                    Reason::RoleNotAllowed,
+                    "a partner may change only its own display_name; kind and status are the operator's",
+                ));
+            }
+            _ => return Err(Error::role_not_allowed("update partners")),
+        }
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        let current = tx.partner(id).await?.ok_or_else(|| partner_not_found(id))?;
+        if principal.partner_id().is_some() {
+            // P4 inside the write (W1).
+            rules::require_active_caller(Some(&current))?;
+        }
+        rules::check_etag(&command.etag, &etag(current.version), "partner")?;
+        let mut next = current.clone();
+        if let Some(display_name) = &command.display_name {
+            next.display_name = display_name.trim().to_owned();
+        }
+        if let Some(kind) = command.kind {
+            next.kind = kind;
+        }
+        if let Some(status) = command.status {
+            next.status = status;
+        }
+        if next == current {
+            return Ok(current);
+        }
+        let reinstated_provider = current.status != PartnerStatus::Active
+            && next.status == PartnerStatus::Active
+            && next.kind == PartnerKind::IndirectProvider;
+        let updated = tx.update_partner(next).await?;
+        if reinstated_provider {
+            for reseller_id in tx.linked_resellers(&updated.id).await? {
+                d2_reinstated(&mut tx, &reseller_id, &updated.id).await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(partner_id = %updated.id, kind = %updated.kind, status = %updated.status, "partner updated");
+        Ok(updated)
+    }
+
+    async fn link_indirect_reseller(
+        &self,
+        principal: &Principal,
+        command: LinkIndirectReseller,
+    ) -> Result<PartnerLink> {
+        self.gate(principal).await?;
+        rules::require_link_manager(principal, &command.provider_id)?;
+        let key = super::request_key(
+            principal,
+            "LinkIndirectReseller",
+            command.request_id.as_deref(),
+            &command,
+        )?;
+        let LinkIndirectReseller {
+            provider_id,
+            reseller_id,
+            ..
+        } = command;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Some(id) = tx.replayed(key.as_ref()).await? {
+            return tx
+                .link(&id)
+                .await?
+                .ok_or_else(|| Error::internal("the link of a replayed request is missing"));
+        }
+        let provider = tx
+            .partner(&provider_id)
+            .await?
+            .ok_or_else(|| partner_not_found(&provider_id))?;
+        if principal.partner_id().is_some() {
+            // P4 inside the write (W1).
+            rules::require_active_caller(Some(&provider))?;
+        }
+        let reseller = tx
+            .partner(&reseller_id)
+            .await?
+            .ok_or_else(|| partner_not_found(&reseller_id))?;
+        rules::check_link_parties(&provider, &reseller)?;
+        if tx.active_link(&provider_id, &reseller_id).await?.is_some() {
+            return Err(Error::already_exists(
+                Reason::LinkExists,
+                "this provider and reseller already have an ACTIVE link",
+            ));
+        }
+        let now = tx.now();
+        let link = PartnerLink {
+            id: new_id(),
+            provider_id,
+            reseller_id,
+            state: LinkState::Active,
+            create_time: now,
+            update_time: now,
+        };
+        tx.insert_link(&link).await?;
+        d2_reinstated(&mut tx, &link.reseller_id, &link.provider_id).await?;
+        tx.remember(key.as_ref(), &link.id).await?;
+        tx.commit().await?;
+        tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, "reseller linked");
+        Ok(link)
+    }
+
+    /// Relationships through the revoked link stop transacting until a new
+    /// link is made (nothing is written for them: "transacting" reads the
+    /// link).
+    async fn unlink_indirect_reseller(
+        &self,
+        principal: &Principal,
+        command: UnlinkIndirectReseller,
+    ) -> Result<PartnerLink> {
+        self.gate(principal).await?;
+        rules::require_link_manager(principal, &command.provider_id)?;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if principal.partner_id().is_some() {
+            // P4 inside the write (W1).
+            rules::require_active_caller(tx.partner(&command.provider_id).await?.as_ref())?;
+        }
+        let link = tx
+            .active_link(&command.provider_id, &command.reseller_id)
+            .await?
+            .ok_or_else(|| Error::not_found(Reason::LinkNotFound, "this provider and reseller have no ACTIVE link"))?;
+        let revoked = tx.revoke_link(link).await?;
+        tx.commit().await?;
+        tracing::info!(link_id = %revoked.id, "reseller unlinked");
+        Ok(revoked)
+    }
+
+    async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>> {
+        self.gate(principal).await?;
+        let ListPartnerLinks {
+            partner_id,
+            state,
+            page_size,
+            page_token,
+        } = command;
+        let partner_id = match principal {
+            Principal::Operator { .. } | Principal::Service { .. } => partner_id,
+            Principal::Partner { partner_id: caller } => match partner_id {
+                Some(asked) if &asked != caller => return Err(not_visible()),
+                _ => Some(caller.clone()),
+            },
+            Principal::Customer { .. } => return Err(Error::role_not_allowed("list partner links")),
+        };
+        let page = PageRequest::parse(page_size, &page_token, &format!("links|{partner_id:?}|{state:?}"))?;
+        let rows = self.store.list_links(&LinkFilter { partner_id, state }, &page).await?;
+        // W3: cut by bytes too.
+        Ok(page.page(rows, |l| l.id.clone()))
+    }
+}
