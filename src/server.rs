@@ -35,6 +35,7 @@ use crate::domain::clock::Clock;
 use crate::domain::ports::{AccessChecker, PartnerDirectory};
 use crate::service::customers::{Customers, LocalCustomers};
 use crate::service::partners::{LocalPartners, Partners};
+use crate::service::relationships::{LocalRelationships, Relationships};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
 use crate::telemetry::GrpcTraceLayer;
 
@@ -155,6 +156,16 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
     let (stopping, _) = watch::channel(false);
+    let relationship_settings = RelationshipSettings {
+        shutdown: stopping.subscribe(),
+        ..config.relationships.clone()
+    };
+    let relationships: Arc<dyn Relationships> = Arc::new(LocalRelationships::new(
+        store.clone(),
+        local_partners.clone(),
+        access.clone(),
+        relationship_settings.clone(),
+    ));
     // W3: the framing check wraps the rest, so it sees every answer.
     let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
@@ -178,17 +189,9 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     ));
     let relationship_service = Framing::new(InterceptedService::new(
         Guarded::new(
-            RelationshipServiceServer::new(RelationshipApi::new(
-                store.clone(),
-                partners,
-                access,
-                RelationshipSettings {
-                    shutdown: stopping.subscribe(),
-                    ..config.relationships.clone()
-                },
-            ))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
+            RelationshipServiceServer::new(RelationshipApi::new(relationships, &relationship_settings))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
             in_flight.clone(),
             config.rpc_timeout,
         ),

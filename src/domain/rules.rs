@@ -372,16 +372,23 @@ pub fn check_grant_revoker(principal: &Principal, grant: &DelegatedAdminGrant) -
     }
 }
 
-/// D2: the grants that give way when `winner` holds (or newly transacts
-/// with) a grant for `service`: every other transacting holder's grant in
-/// force. `holders` pairs each ACTIVE grant of the customer for that service
-/// with whether its holder is transacting.
+/// D2, the decision (applied by `service::relationships::supersede_for_transacting`):
+/// when `winner` is transacting and holds a grant in force for `service`,
+/// every other transacting holder's grant in force for it gives way; else
+/// none does. `holders` pairs each ACTIVE grant of the customer for that
+/// service with whether its holder is transacting.
 pub fn grants_to_supersede<'a>(
     winner: &str,
     service: Service,
     holders: &'a [(DelegatedAdminGrant, bool)],
     now: Micros,
 ) -> Vec<&'a DelegatedAdminGrant> {
+    let winner_holds = holders.iter().any(|(grant, transacting)| {
+        *transacting && grant.partner_id == winner && grant.service == service && grant.in_force(now)
+    });
+    if !winner_holds {
+        return Vec::new();
+    }
     holders
         .iter()
         .filter(|(grant, transacting)| {

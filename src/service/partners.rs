@@ -158,7 +158,7 @@ fn partner_not_found(id: &str) -> Error {
 /// carried out as a consequence of this write (DOMAIN.md, Deployment).
 async fn d2_reinstated(tx: &mut WriteTx, reseller_id: &str, provider_id: &str) -> Result<()> {
     let customers = tx.customers_served_via(reseller_id, provider_id).await?;
-    tx.enforce_for_new_transactor(reseller_id, &customers).await
+    crate::service::relationships::supersede_for_new_transactor(tx, reseller_id, &customers).await
 }
 
 #[async_trait]

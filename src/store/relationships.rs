@@ -1,5 +1,5 @@
 //! Relationship requests, relationships and delegated admin grants: the
-//! queries and writes of RelationshipService, and D2.
+//! queries and writes of RelationshipService (D2 itself is decided in the service).
 
 use std::collections::HashMap;
 
@@ -11,10 +11,10 @@ use super::access::load_facts_batch;
 use super::convert::{all, grant_row, relationship_request_row, relationship_row};
 use super::entity::{grant, invitation_acceptance, relationship, relationship_request, subscription};
 use super::{Store, WriteTx};
+use crate::domain::Result;
 use crate::domain::access::{AccessQuery, Action};
 use crate::domain::model::*;
 use crate::domain::paging::PageRequest;
-use crate::domain::{Result, rules};
 
 #[derive(Clone, Debug, Default)]
 pub struct InvitationFilter {
@@ -461,73 +461,6 @@ impl WriteTx {
             .cloned()
             .zip(facts.iter().map(|f| f.is_transacting()))
             .collect())
-    }
-
-    /// D2: when `winner` is transacting and holds a grant in force for a
-    /// service, every other transacting holder's grant for that service is
-    /// SUPERSEDED. Returns the superseded grants.
-    pub async fn enforce_single_transacting_holder(
-        &mut self,
-        customer_id: &str,
-        winner: &str,
-        services: &[Service],
-    ) -> Result<Vec<DelegatedAdminGrant>> {
-        let now = self.now();
-        let mut superseded = Vec::new();
-        // All the customer's active grants and who transacts, read once for
-        // every service.
-        let all_grants = self.active_grants(customer_id, None, None).await?;
-        let contested = |service: &Service| {
-            let grants: Vec<&DelegatedAdminGrant> = all_grants.iter().filter(|g| g.service == *service).collect();
-            let winner_holds = grants.iter().any(|g| g.partner_id == winner && g.in_force(now));
-            winner_holds && grants.iter().any(|g| g.partner_id != winner)
-        };
-        if !services.iter().any(contested) {
-            return Ok(superseded);
-        }
-        let mut partners: Vec<String> = all_grants.iter().map(|g| g.partner_id.clone()).collect();
-        partners.sort();
-        partners.dedup();
-        let transacting = self.transacting(customer_id, &partners).await?;
-        if !transacting.get(winner).copied().unwrap_or(false) {
-            return Ok(superseded);
-        }
-        for service in services.iter().filter(|service| contested(service)) {
-            let holders: Vec<(DelegatedAdminGrant, bool)> = all_grants
-                .iter()
-                .filter(|g| g.service == *service)
-                .map(|g| {
-                    let is_transacting = transacting.get(&g.partner_id).copied().unwrap_or(false);
-                    (g.clone(), is_transacting)
-                })
-                .collect();
-            let losers: Vec<DelegatedAdminGrant> = rules::grants_to_supersede(winner, *service, &holders, now)
-                .into_iter()
-                .cloned()
-                .collect();
-            for loser in losers {
-                superseded.push(self.set_grant_state(loser, GrantState::Superseded).await?);
-            }
-        }
-        Ok(superseded)
-    }
-
-    /// D2 for a partner that may just have become transacting on some
-    /// customers (a new link, a provider reinstated): its grants there win.
-    pub async fn enforce_for_new_transactor(&mut self, partner_id: &str, customer_ids: &[String]) -> Result<()> {
-        for customer_id in customer_ids {
-            let services: Vec<Service> = self
-                .active_grants(customer_id, Some(partner_id), None)
-                .await?
-                .into_iter()
-                .map(|g| g.service)
-                .collect();
-            if !services.is_empty() {
-                self.enforce_single_transacting_holder(customer_id, partner_id, &services)
-                    .await?;
-            }
-        }
-        Ok(())
     }
 
     /// Customers where `reseller_id` has an ACTIVE INDIRECT_RESELLER

@@ -1471,3 +1471,96 @@ async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_
     assert_eq!(here, there);
     replica.shutdown().await;
 }
+
+// ------------------------------------------------ the trait, local and remote
+
+/// A1, A2 through `Relationships`: the generated client behind the trait
+/// gives the decisions and the refusals of the local service, and the
+/// refusals the gRPC client receives.
+#[tokio::test]
+async fn a1_remote_relationships_decide_and_refuse_as_the_local_service() {
+    use partnercenter::domain::Error;
+    use partnercenter::domain::access::{AccessQuery, Action as DomainAction};
+    use partnercenter::domain::model::Service;
+    use partnercenter::service::relationships::Relationships;
+
+    let server = TestServer::start().await;
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let other = server.create_partner(Kind::DirectReseller).await;
+    let created = server
+        .customers(&partner(&reseller.id))
+        .create_customer(customer_request(&unique_domain("remote"), None))
+        .await
+        .expect("customer")
+        .into_inner();
+    let local = local_relationships(&server);
+    let remote = remote_relationships(&server);
+    let ask = |partner_id: &str, action, service| AccessQuery {
+        partner_id: partner_id.to_owned(),
+        customer_id: created.id.clone(),
+        action,
+        service,
+        subscription_id: None,
+    };
+
+    let queries = vec![
+        ask(&reseller.id, DomainAction::View, None),
+        ask(&reseller.id, DomainAction::Sell, None),
+        ask(&reseller.id, DomainAction::Provision, Some(Service::Azure)),
+        ask(&other.id, DomainAction::View, None),
+    ];
+    for query in &queries {
+        let here = local.check_access(&service(), query.clone()).await.expect("local");
+        let there = remote.check_access(&service(), query.clone()).await.expect("remote");
+        assert_eq!(here, there, "{query:?}");
+    }
+    assert!(
+        remote
+            .check_access(&service(), queries[0].clone())
+            .await
+            .expect("remote")
+            .allowed
+    );
+    let here = local
+        .batch_check_access(&operator(), queries.clone())
+        .await
+        .expect("local");
+    let there = remote
+        .batch_check_access(&operator(), queries.clone())
+        .await
+        .expect("remote");
+    assert_eq!(here, there);
+    assert_eq!(there.len(), queries.len());
+
+    // Refusals: a partner about another, a customer's admin, a suspended
+    // partner about another (P4 first).
+    server.set_partner_status(&other.id, PartnerStatus::Suspended).await;
+    let refusals = [
+        (partner(&reseller.id), queries[3].clone()),
+        (customer(&created.id), queries[0].clone()),
+        (partner(&other.id), queries[0].clone()),
+    ];
+    for (who, query) in refusals {
+        let here = local
+            .check_access(&who, query.clone())
+            .await
+            .expect_err("local refuses");
+        let there = remote
+            .check_access(&who, query.clone())
+            .await
+            .expect_err("remote refuses");
+        let wire = Error::from(
+            check_as(&server, &who, pb::CheckAccessRequest::from(query.clone()))
+                .await
+                .expect_err("gRPC refuses"),
+        );
+        assert_eq!((here.code, here.reason), (there.code, there.reason), "{who:?}");
+        assert_eq!(there.metadata, wire.metadata, "{who:?}");
+        assert_eq!((there.code, there.reason), (wire.code, wire.reason), "{who:?}");
+        let batch = remote
+            .batch_check_access(&who, vec![queries[1].clone(), query])
+            .await
+            .expect_err("remote batch refuses");
+        assert_eq!((batch.code, batch.reason), (here.code, here.reason), "{who:?}");
+    }
+}

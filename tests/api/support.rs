@@ -511,3 +511,27 @@ pub async fn decide(
         .await
         .expect("decision")
 }
+
+/// The RelationshipService use cases of this process over the server's
+/// store: the local implementation of the trait the server serves.
+pub fn local_relationships(server: &TestServer) -> partnercenter::service::relationships::LocalRelationships {
+    let store = server.server.store().clone();
+    partnercenter::service::relationships::LocalRelationships::new(
+        store.clone(),
+        partnercenter::service::partners::LocalPartners::new(store.clone()),
+        Arc::new(store),
+        Default::default(),
+    )
+}
+
+/// The server's RelationshipService through the generated client, behind
+/// the same trait, with tokens minted from the server's secret.
+pub fn remote_relationships(server: &TestServer) -> partnercenter::api::remote::RemoteRelationships {
+    let authority = partnercenter::auth::TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None);
+    let remote = partnercenter::api::remote::Remote::connect_lazy(
+        &format!("http://{}", server.server.addr()),
+        Arc::new(authority),
+    )
+    .expect("remote");
+    partnercenter::api::remote::RemoteRelationships::new(remote)
+}

@@ -1,0 +1,711 @@
+//! RelationshipService messages to and from domain values, both ways: a
+//! request into its command (checking the request alone: INVALID_ARGUMENT
+//! before anything else) and a command back into its request (for the
+//! generated client), a domain reply into its message and back.
+
+use super::super::convert::{self, ProtoEnum, optional, required};
+use super::super::{pb, validated};
+use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
+use crate::domain::model::*;
+use crate::domain::principal::Principal;
+use crate::domain::{Error, ErrorCode, Result, rules, validate};
+use crate::service::relationships::{
+    Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
+    ListCustomerRelationships, ListEvents, ListRelationshipRequests, WatchEvents,
+};
+
+/// A2: the most checks one BatchCheckAccess takes.
+pub const MAX_BATCH_CHECKS: usize = 1000;
+
+// ---------------------------------------------------------------- requests
+
+/// I1, I3: the form of an invitation; `default_days` is the serving
+/// process's I3 default (checked here, applied by the service).
+pub fn create_relationship_request(
+    body: pb::CreateRelationshipRequestRequest,
+    default_days: i32,
+) -> Result<CreateRelationshipRequest> {
+    let request_id = validate::request_id("request_id", &body.request_id)?;
+    let input = body.relationship_request.unwrap_or_default();
+    validated! {
+        reseller_id = validate::optional_id("relationship_request.indirect_reseller_id", &input.indirect_reseller_id);
+        inviting_id = validate::optional_id("relationship_request.inviting_partner_id", &input.inviting_partner_id);
+        services = input
+            .delegated_admin_services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| validate::service(&format!("relationship_request.delegated_admin_services[{i}]"), s))
+            .collect::<Result<Vec<_>>>();
+        scopes = input
+            .delegated_admin_scopes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| required::<Scope>(&format!("relationship_request.delegated_admin_scopes[{i}]"), *s))
+            .collect::<Result<Vec<_>>>();
+        customer_domain = if input.customer_domain.is_empty() {
+            Ok(None)
+        } else {
+            validate::domain("relationship_request.customer_domain", &input.customer_domain).map(Some)
+        };
+        _days = rules::invitation_days(body.expire_after_days, default_days);
+    }
+    // I3's form: services and scopes only with include_delegated_admin.
+    rules::requested_dap(input.include_delegated_admin, services.clone(), scopes.clone())?;
+    Ok(CreateRelationshipRequest {
+        inviting_partner_id: inviting_id,
+        indirect_reseller_id: reseller_id,
+        include_delegated_admin: input.include_delegated_admin,
+        delegated_admin_services: services,
+        delegated_admin_scopes: scopes,
+        customer_domain,
+        expire_after_days: body.expire_after_days,
+        request_id,
+    })
+}
+
+impl From<CreateRelationshipRequest> for pb::CreateRelationshipRequestRequest {
+    fn from(command: CreateRelationshipRequest) -> Self {
+        pb::CreateRelationshipRequestRequest {
+            relationship_request: Some(pb::RelationshipRequest {
+                inviting_partner_id: command.inviting_partner_id.unwrap_or_default(),
+                indirect_reseller_id: command.indirect_reseller_id.unwrap_or_default(),
+                include_delegated_admin: command.include_delegated_admin,
+                delegated_admin_services: command
+                    .delegated_admin_services
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+                delegated_admin_scopes: command.delegated_admin_scopes.iter().map(|s| s.to_proto()).collect(),
+                customer_domain: command.customer_domain.unwrap_or_default(),
+                ..Default::default()
+            }),
+            expire_after_days: command.expire_after_days,
+            request_id: command.request_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl TryFrom<pb::ListRelationshipRequestsRequest> for ListRelationshipRequests {
+    type Error = Error;
+
+    fn try_from(body: pb::ListRelationshipRequestsRequest) -> Result<Self> {
+        validated! {
+            inviting_partner_id = validate::optional_id("inviting_partner_id", &body.inviting_partner_id);
+            indirect_reseller_id = validate::optional_id("indirect_reseller_id", &body.indirect_reseller_id);
+            state = optional::<InvitationState>("state", body.state);
+        }
+        Ok(ListRelationshipRequests {
+            inviting_partner_id,
+            indirect_reseller_id,
+            state,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+impl From<ListRelationshipRequests> for pb::ListRelationshipRequestsRequest {
+    fn from(command: ListRelationshipRequests) -> Self {
+        pb::ListRelationshipRequestsRequest {
+            page_size: command.page_size,
+            page_token: command.page_token,
+            inviting_partner_id: command.inviting_partner_id.unwrap_or_default(),
+            indirect_reseller_id: command.indirect_reseller_id.unwrap_or_default(),
+            state: command.state.map_or(0, ProtoEnum::to_proto),
+        }
+    }
+}
+
+/// I6: a code is what a relationship request's code can be.
+pub fn acceptance_code(body: &pb::AcceptRelationshipRequestRequest) -> Result<&str> {
+    let code = &body.code;
+    if code.is_empty() || code.len() > 128 {
+        return Err(Error::invalid("code", "is the code of a relationship request"));
+    }
+    Ok(code)
+}
+
+impl TryFrom<pb::ListCustomerRelationshipsRequest> for ListCustomerRelationships {
+    type Error = Error;
+
+    fn try_from(body: pb::ListCustomerRelationshipsRequest) -> Result<Self> {
+        Ok(ListCustomerRelationships {
+            customer_id: validate::id("customer_id", &body.customer_id)?,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+impl From<ListCustomerRelationships> for pb::ListCustomerRelationshipsRequest {
+    fn from(command: ListCustomerRelationships) -> Self {
+        pb::ListCustomerRelationshipsRequest {
+            customer_id: command.customer_id,
+            page_size: command.page_size,
+            page_token: command.page_token,
+        }
+    }
+}
+
+impl TryFrom<pb::EndResellerRelationshipRequest> for EndResellerRelationship {
+    type Error = Error;
+
+    fn try_from(body: pb::EndResellerRelationshipRequest) -> Result<Self> {
+        validated! {
+            customer_id = validate::id("customer_id", &body.customer_id);
+            partner_id = validate::optional_id("partner_id", &body.partner_id);
+        }
+        Ok(EndResellerRelationship {
+            customer_id,
+            partner_id,
+        })
+    }
+}
+
+impl From<EndResellerRelationship> for pb::EndResellerRelationshipRequest {
+    fn from(command: EndResellerRelationship) -> Self {
+        pb::EndResellerRelationshipRequest {
+            customer_id: command.customer_id,
+            partner_id: command.partner_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl TryFrom<pb::GrantDelegatedAdminRequest> for GrantDelegatedAdmin {
+    type Error = Error;
+
+    fn try_from(body: pb::GrantDelegatedAdminRequest) -> Result<Self> {
+        let request_id = validate::request_id("request_id", &body.request_id)?;
+        validated! {
+            customer_id = validate::optional_id("customer_id", &body.customer_id);
+            partner_id = validate::id("partner_id", &body.partner_id);
+            service = validate::service("service", &body.service);
+            scopes = if body.scopes.is_empty() {
+                Err(Error::invalid("scopes", "name PROVISIONING, SUPPORT or both"))
+            } else {
+                body.scopes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| required::<Scope>(&format!("scopes[{i}]"), *s))
+                    .collect::<Result<Vec<_>>>()
+            };
+            // D1's form; the service sets the end on its own clock.
+            _end = rules::grant_end(0, body.duration_days, body.auto_extend);
+        }
+        Ok(GrantDelegatedAdmin {
+            customer_id,
+            partner_id,
+            service,
+            scopes,
+            duration_days: body.duration_days,
+            auto_extend: body.auto_extend,
+            request_id,
+        })
+    }
+}
+
+impl From<GrantDelegatedAdmin> for pb::GrantDelegatedAdminRequest {
+    fn from(command: GrantDelegatedAdmin) -> Self {
+        pb::GrantDelegatedAdminRequest {
+            customer_id: command.customer_id.unwrap_or_default(),
+            partner_id: command.partner_id,
+            service: command.service.as_str().to_owned(),
+            scopes: command.scopes.iter().map(|s| s.to_proto()).collect(),
+            duration_days: command.duration_days,
+            auto_extend: command.auto_extend,
+            request_id: command.request_id.unwrap_or_default(),
+        }
+    }
+}
+
+/// Decodes one check of CheckAccess or BatchCheckAccess: its form alone
+/// (who may ask is the service's to decide). A partner's empty
+/// `partner_id` is the partner itself.
+pub fn access_query(field: &str, check: &pb::CheckAccessRequest, principal: &Principal) -> Result<AccessQuery> {
+    let partner_id = match principal {
+        Principal::Partner { partner_id } if check.partner_id.is_empty() => Ok(partner_id.clone()),
+        _ => validate::id(&format!("{field}partner_id"), &check.partner_id),
+    };
+    validated! {
+        partner_id = partner_id;
+        customer_id = validate::id(&format!("{field}customer_id"), &check.customer_id);
+        action = required_action(&format!("{field}action"), check.action);
+        service = if check.service.is_empty() {
+            Ok(None)
+        } else {
+            validate::service(&format!("{field}service"), &check.service).map(Some)
+        };
+        subscription_id = validate::optional_id(&format!("{field}subscription_id"), &check.subscription_id);
+    }
+    match (action, &service, &subscription_id) {
+        (Action::Provision, None, _) => {
+            return Err(Error::invalid(
+                format!("{field}service"),
+                "PROVISION is asked for a service",
+            ));
+        }
+        (Action::Support, None, None) => {
+            return Err(Error::invalid(
+                format!("{field}service"),
+                "SUPPORT is asked for a service or a subscription",
+            ));
+        }
+        (Action::ManageSubscription, _, None) => {
+            return Err(Error::invalid(
+                format!("{field}subscription_id"),
+                "MANAGE_SUBSCRIPTION is asked for a subscription",
+            ));
+        }
+        _ => {}
+    }
+    Ok(AccessQuery {
+        partner_id,
+        customer_id,
+        action,
+        service,
+        subscription_id,
+    })
+}
+
+/// A2: every check's form, every violation reported at once.
+pub fn batch_queries(request: &pb::BatchCheckAccessRequest, principal: &Principal) -> Result<Vec<AccessQuery>> {
+    let checks = &request.checks;
+    if checks.len() > MAX_BATCH_CHECKS {
+        return Err(Error::invalid(
+            "checks",
+            format!("at most {MAX_BATCH_CHECKS} items (A2)"),
+        ));
+    }
+    let mut violations = Vec::new();
+    let mut queries = Vec::with_capacity(checks.len());
+    for (i, check) in checks.iter().enumerate() {
+        match access_query(&format!("checks[{i}]."), check, principal) {
+            Ok(query) => queries.push(query),
+            Err(error) if error.code == ErrorCode::InvalidArgument => violations.extend(error.violations),
+            Err(error) => return Err(error),
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::invalid_fields(violations));
+    }
+    Ok(queries)
+}
+
+fn required_action(field: &str, value: i32) -> Result<Action> {
+    use pb::check_access_request::Action as Proto;
+    match Proto::try_from(value) {
+        Ok(Proto::View) => Ok(Action::View),
+        Ok(Proto::Sell) => Ok(Action::Sell),
+        Ok(Proto::Provision) => Ok(Action::Provision),
+        Ok(Proto::Support) => Ok(Action::Support),
+        Ok(Proto::ManageSubscription) => Ok(Action::ManageSubscription),
+        Ok(Proto::Unspecified) => Err(Error::invalid(field, "is required")),
+        Err(_) => Err(Error::invalid(field, format!("{value} is not a known action"))),
+    }
+}
+
+fn action_message(action: Action) -> pb::check_access_request::Action {
+    use pb::check_access_request::Action as Proto;
+    match action {
+        Action::View => Proto::View,
+        Action::Sell => Proto::Sell,
+        Action::Provision => Proto::Provision,
+        Action::Support => Proto::Support,
+        Action::ManageSubscription => Proto::ManageSubscription,
+    }
+}
+
+impl From<AccessQuery> for pb::CheckAccessRequest {
+    fn from(query: AccessQuery) -> Self {
+        pb::CheckAccessRequest {
+            partner_id: query.partner_id,
+            customer_id: query.customer_id,
+            action: action_message(query.action) as i32,
+            service: query.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            subscription_id: query.subscription_id.unwrap_or_default(),
+        }
+    }
+}
+
+/// E2, E3: the filters of an event read.
+fn event_filters(after_seq: i64, customer_id: &str, partner_id: &str) -> Result<(Option<String>, Option<String>)> {
+    if after_seq < 0 {
+        return Err(Error::invalid("after_seq", "must not be negative"));
+    }
+    validated! {
+        customer_id = validate::optional_id("customer_id", customer_id);
+        partner_id = validate::optional_id("partner_id", partner_id);
+    }
+    Ok((customer_id, partner_id))
+}
+
+impl TryFrom<pb::ListEventsRequest> for ListEvents {
+    type Error = Error;
+
+    fn try_from(body: pb::ListEventsRequest) -> Result<Self> {
+        let (customer_id, partner_id) = event_filters(body.after_seq, &body.customer_id, &body.partner_id)?;
+        Ok(ListEvents {
+            customer_id,
+            partner_id,
+            after_seq: body.after_seq,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+impl From<ListEvents> for pb::ListEventsRequest {
+    fn from(command: ListEvents) -> Self {
+        pb::ListEventsRequest {
+            after_seq: command.after_seq,
+            page_size: command.page_size,
+            page_token: command.page_token,
+            customer_id: command.customer_id.unwrap_or_default(),
+            partner_id: command.partner_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl TryFrom<pb::WatchEventsRequest> for WatchEvents {
+    type Error = Error;
+
+    fn try_from(body: pb::WatchEventsRequest) -> Result<Self> {
+        let (customer_id, partner_id) = event_filters(body.after_seq, &body.customer_id, &body.partner_id)?;
+        Ok(WatchEvents {
+            customer_id,
+            partner_id,
+            after_seq: body.after_seq,
+        })
+    }
+}
+
+impl From<WatchEvents> for pb::WatchEventsRequest {
+    fn from(command: WatchEvents) -> Self {
+        pb::WatchEventsRequest {
+            after_seq: command.after_seq,
+            customer_id: command.customer_id.unwrap_or_default(),
+            partner_id: command.partner_id.unwrap_or_default(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- replies
+
+/// An invitation as the service returned it (its state as its reader sees
+/// it now); the url is made from `base_url` when it carries its code.
+pub fn invitation(invitation: &RelationshipRequest, base_url: &str) -> pb::RelationshipRequest {
+    // The service already set the state its reader sees: no later expiry.
+    convert::invitation(invitation, base_url, Micros::MIN)
+}
+
+pub fn accepted(accepted: &Accepted) -> pb::AcceptRelationshipRequestResponse {
+    pb::AcceptRelationshipRequestResponse {
+        relationship_request: Some(invitation(&accepted.relationship_request, "")),
+        relationships: accepted.relationships.iter().map(Into::into).collect(),
+        grants: accepted.grants.iter().map(Into::into).collect(),
+        superseded_grants: accepted.superseded_grants.iter().map(Into::into).collect(),
+    }
+}
+
+impl From<&CustomerRelationships> for pb::ListCustomerRelationshipsResponse {
+    fn from(page: &CustomerRelationships) -> Self {
+        pb::ListCustomerRelationshipsResponse {
+            relationships: page.relationships.iter().map(Into::into).collect(),
+            delegated_admin_grants: page.grants.iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.clone(),
+        }
+    }
+}
+
+impl From<&Granted> for pb::GrantDelegatedAdminResponse {
+    fn from(granted: &Granted) -> Self {
+        pb::GrantDelegatedAdminResponse {
+            grant: Some((&granted.grant).into()),
+            superseded_grants: granted.superseded_grants.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<Decision> for pb::CheckAccessResponse {
+    fn from(decision: Decision) -> Self {
+        let reason = pb::check_access_response::Reason::from_str_name(decision.reason.as_str()).map_or(0, |r| r as i32);
+        pb::CheckAccessResponse {
+            allowed: decision.allowed,
+            reason,
+            relationship_ids: decision.relationship_ids,
+            grant_ids: decision.grant_ids,
+        }
+    }
+}
+
+// ------------------------------------------------- replies, for the client
+
+fn micros(field: &str, value: Option<prost_types::Timestamp>) -> Result<Micros> {
+    let value = value.ok_or_else(|| Error::internal(format!("a reply lacks its {field}")))?;
+    Ok(value.seconds * 1_000_000 + i64::from(value.nanos) / 1_000)
+}
+
+fn reply_enum<E: ProtoEnum>(field: &str, value: i32) -> Result<E> {
+    E::from_proto(value).ok_or_else(|| Error::internal(format!("a reply's {field} is {value}, not a known value")))
+}
+
+fn reply_service(value: &str) -> Result<Service> {
+    Service::parse(value).ok_or_else(|| Error::internal(format!("a reply names the unknown service '{value}'")))
+}
+
+fn some(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+impl TryFrom<pb::RelationshipRequest> for RelationshipRequest {
+    type Error = Error;
+
+    fn try_from(message: pb::RelationshipRequest) -> Result<Self> {
+        Ok(RelationshipRequest {
+            delegated_admin_services: message
+                .delegated_admin_services
+                .iter()
+                .map(|s| reply_service(s))
+                .collect::<Result<_>>()?,
+            delegated_admin_scopes: message
+                .delegated_admin_scopes
+                .iter()
+                .map(|s| reply_enum("scope", *s))
+                .collect::<Result<_>>()?,
+            state: reply_enum("state", message.state)?,
+            expire_time: micros("expire_time", message.expire_time)?,
+            create_time: micros("create_time", message.create_time)?,
+            id: message.id,
+            inviting_partner_id: message.inviting_partner_id,
+            indirect_reseller_id: some(message.indirect_reseller_id),
+            include_delegated_admin: message.include_delegated_admin,
+            customer_domain: some(message.customer_domain),
+            code: message.code,
+        })
+    }
+}
+
+impl TryFrom<pb::Relationship> for Relationship {
+    type Error = Error;
+
+    fn try_from(message: pb::Relationship) -> Result<Self> {
+        Ok(Relationship {
+            kind: reply_enum("kind", message.kind)?,
+            state: reply_enum("state", message.state)?,
+            source: reply_enum("source", message.source)?,
+            start_time: micros("start_time", message.start_time)?,
+            end_time: message.end_time.map(|t| micros("end_time", Some(t))).transpose()?,
+            id: message.id,
+            customer_id: message.customer_id,
+            partner_id: message.partner_id,
+            indirect_provider_id: some(message.indirect_provider_id),
+            relationship_request_id: some(message.relationship_request_id),
+        })
+    }
+}
+
+impl TryFrom<pb::DelegatedAdminGrant> for DelegatedAdminGrant {
+    type Error = Error;
+
+    fn try_from(message: pb::DelegatedAdminGrant) -> Result<Self> {
+        Ok(DelegatedAdminGrant {
+            service: reply_service(&message.service)?,
+            scopes: message
+                .scopes
+                .iter()
+                .map(|s| reply_enum("scope", *s))
+                .collect::<Result<_>>()?,
+            state: reply_enum("state", message.state)?,
+            start_time: micros("start_time", message.start_time)?,
+            end_time: message.end_time.map(|t| micros("end_time", Some(t))).transpose()?,
+            id: message.id,
+            customer_id: message.customer_id,
+            partner_id: message.partner_id,
+            auto_extend: message.auto_extend,
+        })
+    }
+}
+
+fn all<M, T: TryFrom<M, Error = Error>>(messages: Vec<M>) -> Result<Vec<T>> {
+    messages.into_iter().map(T::try_from).collect()
+}
+
+impl TryFrom<pb::AcceptRelationshipRequestResponse> for Accepted {
+    type Error = Error;
+
+    fn try_from(reply: pb::AcceptRelationshipRequestResponse) -> Result<Self> {
+        Ok(Accepted {
+            relationship_request: reply
+                .relationship_request
+                .ok_or_else(|| Error::internal("an acceptance came back without its relationship request"))?
+                .try_into()?,
+            relationships: all(reply.relationships)?,
+            grants: all(reply.grants)?,
+            superseded_grants: all(reply.superseded_grants)?,
+        })
+    }
+}
+
+impl TryFrom<pb::ListCustomerRelationshipsResponse> for CustomerRelationships {
+    type Error = Error;
+
+    fn try_from(reply: pb::ListCustomerRelationshipsResponse) -> Result<Self> {
+        Ok(CustomerRelationships {
+            relationships: all(reply.relationships)?,
+            grants: all(reply.delegated_admin_grants)?,
+            next_page_token: reply.next_page_token,
+        })
+    }
+}
+
+impl TryFrom<pb::GrantDelegatedAdminResponse> for Granted {
+    type Error = Error;
+
+    fn try_from(reply: pb::GrantDelegatedAdminResponse) -> Result<Self> {
+        Ok(Granted {
+            grant: reply
+                .grant
+                .ok_or_else(|| Error::internal("a grant came back empty"))?
+                .try_into()?,
+            superseded_grants: all(reply.superseded_grants)?,
+        })
+    }
+}
+
+/// Every reason A1 gives, to read a reply's reason back.
+const ACCESS_REASONS: [AccessReason; 13] = [
+    AccessReason::ActiveRelationship,
+    AccessReason::DelegatedAdmin,
+    AccessReason::Transacting,
+    AccessReason::PartnerOfRecord,
+    AccessReason::IndirectProviderOfRecord,
+    AccessReason::PartnerNotFound,
+    AccessReason::PartnerNotActive,
+    AccessReason::NoRelationship,
+    AccessReason::NotTransacting,
+    AccessReason::NoDelegatedAdmin,
+    AccessReason::NotPartnerOfRecord,
+    AccessReason::SubscriptionNotFound,
+    AccessReason::NotCspSubscription,
+];
+
+impl TryFrom<pb::CheckAccessResponse> for Decision {
+    type Error = Error;
+
+    fn try_from(reply: pb::CheckAccessResponse) -> Result<Self> {
+        let name = pb::check_access_response::Reason::try_from(reply.reason)
+            .map(|reason| reason.as_str_name())
+            .unwrap_or_default();
+        let reason = ACCESS_REASONS
+            .into_iter()
+            .find(|reason| reason.as_str() == name)
+            .ok_or_else(|| Error::internal(format!("an access decision came back with reason {}", reply.reason)))?;
+        Ok(Decision {
+            allowed: reply.allowed,
+            reason,
+            relationship_ids: reply.relationship_ids,
+            grant_ids: reply.grant_ids,
+        })
+    }
+}
+
+// ------------------------------------------------- events, for the client
+
+fn version(etag: &str) -> Result<i64> {
+    etag.strip_prefix("W/\"")
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|version| version.parse().ok())
+        .ok_or_else(|| Error::internal(format!("a reply's etag '{etag}' is not one this service issues")))
+}
+
+/// An event's partner (the partner service's own conversion once merged).
+fn event_partner(p: pb::Partner) -> Result<Partner> {
+    Ok(Partner {
+        kind: reply_enum("kind", p.kind)?,
+        status: reply_enum("status", p.status)?,
+        version: version(&p.etag)?,
+        create_time: micros("create_time", p.create_time)?,
+        update_time: micros("update_time", p.update_time)?,
+        id: p.id,
+        mpn_id: p.mpn_id,
+        display_name: p.display_name,
+    })
+}
+
+fn event_link(l: pb::PartnerLink) -> Result<PartnerLink> {
+    Ok(PartnerLink {
+        state: reply_enum("state", l.state)?,
+        create_time: micros("create_time", l.create_time)?,
+        update_time: micros("update_time", l.update_time)?,
+        id: l.id,
+        provider_id: l.provider_id,
+        reseller_id: l.reseller_id,
+    })
+}
+
+fn event_customer(c: pb::Customer) -> Result<Customer> {
+    let contact = c.billing_contact.unwrap_or_default();
+    Ok(Customer {
+        version: version(&c.etag)?,
+        create_time: micros("create_time", c.create_time)?,
+        update_time: micros("update_time", c.update_time)?,
+        id: c.id,
+        domain: c.domain,
+        company_name: c.company_name,
+        billing_contact: BillingContact {
+            email: contact.email,
+            first_name: contact.first_name,
+            last_name: contact.last_name,
+            culture: contact.culture,
+            language: contact.language,
+        },
+    })
+}
+
+fn event_subscription(s: pb::Subscription) -> Result<Subscription> {
+    Ok(Subscription {
+        service: reply_service(&s.service)?,
+        billing: reply_enum("billing", s.billing)?,
+        status: reply_enum("status", s.status)?,
+        channel: reply_enum("channel", s.channel)?,
+        version: version(&s.etag)?,
+        create_time: micros("create_time", s.create_time)?,
+        update_time: micros("update_time", s.update_time)?,
+        id: s.id,
+        customer_id: s.customer_id,
+        offer_name: s.offer_name,
+        quantity: s.quantity,
+        partner_of_record_id: some(s.partner_of_record_id),
+        indirect_provider_id: some(s.indirect_provider_id),
+    })
+}
+
+impl TryFrom<pb::Event> for Event {
+    type Error = Error;
+
+    fn try_from(message: pb::Event) -> Result<Self> {
+        use pb::event::Resource;
+        let resource = match message.resource {
+            Some(Resource::Partner(r)) => EventResource::Partner(event_partner(r)?),
+            Some(Resource::PartnerLink(r)) => EventResource::PartnerLink(event_link(r)?),
+            Some(Resource::Customer(r)) => EventResource::Customer(event_customer(r)?),
+            Some(Resource::Subscription(r)) => EventResource::Subscription(event_subscription(r)?),
+            Some(Resource::RelationshipRequest(r)) => EventResource::RelationshipRequest(r.try_into()?),
+            Some(Resource::Relationship(r)) => EventResource::Relationship(r.try_into()?),
+            Some(Resource::DelegatedAdminGrant(r)) => EventResource::DelegatedAdminGrant(r.try_into()?),
+            None => {
+                return Err(Error::internal(format!(
+                    "event {} came back without its resource",
+                    message.seq
+                )));
+            }
+        };
+        Ok(Event {
+            seq: message.seq,
+            time: micros("time", message.time)?,
+            event_type: message.r#type,
+            actor: message.actor,
+            resource,
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! RelationshipService over gRPC: each call decodes its request into a
+//! command, asks the `Relationships` service, and encodes the reply. The
+//! rules (I1-I7, M1-M3, D1-D5, A1-A3, E1-E3) are the service's.
+
+mod convert;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+pub use crate::service::relationships::RelationshipSettings;
+pub use convert::MAX_BATCH_CHECKS;
+
+use super::pb::relationship_service_server::RelationshipService;
+use super::{pb, principal};
+use crate::domain::Result;
+use crate::service::relationships::Relationships;
+
+pub struct RelationshipApi {
+    service: Arc<dyn Relationships>,
+    /// I3: the page that accepts invitations, for the url of a reply.
+    invitation_base_url: String,
+    /// I3: the default expiry, to check a request's `expire_after_days`.
+    invitation_default_days: i32,
+}
+
+impl RelationshipApi {
+    pub fn new(service: Arc<dyn Relationships>, settings: &RelationshipSettings) -> Self {
+        RelationshipApi {
+            service,
+            invitation_base_url: settings.invitation_base_url.clone(),
+            invitation_default_days: settings.invitation_default_days,
+        }
+    }
+
+    fn invitation(&self, invitation: &crate::domain::model::RelationshipRequest) -> pb::RelationshipRequest {
+        convert::invitation(invitation, &self.invitation_base_url)
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl RelationshipService for RelationshipApi {
+    type WatchEventsStream = EventStream;
+
+    async fn create_relationship_request(
+        &self,
+        request: Request<pb::CreateRelationshipRequestRequest>,
+    ) -> Result<Response<pb::RelationshipRequest>, Status> {
+        let principal = principal(&request)?;
+        let command = convert::create_relationship_request(request.into_inner(), self.invitation_default_days)?;
+        let invitation = self.service.create_relationship_request(&principal, command).await?;
+        Ok(Response::new(self.invitation(&invitation)))
+    }
+
+    async fn get_relationship_request(
+        &self,
+        request: Request<pb::GetRelationshipRequestRequest>,
+    ) -> Result<Response<pb::RelationshipRequest>, Status> {
+        let principal = principal(&request)?;
+        let id = crate::domain::validate::id("id", &request.get_ref().id)?;
+        let invitation = self.service.get_relationship_request(&principal, &id).await?;
+        Ok(Response::new(self.invitation(&invitation)))
+    }
+
+    async fn list_relationship_requests(
+        &self,
+        request: Request<pb::ListRelationshipRequestsRequest>,
+    ) -> Result<Response<pb::ListRelationshipRequestsResponse>, Status> {
+        let principal = principal(&request)?;
+        let command = request.into_inner().try_into()?;
+        let page = self.service.list_relationship_requests(&principal, command).await?;
+        Ok(Response::new(pb::ListRelationshipRequestsResponse {
+            relationship_requests: page.items.iter().map(|r| self.invitation(r)).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn revoke_relationship_request(
+        &self,
+        request: Request<pb::RevokeRelationshipRequestRequest>,
+    ) -> Result<Response<pb::RelationshipRequest>, Status> {
+        let principal = principal(&request)?;
+        let id = crate::domain::validate::id("id", &request.get_ref().id)?;
+        let invitation = self.service.revoke_relationship_request(&principal, &id).await?;
+        Ok(Response::new(self.invitation(&invitation)))
+    }
+
+    async fn accept_relationship_request(
+        &self,
+        request: Request<pb::AcceptRelationshipRequestRequest>,
+    ) -> Result<Response<pb::AcceptRelationshipRequestResponse>, Status> {
+        let principal = principal(&request)?;
+        let code = convert::acceptance_code(request.get_ref())?;
+        let accepted = self.service.accept_relationship_request(&principal, code).await?;
+        Ok(Response::new(convert::accepted(&accepted)))
+    }
+
+    async fn list_customer_relationships(
+        &self,
+        request: Request<pb::ListCustomerRelationshipsRequest>,
+    ) -> Result<Response<pb::ListCustomerRelationshipsResponse>, Status> {
+        let principal = principal(&request)?;
+        let command = request.into_inner().try_into()?;
+        let page = self.service.list_customer_relationships(&principal, command).await?;
+        Ok(Response::new((&page).into()))
+    }
+
+    async fn end_reseller_relationship(
+        &self,
+        request: Request<pb::EndResellerRelationshipRequest>,
+    ) -> Result<Response<pb::Relationship>, Status> {
+        let principal = principal(&request)?;
+        let command = request.into_inner().try_into()?;
+        let ended = self.service.end_reseller_relationship(&principal, command).await?;
+        Ok(Response::new((&ended).into()))
+    }
+
+    async fn grant_delegated_admin(
+        &self,
+        request: Request<pb::GrantDelegatedAdminRequest>,
+    ) -> Result<Response<pb::GrantDelegatedAdminResponse>, Status> {
+        let principal = principal(&request)?;
+        let command = request.into_inner().try_into()?;
+        let granted = self.service.grant_delegated_admin(&principal, command).await?;
+        Ok(Response::new((&granted).into()))
+    }
+
+    async fn revoke_delegated_admin(
+        &self,
+        request: Request<pb::RevokeDelegatedAdminRequest>,
+    ) -> Result<Response<pb::DelegatedAdminGrant>, Status> {
+        let principal = principal(&request)?;
+        let grant_id = crate::domain::validate::id("grant_id", &request.get_ref().grant_id)?;
+        let revoked = self.service.revoke_delegated_admin(&principal, &grant_id).await?;
+        Ok(Response::new((&revoked).into()))
+    }
+
+    async fn check_access(
+        &self,
+        request: Request<pb::CheckAccessRequest>,
+    ) -> Result<Response<pb::CheckAccessResponse>, Status> {
+        let principal = principal(&request)?;
+        let query = convert::access_query("", request.get_ref(), &principal)?;
+        let decision = self.service.check_access(&principal, query).await?;
+        Ok(Response::new(decision.into()))
+    }
+
+    async fn batch_check_access(
+        &self,
+        request: Request<pb::BatchCheckAccessRequest>,
+    ) -> Result<Response<pb::BatchCheckAccessResponse>, Status> {
+        let principal = principal(&request)?;
+        let queries = convert::batch_queries(request.get_ref(), &principal)?;
+        let decisions = self.service.batch_check_access(&principal, queries).await?;
+        Ok(Response::new(pb::BatchCheckAccessResponse {
+            results: decisions.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let principal = principal(&request)?;
+        let command = request.into_inner().try_into()?;
+        let page = self.service.list_events(&principal, command).await?;
+        Ok(Response::new(pb::ListEventsResponse {
+            events: page.items.iter().map(super::convert::event).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let principal = principal(&request)?;
+        let command = request.into_inner().try_into()?;
+        let events = self.service.watch_events(&principal, command).await?;
+        Ok(Response::new(Box::pin(events.map(|item| {
+            item.map(|event| super::convert::event(&event)).map_err(Status::from)
+        }))))
+    }
+}

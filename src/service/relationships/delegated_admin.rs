@@ -1,0 +1,170 @@
+//! D1-D3: delegated admin grants, and D2's one home: a customer has at most
+//! one transacting partner holding delegated admin per service.
+
+use super::{GrantDelegatedAdmin, Granted, LocalRelationships, tenant_mismatch};
+use crate::domain::model::{DelegatedAdminGrant, GrantState, Service};
+use crate::domain::principal::Principal;
+use crate::domain::{Error, Reason, Result, rules};
+use crate::service::request_key;
+use crate::store::{GrantTerms, WriteTx};
+
+/// D2, its one home: when `winner` is transacting with the customer and
+/// holds a grant in force for a service, every other transacting holder's
+/// grant for that service is SUPERSEDED (the decision is
+/// `rules::grants_to_supersede`). `services` are the services to decide;
+/// `None`: every service `winner` holds an ACTIVE grant for. Runs inside the
+/// write that changed who holds or who transacts: GrantDelegatedAdmin, an
+/// acceptance (I6), and a new link or a reinstated provider (P2, P3; that
+/// call writes this service's rows from the partner service's transaction,
+/// as the embedded deployment allows, and moves here with the split
+/// deployment). Returns the superseded grants.
+pub async fn supersede_for_transacting(
+    tx: &mut WriteTx,
+    customer_id: &str,
+    winner: &str,
+    services: Option<&[Service]>,
+) -> Result<Vec<DelegatedAdminGrant>> {
+    let now = tx.now();
+    // All the customer's ACTIVE grants, read once for every service.
+    let all_grants = tx.active_grants(customer_id, None, None).await?;
+    let services: Vec<Service> = match services {
+        Some(services) => services.to_vec(),
+        None => all_grants
+            .iter()
+            .filter(|g| g.partner_id == winner)
+            .map(|g| g.service)
+            .collect(),
+    };
+    // Nobody else holds a grant for these services: nothing gives way, and
+    // who transacts need not be read.
+    let contested = |service: &Service| {
+        all_grants
+            .iter()
+            .any(|g| g.service == *service && g.partner_id != winner)
+    };
+    if !services.iter().any(contested) {
+        return Ok(Vec::new());
+    }
+    let mut holders: Vec<String> = all_grants.iter().map(|g| g.partner_id.clone()).collect();
+    holders.push(winner.to_owned());
+    holders.sort();
+    holders.dedup();
+    let transacting = tx.transacting(customer_id, &holders).await?;
+    let mut superseded = Vec::new();
+    for service in services.iter().filter(|service| contested(service)) {
+        let holders: Vec<(DelegatedAdminGrant, bool)> = all_grants
+            .iter()
+            .filter(|g| g.service == *service)
+            .map(|g| (g.clone(), transacting.get(&g.partner_id).copied().unwrap_or(false)))
+            .collect();
+        let losers: Vec<DelegatedAdminGrant> = rules::grants_to_supersede(winner, *service, &holders, now)
+            .into_iter()
+            .cloned()
+            .collect();
+        for loser in losers {
+            superseded.push(tx.set_grant_state(loser, GrantState::Superseded).await?);
+        }
+    }
+    Ok(superseded)
+}
+
+/// D2 for a partner that may just have become transacting on some
+/// customers (a new link, a provider reinstated): its grants there win.
+pub async fn supersede_for_new_transactor(tx: &mut WriteTx, partner_id: &str, customer_ids: &[String]) -> Result<()> {
+    for customer_id in customer_ids {
+        supersede_for_transacting(tx, customer_id, partner_id, None).await?;
+    }
+    Ok(())
+}
+
+impl LocalRelationships {
+    /// D1, D2.
+    pub(super) async fn grant(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted> {
+        self.gate(principal).await?;
+        let Principal::Customer { customer_id: own } = principal else {
+            return Err(Error::role_not_allowed(
+                "grant delegated admin privileges (a customer's admin does)",
+            ));
+        };
+        let key = request_key(
+            principal,
+            "GrantDelegatedAdmin",
+            command.request_id.as_deref(),
+            &command,
+        )?;
+        if command.customer_id.as_ref().is_some_and(|id| id != own) {
+            return Err(tenant_mismatch());
+        }
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Some(id) = tx.replayed(key.as_ref()).await? {
+            let grant = tx
+                .grant(&id)
+                .await?
+                .ok_or_else(|| Error::internal("the grant of a replayed request is missing"))?;
+            return Ok(Granted {
+                grant,
+                superseded_grants: Vec::new(),
+            });
+        }
+        if tx.customer(own).await?.is_none() {
+            return Err(Error::not_found(
+                Reason::CustomerNotFound,
+                "the token's customer does not exist",
+            ));
+        }
+        rules::check_grantee(tx.partner(&command.partner_id).await?.as_ref())?;
+        let end_time = rules::grant_end(tx.now(), command.duration_days, command.auto_extend)?;
+        let service = command.service;
+        let grant = tx
+            .put_grant(
+                own,
+                &command.partner_id,
+                GrantTerms {
+                    service,
+                    scopes: rules::dedup(command.scopes),
+                    end_time,
+                    auto_extend: command.auto_extend,
+                },
+                None,
+            )
+            .await?;
+        let superseded = supersede_for_transacting(&mut tx, own, &command.partner_id, Some(&[service])).await?;
+        tx.remember(key.as_ref(), &grant.id).await?;
+        tx.commit().await?;
+        tracing::info!(grant_id = %grant.id, customer_id = %own, partner_id = %command.partner_id, service = %service, superseded = superseded.len(), "delegated admin granted");
+        Ok(Granted {
+            grant,
+            superseded_grants: superseded,
+        })
+    }
+
+    /// D3.
+    pub(super) async fn revoke_grant(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant> {
+        match principal {
+            Principal::Customer { .. } => {}
+            Principal::Partner { partner_id } => {
+                self.active_caller(partner_id).await?;
+            }
+            _ => return Err(Error::role_not_allowed("revoke delegated admin privileges")),
+        }
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Principal::Partner { partner_id } = principal {
+            tx.active_caller(partner_id).await?;
+        }
+        let Some(grant) = tx.grant(grant_id).await? else {
+            // Unknown ids are refused like another tenant's: nothing leaks.
+            return Err(Error::permission_denied(
+                Reason::NotGrantParty,
+                "only the customer's admin or the holder itself may revoke this grant",
+            ));
+        };
+        rules::check_grant_revoker(principal, &grant)?;
+        if grant.state != GrantState::Active {
+            return Ok(grant);
+        }
+        let revoked = tx.set_grant_state(grant, GrantState::Revoked).await?;
+        tx.commit().await?;
+        tracing::info!(grant_id = %revoked.id, "delegated admin revoked");
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,361 @@
+//! Relationships: the use cases of the RelationshipService (I1-I7, M1-M3,
+//! D1-D5, A1-A3, E1-E3), one file per use case: invitations (I1-I5),
+//! acceptance (I6, I7), relationships (M2, M3), delegated admin (D1-D3 and
+//! D2's one home), access (A1, A2) and events (E2, E3).
+
+mod acceptance;
+mod access;
+mod delegated_admin;
+mod events;
+mod invitations;
+mod relationships;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio_stream::Stream;
+
+pub use delegated_admin::{supersede_for_new_transactor, supersede_for_transacting};
+
+use crate::domain::access::{AccessQuery, Action, Decision};
+use crate::domain::model::{
+    DelegatedAdminGrant, Event, InvitationState, Partner, Relationship, RelationshipRequest, Scope, Service,
+};
+use crate::domain::paging::Page;
+use crate::domain::ports::AccessChecker;
+use crate::domain::principal::Principal;
+use crate::domain::{Error, Reason, Result, rules};
+use crate::service::partners::{self, Partners};
+use crate::store::Store;
+
+/// The RelationshipService in domain types: one function per RPC.
+#[async_trait]
+pub trait Relationships: Send + Sync + 'static {
+    /// I1, I2, I3: a partner invites a customer; the reply carries the code
+    /// and the url, once.
+    async fn create_relationship_request(
+        &self,
+        principal: &Principal,
+        command: CreateRelationshipRequest,
+    ) -> Result<RelationshipRequest>;
+
+    /// I4: the inviting partner and the named indirect reseller read it.
+    async fn get_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest>;
+
+    /// I4: a partner lists what it sent and what names it.
+    async fn list_relationship_requests(
+        &self,
+        principal: &Principal,
+        command: ListRelationshipRequests,
+    ) -> Result<Page<RelationshipRequest>>;
+
+    /// I5: the inviting partner (or the operator) revokes.
+    async fn revoke_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest>;
+
+    /// I6, I7, and D2 for the grants it makes.
+    async fn accept_relationship_request(&self, principal: &Principal, code: &str) -> Result<Accepted>;
+
+    /// M2.
+    async fn list_customer_relationships(
+        &self,
+        principal: &Principal,
+        command: ListCustomerRelationships,
+    ) -> Result<CustomerRelationships>;
+
+    /// M3.
+    async fn end_reseller_relationship(
+        &self,
+        principal: &Principal,
+        command: EndResellerRelationship,
+    ) -> Result<Relationship>;
+
+    /// D1, D2.
+    async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted>;
+
+    /// D3.
+    async fn revoke_delegated_admin(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant>;
+
+    /// A1: one decision, about `query.partner_id` on `query.customer_id`. A
+    /// partner asks only about itself (a suspended one is still answered:
+    /// PARTNER_NOT_ACTIVE); a customer's admin does not ask.
+    async fn check_access(&self, principal: &Principal, query: AccessQuery) -> Result<Decision>;
+
+    /// A2: many decisions, in the order of `queries`, with one read of the
+    /// store; one query the caller may not ask refuses them all.
+    async fn batch_check_access(&self, principal: &Principal, queries: Vec<AccessQuery>) -> Result<Vec<Decision>>;
+
+    /// E2.
+    async fn list_events(&self, principal: &Principal, command: ListEvents) -> Result<Page<Event>>;
+
+    /// E3: the backlog after `after_seq`, then live events. The stream ends
+    /// with RESOURCE_EXHAUSTED SLOW_CONSUMER when the consumer falls behind
+    /// and UNAVAILABLE SHUTTING_DOWN when the server stops.
+    async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream>;
+}
+
+/// E3: events as they are appended.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event>> + Send + 'static>>;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CreateRelationshipRequest {
+    /// Always the caller when given (I1).
+    pub inviting_partner_id: Option<String>,
+    pub indirect_reseller_id: Option<String>,
+    pub include_delegated_admin: bool,
+    /// I3: as asked; all three when empty with include_delegated_admin.
+    pub delegated_admin_services: Vec<Service>,
+    pub delegated_admin_scopes: Vec<Scope>,
+    pub customer_domain: Option<String>,
+    /// I3: 0 for the service's default.
+    pub expire_after_days: i32,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListRelationshipRequests {
+    pub inviting_partner_id: Option<String>,
+    pub indirect_reseller_id: Option<String>,
+    pub state: Option<InvitationState>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// I6: what an acceptance made (or, accepted again, what it had made).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    /// Without its code.
+    pub relationship_request: RelationshipRequest,
+    pub relationships: Vec<Relationship>,
+    pub grants: Vec<DelegatedAdminGrant>,
+    pub superseded_grants: Vec<DelegatedAdminGrant>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListCustomerRelationships {
+    pub customer_id: String,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// M2: one page of a customer's relationships and grants, in id order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CustomerRelationships {
+    pub relationships: Vec<Relationship>,
+    pub grants: Vec<DelegatedAdminGrant>,
+    pub next_page_token: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EndResellerRelationship {
+    pub customer_id: String,
+    /// The partner whose relationship ends: the caller for a partner; the
+    /// operator names it.
+    pub partner_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GrantDelegatedAdmin {
+    /// The caller's tenant when given.
+    pub customer_id: Option<String>,
+    pub partner_id: String,
+    pub service: Service,
+    pub scopes: Vec<Scope>,
+    /// D1: 0 for no end.
+    pub duration_days: i32,
+    pub auto_extend: bool,
+    pub request_id: Option<String>,
+}
+
+/// D1, D2: the grant, and the grants it superseded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Granted {
+    pub grant: DelegatedAdminGrant,
+    pub superseded_grants: Vec<DelegatedAdminGrant>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListEvents {
+    pub customer_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub after_seq: i64,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct WatchEvents {
+    pub customer_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub after_seq: i64,
+}
+
+/// Settings of RelationshipService.
+#[derive(Clone, Debug)]
+pub struct RelationshipSettings {
+    /// The page that accepts invitations; the url adds the query (I3).
+    pub invitation_base_url: String,
+    /// I3: days until an invitation expires when the request does not say.
+    pub invitation_default_days: i32,
+    /// E3: events buffered per WatchEvents stream before the consumer is
+    /// considered too slow.
+    pub watch_buffer: usize,
+    /// E3: how often a stream looks for events written by other replicas.
+    pub watch_poll: Duration,
+    /// E3: how long a full buffer may stay full before the consumer is
+    /// closed as too slow.
+    pub watch_grace: Duration,
+    /// Turns true when the server shuts down: open streams end at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Default for RelationshipSettings {
+    fn default() -> Self {
+        RelationshipSettings {
+            invitation_base_url: "https://partner.example/invitations/accept".to_owned(),
+            invitation_default_days: rules::DEFAULT_INVITATION_DAYS,
+            watch_buffer: 1024,
+            watch_poll: Duration::from_millis(500),
+            watch_grace: Duration::from_secs(5),
+            // No server: a signal that never fires.
+            shutdown: tokio::sync::watch::channel(false).1,
+        }
+    }
+}
+
+/// The RelationshipService over the store of this process.
+pub struct LocalRelationships {
+    store: Store,
+    /// Partners are read through their service outside transactions.
+    partners: Arc<dyn Partners>,
+    /// How this service reads partners (P4's gate, I1's inviter).
+    reader: Principal,
+    access: Arc<dyn AccessChecker>,
+    settings: RelationshipSettings,
+}
+
+impl LocalRelationships {
+    /// `access` decides A1 (the store's batching checker in a server).
+    pub fn new(
+        store: Store,
+        partners: Arc<dyn Partners>,
+        access: Arc<dyn AccessChecker>,
+        settings: RelationshipSettings,
+    ) -> Self {
+        LocalRelationships {
+            store,
+            partners,
+            reader: Principal::Service {
+                subject: "relationship-service".into(),
+            },
+            access,
+            settings,
+        }
+    }
+
+    /// The calling partner, refused unless ACTIVE (P4). A read before the
+    /// write: a write decides P4 again inside its transaction (W1).
+    async fn active_caller(&self, partner_id: &str) -> Result<Partner> {
+        let caller = match self.partners.get_partner(&self.reader, partner_id).await {
+            Ok(partner) => Some(partner),
+            Err(error) if error.reason == Reason::PartnerNotFound => None,
+            Err(error) => return Err(error),
+        };
+        rules::require_active_caller(caller.as_ref()).cloned()
+    }
+
+    /// P4: a partner that is not ACTIVE is refused every call (but
+    /// CheckAccess about itself), decided from the caller alone before any
+    /// lookup (W2).
+    async fn gate(&self, principal: &Principal) -> Result<()> {
+        partners::require_active_caller(self.partners.as_ref(), &self.reader, principal).await
+    }
+}
+
+/// C4: the question a partner's read of a customer's relationships asks.
+fn view_query(partner_id: &str, customer_id: &str) -> AccessQuery {
+    AccessQuery {
+        partner_id: partner_id.to_owned(),
+        customer_id: customer_id.to_owned(),
+        action: Action::View,
+        service: None,
+        subscription_id: None,
+    }
+}
+
+fn tenant_mismatch() -> Error {
+    Error::permission_denied(Reason::TenantMismatch, "a customer admin acts only on its own tenant")
+}
+
+#[async_trait]
+impl Relationships for LocalRelationships {
+    async fn create_relationship_request(
+        &self,
+        principal: &Principal,
+        command: CreateRelationshipRequest,
+    ) -> Result<RelationshipRequest> {
+        self.create_invitation(principal, command).await
+    }
+
+    async fn get_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest> {
+        self.get_invitation(principal, id).await
+    }
+
+    async fn list_relationship_requests(
+        &self,
+        principal: &Principal,
+        command: ListRelationshipRequests,
+    ) -> Result<Page<RelationshipRequest>> {
+        self.list_invitations(principal, command).await
+    }
+
+    async fn revoke_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest> {
+        self.revoke_invitation(principal, id).await
+    }
+
+    async fn accept_relationship_request(&self, principal: &Principal, code: &str) -> Result<Accepted> {
+        self.accept(principal, code).await
+    }
+
+    async fn list_customer_relationships(
+        &self,
+        principal: &Principal,
+        command: ListCustomerRelationships,
+    ) -> Result<CustomerRelationships> {
+        self.customer_relationships(principal, command).await
+    }
+
+    async fn end_reseller_relationship(
+        &self,
+        principal: &Principal,
+        command: EndResellerRelationship,
+    ) -> Result<Relationship> {
+        self.end_reseller(principal, command).await
+    }
+
+    async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted> {
+        self.grant(principal, command).await
+    }
+
+    async fn revoke_delegated_admin(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant> {
+        self.revoke_grant(principal, grant_id).await
+    }
+
+    async fn check_access(&self, principal: &Principal, query: AccessQuery) -> Result<Decision> {
+        self.decide(principal, query).await
+    }
+
+    async fn batch_check_access(&self, principal: &Principal, queries: Vec<AccessQuery>) -> Result<Vec<Decision>> {
+        self.decide_batch(principal, queries).await
+    }
+
+    async fn list_events(&self, principal: &Principal, command: ListEvents) -> Result<Page<Event>> {
+        self.events(principal, command).await
+    }
+
+    async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream> {
+        self.watch(principal, command).await
+    }
+}
