@@ -32,7 +32,7 @@ use crate::api::{CustomerApi, Framing, PartnerApi, RelationshipApi, Relationship
 use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
-use crate::domain::ports::{AccessChecker, PartnerDirectory};
+use crate::domain::ports::AccessChecker;
 use crate::service::customers::{Customers, LocalCustomers};
 use crate::service::partners::{LocalPartners, Partners};
 use crate::service::relationships::{LocalRelationships, Relationships};
@@ -143,12 +143,10 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let addr = listener.local_addr()?;
 
     let local_partners: Arc<dyn Partners> = Arc::new(LocalPartners::new(store.clone()));
-    let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
     // A statement per few checks, not per check; a quarter of the pool
     // serves them, the rest stays free for everything else.
     let batches_in_flight = (config.max_connections as usize).div_ceil(4);
     let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
-    let customers: Arc<dyn Customers> = Arc::new(LocalCustomers::new(store.clone(), partners.clone(), access.clone()));
     let limit = config.max_message_bytes;
     let auth = interceptor(authority.clone());
     // One budget of calls in flight for the three services together; health
@@ -165,6 +163,11 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         local_partners.clone(),
         access.clone(),
         relationship_settings.clone(),
+    ));
+    let customers: Arc<dyn Customers> = Arc::new(LocalCustomers::new(
+        store.clone(),
+        local_partners.clone(),
+        relationships.clone(),
     ));
     // W3: the framing check wraps the rest, so it sees every answer.
     let partner_service = Framing::new(InterceptedService::new(

@@ -518,7 +518,7 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
     let store = server.server.store().clone();
     partnercenter::service::relationships::LocalRelationships::new(
         store.clone(),
-        partnercenter::service::partners::LocalPartners::new(store.clone()),
+        Arc::new(partnercenter::service::partners::LocalPartners::new(store.clone())),
         Arc::new(store),
         Default::default(),
     )

@@ -1,7 +1,8 @@
 //! CustomerService: customers (C1-C6) and subscriptions (S1-S3) as use
-//! cases in domain types. Partner data and access decisions read outside a
-//! write come through the partner and access seams; inside its own write a
-//! use case reads (never writes) other tables through the store (W1).
+//! cases in domain types. Partners and access decisions read outside a
+//! write come through the `Partners` and `Relationships` services; inside
+//! its own write a use case reads (never writes) their tables through the
+//! store (W1).
 
 mod customers;
 mod subscriptions;
@@ -16,9 +17,10 @@ use crate::domain::model::{
     Billing, BillingContact, Channel, Customer, Partner, Service, Subscription, SubscriptionStatus,
 };
 use crate::domain::paging::Page;
-use crate::domain::ports::{AccessChecker, PartnerDirectory};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::partners::{self, Partners};
+use crate::service::relationships::Relationships;
 use crate::store::Store;
 
 /// The CustomerService, in-process or in another process.
@@ -143,21 +145,28 @@ pub struct UpdateSubscription {
 /// The CustomerService over the store of this process.
 pub struct LocalCustomers {
     store: Store,
-    partners: Arc<dyn PartnerDirectory>,
-    access: Arc<dyn AccessChecker>,
+    partners: Arc<dyn Partners>,
+    /// A1 decisions (C4, C5) outside a write.
+    relationships: Arc<dyn Relationships>,
+    /// How this service reads partners and asks for decisions.
+    reader: Principal,
 }
 
 impl LocalCustomers {
-    pub fn new(store: Store, partners: Arc<dyn PartnerDirectory>, access: Arc<dyn AccessChecker>) -> Self {
+    pub fn new(store: Store, partners: Arc<dyn Partners>, relationships: Arc<dyn Relationships>) -> Self {
         LocalCustomers {
             store,
             partners,
-            access,
+            relationships,
+            reader: Principal::Service {
+                subject: "customer-service".into(),
+            },
         }
     }
 
     async fn decide(&self, partner_id: &str, customer_id: &str, action: Action) -> Result<Decision> {
-        self.access.check(&query(partner_id, customer_id, action)).await
+        let query = query(partner_id, customer_id, action);
+        self.relationships.check_access(&self.reader, query).await
     }
 
     /// C4, C5: who may read a customer and its subscriptions.
@@ -175,7 +184,11 @@ impl LocalCustomers {
     /// The calling partner, which must exist and be ACTIVE (P4). Read
     /// outside any write: a write decides it again inside (W1).
     async fn active_caller(&self, partner_id: &str) -> Result<Partner> {
-        let caller = self.partners.partner(partner_id).await?;
+        let caller = match self.partners.get_partner(&self.reader, partner_id).await {
+            Ok(partner) => Some(partner),
+            Err(error) if error.reason == Reason::PartnerNotFound => None,
+            Err(error) => return Err(error),
+        };
         rules::require_active_caller(caller.as_ref()).cloned()
     }
 
@@ -183,10 +196,7 @@ impl LocalCustomers {
     /// refused every call, decided from the caller alone before any lookup
     /// (W2).
     async fn gate(&self, principal: &Principal) -> Result<()> {
-        if let Principal::Partner { partner_id } = principal {
-            self.active_caller(partner_id).await?;
-        }
-        Ok(())
+        partners::require_active_caller(self.partners.as_ref(), &self.reader, principal).await
     }
 }
 
