@@ -588,3 +588,138 @@ impl TryFrom<pb::ListSubscriptionsResponse> for Page<Subscription> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are UUIDs.
+    fn id(n: u8) -> String {
+        format!("00000000-0000-4000-8000-{n:012}")
+    }
+
+    fn contact() -> BillingContact {
+        BillingContact {
+            email: "a@b.cn".into(),
+            first_name: "Li".into(),
+            last_name: "Wei".into(),
+            culture: "zh-CN".into(),
+            language: "zh".into(),
+        }
+    }
+
+    /// The remote client sends a command as a request the server decodes
+    /// back into the very same command.
+    fn round_trip<C, R>(command: C)
+    where
+        C: Clone + std::fmt::Debug + PartialEq + TryFrom<R, Error = Error>,
+        R: From<C>,
+    {
+        let decoded = C::try_from(R::from(command.clone()));
+        assert_eq!(decoded.ok(), Some(command));
+    }
+
+    #[test]
+    fn commands_survive_the_wire() {
+        round_trip::<_, pb::CreateCustomerRequest>(CreateCustomer {
+            domain: "a.cn".into(),
+            company_name: "Acme".into(),
+            billing_contact: contact(),
+            indirect_reseller_id: Some(id(2)),
+            request_id: Some("req-1".into()),
+        });
+        round_trip::<_, pb::GetCustomerRequest>(GetCustomer { id: id(1) });
+        round_trip::<_, pb::ListCustomersRequest>(ListCustomers {
+            page_size: 7,
+            page_token: String::new(),
+            company_name_prefix: "ac".into(),
+            domain_prefix: "a".into(),
+            indirect_reseller_id: None,
+        });
+        round_trip::<_, pb::UpdateCustomerRequest>(UpdateCustomer {
+            id: id(1),
+            etag: etag(3),
+            fields: vec![
+                CustomerField::CompanyName,
+                CustomerField::Email,
+                CustomerField::Language,
+            ],
+            company_name: "Acme".into(),
+            billing_contact: contact(),
+        });
+        round_trip::<_, pb::CreateSubscriptionRequest>(CreateSubscription {
+            customer_id: id(1),
+            service: Service::Azure,
+            offer_name: "Plan".into(),
+            quantity: 3,
+            billing: Billing::Usage,
+            status: Some(SubscriptionStatus::Suspended),
+            channel: Channel::Csp,
+            partner_of_record_id: Some(id(3)),
+            indirect_provider_id: Some(id(4)),
+            request_id: None,
+        });
+        round_trip::<_, pb::GetSubscriptionRequest>(GetSubscription { id: id(5) });
+        round_trip::<_, pb::ListSubscriptionsRequest>(ListSubscriptions {
+            page_size: 0,
+            page_token: String::new(),
+            customer_id: id(1),
+            service: Some(Service::Office365),
+            status: Some(SubscriptionStatus::Active),
+        });
+        round_trip::<_, pb::UpdateSubscriptionRequest>(UpdateSubscription {
+            id: id(5),
+            etag: String::new(),
+            quantity: Some(4),
+            status: Some(SubscriptionStatus::Cancelled),
+        });
+    }
+
+    #[test]
+    fn a_billing_contact_mask_names_its_five_fields() {
+        let command = UpdateCustomer::try_from(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer {
+                id: id(1),
+                billing_contact: Some(pb_contact(&contact())),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["billing_contact".into(), "billing_contact.email".into()],
+            }),
+        });
+        assert_eq!(command.map(|c| c.fields).ok(), Some(CustomerField::ALL[1..].to_vec()));
+    }
+
+    #[test]
+    fn replies_survive_the_wire() {
+        let customer = Customer {
+            id: id(1),
+            domain: "a.cn".into(),
+            company_name: "Acme".into(),
+            billing_contact: contact(),
+            version: 4,
+            create_time: 1_800_000_000_123_456,
+            update_time: 1_800_000_001_000_001,
+        };
+        assert_eq!(Customer::try_from(pb::Customer::from(&customer)).ok(), Some(customer));
+        let subscription = Subscription {
+            id: id(5),
+            customer_id: id(1),
+            service: Service::Dynamics365,
+            offer_name: "Plan".into(),
+            quantity: 2,
+            billing: Billing::License,
+            status: SubscriptionStatus::Active,
+            channel: Channel::Advisor,
+            partner_of_record_id: Some(id(3)),
+            indirect_provider_id: None,
+            version: 1,
+            create_time: 0,
+            update_time: -1,
+        };
+        assert_eq!(
+            Subscription::try_from(pb::Subscription::from(&subscription)).ok(),
+            Some(subscription)
+        );
+    }
+}

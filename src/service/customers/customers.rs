@@ -205,3 +205,89 @@ fn updated(current: &Customer, command: &UpdateCustomer) -> Customer {
     }
     next
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::{GrantState, RelationshipKind, RelationshipSource, Scope, Service};
+
+    #[test]
+    fn c1_creator_rights_of_a_direct_reseller() {
+        let mut ids = (0..).map(|n: i32| n.to_string());
+        let (relationships, grants) = rules::creator_rights("c", "p", None, 9, || ids.next().unwrap_or_default());
+        let kinds: Vec<_> = relationships.iter().map(|r| (r.partner_id.as_str(), r.kind)).collect();
+        assert_eq!(kinds, [("p", RelationshipKind::Reseller)]);
+        assert!(
+            relationships
+                .iter()
+                .all(|r| r.source == RelationshipSource::CustomerCreation)
+        );
+        let services: Vec<_> = grants.iter().map(|g| g.service).collect();
+        assert_eq!(services, Service::ALL);
+        assert!(grants.iter().all(|g| g.partner_id == "p"
+            && g.scopes == [Scope::Provisioning, Scope::Support]
+            && g.state == GrantState::Active
+            && g.end_time.is_none()));
+    }
+
+    #[test]
+    fn c1_creator_rights_of_a_provider_naming_its_reseller() {
+        let mut ids = (0..).map(|n: i32| n.to_string());
+        let (relationships, grants) =
+            rules::creator_rights("c", "prov", Some("res"), 9, || ids.next().unwrap_or_default());
+        let kinds: Vec<_> = relationships
+            .iter()
+            .map(|r| (r.partner_id.as_str(), r.kind, r.indirect_provider_id.as_deref()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("prov", RelationshipKind::Reseller, None),
+                ("res", RelationshipKind::IndirectReseller, Some("prov")),
+            ]
+        );
+        // DAP goes to the one that does the work: the reseller.
+        assert!(grants.iter().all(|g| g.partner_id == "res"));
+        assert_eq!(grants.len(), Service::ALL.len());
+    }
+
+    fn customer() -> Customer {
+        Customer {
+            id: "c".into(),
+            domain: "a.cn".into(),
+            company_name: "Old".into(),
+            billing_contact: BillingContact {
+                email: "old@a.cn".into(),
+                first_name: "Old".into(),
+                last_name: "Old".into(),
+                culture: "zh-CN".into(),
+                language: "zh".into(),
+            },
+            version: 1,
+            create_time: 1,
+            update_time: 1,
+        }
+    }
+
+    #[test]
+    fn update_customer_changes_only_the_named_fields_trimmed() {
+        let command = UpdateCustomer {
+            id: "c".into(),
+            etag: String::new(),
+            fields: vec![CustomerField::CompanyName, CustomerField::LastName],
+            company_name: "  New  ".into(),
+            billing_contact: BillingContact {
+                email: "new@a.cn".into(),
+                first_name: "New".into(),
+                last_name: " New ".into(),
+                culture: "en-US".into(),
+                language: "en".into(),
+            },
+        };
+        let next = updated(&customer(), &command);
+        let mut expected = customer();
+        expected.company_name = "New".into();
+        expected.billing_contact.last_name = "New".into();
+        assert_eq!(next, expected);
+    }
+}

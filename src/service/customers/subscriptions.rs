@@ -6,41 +6,26 @@ use super::{
     query, require_sell, subscription_not_found, tenant_mismatch,
 };
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
-use crate::domain::model::{
-    Channel, PartnerKind, Relationship, RelationshipKind, RelationshipSource, RelationshipState, Subscription,
-    SubscriptionStatus, etag,
-};
+use crate::domain::model::{Channel, PartnerKind, RelationshipKind, Subscription, SubscriptionStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
 use crate::service::request_key;
 use crate::store::{SubscriptionFilter, WriteTx, new_id};
 
-/// S1: an ADVISOR subscription gives its partner VIEW through an ADVISOR
-/// relationship, unless it has an ACTIVE one already. The one place that
-/// relationship is written. A cross-service write: the row belongs to the
-/// RelationshipService, and the write moves to it with the split
-/// deployment.
+/// S1: the ADVISOR relationship an ADVISOR subscription gives its partner
+/// (`rules::advisor_relationship`), unless it has an ACTIVE one already.
+/// The one place that relationship is written. A cross-service write: the
+/// row belongs to the RelationshipService, and the write moves to it with
+/// the split deployment.
 async fn grant_advisor_view(tx: &mut WriteTx, subscription: &Subscription) -> Result<()> {
-    let (Channel::Advisor, Some(advisor_id)) = (subscription.channel, &subscription.partner_of_record_id) else {
+    let Some(advisor) = rules::advisor_relationship(subscription, tx.now(), new_id) else {
         return Ok(());
     };
     let existing = tx
-        .active_relationships(&subscription.customer_id, advisor_id, RelationshipKind::Advisor)
+        .active_relationships(&advisor.customer_id, &advisor.partner_id, RelationshipKind::Advisor)
         .await?;
     if existing.is_empty() {
-        let advisor = Relationship {
-            id: new_id(),
-            customer_id: subscription.customer_id.clone(),
-            partner_id: advisor_id.clone(),
-            kind: RelationshipKind::Advisor,
-            indirect_provider_id: None,
-            state: RelationshipState::Active,
-            source: RelationshipSource::AdvisorSubscription,
-            relationship_request_id: None,
-            start_time: tx.now(),
-            end_time: None,
-        };
         tx.insert_relationship(&advisor).await?;
     }
     Ok(())
@@ -293,5 +278,61 @@ impl LocalCustomers {
         tx.commit().await?;
         tracing::info!(subscription_id = %updated.id, quantity = updated.quantity, status = %updated.status, "subscription updated");
         Ok(updated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::model::*;
+    use crate::domain::rules;
+
+    fn subscription(channel: Channel, partner_of_record_id: Option<&str>) -> Subscription {
+        Subscription {
+            id: "s".into(),
+            customer_id: "c".into(),
+            service: Service::Azure,
+            offer_name: "offer".into(),
+            quantity: 1,
+            billing: Billing::License,
+            status: SubscriptionStatus::Active,
+            channel,
+            partner_of_record_id: partner_of_record_id.map(str::to_owned),
+            indirect_provider_id: None,
+            version: 1,
+            create_time: 5,
+            update_time: 5,
+        }
+    }
+
+    #[test]
+    fn s1_advisor_subscription_gives_its_partner_an_advisor_relationship() {
+        let advisor = rules::advisor_relationship(&subscription(Channel::Advisor, Some("a")), 7, || "r".into());
+        assert_eq!(
+            advisor,
+            Some(Relationship {
+                id: "r".into(),
+                customer_id: "c".into(),
+                partner_id: "a".into(),
+                kind: RelationshipKind::Advisor,
+                indirect_provider_id: None,
+                state: RelationshipState::Active,
+                source: RelationshipSource::AdvisorSubscription,
+                relationship_request_id: None,
+                start_time: 7,
+                end_time: None,
+            })
+        );
+    }
+
+    #[test]
+    fn s1_other_subscriptions_give_no_relationship() {
+        for (channel, partner) in [
+            (Channel::Csp, Some("p")),
+            (Channel::Direct, None),
+            (Channel::Advisor, None),
+        ] {
+            let given = rules::advisor_relationship(&subscription(channel, partner), 7, || "r".into());
+            assert_eq!(given, None, "{channel:?} {partner:?}");
+        }
     }
 }
