@@ -4,8 +4,8 @@
 //! its own write a use case reads (never writes) their tables through the
 //! store (W1).
 
-mod customers;
 mod subscriptions;
+mod tenants;
 
 use std::sync::Arc;
 

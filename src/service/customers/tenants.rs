@@ -1,4 +1,4 @@
-//! C1-C6: creating, reading, listing and updating customers.
+//! C1-C6: creating, reading, listing and updating customers (tenants).
 
 use super::{
     CreateCustomer, CustomerField, GetCustomer, ListCustomers, LocalCustomers, UpdateCustomer, customer_not_found,
