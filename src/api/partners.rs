@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{ProtoEnum, optional, required};
+use super::convert::{ProtoEnum, optional};
 use super::pb::partner_service_server::PartnerService;
 use super::{mask_paths, pb, principal, validated};
 use crate::domain::model::{LinkState, Micros, Partner, PartnerKind, PartnerLink, PartnerStatus};
 use crate::domain::paging::Page;
 use crate::domain::{Error, validate};
 use crate::service::partners::{
-    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, Partners, UnlinkIndirectReseller,
-    UpdatePartner,
+    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, PartnerField, Partners,
+    UnlinkIndirectReseller, UpdatePartner,
 };
 
 pub struct PartnerApi {
@@ -98,8 +98,15 @@ impl PartnerService for PartnerApi {
     }
 }
 
-// Requests to commands (the server), with the checks of the request alone:
-// INVALID_ARGUMENT comes before any other answer.
+// Requests to commands (the server), with the checks of the request alone
+// that come before any other answer (INVALID_ARGUMENT). Enum numbers are
+// decoded here; the fields of CreatePartner and UpdatePartner's values are
+// checked by the service after the caller's role, as they always were.
+
+/// An empty string is an absent value.
+fn present(value: String) -> Option<String> {
+    Some(value).filter(|value| !value.is_empty())
+}
 
 impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
     type Error = Error;
@@ -107,10 +114,7 @@ impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
     fn try_from(body: pb::CreatePartnerRequest) -> Result<Self, Error> {
         let input = body.partner.unwrap_or_default();
         validated! {
-            request_id = validate::request_id("request_id", &body.request_id);
-            _mpn_id = validate::mpn_id("partner.mpn_id", &input.mpn_id);
-            _name = validate::name("partner.display_name", &input.display_name);
-            kind = required::<PartnerKind>("partner.kind", input.kind);
+            kind = optional::<PartnerKind>("partner.kind", input.kind);
             status = optional::<PartnerStatus>("partner.status", input.status);
         }
         Ok(CreatePartner {
@@ -118,7 +122,7 @@ impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
             display_name: input.display_name,
             kind,
             status,
-            request_id,
+            request_id: present(body.request_id),
         })
     }
 }
@@ -140,35 +144,37 @@ impl TryFrom<pb::ListPartnersRequest> for ListPartners {
     }
 }
 
-const UPDATABLE: [&str; 3] = ["display_name", "kind", "status"];
-
 impl TryFrom<pb::UpdatePartnerRequest> for UpdatePartner {
     type Error = Error;
 
     fn try_from(body: pb::UpdatePartnerRequest) -> Result<Self, Error> {
         let input = body.partner.unwrap_or_default();
         let id = validate::id("partner.id", &input.id)?;
-        let paths = mask_paths(body.update_mask, &UPDATABLE)?;
-        let mut command = UpdatePartner {
+        let updatable = PartnerField::ALL.map(PartnerField::as_str);
+        let fields: Vec<PartnerField> = mask_paths(body.update_mask, &updatable)?
+            .iter()
+            .filter_map(|path| PartnerField::ALL.into_iter().find(|field| field.as_str() == path))
+            .collect();
+        // Only the fields in the mask are read.
+        let masked = |field| fields.contains(&field);
+        validated! {
+            kind = match masked(PartnerField::Kind) {
+                true => optional::<PartnerKind>("partner.kind", input.kind),
+                false => Ok(None),
+            };
+            status = match masked(PartnerField::Status) {
+                true => optional::<PartnerStatus>("partner.status", input.status),
+                false => Ok(None),
+            };
+        }
+        Ok(UpdatePartner {
             id,
             etag: input.etag,
-            display_name: None,
-            kind: None,
-            status: None,
-        };
-        let mut violations = crate::domain::error::Violations::default();
-        for path in &paths {
-            match path.as_str() {
-                "display_name" => {
-                    violations.check(validate::name("partner.display_name", &input.display_name));
-                    command.display_name = Some(input.display_name.clone());
-                }
-                "kind" => command.kind = violations.take(required::<PartnerKind>("partner.kind", input.kind)),
-                _ => command.status = violations.take(required::<PartnerStatus>("partner.status", input.status)),
-            }
-        }
-        violations.into_result()?;
-        Ok(command)
+            display_name: input.display_name,
+            fields,
+            kind,
+            status,
+        })
     }
 }
 
@@ -179,12 +185,11 @@ impl TryFrom<pb::LinkIndirectResellerRequest> for LinkIndirectReseller {
         validated! {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
-            request_id = validate::request_id("request_id", &body.request_id);
         }
         Ok(LinkIndirectReseller {
             provider_id,
             reseller_id,
-            request_id,
+            request_id: present(body.request_id),
         })
     }
 }
@@ -229,7 +234,7 @@ impl From<CreatePartner> for pb::CreatePartnerRequest {
             partner: Some(pb::Partner {
                 mpn_id: command.mpn_id,
                 display_name: command.display_name,
-                kind: command.kind.to_proto(),
+                kind: command.kind.map_or(0, ProtoEnum::to_proto),
                 status: command.status.map_or(0, ProtoEnum::to_proto),
                 ..Default::default()
             }),
@@ -251,21 +256,12 @@ impl From<ListPartners> for pb::ListPartnersRequest {
 
 impl From<UpdatePartner> for pb::UpdatePartnerRequest {
     fn from(command: UpdatePartner) -> Self {
-        let mut paths = Vec::new();
-        if command.display_name.is_some() {
-            paths.push(UPDATABLE[0].to_owned());
-        }
-        if command.kind.is_some() {
-            paths.push(UPDATABLE[1].to_owned());
-        }
-        if command.status.is_some() {
-            paths.push(UPDATABLE[2].to_owned());
-        }
+        let paths = command.fields.iter().map(|field| field.as_str().to_owned()).collect();
         pb::UpdatePartnerRequest {
             partner: Some(pb::Partner {
                 id: command.id,
                 etag: command.etag,
-                display_name: command.display_name.unwrap_or_default(),
+                display_name: command.display_name,
                 kind: command.kind.map_or(0, ProtoEnum::to_proto),
                 status: command.status.map_or(0, ProtoEnum::to_proto),
                 ..Default::default()
@@ -453,7 +449,7 @@ mod tests {
         let create = CreatePartner {
             mpn_id: "1234567".into(),
             display_name: " Contoso ".into(),
-            kind: PartnerKind::Advisor,
+            kind: Some(PartnerKind::Advisor),
             status: Some(PartnerStatus::Suspended),
             request_id: Some("r-1".into()),
         };
@@ -464,7 +460,8 @@ mod tests {
         let update = UpdatePartner {
             id: "0190a5b4-7c2e-7d3a-9f10-2b3c4d5e6f70".into(),
             etag: "W/\"3\"".into(),
-            display_name: None,
+            fields: vec![PartnerField::Status, PartnerField::Kind],
+            display_name: String::new(),
             kind: Some(PartnerKind::IndirectReseller),
             status: Some(PartnerStatus::Active),
         };

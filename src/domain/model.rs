@@ -209,6 +209,12 @@ pub struct DelegatedAdminGrant {
     pub auto_extend: bool,
 }
 
+/// D4, the one home of "in force", on a grant's fields (for readers that
+/// hold only those): see `DelegatedAdminGrant::in_force`.
+pub fn grant_in_force(state: GrantState, end_time: Option<Micros>, auto_extend: bool, now: Micros) -> bool {
+    state == GrantState::Active && (auto_extend || end_time.is_none_or(|end| now < end))
+}
+
 /// D4: how long an auto-extending grant is extended at each expiry.
 pub const AUTO_EXTEND_PERIOD: Micros = 180 * MICROS_PER_DAY;
 
@@ -216,8 +222,9 @@ impl DelegatedAdminGrant {
     /// D4: a grant authorizes while ACTIVE and before its end_time; an
     /// auto-extending grant is extended by 180 days as often as needed, so
     /// it authorizes until revoked. Decided on the clock, not on the sweep.
+    /// Its SQL form is `store::access::grant_in_force`, tested against this.
     pub fn in_force(&self, now: Micros) -> bool {
-        self.state == GrantState::Active && (self.auto_extend || self.end_time.is_none_or(|end| now < end))
+        grant_in_force(self.state, self.end_time, self.auto_extend, now)
     }
 
     pub fn has_scope(&self, scope: Scope) -> bool {

@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::domain::error::Violations;
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, Result, rules};
+use crate::domain::{Error, Reason, Result, rules, validate};
 use crate::store::{LinkFilter, PartnerFilter, Store, WriteTx, new_id};
 
 /// The PartnerService in domain types: what callers, and the other two
@@ -47,12 +48,16 @@ pub trait Partners: Send + Sync + 'static {
     async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>>;
 }
 
+/// As sent: P1 answers a caller that may not create partners before it
+/// looks at the partner, so the service checks these fields (all at once)
+/// after the caller's role.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreatePartner {
     pub mpn_id: String,
-    /// As sent; stored trimmed.
+    /// Stored trimmed.
     pub display_name: String,
-    pub kind: PartnerKind,
+    /// Required: absent is INVALID_ARGUMENT.
+    pub kind: Option<PartnerKind>,
     /// ACTIVE when absent.
     pub status: Option<PartnerStatus>,
     pub request_id: Option<String>,
@@ -66,15 +71,40 @@ pub struct ListPartners {
     pub page_token: String,
 }
 
-/// The fields an update mask names: `Some` for each field in the mask.
+/// A field an update may change (an update mask's path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PartnerField {
+    DisplayName,
+    Kind,
+    Status,
+}
+
+impl PartnerField {
+    pub const ALL: [PartnerField; 3] = [PartnerField::DisplayName, PartnerField::Kind, PartnerField::Status];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerField::DisplayName => "display_name",
+            PartnerField::Kind => "kind",
+            PartnerField::Status => "status",
+        }
+    }
+}
+
+/// The values of the fields in `fields` (the update mask, never empty) as
+/// sent: who may change which field (P3) is answered before the values are
+/// checked, so the service checks them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UpdatePartner {
     pub id: String,
     /// AIP-154: empty means "whatever the current version is".
     pub etag: String,
-    /// As sent; stored trimmed.
-    pub display_name: Option<String>,
+    pub fields: Vec<PartnerField>,
+    /// Stored trimmed.
+    pub display_name: String,
+    /// Required when in `fields`.
     pub kind: Option<PartnerKind>,
+    /// Required when in `fields`.
     pub status: Option<PartnerStatus>,
 }
 
@@ -117,6 +147,19 @@ pub async fn require_active_caller(partners: &dyn Partners, reader: &Principal, 
         Err(error) => return Err(error),
     };
     rules::require_active_caller(partner.as_ref()).map(|_| ())
+}
+
+fn required<T>(field: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// AIP-155: a request id is checked with the rest of the request, after the
+/// caller's role.
+fn checked_request_id(request_id: &Option<String>) -> Result<()> {
+    match request_id {
+        Some(request_id) => validate::request_id("request_id", request_id).map(|_| ()),
+        None => Ok(()),
+    }
 }
 
 /// The PartnerService of this process, over the store.
@@ -166,7 +209,16 @@ impl Partners for LocalPartners {
     async fn create_partner(&self, principal: &Principal, command: CreatePartner) -> Result<Partner> {
         self.gate(principal).await?;
         rules::require_operator(principal, "create partners")?;
+        checked_request_id(&command.request_id)?;
         let key = super::request_key(principal, "CreatePartner", command.request_id.as_deref(), &command)?;
+        let mut violations = Violations::default();
+        violations.check(validate::mpn_id("partner.mpn_id", &command.mpn_id));
+        violations.check(validate::name("partner.display_name", &command.display_name));
+        let kind = violations.take(required("partner.kind", command.kind));
+        violations.into_result()?;
+        let Some(kind) = kind else {
+            return Err(Error::internal("validation lost a value"));
+        };
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
         if let Some(id) = tx.replayed(key.as_ref()).await? {
@@ -183,7 +235,7 @@ impl Partners for LocalPartners {
             id: new_id(),
             mpn_id: command.mpn_id,
             display_name: command.display_name.trim().to_owned(),
-            kind: command.kind,
+            kind,
             status: command.status.unwrap_or(PartnerStatus::Active),
             version: 1,
             create_time: now,
@@ -249,7 +301,7 @@ impl Partners for LocalPartners {
     async fn update_partner(&self, principal: &Principal, command: UpdatePartner) -> Result<Partner> {
         let id = command.id.as_str();
         self.gate(principal).await?;
-        let renames_only = command.kind.is_none() && command.status.is_none();
+        let renames_only = command.fields.iter().all(|field| *field == PartnerField::DisplayName);
         match principal {
             Principal::Operator { .. } => {}
             Principal::Partner { partner_id } if partner_id == id && renames_only => {}
@@ -261,6 +313,18 @@ impl Partners for LocalPartners {
             }
             _ => return Err(Error::role_not_allowed("update partners")),
         }
+        let mut violations = Violations::default();
+        let (mut kind, mut status) = (None, None);
+        for field in &command.fields {
+            match field {
+                PartnerField::DisplayName => {
+                    violations.check(validate::name("partner.display_name", &command.display_name))
+                }
+                PartnerField::Kind => kind = violations.take(required("partner.kind", command.kind)),
+                PartnerField::Status => status = violations.take(required("partner.status", command.status)),
+            }
+        }
+        violations.into_result()?;
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
         let current = tx.partner(id).await?.ok_or_else(|| partner_not_found(id))?;
@@ -270,14 +334,12 @@ impl Partners for LocalPartners {
         }
         rules::check_etag(&command.etag, &etag(current.version), "partner")?;
         let mut next = current.clone();
-        if let Some(display_name) = &command.display_name {
-            next.display_name = display_name.trim().to_owned();
-        }
-        if let Some(kind) = command.kind {
-            next.kind = kind;
-        }
-        if let Some(status) = command.status {
-            next.status = status;
+        for field in &command.fields {
+            match field {
+                PartnerField::DisplayName => next.display_name = command.display_name.trim().to_owned(),
+                PartnerField::Kind => next.kind = kind.unwrap_or(current.kind),
+                PartnerField::Status => next.status = status.unwrap_or(current.status),
+            }
         }
         if next == current {
             return Ok(current);
@@ -303,6 +365,7 @@ impl Partners for LocalPartners {
     ) -> Result<PartnerLink> {
         self.gate(principal).await?;
         rules::require_link_manager(principal, &command.provider_id)?;
+        checked_request_id(&command.request_id)?;
         let key = super::request_key(
             principal,
             "LinkIndirectReseller",
@@ -404,5 +467,123 @@ impl Partners for LocalPartners {
         let rows = self.store.list_links(&LinkFilter { partner_id, state }, &page).await?;
         // W3: cut by bytes too.
         Ok(page.page(rows, |l| l.id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::domain::ErrorCode;
+
+    /// A partner service that knows one partner, answers UNAVAILABLE for
+    /// "down", and counts the reads of the gate.
+    struct Directory {
+        known: Partner,
+        reads: Mutex<usize>,
+    }
+
+    fn unused<T>() -> Result<T> {
+        Err(Error::internal("not used by the gate"))
+    }
+
+    #[async_trait]
+    impl Partners for Directory {
+        async fn create_partner(&self, _: &Principal, _: CreatePartner) -> Result<Partner> {
+            unused()
+        }
+        async fn get_partner(&self, principal: &Principal, id: &str) -> Result<Partner> {
+            assert!(principal.reads_everything(), "the gate reads as the service");
+            *self.reads.lock().map_err(|_| Error::internal("poisoned"))? += 1;
+            match id {
+                "down" => Err(Error::new(
+                    ErrorCode::Unavailable,
+                    Reason::PeerUnavailable,
+                    "the partner service is down",
+                )),
+                _ if id == self.known.id => Ok(self.known.clone()),
+                _ => Err(partner_not_found(id)),
+            }
+        }
+        async fn list_partners(&self, _: &Principal, _: ListPartners) -> Result<Page<Partner>> {
+            unused()
+        }
+        async fn update_partner(&self, _: &Principal, _: UpdatePartner) -> Result<Partner> {
+            unused()
+        }
+        async fn link_indirect_reseller(&self, _: &Principal, _: LinkIndirectReseller) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn unlink_indirect_reseller(&self, _: &Principal, _: UnlinkIndirectReseller) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn list_partner_links(&self, _: &Principal, _: ListPartnerLinks) -> Result<Page<PartnerLink>> {
+            unused()
+        }
+    }
+
+    fn directory(status: PartnerStatus) -> Directory {
+        Directory {
+            known: Partner {
+                id: "known".into(),
+                mpn_id: "1234567".into(),
+                display_name: "Contoso".into(),
+                kind: PartnerKind::DirectReseller,
+                status,
+                version: 1,
+                create_time: 0,
+                update_time: 0,
+            },
+            reads: Mutex::new(0),
+        }
+    }
+
+    async fn gate(directory: &Directory, caller: Principal) -> Result<()> {
+        let reader = Principal::Service { subject: "test".into() };
+        require_active_caller(directory, &reader, &caller).await
+    }
+
+    fn partner(id: &str) -> Principal {
+        Principal::Partner { partner_id: id.into() }
+    }
+
+    /// P4's gate, its truth table: only a partner caller is read; ACTIVE
+    /// passes; SUSPENDED is PARTNER_NOT_ACTIVE; a partner that does not
+    /// exist is PERMISSION_DENIED (never NOT_FOUND); any other failure of
+    /// the read is passed on, never taken for an answer.
+    #[tokio::test]
+    async fn p4_gate_truth_table() {
+        let active = directory(PartnerStatus::Active);
+        for caller in [
+            Principal::Operator { subject: "ops".into() },
+            Principal::Service {
+                subject: "billing".into(),
+            },
+            Principal::Customer {
+                customer_id: "known".into(),
+            },
+        ] {
+            assert_eq!(gate(&active, caller).await, Ok(()));
+        }
+        assert_eq!(*active.reads.lock().unwrap(), 0, "only partner callers are read");
+        assert_eq!(gate(&active, partner("known")).await, Ok(()));
+
+        let suspended = directory(PartnerStatus::Suspended);
+        let refused = gate(&suspended, partner("known")).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.reason),
+            (ErrorCode::PermissionDenied, Reason::PartnerNotActive)
+        );
+        let refused = gate(&suspended, partner("unknown")).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.reason),
+            (ErrorCode::PermissionDenied, Reason::PartnerNotFound)
+        );
+        let failed = gate(&suspended, partner("down")).await.unwrap_err();
+        assert_eq!(
+            (failed.code, failed.reason),
+            (ErrorCode::Unavailable, Reason::PeerUnavailable)
+        );
     }
 }

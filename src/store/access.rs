@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbBackend, Statement};
 
 use super::Store;
 use super::write::{in_list, param, placeholders};
@@ -16,6 +16,20 @@ use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, Decis
 use crate::domain::model::*;
 use crate::domain::ports::AccessChecker;
 use crate::domain::{Error, Result};
+
+/// D4 in SQL: the grants in force at `now`, the one SQL form of
+/// `DelegatedAdminGrant::in_force` (ACTIVE, and no end, an end after `now`,
+/// or auto-extending), for statements that must filter on it (C6's
+/// customer lists). The test below checks that the two agree.
+pub fn grant_in_force(now: Micros) -> Condition {
+    use super::entity::grant::Column;
+    Condition::all().add(Column::State.eq(GrantState::Active.as_str())).add(
+        Condition::any()
+            .add(Column::EndTime.is_null())
+            .add(Column::EndTime.gt(now))
+            .add(Column::AutoExtend.eq(true)),
+    )
+}
 
 /// The columns of a fact row, in the order of `FactRow`.
 const FACT_COLUMNS: &str = "k, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2";
@@ -252,5 +266,114 @@ impl super::WriteTx {
         decisions
             .pop()
             .ok_or_else(|| Error::internal("no decision for the check"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sea_orm::{EntityTrait, QueryFilter};
+
+    use super::grant_in_force;
+    use crate::domain::clock::ManualClock;
+    use crate::domain::model::*;
+    use crate::store::entity::grant;
+    use crate::store::{DEFAULT_PAGE_CACHE_MIB, GrantTerms, Store, StoreOptions, new_id};
+
+    const NOW: Micros = 1_800_000_000_000_000;
+
+    /// D4: every combination of state, end (none, past, now, future) and
+    /// auto_extend is in force in SQL exactly when it is in Rust.
+    #[tokio::test]
+    async fn d4_grant_in_force_in_sql_agrees_with_the_rust_rule() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = StoreOptions {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("d4.db").display()),
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            sqlite_page_cache_mib: DEFAULT_PAGE_CACHE_MIB,
+        };
+        let store = Store::open(&options, Arc::new(ManualClock::new(NOW)))
+            .await
+            .expect("store");
+        let mut tx = store.begin_write("operator:test".into()).await.expect("write");
+        let partner = Partner {
+            id: new_id(),
+            mpn_id: "4000001".into(),
+            display_name: "Holder".into(),
+            kind: PartnerKind::DirectReseller,
+            status: PartnerStatus::Active,
+            version: 1,
+            create_time: NOW,
+            update_time: NOW,
+        };
+        tx.insert_partner(&partner).await.expect("partner");
+        let ends = [None, Some(NOW - MICROS_PER_DAY), Some(NOW), Some(NOW + MICROS_PER_DAY)];
+        let states = [
+            GrantState::Active,
+            GrantState::Revoked,
+            GrantState::Superseded,
+            GrantState::Expired,
+        ];
+        let mut cases = 0;
+        for (i, state) in states.into_iter().enumerate() {
+            for (j, end_time) in ends.into_iter().enumerate() {
+                for auto_extend in [false, true] {
+                    // One customer per grant: a partner holds one ACTIVE
+                    // grant per service on a customer.
+                    let customer = Customer {
+                        id: new_id(),
+                        domain: format!("d4-{i}-{j}-{auto_extend}.example"),
+                        company_name: "D4".into(),
+                        billing_contact: BillingContact::default(),
+                        version: 1,
+                        create_time: NOW,
+                        update_time: NOW,
+                    };
+                    tx.insert_customer(&customer).await.expect("customer");
+                    let terms = GrantTerms {
+                        service: Service::Azure,
+                        scopes: vec![Scope::Support],
+                        end_time,
+                        auto_extend,
+                    };
+                    let granted = tx
+                        .put_grant(&customer.id, &partner.id, terms, None)
+                        .await
+                        .expect("grant");
+                    if state != GrantState::Active {
+                        tx.set_grant_state(granted, state).await.expect("state");
+                    }
+                    cases += 1;
+                }
+            }
+        }
+        tx.commit().await.expect("commit");
+
+        let rows = grant::Entity::find().all(store.connection()).await.expect("grants");
+        assert_eq!(rows.len(), cases);
+        let mut in_rust: Vec<String> = rows
+            .into_iter()
+            .map(|row| DelegatedAdminGrant::try_from(row).expect("grant"))
+            .filter(|grant| grant.in_force(NOW))
+            .map(|grant| grant.id)
+            .collect();
+        let mut in_sql: Vec<String> = grant::Entity::find()
+            .filter(grant_in_force(NOW))
+            .all(store.connection())
+            .await
+            .expect("grants in force")
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        in_rust.sort();
+        in_sql.sort();
+        // ACTIVE with no end or a future end (2 + 2), or past its end or at
+        // it while auto-extending (1 + 1).
+        assert_eq!(in_rust.len(), 6);
+        assert_eq!(in_sql, in_rust);
     }
 }

@@ -4,6 +4,7 @@
 use sea_orm::sea_query::{LikeExpr, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::access::grant_in_force;
 use super::convert::{all, customer_row, grant_row, relationship_row, subscription_row};
 use super::entity::{customer, grant, relationship, subscription};
 use super::{Store, WriteTx};
@@ -54,18 +55,6 @@ fn active_relationship_customers(partner_id: &str) -> SelectStatement {
         .and_where(relationship::Column::PartnerId.eq(partner_id))
         .and_where(relationship::Column::State.eq(RelationshipState::Active.as_str()))
         .to_owned()
-}
-
-/// D4 in SQL: grants in force at `now`, as `DelegatedAdminGrant::in_force`.
-fn grant_in_force(now: Micros) -> Condition {
-    Condition::all()
-        .add(grant::Column::State.eq(GrantState::Active.as_str()))
-        .add(
-            Condition::any()
-                .add(grant::Column::EndTime.is_null())
-                .add(grant::Column::EndTime.gt(now))
-                .add(grant::Column::AutoExtend.eq(true)),
-        )
 }
 
 /// C6 = A1 VIEW in SQL: an ACTIVE relationship or a grant in force.

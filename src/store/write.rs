@@ -16,7 +16,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::Store;
 use super::entity::{event, event_audience, partner, partner_link, request_record};
 use crate::domain::model::{
-    EventResource, GrantState, LinkState, Micros, PartnerStatus, RelationshipKind, RelationshipState,
+    EventResource, GrantState, LinkState, Micros, PartnerStatus, RelationshipKind, RelationshipState, grant_in_force,
 };
 use crate::domain::{Error, Reason, Result};
 
@@ -401,7 +401,7 @@ async fn viewers(
         let end_time: Option<i64> = row.try_get_by_index(6)?;
         let auto_extend: i64 = row.try_get_by_index(7)?;
         let gives_view = if is_grant == 1 {
-            state == GrantState::Active.as_str() && (auto_extend == 1 || end_time.is_none_or(|end| now < end))
+            GrantState::parse(&state).is_some_and(|state| grant_in_force(state, end_time, auto_extend == 1, now))
         } else {
             state == RelationshipState::Active.as_str() || end_time == Some(now)
         };

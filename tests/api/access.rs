@@ -1479,7 +1479,6 @@ async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_
 /// refusals the gRPC client receives.
 #[tokio::test]
 async fn a1_remote_relationships_decide_and_refuse_as_the_local_service() {
-    use partnercenter::domain::Error;
     use partnercenter::domain::access::{AccessQuery, Action as DomainAction};
     use partnercenter::domain::model::Service;
     use partnercenter::service::relationships::Relationships;
@@ -1549,14 +1548,10 @@ async fn a1_remote_relationships_decide_and_refuse_as_the_local_service() {
             .check_access(&who, query.clone())
             .await
             .expect_err("remote refuses");
-        let wire = Error::from(
-            check_as(&server, &who, pb::CheckAccessRequest::from(query.clone()))
-                .await
-                .expect_err("gRPC refuses"),
-        );
-        assert_eq!((here.code, here.reason), (there.code, there.reason), "{who:?}");
-        assert_eq!(there.metadata, wire.metadata, "{who:?}");
-        assert_eq!((there.code, there.reason), (wire.code, wire.reason), "{who:?}");
+        let wire = check_as(&server, &who, pb::CheckAccessRequest::from(query.clone()))
+            .await
+            .expect_err("gRPC refuses");
+        let here = assert_same_refusal(here, there, wire);
         let batch = remote
             .batch_check_access(&who, vec![queries[1].clone(), query])
             .await

@@ -1359,3 +1359,136 @@ async fn d5_a_dap_holder_that_is_not_partner_of_record_may_not_manage_the_subscr
     assert!(manage.allowed, "{manage:?}");
     assert_eq!(manage.reason, Reason::PartnerOfRecord as i32);
 }
+
+// ------------------------------------------------ the trait, local and remote
+
+/// D1, D2, D3 and M2 through `Relationships`: the generated client behind
+/// the trait grants, supersedes, lists and revokes as the local service
+/// does, and refuses as it does and as the gRPC client sees it.
+#[tokio::test]
+async fn d2_remote_relationships_grant_list_and_revoke_as_the_local_service() {
+    use partnercenter::domain::model::{GrantState as DomainGrantState, Scope as DomainScope, Service};
+    use partnercenter::service::relationships::{GrantDelegatedAdmin, ListCustomerRelationships, Relationships};
+
+    let server = TestServer::start().await;
+    let local = local_relationships(&server);
+    let remote = remote_relationships(&server);
+    let first = server.create_partner(Kind::DirectReseller).await;
+    let second = server.create_partner(Kind::DirectReseller).await;
+    let created = server
+        .create_customer(&partner(&first.id), None)
+        .await
+        .expect("customer");
+    let admin = customer(&created.id);
+    // Both transact with the customer: D2 lets one hold Azure.
+    server
+        .create_customer(&partner(&second.id), None)
+        .await
+        .expect("another customer");
+    let invitation = server
+        .invite(&second.id, pb::RelationshipRequest::default())
+        .await
+        .expect("invited");
+    server.accept(&created.id, &invitation.code).await.expect("accepted");
+    let grant = |partner_id: &str| GrantDelegatedAdmin {
+        customer_id: None,
+        partner_id: partner_id.to_owned(),
+        service: Service::Azure,
+        scopes: vec![DomainScope::Support],
+        duration_days: 0,
+        auto_extend: false,
+        request_id: None,
+    };
+
+    let granted = remote
+        .grant_delegated_admin(&admin, grant(&first.id))
+        .await
+        .expect("granted");
+    assert!(granted.superseded_grants.is_empty());
+    let taken = remote
+        .grant_delegated_admin(&admin, grant(&second.id))
+        .await
+        .expect("granted");
+    assert_eq!(taken.superseded_grants.len(), 1);
+    assert_eq!(taken.superseded_grants[0].id, granted.grant.id);
+    assert_eq!(taken.superseded_grants[0].state, DomainGrantState::Superseded);
+
+    let list = ListCustomerRelationships {
+        customer_id: created.id.clone(),
+        ..Default::default()
+    };
+    let listed = remote
+        .list_customer_relationships(&admin, list.clone())
+        .await
+        .expect("remote list");
+    let relationship_partners: BTreeSet<&str> = listed.relationships.iter().map(|r| r.partner_id.as_str()).collect();
+    assert_eq!(
+        relationship_partners,
+        BTreeSet::from([first.id.as_str(), second.id.as_str()])
+    );
+    assert!(listed.grants.contains(&taken.grant));
+    assert!(listed.grants.contains(&taken.superseded_grants[0]));
+    assert_eq!(
+        listed,
+        local
+            .list_customer_relationships(&admin, list)
+            .await
+            .expect("local list")
+    );
+
+    let revoked = remote
+        .revoke_delegated_admin(&admin, &taken.grant.id)
+        .await
+        .expect("revoked");
+    assert_eq!(revoked.state, DomainGrantState::Revoked);
+    // Revoking again returns it as it is.
+    assert_eq!(
+        local
+            .revoke_delegated_admin(&admin, &taken.grant.id)
+            .await
+            .expect("revoked again"),
+        revoked
+    );
+
+    // Refusals: a partner grants; a stranger revokes.
+    let refused = assert_same_refusal(
+        local
+            .grant_delegated_admin(&partner(&first.id), grant(&first.id))
+            .await
+            .expect_err("local refuses"),
+        remote
+            .grant_delegated_admin(&partner(&first.id), grant(&first.id))
+            .await
+            .expect_err("remote refuses"),
+        server
+            .relationships(&partner(&first.id))
+            .grant_delegated_admin(pb::GrantDelegatedAdminRequest {
+                partner_id: first.id.clone(),
+                service: "azure".into(),
+                scopes: vec![Scope::Support as i32],
+                ..Default::default()
+            })
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.reason.as_str(), "ROLE_NOT_ALLOWED");
+    let outsider = customer(&partnercenter::store::new_id());
+    let refused = assert_same_refusal(
+        local
+            .revoke_delegated_admin(&outsider, &granted.grant.id)
+            .await
+            .expect_err("local refuses"),
+        remote
+            .revoke_delegated_admin(&outsider, &granted.grant.id)
+            .await
+            .expect_err("remote refuses"),
+        server
+            .relationships(&outsider)
+            .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+                grant_id: granted.grant.id.clone(),
+            })
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.reason.as_str(), "NOT_GRANT_PARTY");
+}

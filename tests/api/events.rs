@@ -2,6 +2,8 @@
 //! events in the same transaction, with a gap-free seq; refused calls and
 //! replays append nothing.
 
+use std::collections::BTreeSet;
+
 use partnercenter::domain::model::EventResource;
 use partnercenter::pb;
 use tonic::Code;
@@ -274,4 +276,113 @@ async fn e2_the_partners_losing_view_see_the_end_of_their_rows() {
             .collect();
         assert_eq!(seen, ended, "{who}");
     }
+}
+
+// ------------------------------------------------ the trait, local and remote
+
+/// E2, E3 through `Relationships`: the generated client behind the trait
+/// lists and streams the events the local service lists (every kind of
+/// resource decoded back), and refuses as it does.
+#[tokio::test]
+async fn e2_remote_relationships_list_and_watch_events_as_the_local_service() {
+    use partnercenter::service::relationships::{ListEvents, Relationships, WatchEvents};
+    use tokio_stream::StreamExt;
+
+    let server = TestServer::start().await;
+    let local = local_relationships(&server);
+    let remote = remote_relationships(&server);
+    let provider = server.create_partner(pb::partner::Kind::IndirectProvider).await;
+    let reseller = server.create_partner(pb::partner::Kind::IndirectReseller).await;
+    server.link(&provider.id, &reseller.id).await;
+    let created = server
+        .create_customer(&partner(&provider.id), Some(&reseller.id))
+        .await
+        .expect("customer");
+    server
+        .create_subscription(&partner(&provider.id), csp_subscription(&created.id, &provider.id))
+        .await
+        .expect("subscription");
+    let invitation = server
+        .invite(&provider.id, pb::RelationshipRequest::default())
+        .await
+        .expect("invited");
+    let other = server.create_customer(&operator(), None).await.expect("customer");
+    server.accept(&other.id, &invitation.code).await.expect("accepted");
+
+    let list = ListEvents {
+        page_size: 3,
+        ..Default::default()
+    };
+    let first = remote
+        .list_events(&operator(), list.clone())
+        .await
+        .expect("remote list");
+    assert_eq!(
+        first,
+        local.list_events(&operator(), list.clone()).await.expect("local list")
+    );
+    assert_eq!(first.items.len(), 3);
+    let everything = ListEvents {
+        page_size: 1000,
+        ..Default::default()
+    };
+    let all = remote
+        .list_events(&operator(), everything.clone())
+        .await
+        .expect("remote list");
+    assert_eq!(
+        all,
+        local.list_events(&operator(), everything).await.expect("local list")
+    );
+    assert_eq!(all.items, server.events().await);
+    let kinds: BTreeSet<&str> = all
+        .items
+        .iter()
+        .map(|e| e.event_type.split('.').next().unwrap_or(""))
+        .collect();
+    for kind in [
+        "partner",
+        "partner_link",
+        "customer",
+        "subscription",
+        "relationship_request",
+        "relationship",
+        "grant",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} event in {kinds:?}");
+    }
+
+    let mut stream = remote
+        .watch_events(&operator(), WatchEvents::default())
+        .await
+        .expect("watching");
+    let mut streamed = Vec::new();
+    while streamed.len() < all.items.len() {
+        streamed.push(stream.next().await.expect("an event").expect("not an error"));
+    }
+    assert_eq!(streamed, all.items);
+
+    let negative = ListEvents {
+        page_token: "not-a-token".into(),
+        ..Default::default()
+    };
+    let refused = assert_same_refusal(
+        local
+            .list_events(&operator(), negative.clone())
+            .await
+            .expect_err("local refuses"),
+        remote
+            .list_events(&operator(), negative)
+            .await
+            .expect_err("remote refuses"),
+        server
+            .relationships(&operator())
+            .list_events(pb::ListEventsRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.violations.len(), 1);
 }

@@ -1548,3 +1548,138 @@ async fn i7_link_revoked_before_acceptance_is_reseller_not_linked() {
     let reply = server.accept(&tenant.id, &invitation.code).await.expect("accepted");
     assert_eq!(reply.relationships.len(), 2);
 }
+
+// ------------------------------------------------ the trait, local and remote
+
+/// I1, I4, I5, I6 through `Relationships`: the generated client behind the
+/// trait returns what the local service returns, and refuses as it does
+/// and as the gRPC client sees it.
+#[tokio::test]
+async fn i6_remote_relationships_invite_read_accept_and_refuse_as_the_local_service() {
+    use partnercenter::domain::model::Service;
+    use partnercenter::service::relationships::{CreateRelationshipRequest, ListRelationshipRequests, Relationships};
+
+    let server = TestServer::start().await;
+    let local = local_relationships(&server);
+    let remote = remote_relationships(&server);
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let stranger = server.create_partner(Kind::DirectReseller).await;
+    let created = server.create_customer(&operator(), None).await.expect("customer");
+    let inviter = partner(&reseller.id);
+
+    let command = CreateRelationshipRequest {
+        include_delegated_admin: true,
+        delegated_admin_services: vec![Service::Azure],
+        request_id: Some("remote-invite-1".into()),
+        ..Default::default()
+    };
+    let invitation = remote
+        .create_relationship_request(&inviter, command.clone())
+        .await
+        .expect("invited");
+    assert!(!invitation.code.is_empty());
+    // AIP-155: the same request id and command return the first result.
+    let replayed = local
+        .create_relationship_request(&inviter, command)
+        .await
+        .expect("replayed");
+    assert_eq!(replayed, invitation);
+    assert_eq!(
+        remote
+            .get_relationship_request(&inviter, &invitation.id)
+            .await
+            .expect("remote read"),
+        local
+            .get_relationship_request(&inviter, &invitation.id)
+            .await
+            .expect("local read"),
+    );
+    let list = ListRelationshipRequests::default();
+    let listed = remote
+        .list_relationship_requests(&inviter, list.clone())
+        .await
+        .expect("remote list");
+    assert_eq!(listed.items, vec![invitation.clone()]);
+    assert_eq!(
+        listed,
+        local
+            .list_relationship_requests(&inviter, list)
+            .await
+            .expect("local list")
+    );
+
+    let admin = customer(&created.id);
+    let accepted = remote
+        .accept_relationship_request(&admin, &invitation.code)
+        .await
+        .expect("accepted");
+    assert_eq!(accepted.relationships.len(), 1);
+    assert_eq!(accepted.grants.len(), 1);
+    assert!(accepted.relationship_request.code.is_empty());
+    // Accepting again returns the rows as they are, wherever it is asked.
+    let again = local
+        .accept_relationship_request(&admin, &invitation.code)
+        .await
+        .expect("accepted again");
+    assert_eq!(
+        remote
+            .accept_relationship_request(&admin, &invitation.code)
+            .await
+            .expect("accepted again remotely"),
+        again
+    );
+    assert_eq!(again.relationships, accepted.relationships);
+    assert_eq!(again.grants, accepted.grants);
+
+    // Refusals: a stranger reads it; an unknown code; a customer invites.
+    let outsider = partner(&stranger.id);
+    let refused = assert_same_refusal(
+        local
+            .get_relationship_request(&outsider, &invitation.id)
+            .await
+            .expect_err("local refuses"),
+        remote
+            .get_relationship_request(&outsider, &invitation.id)
+            .await
+            .expect_err("remote refuses"),
+        server
+            .relationships(&outsider)
+            .get_relationship_request(pb::GetRelationshipRequestRequest {
+                id: invitation.id.clone(),
+            })
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.reason.as_str(), "NOT_INVITATION_PARTY");
+    let refused = assert_same_refusal(
+        local
+            .accept_relationship_request(&admin, "no-such-code")
+            .await
+            .expect_err("local refuses"),
+        remote
+            .accept_relationship_request(&admin, "no-such-code")
+            .await
+            .expect_err("remote refuses"),
+        server
+            .accept(&created.id, "no-such-code")
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.reason.as_str(), "INVITATION_NOT_FOUND");
+    let refused = assert_same_refusal(
+        local
+            .create_relationship_request(&admin, CreateRelationshipRequest::default())
+            .await
+            .expect_err("local refuses"),
+        remote
+            .create_relationship_request(&admin, CreateRelationshipRequest::default())
+            .await
+            .expect_err("remote refuses"),
+        server
+            .relationships(&admin)
+            .create_relationship_request(pb::CreateRelationshipRequestRequest::default())
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.reason.as_str(), "ROLE_NOT_ALLOWED");
+}

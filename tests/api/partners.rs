@@ -1,6 +1,11 @@
 //! PartnerService: P1-P5, pagination, etags, idempotent retries.
 
+use partnercenter::api::remote::RemotePartners;
+use partnercenter::domain::model::{LinkState, PartnerKind, etag};
+use partnercenter::domain::principal::Principal;
+use partnercenter::domain::{self, ErrorCode, Reason};
 use partnercenter::pb;
+use partnercenter::service::partners::{self as svc, LocalPartners, Partners as _};
 use pb::partner::{Kind, Status as PartnerStatus};
 use tonic::Code;
 
@@ -626,4 +631,320 @@ async fn list_partners_pages_by_id_with_filters_bound_to_the_token() {
         })
         .await;
     assert_error(garbage, Code::InvalidArgument, "INVALID_FIELD");
+}
+
+/// The partner service in this process and through the generated client,
+/// over the same server and store.
+fn local_and_remote(server: &TestServer) -> (LocalPartners, RemotePartners) {
+    (
+        LocalPartners::new(server.server.store().clone()),
+        RemotePartners::new(remote(server)),
+    )
+}
+
+/// The same refusal through the local service, the remote service and the
+/// gRPC client (decoded back): code, reason, message, violations, metadata.
+#[track_caller]
+fn same_error<T: std::fmt::Debug, U: std::fmt::Debug>(
+    local: domain::Result<T>,
+    remote: domain::Result<T>,
+    grpc: Result<U, tonic::Status>,
+) -> domain::Error {
+    let local = local.expect_err("the local service refuses");
+    assert_eq!(remote.expect_err("the remote service refuses"), local);
+    assert_eq!(domain::Error::from(grpc.expect_err("the gRPC call is refused")), local);
+    local
+}
+
+#[tokio::test]
+async fn remote_partners_give_the_same_values_as_the_local_service() {
+    let server = TestServer::start().await;
+    let (local, remote) = local_and_remote(&server);
+    let ops = operator();
+
+    let provider = remote
+        .create_partner(
+            &ops,
+            svc::CreatePartner {
+                mpn_id: next_mpn_id(),
+                display_name: " Fabrikam ".into(),
+                kind: Some(PartnerKind::IndirectProvider),
+                status: None,
+                request_id: Some("create-provider".into()),
+            },
+        )
+        .await
+        .expect("created remotely");
+    assert_eq!(provider.display_name, "Fabrikam");
+    assert_eq!(local.get_partner(&ops, &provider.id).await.unwrap(), provider);
+    assert_eq!(remote.get_partner(&service(), &provider.id).await.unwrap(), provider);
+    let reseller = local
+        .create_partner(
+            &ops,
+            svc::CreatePartner {
+                mpn_id: next_mpn_id(),
+                display_name: "Reseller".into(),
+                kind: Some(PartnerKind::IndirectReseller),
+                status: None,
+                request_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(remote.get_partner(&ops, &reseller.id).await.unwrap(), reseller);
+
+    let link = remote
+        .link_indirect_reseller(
+            &partner(&provider.id),
+            svc::LinkIndirectReseller {
+                provider_id: provider.id.clone(),
+                reseller_id: reseller.id.clone(),
+                request_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let links = svc::ListPartnerLinks {
+        partner_id: Some(reseller.id.clone()),
+        state: Some(LinkState::Active),
+        ..Default::default()
+    };
+    let through_local = local.list_partner_links(&service(), links.clone()).await.unwrap();
+    assert_eq!(through_local.items, vec![link.clone()]);
+    assert_eq!(
+        remote.list_partner_links(&service(), links).await.unwrap(),
+        through_local
+    );
+
+    let renamed = remote
+        .update_partner(
+            &partner(&reseller.id),
+            svc::UpdatePartner {
+                id: reseller.id.clone(),
+                etag: etag(reseller.version),
+                fields: vec![svc::PartnerField::DisplayName],
+                display_name: "Renamed".into(),
+                kind: None,
+                status: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name, "Renamed");
+    assert_eq!(renamed.version, reseller.version + 1);
+    assert_eq!(local.get_partner(&ops, &reseller.id).await.unwrap(), renamed);
+
+    // One page of one at a time, the token of the remote page continuing
+    // the local list and the other way round.
+    let first = svc::ListPartners {
+        page_size: 1,
+        ..Default::default()
+    };
+    let local_first = local.list_partners(&ops, first.clone()).await.unwrap();
+    assert_eq!(remote.list_partners(&ops, first).await.unwrap(), local_first);
+    let second = svc::ListPartners {
+        page_size: 1,
+        page_token: local_first.next_page_token.clone(),
+        ..Default::default()
+    };
+    let remote_second = remote.list_partners(&ops, second.clone()).await.unwrap();
+    assert_eq!(local.list_partners(&ops, second).await.unwrap(), remote_second);
+    let mut ids: Vec<String> = [&local_first, &remote_second]
+        .iter()
+        .flat_map(|page| page.items.iter().map(|p| p.id.clone()))
+        .collect();
+    ids.sort();
+    let mut expected = vec![provider.id.clone(), reseller.id.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    let revoked = remote
+        .unlink_indirect_reseller(
+            &ops,
+            svc::UnlinkIndirectReseller {
+                provider_id: provider.id.clone(),
+                reseller_id: reseller.id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (revoked.id.as_str(), revoked.state),
+        (link.id.as_str(), LinkState::Revoked)
+    );
+}
+
+#[tokio::test]
+async fn remote_partners_give_the_same_errors_as_the_local_service() {
+    let server = TestServer::start().await;
+    let (local, remote) = local_and_remote(&server);
+    let ops = operator();
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    let advisor = server.create_partner(Kind::Advisor).await;
+    let create = |mpn_id: &str| svc::CreatePartner {
+        mpn_id: mpn_id.into(),
+        display_name: "Contoso".into(),
+        kind: Some(PartnerKind::DirectReseller),
+        status: None,
+        request_id: None,
+    };
+
+    // P1: not the operator.
+    let caller = customer(&provider.id);
+    let mpn_id = next_mpn_id();
+    let error = same_error(
+        local.create_partner(&caller, create(&mpn_id)).await,
+        remote.create_partner(&caller, create(&mpn_id)).await,
+        server
+            .partners(&caller)
+            .create_partner(pb::CreatePartnerRequest::from(create(&mpn_id)))
+            .await,
+    );
+    assert_eq!(
+        (error.code, error.reason),
+        (ErrorCode::PermissionDenied, Reason::RoleNotAllowed)
+    );
+
+    // P1: a duplicate mpn_id (a cause beyond the spec's reasons).
+    let error = same_error(
+        local.create_partner(&ops, create(&provider.mpn_id)).await,
+        remote.create_partner(&ops, create(&provider.mpn_id)).await,
+        server
+            .partners(&ops)
+            .create_partner(pb::CreatePartnerRequest::from(create(&provider.mpn_id)))
+            .await,
+    );
+    assert_eq!(
+        (error.code, error.reason),
+        (ErrorCode::AlreadyExists, Reason::MpnIdTaken)
+    );
+
+    // P5: an unknown partner, to one who reads everything and to a partner.
+    let unknown = partnercenter::store::new_id();
+    let error = same_error(
+        local.get_partner(&service(), &unknown).await,
+        remote.get_partner(&service(), &unknown).await,
+        server
+            .partners(&service())
+            .get_partner(pb::GetPartnerRequest { id: unknown.clone() })
+            .await,
+    );
+    assert_eq!(
+        (error.code, error.reason),
+        (ErrorCode::NotFound, Reason::PartnerNotFound)
+    );
+    let caller = partner(&advisor.id);
+    let error = same_error(
+        local.get_partner(&caller, &provider.id).await,
+        remote.get_partner(&caller, &provider.id).await,
+        server
+            .partners(&caller)
+            .get_partner(pb::GetPartnerRequest {
+                id: provider.id.clone(),
+            })
+            .await,
+    );
+    assert_eq!(
+        (error.code, error.reason),
+        (ErrorCode::PermissionDenied, Reason::PartnerNotVisible)
+    );
+
+    // P2: a link of the wrong kinds (a reason the spec names).
+    let link = || svc::LinkIndirectReseller {
+        provider_id: provider.id.clone(),
+        reseller_id: advisor.id.clone(),
+        request_id: None,
+    };
+    let error = same_error(
+        local.link_indirect_reseller(&ops, link()).await,
+        remote.link_indirect_reseller(&ops, link()).await,
+        server
+            .partners(&ops)
+            .link_indirect_reseller(pb::LinkIndirectResellerRequest::from(link()))
+            .await,
+    );
+    assert_eq!(error.reason, Reason::PartnerKindNotAllowed);
+
+    // AIP-154: a stale etag.
+    let stale = || svc::UpdatePartner {
+        id: advisor.id.clone(),
+        etag: etag(0),
+        fields: vec![svc::PartnerField::DisplayName],
+        display_name: "Late".into(),
+        kind: None,
+        status: None,
+    };
+    let error = same_error(
+        local.update_partner(&ops, stale()).await,
+        remote.update_partner(&ops, stale()).await,
+        server
+            .partners(&ops)
+            .update_partner(pb::UpdatePartnerRequest::from(stale()))
+            .await,
+    );
+    assert_eq!((error.code, error.reason), (ErrorCode::Aborted, Reason::EtagMismatch));
+
+    // A page token of other filters: INVALID_ARGUMENT with its violation.
+    let page = local
+        .list_partners(
+            &ops,
+            svc::ListPartners {
+                page_size: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let other_filters = || svc::ListPartners {
+        kind: Some(PartnerKind::Advisor),
+        page_token: page.next_page_token.clone(),
+        ..Default::default()
+    };
+    let error = same_error(
+        local.list_partners(&ops, other_filters()).await,
+        remote.list_partners(&ops, other_filters()).await,
+        server
+            .partners(&ops)
+            .list_partners(pb::ListPartnersRequest::from(other_filters()))
+            .await,
+    );
+    assert_eq!(error.violations.len(), 1);
+    assert_eq!(error.violations[0].field, "page_token");
+
+    // Nothing the refusals touched changed.
+    assert_eq!(local.get_partner(&ops, &advisor.id).await.unwrap().version, 1);
+}
+
+/// P4's gate, read through the trait as the other services do: the same
+/// answer whether the partner service is in this process or another.
+#[tokio::test]
+async fn p4_the_caller_gate_reads_the_caller_through_the_partner_service() {
+    let server = TestServer::start().await;
+    let (local, remote) = local_and_remote(&server);
+    let active = server.create_partner(Kind::DirectReseller).await;
+    let suspended = server.create_partner(Kind::DirectReseller).await;
+    server.set_partner_status(&suspended.id, PartnerStatus::Suspended).await;
+    let reader = Principal::Service {
+        subject: "customer-service".into(),
+    };
+    let unknown = partnercenter::store::new_id();
+    for partners in [&local as &dyn svc::Partners, &remote] {
+        for caller in [operator(), service(), customer(&unknown), partner(&active.id)] {
+            assert_eq!(svc::require_active_caller(partners, &reader, &caller).await, Ok(()));
+        }
+        let refused = svc::require_active_caller(partners, &reader, &partner(&suspended.id))
+            .await
+            .expect_err("a suspended caller is refused");
+        assert_eq!(
+            (refused.code, refused.reason),
+            (ErrorCode::PermissionDenied, Reason::PartnerNotActive)
+        );
+        let refused = svc::require_active_caller(partners, &reader, &partner(&unknown))
+            .await
+            .expect_err("a caller that does not exist is refused");
+        assert_eq!(
+            (refused.code, refused.reason),
+            (ErrorCode::PermissionDenied, Reason::PartnerNotFound)
+        );
+    }
 }

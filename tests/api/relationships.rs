@@ -845,3 +845,83 @@ async fn m3_operator_ends_the_relationship_of_a_named_partner() {
     assert!(!sells(&server, &second.id, &tenant.id).await);
     assert!(sells(&server, &first.id, &tenant.id).await);
 }
+
+// ------------------------------------------------ the trait, local and remote
+
+/// M3 through `Relationships`: the generated client behind the trait is
+/// refused with the same error and metadata (the blocking subscriptions)
+/// as the local service and the gRPC client, then ends the relationship as
+/// the local service would.
+#[tokio::test]
+async fn m3_remote_relationships_end_and_refuse_as_the_local_service() {
+    use partnercenter::domain::model::RelationshipState as DomainRelationshipState;
+    use partnercenter::service::relationships::{EndResellerRelationship, Relationships};
+
+    let server = TestServer::start().await;
+    let local = local_relationships(&server);
+    let remote = remote_relationships(&server);
+    let direct = server.create_partner(Kind::DirectReseller).await;
+    let tenant = server.create_customer(&partner(&direct.id), None).await.unwrap();
+    let sold = server
+        .create_subscription(&partner(&direct.id), csp_subscription(&tenant.id, &direct.id))
+        .await
+        .unwrap();
+    let seller = partner(&direct.id);
+    let command = EndResellerRelationship {
+        customer_id: tenant.id.clone(),
+        partner_id: None,
+    };
+
+    let refused = assert_same_refusal(
+        local
+            .end_reseller_relationship(&seller, command.clone())
+            .await
+            .expect_err("local refuses"),
+        remote
+            .end_reseller_relationship(&seller, command.clone())
+            .await
+            .expect_err("remote refuses"),
+        end(&server, &seller, &tenant.id, "").await.expect_err("gRPC refuses"),
+    );
+    assert_eq!(refused.reason.as_str(), "ACTIVE_SUBSCRIPTIONS");
+    assert!(
+        refused
+            .metadata
+            .contains(&("subscription_ids".to_owned(), sold.id.clone())),
+        "{refused:?}"
+    );
+
+    set_subscription_status(&server, &seller, &sold.id, SubscriptionStatus::Cancelled).await;
+    let ended = remote
+        .end_reseller_relationship(&seller, command.clone())
+        .await
+        .expect("ended");
+    assert_eq!(ended.state, DomainRelationshipState::Ended);
+    assert_eq!(ended.partner_id, direct.id);
+    // Nothing is left to end, wherever it is asked.
+    assert_same_refusal(
+        local
+            .end_reseller_relationship(
+                &operator(),
+                EndResellerRelationship {
+                    partner_id: Some(direct.id.clone()),
+                    ..command.clone()
+                },
+            )
+            .await
+            .expect_err("local refuses"),
+        remote
+            .end_reseller_relationship(
+                &operator(),
+                EndResellerRelationship {
+                    partner_id: Some(direct.id.clone()),
+                    ..command
+                },
+            )
+            .await
+            .expect_err("remote refuses"),
+        end(&server, &operator(), &tenant.id, &direct.id)
+            .await
+            .expect_err("gRPC refuses"),
+    );
+}

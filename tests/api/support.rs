@@ -527,13 +527,36 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
 /// The server's RelationshipService through the generated client, behind
 /// the same trait, with tokens minted from the server's secret.
 pub fn remote_relationships(server: &TestServer) -> partnercenter::api::remote::RemoteRelationships {
-    let authority = partnercenter::auth::TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None);
-    let remote = partnercenter::api::remote::Remote::connect_lazy(
-        &format!("http://{}", server.server.addr()),
-        Arc::new(authority),
-    )
-    .expect("remote");
-    partnercenter::api::remote::RemoteRelationships::new(remote)
+    partnercenter::api::remote::RemoteRelationships::new(remote(server))
+}
+
+/// A refusal of the local service, of the remote one, and of the gRPC
+/// client are the same domain error (code, reason, message, metadata and
+/// violations).
+#[track_caller]
+pub fn assert_same_refusal(
+    local: partnercenter::domain::Error,
+    remote: partnercenter::domain::Error,
+    wire: Status,
+) -> partnercenter::domain::Error {
+    let wire = partnercenter::domain::Error::from(wire);
+    assert_eq!(remote, local);
+    assert_eq!(remote, wire);
+    remote
+}
+
+/// A caller of this server's services through their generated clients,
+/// as another process of the split deployment reaches them: tokens minted
+/// from the server's secret and issuer.
+pub fn remote(server: &TestServer) -> partnercenter::api::remote::Remote {
+    let defaults = Config::default();
+    let authority = partnercenter::auth::TokenAuthority::new(
+        SECRET.as_bytes(),
+        &defaults.jwt_issuer,
+        defaults.jwt_audience.as_deref(),
+    );
+    partnercenter::api::remote::Remote::connect_lazy(&format!("http://{}", server.server.addr()), Arc::new(authority))
+        .expect("a remote")
 }
 
 /// The CustomerService use cases of this process over the server's store,

@@ -618,31 +618,8 @@ fn version(etag: &str) -> Result<i64> {
         .ok_or_else(|| Error::internal(format!("a reply's etag '{etag}' is not one this service issues")))
 }
 
-/// An event's partner (the partner service's own conversion once merged).
-fn event_partner(p: pb::Partner) -> Result<Partner> {
-    Ok(Partner {
-        kind: reply_enum("kind", p.kind)?,
-        status: reply_enum("status", p.status)?,
-        version: version(&p.etag)?,
-        create_time: micros("create_time", p.create_time)?,
-        update_time: micros("update_time", p.update_time)?,
-        id: p.id,
-        mpn_id: p.mpn_id,
-        display_name: p.display_name,
-    })
-}
-
-fn event_link(l: pb::PartnerLink) -> Result<PartnerLink> {
-    Ok(PartnerLink {
-        state: reply_enum("state", l.state)?,
-        create_time: micros("create_time", l.create_time)?,
-        update_time: micros("update_time", l.update_time)?,
-        id: l.id,
-        provider_id: l.provider_id,
-        reseller_id: l.reseller_id,
-    })
-}
-
+/// An event's customer (the customer service's adapter may hold the same
+/// conversion; one of the two then goes).
 fn event_customer(c: pb::Customer) -> Result<Customer> {
     let contact = c.billing_contact.unwrap_or_default();
     Ok(Customer {
@@ -686,8 +663,8 @@ impl TryFrom<pb::Event> for Event {
     fn try_from(message: pb::Event) -> Result<Self> {
         use pb::event::Resource;
         let resource = match message.resource {
-            Some(Resource::Partner(r)) => EventResource::Partner(event_partner(r)?),
-            Some(Resource::PartnerLink(r)) => EventResource::PartnerLink(event_link(r)?),
+            Some(Resource::Partner(r)) => EventResource::Partner(r.try_into()?),
+            Some(Resource::PartnerLink(r)) => EventResource::PartnerLink(r.try_into()?),
             Some(Resource::Customer(r)) => EventResource::Customer(event_customer(r)?),
             Some(Resource::Subscription(r)) => EventResource::Subscription(event_subscription(r)?),
             Some(Resource::RelationshipRequest(r)) => EventResource::RelationshipRequest(r.try_into()?),

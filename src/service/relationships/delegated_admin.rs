@@ -168,3 +168,72 @@ impl LocalRelationships {
         Ok(revoked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::model::{DelegatedAdminGrant, GrantState, MICROS_PER_DAY, Micros, Scope, Service};
+    use crate::domain::rules::grants_to_supersede;
+
+    const NOW: Micros = 1_800_000_000_000_000;
+
+    fn grant(
+        id: &str,
+        partner_id: &str,
+        service: Service,
+        state: GrantState,
+        end_time: Option<Micros>,
+    ) -> DelegatedAdminGrant {
+        DelegatedAdminGrant {
+            id: id.into(),
+            customer_id: "customer".into(),
+            partner_id: partner_id.into(),
+            service,
+            scopes: vec![Scope::Support],
+            state,
+            start_time: NOW - MICROS_PER_DAY,
+            end_time,
+            auto_extend: false,
+        }
+    }
+
+    fn losers(winner: &str, holders: &[(DelegatedAdminGrant, bool)]) -> Vec<String> {
+        grants_to_supersede(winner, Service::Azure, holders, NOW)
+            .into_iter()
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
+    /// D2: only a transacting winner holding a grant in force makes the
+    /// other transacting holders' grants in force for that service give way.
+    #[test]
+    fn d2_the_transacting_holder_in_force_supersedes_the_other_transacting_holders() {
+        let active = |id: &str, partner_id: &str| grant(id, partner_id, Service::Azure, GrantState::Active, None);
+        let holders = vec![
+            (active("w", "winner"), true),
+            (active("t", "transacting"), true),
+            (active("n", "not-transacting"), false),
+            (grant("e", "ended", Service::Azure, GrantState::Active, Some(NOW)), true),
+            (
+                grant("o", "other-service", Service::Office365, GrantState::Active, None),
+                true,
+            ),
+        ];
+        assert_eq!(losers("winner", &holders), ["t"]);
+
+        // A winner that does not transact supersedes nothing.
+        let mut idle = holders.clone();
+        idle[0].1 = false;
+        assert!(losers("winner", &idle).is_empty());
+
+        // Nor does one whose own grant is no longer in force.
+        let mut lapsed = holders.clone();
+        lapsed[0].0.end_time = Some(NOW - 1);
+        assert!(losers("winner", &lapsed).is_empty());
+        lapsed[0].0.end_time = None;
+        lapsed[0].0.state = GrantState::Revoked;
+        assert!(losers("winner", &lapsed).is_empty());
+
+        // Nor one holding no grant for the service.
+        assert!(losers("nobody", &holders).is_empty());
+    }
+}

@@ -1,14 +1,14 @@
 //! Relationships: the use cases of the RelationshipService (I1-I7, M1-M3,
 //! D1-D5, A1-A3, E1-E3), one file per use case: invitations (I1-I5),
-//! acceptance (I6, I7), relationships (M2, M3), delegated admin (D1-D3 and
+//! acceptance (I6, I7), customer relationships (M2, M3), delegated admin (D1-D3 and
 //! D2's one home), access (A1, A2) and events (E2, E3).
 
 mod acceptance;
 mod access;
+mod customer_relationships;
 mod delegated_admin;
 mod events;
 mod invitations;
-mod relationships;
 
 use std::pin::Pin;
 use std::sync::Arc;
