@@ -1724,7 +1724,7 @@ async fn c4_remote_customers_give_and_refuse_as_the_local_service() {
         .await
         .expect("remote");
     assert_eq!(here, there);
-    assert_eq!(there.items, [created.clone()]);
+    assert_eq!(there.items, std::slice::from_ref(&created));
 
     let rename = UpdateCustomer {
         id: created.id.clone(),

@@ -1989,7 +1989,7 @@ async fn s1_remote_customers_give_and_refuse_subscriptions_as_the_local_service(
         .await
         .expect("remote");
     assert_eq!(here, there);
-    assert_eq!(there.items, [created.clone()]);
+    assert_eq!(there.items, std::slice::from_ref(&created));
 
     // S3 by the operator.
     let update = UpdateSubscription {

@@ -573,11 +573,5 @@ pub fn local_customers(server: &TestServer) -> partnercenter::service::customers
 /// The server's CustomerService through the generated client, behind the
 /// same trait, with tokens minted from the server's secret.
 pub fn remote_customers(server: &TestServer) -> partnercenter::api::remote::RemoteCustomers {
-    let authority = partnercenter::auth::TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None);
-    let remote = partnercenter::api::remote::Remote::connect_lazy(
-        &format!("http://{}", server.server.addr()),
-        Arc::new(authority),
-    )
-    .expect("remote");
-    partnercenter::api::remote::RemoteCustomers::new(remote)
+    partnercenter::api::remote::RemoteCustomers::new(remote(server))
 }
