@@ -500,12 +500,16 @@ fn malformed(what: &str) -> Error {
     Error::internal(format!("the customer service replied with a malformed {what}"))
 }
 
+/// The inverse of `convert::timestamp`.
 fn micros(time: Option<prost_types::Timestamp>, what: &str) -> Result<Micros> {
     let time = time.ok_or_else(|| malformed(what))?;
-    Ok(time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000)
+    time.seconds
+        .checked_mul(1_000_000)
+        .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
+        .ok_or_else(|| malformed(what))
 }
 
-/// The row version an etag (`model::etag`) was made from.
+/// The inverse of `model::etag`: the row version.
 fn version(etag: &str, what: &str) -> Result<i64> {
     etag.strip_prefix("W/\"")
         .and_then(|rest| rest.strip_suffix('"'))
@@ -721,5 +725,26 @@ mod tests {
             Subscription::try_from(pb::Subscription::from(&subscription)).ok(),
             Some(subscription)
         );
+    }
+
+    #[test]
+    fn a_malformed_reply_is_internal() {
+        let customer = pb::Customer {
+            etag: "W/\"1\"".into(),
+            create_time: Some(prost_types::Timestamp {
+                seconds: i64::MAX,
+                nanos: 0,
+            }),
+            update_time: Some(prost_types::Timestamp::default()),
+            ..Default::default()
+        };
+        let error = Customer::try_from(customer.clone()).err();
+        assert_eq!(error.map(|e| e.code.as_str()), Some("INTERNAL"));
+        let no_etag = pb::Customer {
+            etag: "v1".into(),
+            create_time: Some(prost_types::Timestamp::default()),
+            ..customer
+        };
+        assert!(Customer::try_from(no_etag).is_err());
     }
 }
