@@ -32,11 +32,14 @@ pub trait Customers: Send + Sync + 'static {
     async fn get_customer(&self, principal: &Principal, command: GetCustomer) -> Result<Customer>;
     /// C6.
     async fn list_customers(&self, principal: &Principal, command: ListCustomers) -> Result<Page<Customer>>;
+    /// The operator, the customer's own admin (C5) or a transacting partner
+    /// change the company name and billing contact.
     async fn update_customer(&self, principal: &Principal, command: UpdateCustomer) -> Result<Customer>;
     /// S1, S2.
     async fn create_subscription(&self, principal: &Principal, command: CreateSubscription) -> Result<Subscription>;
-    /// C4 for subscriptions.
+    /// C4, C5 for a subscription.
     async fn get_subscription(&self, principal: &Principal, command: GetSubscription) -> Result<Subscription>;
+    /// C4, C5: a customer's subscriptions, to whoever reads the customer.
     async fn list_subscriptions(&self, principal: &Principal, command: ListSubscriptions)
     -> Result<Page<Subscription>>;
     /// S3.
