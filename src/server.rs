@@ -32,7 +32,8 @@ use crate::api::{CustomerApi, Framing, PartnerApi, RelationshipApi, Relationship
 use crate::auth::{TokenAuthority, interceptor};
 use crate::config::Config;
 use crate::domain::clock::Clock;
-use crate::domain::ports::{AccessChecker, PartnerDirectory};
+use crate::domain::ports::AccessChecker;
+use crate::service::customers::{Customers, LocalCustomers};
 use crate::service::partners::{LocalPartners, Partners};
 use crate::service::relationships::{LocalRelationships, Relationships};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
@@ -142,7 +143,6 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let addr = listener.local_addr()?;
 
     let local_partners: Arc<dyn Partners> = Arc::new(LocalPartners::new(store.clone()));
-    let partners: Arc<dyn PartnerDirectory> = Arc::new(store.clone());
     // A statement per few checks, not per check; a quarter of the pool
     // serves them, the rest stays free for everything else.
     let batches_in_flight = (config.max_connections as usize).div_ceil(4);
@@ -164,6 +164,11 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         access.clone(),
         relationship_settings.clone(),
     ));
+    let customers: Arc<dyn Customers> = Arc::new(LocalCustomers::new(
+        store.clone(),
+        local_partners.clone(),
+        relationships.clone(),
+    ));
     // W3: the framing check wraps the rest, so it sees every answer.
     let partner_service = Framing::new(InterceptedService::new(
         Guarded::new(
@@ -177,7 +182,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     ));
     let customer_service = Framing::new(InterceptedService::new(
         Guarded::new(
-            CustomerServiceServer::new(CustomerApi::new(store.clone(), partners.clone(), access.clone()))
+            CustomerServiceServer::new(CustomerApi::new(customers.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
             in_flight.clone(),

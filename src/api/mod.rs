@@ -12,7 +12,6 @@ pub mod remote;
 mod status;
 mod unknown;
 
-use prost::Message;
 use tonic::{Request, Status};
 
 pub use customers::CustomerApi;
@@ -22,10 +21,8 @@ pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings}
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
 pub use unknown::DetailedUnimplementedLayer;
 
-use crate::domain::paging::fnv1a;
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, validate};
-use crate::store::RequestKey;
+use crate::domain::{Error, Reason};
 
 /// The generated protobuf types, servers and clients.
 pub mod pb {
@@ -46,23 +43,6 @@ fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| Error::unauthenticated(Reason::TokenMissing, "the request carries no verified principal").into())
-}
-
-/// AIP-155: scopes a request id to its caller and method, and fingerprints
-/// the request so a reused id with another payload is rejected.
-fn request_key<M: Message>(
-    principal: &Principal,
-    method: &str,
-    request_id: &str,
-    request: &M,
-) -> Result<Option<RequestKey>, Error> {
-    let Some(request_id) = validate::request_id("request_id", request_id)? else {
-        return Ok(None);
-    };
-    Ok(Some(RequestKey {
-        key: format!("{}|{method}|{request_id}", principal.actor()),
-        fingerprint: format!("{:016x}", fnv1a(&request.encode_to_vec())),
-    }))
 }
 
 /// Validates every check, reports every violation at once, and binds the

@@ -458,3 +458,28 @@ pub fn creator_rights(
         .collect();
     (relationships, grants)
 }
+
+/// S1: the ADVISOR relationship (VIEW, A1) an ADVISOR subscription gives
+/// its partner of record; none for any other subscription. The service adds
+/// it unless the partner has an ACTIVE ADVISOR relationship already.
+pub fn advisor_relationship(
+    subscription: &Subscription,
+    now: Micros,
+    new_id: impl FnOnce() -> String,
+) -> Option<Relationship> {
+    let (Channel::Advisor, Some(advisor_id)) = (subscription.channel, &subscription.partner_of_record_id) else {
+        return None;
+    };
+    Some(Relationship {
+        id: new_id(),
+        customer_id: subscription.customer_id.clone(),
+        partner_id: advisor_id.clone(),
+        kind: RelationshipKind::Advisor,
+        indirect_provider_id: None,
+        state: RelationshipState::Active,
+        source: RelationshipSource::AdvisorSubscription,
+        relationship_request_id: None,
+        start_time: now,
+        end_time: None,
+    })
+}

@@ -1,5 +1,5 @@
-//! Loads the facts of A1 and implements the in-process seams
-//! (`AccessChecker`, `PartnerDirectory`) over the store.
+//! Loads the facts of A1 and implements the in-process `AccessChecker`
+//! over the store.
 //!
 //! CheckAccess is the hot path: the facts of a whole batch of checks are read
 //! in one round trip (one UNION ALL statement over indexed lookups), and the
@@ -14,7 +14,7 @@ use super::Store;
 use super::write::{in_list, param, placeholders};
 use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, Decision, SubscriptionFacts, decide};
 use crate::domain::model::*;
-use crate::domain::ports::{AccessChecker, PartnerDirectory};
+use crate::domain::ports::AccessChecker;
 use crate::domain::{Error, Result};
 
 /// D4 in SQL: the grants in force at `now`, the one SQL form of
@@ -262,17 +262,6 @@ impl AccessChecker for Store {
     /// One statement per batch.
     async fn check_batch(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>> {
         decide_batch(&self.db, queries, self.now()).await
-    }
-}
-
-#[async_trait]
-impl PartnerDirectory for Store {
-    async fn partner(&self, id: &str) -> Result<Option<Partner>> {
-        Store::partner(self, id).await
-    }
-
-    async fn active_link(&self, provider_id: &str, reseller_id: &str) -> Result<Option<PartnerLink>> {
-        Store::active_link(self, provider_id, reseller_id).await
     }
 }
 

@@ -1638,3 +1638,194 @@ async fn create_customer_rejects_each_bad_domain_and_email_alone() {
     assert_eq!(customer_count(&server).await, 0);
     assert!(server.events().await.is_empty());
 }
+
+// ------------------------------------------------ the trait, local and remote
+
+/// C1, C4, C6 through `Customers`: the generated client behind the trait
+/// gives the values of the local service, and its refusals are the local
+/// service's and the ones the gRPC client receives (code, reason, message,
+/// metadata, violations).
+#[tokio::test]
+async fn c4_remote_customers_give_and_refuse_as_the_local_service() {
+    use partnercenter::domain::Error;
+    use partnercenter::domain::model::{BillingContact, Customer};
+    use partnercenter::service::customers::{
+        CreateCustomer, CustomerField, Customers as _, GetCustomer, ListCustomers, UpdateCustomer,
+    };
+
+    let server = TestServer::start().await;
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let other = server.create_partner(Kind::DirectReseller).await;
+    let local = local_customers(&server);
+    let remote = remote_customers(&server);
+    let contact = BillingContact {
+        email: "admin@remote.cn".into(),
+        first_name: "Li".into(),
+        last_name: "Wei".into(),
+        culture: "zh-CN".into(),
+        language: "zh".into(),
+    };
+    let domain = unique_domain("remote");
+    let create = CreateCustomer {
+        domain: domain.clone(),
+        company_name: " Remote Co ".into(),
+        billing_contact: contact.clone(),
+        indirect_reseller_id: None,
+        request_id: Some("remote-1".into()),
+    };
+    let created = remote
+        .create_customer(&partner(&reseller.id), create.clone())
+        .await
+        .expect("remote creates");
+    assert_eq!(
+        (created.domain.as_str(), created.company_name.as_str()),
+        (domain.as_str(), "Remote Co")
+    );
+    // C1: the creator reads its new tenant, the same through both.
+    let get = GetCustomer { id: created.id.clone() };
+    let here = local
+        .get_customer(&partner(&reseller.id), get.clone())
+        .await
+        .expect("local");
+    let there = remote
+        .get_customer(&partner(&reseller.id), get.clone())
+        .await
+        .expect("remote");
+    assert_eq!(here, created);
+    assert_eq!(there, created);
+    let wire = server
+        .customers(&partner(&reseller.id))
+        .get_customer(pb::GetCustomerRequest { id: created.id.clone() })
+        .await
+        .expect("gRPC reads")
+        .into_inner();
+    assert_eq!(Customer::try_from(wire).ok(), Some(created.clone()));
+    // AIP-155 through the trait: the retry is the first result.
+    let retried = remote
+        .create_customer(&partner(&reseller.id), create)
+        .await
+        .expect("retry");
+    assert_eq!(retried, created);
+
+    // C6: the same page through both.
+    let list = ListCustomers {
+        page_size: 10,
+        page_token: String::new(),
+        company_name_prefix: String::new(),
+        domain_prefix: String::new(),
+        indirect_reseller_id: None,
+    };
+    let here = local
+        .list_customers(&partner(&reseller.id), list.clone())
+        .await
+        .expect("local");
+    let there = remote
+        .list_customers(&partner(&reseller.id), list.clone())
+        .await
+        .expect("remote");
+    assert_eq!(here, there);
+    assert_eq!(there.items, std::slice::from_ref(&created));
+
+    let rename = UpdateCustomer {
+        id: created.id.clone(),
+        etag: etag_of(created.version),
+        fields: vec![CustomerField::CompanyName],
+        company_name: "Renamed".into(),
+        billing_contact: BillingContact::default(),
+    };
+    let renamed = remote
+        .update_customer(&operator(), rename.clone())
+        .await
+        .expect("renames");
+    assert_eq!(
+        (renamed.company_name.as_str(), renamed.version),
+        ("Renamed", created.version + 1)
+    );
+    assert_eq!(local.get_customer(&operator(), get.clone()).await.ok(), Some(renamed));
+
+    // Refusals: a partner without a relationship (C4), another tenant's
+    // admin (C5), a stale etag, a taken domain (C3), a suspended caller (P4).
+    server.set_partner_status(&other.id, PartnerStatus::Suspended).await;
+    let someone = server.create_partner(Kind::DirectReseller).await;
+    let taken = CreateCustomer {
+        domain: domain.clone(),
+        company_name: "Again".into(),
+        billing_contact: contact.clone(),
+        indirect_reseller_id: None,
+        request_id: None,
+    };
+    let cases: Vec<(partnercenter::domain::principal::Principal, &str)> = vec![
+        (partner(&someone.id), "NO_RELATIONSHIP"),
+        (customer(&uuid_of(7)), "TENANT_MISMATCH"),
+        (partner(&other.id), "PARTNER_NOT_ACTIVE"),
+    ];
+    for (who, reason) in cases {
+        let here = local.get_customer(&who, get.clone()).await.expect_err("local refuses");
+        let there = remote
+            .get_customer(&who, get.clone())
+            .await
+            .expect_err("remote refuses");
+        let wire = Error::from(
+            server
+                .customers(&who)
+                .get_customer(pb::GetCustomerRequest { id: created.id.clone() })
+                .await
+                .expect_err("gRPC refuses"),
+        );
+        assert_eq!(here.reason.as_str(), reason, "{who:?}");
+        assert_eq!(here, there, "{who:?}");
+        assert_eq!(there, wire, "{who:?}");
+    }
+    let here = local
+        .update_customer(&operator(), rename.clone())
+        .await
+        .expect_err("stale");
+    let there = remote.update_customer(&operator(), rename).await.expect_err("stale");
+    assert_eq!(here.reason.as_str(), "ETAG_MISMATCH");
+    assert_eq!(here, there);
+    let here = local
+        .create_customer(&operator(), taken.clone())
+        .await
+        .expect_err("taken");
+    let there = remote.create_customer(&operator(), taken).await.expect_err("taken");
+    assert_eq!(here.reason.as_str(), "DOMAIN_TAKEN");
+    assert_eq!(here, there);
+
+    // A command the server's decoding refuses comes back with its
+    // violations, as the gRPC client receives them.
+    let invalid = CreateCustomer {
+        domain: unique_domain("invalid"),
+        company_name: String::new(),
+        billing_contact: BillingContact {
+            email: "not an email".into(),
+            ..contact
+        },
+        indirect_reseller_id: None,
+        request_id: None,
+    };
+    let there = remote
+        .create_customer(&operator(), invalid.clone())
+        .await
+        .expect_err("invalid");
+    let wire = Error::from(
+        server
+            .customers(&operator())
+            .create_customer(pb::CreateCustomerRequest::from(invalid))
+            .await
+            .expect_err("gRPC refuses"),
+    );
+    assert_eq!(there, wire);
+    let fields: BTreeSet<&str> = there.violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["customer.company_name", "customer.billing_contact.email"])
+    );
+}
+
+fn etag_of(version: i64) -> String {
+    partnercenter::domain::model::etag(version)
+}
+
+fn uuid_of(n: u8) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}

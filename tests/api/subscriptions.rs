@@ -1906,3 +1906,174 @@ async fn list_subscriptions_pages_every_subscription_once_in_ascending_id_order(
     );
     assert_eq!(violated_fields(&error), vec!["page_size".to_string()]);
 }
+
+// ------------------------------------------------ the trait, local and remote
+
+/// S1, S3, C4 through `Customers`: the generated client behind the trait
+/// records, reads, lists and updates subscriptions as the local service
+/// does, and refuses with the local service's errors, which are the ones
+/// the gRPC client receives.
+#[tokio::test]
+async fn s1_remote_customers_give_and_refuse_subscriptions_as_the_local_service() {
+    use partnercenter::domain::Error;
+    use partnercenter::domain::model::{
+        Billing, Channel as DomainChannel, Subscription, SubscriptionStatus as DomainStatus,
+    };
+    use partnercenter::service::customers::{
+        CreateSubscription, Customers as _, GetSubscription, ListSubscriptions, UpdateSubscription,
+    };
+
+    let server = TestServer::start().await;
+    let advisor = server.create_partner(Kind::DirectReseller).await;
+    let stranger = server.create_partner(Kind::DirectReseller).await;
+    let tenant = server.create_customer(&operator(), None).await.expect("customer");
+    let local = local_customers(&server);
+    let remote = remote_customers(&server);
+    let create = CreateSubscription {
+        customer_id: tenant.id.clone(),
+        service: Service::Azure,
+        offer_name: " Advice ".into(),
+        quantity: 2,
+        billing: Billing::Usage,
+        status: None,
+        channel: DomainChannel::Advisor,
+        partner_of_record_id: Some(advisor.id.clone()),
+        indirect_provider_id: None,
+        request_id: Some("remote-advice".into()),
+    };
+    let created = remote
+        .create_subscription(&operator(), create.clone())
+        .await
+        .expect("remote records");
+    assert_eq!(
+        (created.offer_name.as_str(), created.status),
+        ("Advice", DomainStatus::Active)
+    );
+    assert_eq!(
+        remote.create_subscription(&operator(), create).await.ok(),
+        Some(created.clone())
+    );
+    // S1: the advisor now reads the subscription, the same through both.
+    let get = GetSubscription { id: created.id.clone() };
+    let here = local
+        .get_subscription(&partner(&advisor.id), get.clone())
+        .await
+        .expect("local");
+    let there = remote
+        .get_subscription(&partner(&advisor.id), get.clone())
+        .await
+        .expect("remote");
+    assert_eq!(here, created);
+    assert_eq!(there, created);
+    let wire = server
+        .customers(&partner(&advisor.id))
+        .get_subscription(pb::GetSubscriptionRequest { id: created.id.clone() })
+        .await
+        .expect("gRPC reads")
+        .into_inner();
+    assert_eq!(Subscription::try_from(wire).ok(), Some(created.clone()));
+
+    let list = ListSubscriptions {
+        page_size: 0,
+        page_token: String::new(),
+        customer_id: tenant.id.clone(),
+        service: Some(Service::Azure),
+        status: None,
+    };
+    let here = local
+        .list_subscriptions(&partner(&advisor.id), list.clone())
+        .await
+        .expect("local");
+    let there = remote
+        .list_subscriptions(&partner(&advisor.id), list.clone())
+        .await
+        .expect("remote");
+    assert_eq!(here, there);
+    assert_eq!(there.items, std::slice::from_ref(&created));
+
+    // S3 by the operator.
+    let update = UpdateSubscription {
+        id: created.id.clone(),
+        etag: partnercenter::domain::model::etag(created.version),
+        quantity: Some(5),
+        status: Some(DomainStatus::Suspended),
+    };
+    let updated = remote
+        .update_subscription(&operator(), update.clone())
+        .await
+        .expect("updates");
+    assert_eq!(
+        (updated.quantity, updated.status, updated.version),
+        (5, DomainStatus::Suspended, created.version + 1)
+    );
+    assert_eq!(
+        local.get_subscription(&operator(), get.clone()).await.ok(),
+        Some(updated)
+    );
+
+    // Refusals: a stranger reads (C4), an unknown id for the operator and
+    // for a partner, an ADVISOR advisor cannot manage (S3), a stale etag, a
+    // customer's admin records (S1), a stranger sells without a
+    // relationship (S2).
+    let unknown = GetSubscription { id: random_id() };
+    let reads = [
+        (partner(&stranger.id), get.clone(), "NO_RELATIONSHIP"),
+        (operator(), unknown.clone(), "SUBSCRIPTION_NOT_FOUND"),
+        (partner(&stranger.id), unknown, "NO_RELATIONSHIP"),
+    ];
+    for (who, get, reason) in reads {
+        let here = local.get_subscription(&who, get.clone()).await.expect_err("local");
+        let there = remote.get_subscription(&who, get.clone()).await.expect_err("remote");
+        let wire = Error::from(
+            server
+                .customers(&who)
+                .get_subscription(pb::GetSubscriptionRequest::from(get))
+                .await
+                .expect_err("gRPC refuses"),
+        );
+        assert_eq!(here.reason.as_str(), reason, "{who:?}");
+        assert_eq!(here, there, "{who:?}");
+        assert_eq!(there, wire, "{who:?}");
+    }
+    // The advisor has VIEW, not MANAGE_SUBSCRIPTION; the operator's etag is
+    // stale after the update above.
+    let updates = [
+        (partner(&advisor.id), update.clone(), "PERMISSION_DENIED"),
+        (operator(), update.clone(), "ABORTED"),
+    ];
+    for (who, update, code) in updates {
+        let here = local
+            .update_subscription(&who, update.clone())
+            .await
+            .expect_err("local");
+        let there = remote.update_subscription(&who, update).await.expect_err("remote");
+        assert_eq!(here.code.as_str(), code, "{who:?}");
+        assert_eq!(here, there, "{who:?}");
+    }
+    let sell = CreateSubscription {
+        customer_id: tenant.id.clone(),
+        service: Service::Office365,
+        offer_name: "E3".into(),
+        quantity: 1,
+        billing: Billing::License,
+        status: None,
+        channel: DomainChannel::Csp,
+        partner_of_record_id: None,
+        indirect_provider_id: None,
+        request_id: None,
+    };
+    for (who, reason) in [
+        (customer(&tenant.id), "ROLE_NOT_ALLOWED"),
+        (partner(&stranger.id), "NO_RELATIONSHIP"),
+    ] {
+        let here = local.create_subscription(&who, sell.clone()).await.expect_err("local");
+        let there = remote
+            .create_subscription(&who, sell.clone())
+            .await
+            .expect_err("remote");
+        assert_eq!(here.reason.as_str(), reason, "{who:?}");
+        assert_eq!(here, there, "{who:?}");
+    }
+    // Nothing changed.
+    assert_eq!(subscriptions_of(&server, &tenant.id).await.len(), 1);
+}

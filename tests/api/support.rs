@@ -567,3 +567,20 @@ pub fn remote(server: &TestServer) -> partnercenter::api::remote::Remote {
     partnercenter::api::remote::Remote::connect_lazy(&format!("http://{}", server.server.addr()), Arc::new(authority))
         .expect("a remote")
 }
+
+/// The CustomerService use cases of this process over the server's store,
+/// reading partners and decisions through the local services.
+pub fn local_customers(server: &TestServer) -> partnercenter::service::customers::LocalCustomers {
+    let store = server.server.store().clone();
+    partnercenter::service::customers::LocalCustomers::new(
+        store.clone(),
+        Arc::new(partnercenter::service::partners::LocalPartners::new(store.clone())),
+        Arc::new(local_relationships(server)),
+    )
+}
+
+/// The server's CustomerService through the generated client, behind the
+/// same trait, with tokens minted from the server's secret.
+pub fn remote_customers(server: &TestServer) -> partnercenter::api::remote::RemoteCustomers {
+    partnercenter::api::remote::RemoteCustomers::new(remote(server))
+}

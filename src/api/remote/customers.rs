@@ -1,16 +1,100 @@
 //! `Customers` in another process: the generated client behind the trait.
 
+use async_trait::async_trait;
+
 use super::Remote;
+use crate::api::pb;
+use crate::api::pb::customer_service_client::CustomerServiceClient;
+use crate::domain::model::{Customer, Subscription};
+use crate::domain::paging::Page;
+use crate::domain::principal::Principal;
+use crate::domain::{Error, Result};
+use crate::service::customers::{
+    CreateCustomer, CreateSubscription, Customers, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions,
+    UpdateCustomer, UpdateSubscription,
+};
 
 /// The CustomerService of another process.
 #[derive(Clone)]
 pub struct RemoteCustomers {
-    #[allow(dead_code)]
     remote: Remote,
 }
 
 impl RemoteCustomers {
     pub fn new(remote: Remote) -> Self {
         RemoteCustomers { remote }
+    }
+
+    fn client(&self) -> CustomerServiceClient<tonic::transport::Channel> {
+        CustomerServiceClient::new(self.remote.channel())
+    }
+}
+
+#[async_trait]
+impl Customers for RemoteCustomers {
+    async fn create_customer(&self, principal: &Principal, command: CreateCustomer) -> Result<Customer> {
+        let request = self
+            .remote
+            .request(principal, pb::CreateCustomerRequest::from(command))?;
+        let reply = self.client().create_customer(request).await.map_err(Error::from)?;
+        Customer::try_from(reply.into_inner())
+    }
+
+    async fn get_customer(&self, principal: &Principal, command: GetCustomer) -> Result<Customer> {
+        let request = self.remote.request(principal, pb::GetCustomerRequest::from(command))?;
+        let reply = self.client().get_customer(request).await.map_err(Error::from)?;
+        Customer::try_from(reply.into_inner())
+    }
+
+    async fn list_customers(&self, principal: &Principal, command: ListCustomers) -> Result<Page<Customer>> {
+        let request = self
+            .remote
+            .request(principal, pb::ListCustomersRequest::from(command))?;
+        let reply = self.client().list_customers(request).await.map_err(Error::from)?;
+        Page::try_from(reply.into_inner())
+    }
+
+    async fn update_customer(&self, principal: &Principal, command: UpdateCustomer) -> Result<Customer> {
+        let request = self
+            .remote
+            .request(principal, pb::UpdateCustomerRequest::from(command))?;
+        let reply = self.client().update_customer(request).await.map_err(Error::from)?;
+        Customer::try_from(reply.into_inner())
+    }
+
+    async fn create_subscription(&self, principal: &Principal, command: CreateSubscription) -> Result<Subscription> {
+        let request = self
+            .remote
+            .request(principal, pb::CreateSubscriptionRequest::from(command))?;
+        let reply = self.client().create_subscription(request).await.map_err(Error::from)?;
+        Subscription::try_from(reply.into_inner())
+    }
+
+    async fn get_subscription(&self, principal: &Principal, command: GetSubscription) -> Result<Subscription> {
+        let request = self
+            .remote
+            .request(principal, pb::GetSubscriptionRequest::from(command))?;
+        let reply = self.client().get_subscription(request).await.map_err(Error::from)?;
+        Subscription::try_from(reply.into_inner())
+    }
+
+    async fn list_subscriptions(
+        &self,
+        principal: &Principal,
+        command: ListSubscriptions,
+    ) -> Result<Page<Subscription>> {
+        let request = self
+            .remote
+            .request(principal, pb::ListSubscriptionsRequest::from(command))?;
+        let reply = self.client().list_subscriptions(request).await.map_err(Error::from)?;
+        Page::try_from(reply.into_inner())
+    }
+
+    async fn update_subscription(&self, principal: &Principal, command: UpdateSubscription) -> Result<Subscription> {
+        let request = self
+            .remote
+            .request(principal, pb::UpdateSubscriptionRequest::from(command))?;
+        let reply = self.client().update_subscription(request).await.map_err(Error::from)?;
+        Subscription::try_from(reply.into_inner())
     }
 }

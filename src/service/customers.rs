@@ -1,1 +1,0 @@
-//! Customers: the use cases of the CustomersService (to be moved here from `api::customers`).
