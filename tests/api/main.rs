@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod customers;
 mod delegated_admin;
+mod docs;
 mod events;
 mod faults;
 mod grpcurl;
