@@ -1,52 +1,65 @@
-//! Configuration, layered: built-in defaults, then a TOML file (`--config`),
-//! then `PARTNERCENTER_*` environment variables, then command-line flags.
+//! Configuration, layered with figment: built-in defaults, then a TOML file
+//! (`--config`), then `DATABASE_URL`, then `PARTNERCENTER_<KEY>` environment
+//! variables, then command-line flags. Every key is a field of [`Settings`];
+//! [`Config`] is what the server runs with, checked and typed.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
 
 use crate::api::RelationshipSettings;
-use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://partnercenter.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// `PARTNERCENTER_<KEY>` sets the key `<key>`.
+pub const ENV_PREFIX: &str = "PARTNERCENTER_";
 
 /// Flags shared by every subcommand that touches the store or tokens; each
-/// also reads its environment variable.
-#[derive(Args, Clone, Debug, Default)]
+/// also reads its environment variable. A flag given is the last layer.
+#[derive(Args, Clone, Debug, Default, Serialize)]
 pub struct ConfigArgs {
     /// TOML configuration file [default: none].
     #[arg(long, env = "PARTNERCENTER_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE?mode=rwc or postgres://USER:PASS@HOST/DB;
     /// DATABASE_URL is read too [default: sqlite://partnercenter.db?mode=rwc].
     #[arg(long, env = "PARTNERCENTER_DATABASE_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// Connections in the store's pool [default: 8].
     #[arg(long, env = "PARTNERCENTER_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
     /// Log format [default: text].
     #[arg(long, env = "PARTNERCENTER_LOG_FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
 }
 
 /// Flags of `serve` only; each also reads its environment variable.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug, Default, Serialize)]
 pub struct ServeArgs {
     /// gRPC address, HOST:PORT (a host name is resolved)
     /// [default: 127.0.0.1:50051].
     #[arg(long, env = "PARTNERCENTER_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
     /// Prometheus /metrics address HOST:PORT, or "off"
     /// [default: 127.0.0.1:9464].
     #[arg(long, env = "PARTNERCENTER_METRICS_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -54,36 +67,240 @@ pub enum LogFormat {
     Json,
 }
 
-/// The TOML file: every key optional.
-#[derive(Debug, Default, Deserialize)]
+/// Every configuration key, as the TOML file, `PARTNERCENTER_<KEY>` and the
+/// flags spell it; `Default` gives the built-in values.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<String>,
-    database_url: Option<String>,
-    max_connections: Option<u32>,
-    acquire_timeout_seconds: Option<u64>,
-    statement_timeout_seconds: Option<u64>,
-    jwt_secret: Option<String>,
-    jwt_issuer: Option<String>,
-    jwt_audience: Option<String>,
-    jwt_max_lifetime_seconds: Option<u64>,
-    log_format: Option<LogFormat>,
-    drain_timeout_seconds: Option<u64>,
-    max_message_bytes: Option<usize>,
-    max_concurrent_streams: Option<u32>,
-    max_client_connections: Option<usize>,
-    max_in_flight_rpcs: Option<usize>,
-    rpc_timeout_seconds: Option<u64>,
-    invitation_base_url: Option<String>,
-    invitation_default_days: Option<i32>,
-    sweep_interval_seconds: Option<u64>,
-    watch_buffer: Option<usize>,
-    watch_poll_millis: Option<u64>,
-    watch_grace_millis: Option<u64>,
-    /// An address, or "off".
-    metrics_listen: Option<String>,
+pub struct Settings {
+    /// gRPC address HOST:PORT; a host name is resolved.
+    pub listen: String,
+    pub database_url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_seconds: u64,
+    /// PostgreSQL cancels a statement running longer than this.
+    pub statement_timeout_seconds: u64,
+    /// None: the secret kept beside the SQLite file.
+    pub jwt_secret: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: Option<String>,
+    pub jwt_max_lifetime_seconds: u64,
+    pub log_format: LogFormat,
+    pub drain_timeout_seconds: u64,
+    pub max_message_bytes: usize,
+    pub max_concurrent_streams: u32,
+    pub max_client_connections: usize,
+    pub max_in_flight_rpcs: usize,
+    pub rpc_timeout_seconds: u64,
+    /// An address HOST:PORT, or "off".
+    pub metrics_listen: String,
+    pub invitation_base_url: String,
+    pub invitation_default_days: i32,
+    pub sweep_interval_seconds: u64,
+    pub watch_buffer: usize,
+    pub watch_poll_millis: u64,
+    pub watch_grace_millis: u64,
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        let relationships = RelationshipSettings::default();
+        Settings {
+            listen: DEFAULT_LISTEN.to_owned(),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            max_connections: 8,
+            acquire_timeout_seconds: 10,
+            statement_timeout_seconds: 30,
+            jwt_secret: None,
+            jwt_issuer: "partnercenter".to_owned(),
+            jwt_audience: None,
+            jwt_max_lifetime_seconds: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME.as_secs(),
+            log_format: LogFormat::Text,
+            drain_timeout_seconds: 20,
+            max_message_bytes: 4 << 20,
+            max_concurrent_streams: 256,
+            max_client_connections: 1024,
+            max_in_flight_rpcs: 256,
+            rpc_timeout_seconds: 30,
+            metrics_listen: DEFAULT_METRICS_LISTEN.to_owned(),
+            invitation_base_url: relationships.invitation_base_url,
+            invitation_default_days: relationships.invitation_default_days,
+            sweep_interval_seconds: 60,
+            watch_buffer: relationships.watch_buffer,
+            watch_poll_millis: relationships.watch_poll.as_millis() as u64,
+            watch_grace_millis: relationships.watch_grace.as_millis() as u64,
+        }
+    }
+}
+
+/// An environment variable set to an empty value counts as unset, as clap
+/// treats it for the flags.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// Each problem as `KEY: what`, the key as its layer spells it (figment's
+/// own text prefixes the profile, "default.").
+fn describe(error: figment::Error) -> String {
+    let problems: Vec<String> = error
+        .into_iter()
+        .map(|problem| {
+            let key = problem.path.join(".");
+            let source = problem
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            let key = if source.starts_with(&format!("`{ENV_PREFIX}")) {
+                format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+            } else if source.contains("environment") {
+                key.to_ascii_uppercase()
+            } else {
+                key
+            };
+            format!("{key}: {}", problem.kind)
+        })
+        .collect();
+    problems.join("; ")
+}
+
+impl Settings {
+    /// The keys, as the file spells them, each with whether it is text.
+    pub fn keys() -> Vec<(String, bool)> {
+        match serde_json::to_value(Settings::default()) {
+            Ok(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .map(|(key, default)| (key, default.is_string() || default.is_null()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The layers, lowest first: defaults, the file, `DATABASE_URL`,
+    /// `PARTNERCENTER_<KEY>`, the flags given (clap has already put a flag's
+    /// own environment variable under it). `serve` gives its own flags.
+    pub fn load(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = &args.config {
+            std::fs::File::open(path).map_err(|e| {
+                format!(
+                    "cannot read the configuration file {}: {e}; check --config or PARTNERCENTER_CONFIG",
+                    path.display()
+                )
+            })?;
+            // The file alone over the defaults first, so that its errors
+            // (an unknown key, a wrong type) name it.
+            figment.clone().merge(Toml::file_exact(path)).extract::<Settings>().map_err(|e| {
+                format!(
+                    "the configuration file {} is not valid: {}; check the file, or --config or PARTNERCENTER_CONFIG",
+                    path.display(),
+                    describe(e)
+                )
+            })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // figment's environment layer parses values (`007` becomes 7,
+        // `"x"` loses its quotes): text keys (secrets, URLs) are taken as
+        // written, the others parsed and checked. Other PARTNERCENTER_*
+        // variables (e.g. PARTNERCENTER_CONFIG) are not keys.
+        let (text, other): (Vec<_>, Vec<_>) = Settings::keys().into_iter().partition(|(_, text)| *text);
+        let texts: BTreeMap<String, String> = text
+            .into_iter()
+            .filter_map(|(key, _)| env_value(&env_name(&key)).map(|value| (key, value)))
+            .collect();
+        let numbers = Env::prefixed(ENV_PREFIX).filter(move |key| {
+            other.iter().any(|(known, _)| key == known.as_str()) && env_value(&env_name(key.as_str())).is_some()
+        });
+        let fallback: BTreeMap<&str, String> = env_value("DATABASE_URL")
+            .map(|url| ("database_url", url))
+            .into_iter()
+            .collect();
+        figment = figment
+            .merge(Serialized::globals(fallback))
+            .merge(numbers)
+            .merge(Serialized::globals(texts))
+            .merge(Serialized::globals(args));
+        if let Some(serve) = serve {
+            figment = figment.merge(Serialized::globals(serve));
+        }
+        figment
+            .extract()
+            .map_err(|e| format!("the configuration is not valid: {}", describe(e)))
+    }
+
+    /// Checks every value and gives the configuration the server runs with.
+    pub fn into_config(self) -> Result<Config, String> {
+        let listen = resolve_addr(&self.listen, "the gRPC listen address (--listen)")?;
+        check_database_url(&self.database_url)?;
+        for (name, value) in [
+            ("max_connections", u64::from(self.max_connections)),
+            ("jwt_max_lifetime_seconds", self.jwt_max_lifetime_seconds),
+            ("max_concurrent_streams", u64::from(self.max_concurrent_streams)),
+            ("max_client_connections", self.max_client_connections as u64),
+            ("max_in_flight_rpcs", self.max_in_flight_rpcs as u64),
+            ("rpc_timeout_seconds", self.rpc_timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        // W3: a list page is cut at MAX_PAGE_BYTES of items, and one
+        // resource stays under 1 MiB; a smaller message limit would fail
+        // the pages the service builds.
+        let floor = crate::domain::paging::MAX_PAGE_BYTES * 2;
+        if self.max_message_bytes < floor {
+            return Err(format!(
+                "max_message_bytes must be at least {floor} (list pages carry up to {} bytes of items); it is {}",
+                crate::domain::paging::MAX_PAGE_BYTES,
+                self.max_message_bytes
+            ));
+        }
+        if !(1..=crate::domain::rules::MAX_INVITATION_DAYS).contains(&self.invitation_default_days) {
+            return Err("invitation_default_days must be between 1 and 365".to_owned());
+        }
+        let metrics_listen = match self.metrics_listen.as_str() {
+            "off" | "none" => None,
+            address => Some(resolve_addr(
+                address,
+                "the metrics address (--metrics-listen, or \"off\")",
+            )?),
+        };
+        Ok(Config {
+            listen,
+            database_url: self.database_url,
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_seconds),
+            statement_timeout: Duration::from_secs(self.statement_timeout_seconds.max(1)),
+            jwt_secret: self.jwt_secret,
+            jwt_issuer: self.jwt_issuer,
+            jwt_audience: self.jwt_audience,
+            jwt_max_lifetime: Duration::from_secs(self.jwt_max_lifetime_seconds),
+            log_format: self.log_format,
+            drain_timeout: Duration::from_secs(self.drain_timeout_seconds),
+            max_message_bytes: self.max_message_bytes,
+            max_concurrent_streams: self.max_concurrent_streams,
+            max_client_connections: self.max_client_connections,
+            max_in_flight_rpcs: self.max_in_flight_rpcs,
+            rpc_timeout: Duration::from_secs(self.rpc_timeout_seconds),
+            relationships: RelationshipSettings {
+                invitation_base_url: self.invitation_base_url,
+                invitation_default_days: self.invitation_default_days,
+                watch_buffer: self.watch_buffer.max(2),
+                watch_poll: Duration::from_millis(self.watch_poll_millis.max(10)),
+                watch_grace: Duration::from_millis(self.watch_grace_millis),
+                ..RelationshipSettings::default()
+            },
+            sweep_interval: Duration::from_secs(self.sweep_interval_seconds.max(1)),
+            metrics_listen,
+        })
+    }
+}
+
+/// What the server runs with: [`Settings`] checked, durations and addresses
+/// typed.
 #[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -121,57 +338,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051))),
-            database_url: DEFAULT_DATABASE_URL.to_owned(),
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(10),
-            statement_timeout: Duration::from_secs(30),
-            jwt_secret: None,
-            jwt_issuer: "partnercenter".to_owned(),
-            jwt_audience: None,
-            jwt_max_lifetime: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME,
-            log_format: LogFormat::Text,
-            drain_timeout: Duration::from_secs(20),
-            max_message_bytes: 4 << 20,
-            max_concurrent_streams: 256,
-            max_client_connections: 1024,
-            max_in_flight_rpcs: 256,
-            rpc_timeout: Duration::from_secs(30),
-            relationships: RelationshipSettings::default(),
-            sweep_interval: Duration::from_secs(60),
-            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
-        }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    /// Printed at start-up: the secret is redacted, and so is a password in
-    /// the database URL.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .field("statement_timeout", &self.statement_timeout)
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
-            .field("jwt_issuer", &self.jwt_issuer)
-            .field("jwt_audience", &self.jwt_audience)
-            .field("jwt_max_lifetime", &self.jwt_max_lifetime)
-            .field("log_format", &self.log_format)
-            .field("drain_timeout", &self.drain_timeout)
-            .field("max_message_bytes", &self.max_message_bytes)
-            .field("max_concurrent_streams", &self.max_concurrent_streams)
-            .field("max_client_connections", &self.max_client_connections)
-            .field("max_in_flight_rpcs", &self.max_in_flight_rpcs)
-            .field("rpc_timeout", &self.rpc_timeout)
-            .field("relationships", &self.relationships)
-            .field("sweep_interval", &self.sweep_interval)
-            .field("metrics_listen", &self.metrics_listen)
-            .finish()
+        // A unit test checks the built-in settings are valid.
+        Settings::default()
+            .into_config()
+            .expect("the built-in settings are valid")
     }
 }
 
@@ -190,143 +360,9 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Config {
-    /// Defaults, then the file, then environment and flags (clap has
-    /// already merged those two, flags winning). `serve` gives its own flags.
+    /// The layered configuration (see [`Settings::load`]), checked.
     pub fn load(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Self, String> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        let mut config = Config::default();
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let number = |name: &str| -> Result<Option<u64>, String> {
-            env(name)
-                .map(|v| {
-                    v.parse::<u64>()
-                        .map_err(|e| format!("{name}='{v}': {e}; give a whole number"))
-                })
-                .transpose()
-        };
-        let listen_flag = serve.and_then(|flags| flags.listen.clone());
-        if let Some(listen) = listen_flag.or(env("PARTNERCENTER_LISTEN")).or(file.listen) {
-            config.listen = resolve_addr(&listen, "the gRPC listen address (--listen)")?;
-        }
-        config.database_url = args
-            .database_url
-            .clone()
-            .or(env("DATABASE_URL"))
-            .or(file.database_url)
-            .unwrap_or(config.database_url);
-        check_database_url(&config.database_url)?;
-        config.max_connections = args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(config.max_connections);
-        if let Some(seconds) = file.acquire_timeout_seconds {
-            config.acquire_timeout = Duration::from_secs(seconds);
-        }
-        if let Some(seconds) = file.statement_timeout_seconds {
-            config.statement_timeout = Duration::from_secs(seconds.max(1));
-        }
-        config.jwt_secret = env("PARTNERCENTER_JWT_SECRET").or(file.jwt_secret);
-        config.jwt_issuer = env("PARTNERCENTER_JWT_ISSUER")
-            .or(file.jwt_issuer)
-            .unwrap_or(config.jwt_issuer);
-        config.jwt_audience = env("PARTNERCENTER_JWT_AUDIENCE").or(file.jwt_audience);
-        if let Some(seconds) = number("PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS")?.or(file.jwt_max_lifetime_seconds) {
-            if seconds == 0 {
-                return Err("jwt_max_lifetime_seconds must be at least 1".to_owned());
-            }
-            config.jwt_max_lifetime = Duration::from_secs(seconds);
-        }
-        config.log_format = args.log_format.or(file.log_format).unwrap_or_default();
-        if let Some(seconds) = number("PARTNERCENTER_DRAIN_TIMEOUT_SECONDS")?.or(file.drain_timeout_seconds) {
-            config.drain_timeout = Duration::from_secs(seconds);
-        }
-        if let Some(bytes) = file.max_message_bytes {
-            // W3: a list page is cut at MAX_PAGE_BYTES of items, and one
-            // resource stays under 1 MiB; a smaller message limit would fail
-            // the pages the service builds.
-            let floor = crate::domain::paging::MAX_PAGE_BYTES * 2;
-            if bytes < floor {
-                return Err(format!(
-                    "max_message_bytes must be at least {floor} (list pages carry up to {} bytes of items); \
-                     it is {bytes}",
-                    crate::domain::paging::MAX_PAGE_BYTES
-                ));
-            }
-            config.max_message_bytes = bytes;
-        }
-        if let Some(streams) = number("PARTNERCENTER_MAX_CONCURRENT_STREAMS")?
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-            .or(file.max_concurrent_streams)
-        {
-            config.max_concurrent_streams = streams;
-        }
-        if let Some(connections) = number("PARTNERCENTER_MAX_CLIENT_CONNECTIONS")?
-            .map(|n| n as usize)
-            .or(file.max_client_connections)
-        {
-            config.max_client_connections = connections;
-        }
-        if let Some(calls) = number("PARTNERCENTER_MAX_IN_FLIGHT_RPCS")?
-            .map(|n| n as usize)
-            .or(file.max_in_flight_rpcs)
-        {
-            config.max_in_flight_rpcs = calls;
-        }
-        if let Some(seconds) = number("PARTNERCENTER_RPC_TIMEOUT_SECONDS")?.or(file.rpc_timeout_seconds) {
-            config.rpc_timeout = Duration::from_secs(seconds);
-        }
-        for (name, value) in [
-            ("max_concurrent_streams", config.max_concurrent_streams as u64),
-            ("max_client_connections", config.max_client_connections as u64),
-            ("max_in_flight_rpcs", config.max_in_flight_rpcs as u64),
-            ("rpc_timeout_seconds", config.rpc_timeout.as_secs()),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be at least 1"));
-            }
-        }
-        let settings = &mut config.relationships;
-        if let Some(url) = env("PARTNERCENTER_INVITATION_BASE_URL").or(file.invitation_base_url) {
-            settings.invitation_base_url = url;
-        }
-        if let Some(days) = file.invitation_default_days {
-            if !(1..=crate::domain::rules::MAX_INVITATION_DAYS).contains(&days) {
-                return Err("invitation_default_days must be between 1 and 365".to_owned());
-            }
-            settings.invitation_default_days = days;
-        }
-        if let Some(buffer) = file.watch_buffer {
-            settings.watch_buffer = buffer.max(2);
-        }
-        if let Some(millis) = file.watch_poll_millis {
-            settings.watch_poll = Duration::from_millis(millis.max(10));
-        }
-        if let Some(millis) = file.watch_grace_millis {
-            settings.watch_grace = Duration::from_millis(millis);
-        }
-        if let Some(seconds) = file.sweep_interval_seconds {
-            config.sweep_interval = Duration::from_secs(seconds.max(1));
-        }
-        let metrics_flag = serve.and_then(|flags| flags.metrics_listen.clone());
-        if let Some(metrics) = metrics_flag
-            .or(env("PARTNERCENTER_METRICS_LISTEN"))
-            .or(file.metrics_listen)
-        {
-            config.metrics_listen = match metrics.as_str() {
-                "off" | "none" => None,
-                address => Some(resolve_addr(
-                    address,
-                    "the metrics address (--metrics-listen, or \"off\")",
-                )?),
-            };
-        }
-        if config.max_connections == 0 {
-            return Err("max_connections must be at least 1".to_owned());
-        }
-        Ok(config)
+        Settings::load(args, serve)?.into_config()
     }
 
     /// Logs the effective configuration at start-up, one field per key
@@ -444,19 +480,52 @@ fn check_database_url(url: &str) -> Result<(), String> {
     ))
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read the configuration file {}: {e}; check --config or PARTNERCENTER_CONFIG",
-            path.display()
-        )
-    })?;
-    toml::from_str(&text).map_err(|e| format!("the configuration file {} is not valid: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use figment::Jail;
+
+    /// Loads in a jail: only the environment the test sets (plus what the
+    /// process already has, none of which is a key).
+    fn load_in(
+        jail: &mut Jail,
+        file: Option<&str>,
+        args: ConfigArgs,
+        serve: Option<ServeArgs>,
+    ) -> Result<Config, String> {
+        jail.clear_env();
+        let args = match file {
+            Some(text) => {
+                jail.create_file("partnercenter.toml", text).expect("file written");
+                ConfigArgs {
+                    config: Some(jail.directory().join("partnercenter.toml")),
+                    ..args
+                }
+            }
+            None => args,
+        };
+        Config::load(&args, serve.as_ref())
+    }
+
+    /// figment's Jail: one such test at a time, with its own environment
+    /// variables and directory.
+    #[allow(clippy::result_large_err)] // the closure returns figment::Result
+    fn jailed(test: impl FnOnce(&mut Jail)) {
+        Jail::expect_with(|jail| {
+            test(jail);
+            Ok(())
+        });
+    }
+
+    fn refused(file: &str) -> String {
+        let mut error = String::new();
+        jailed(|jail| {
+            error = load_in(jail, Some(file), ConfigArgs::default(), None)
+                .err()
+                .expect("refused");
+        });
+        error
+    }
 
     #[test]
     fn redacts_passwords() {
@@ -468,32 +537,184 @@ mod tests {
     }
 
     #[test]
+    fn the_built_in_settings_are_valid() {
+        assert!(Settings::default().into_config().is_ok());
+    }
+
+    /// The example file sets every key, each to its default.
+    #[test]
     fn the_example_file_is_every_default() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/partnercenter.example.toml");
-        let args = ConfigArgs {
-            config: Some(path),
-            ..ConfigArgs::default()
-        };
-        let loaded = Config::load(&args, None).expect("the example loads");
-        assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/partnercenter.example.toml");
+        let text = std::fs::read_to_string(&path).expect("the example is readable");
+        let mut example: toml::Table = text.parse().expect("the example is TOML");
+        let defaults = serde_json::to_value(Settings::default()).expect("serialized");
+        for (key, _) in Settings::keys() {
+            let default = &defaults[&key];
+            match example.remove(&key) {
+                Some(value) => assert_eq!(
+                    serde_json::to_value(&value).expect("serialized"),
+                    *default,
+                    "{key} in the example"
+                ),
+                // A secret or an optional key is shown commented out.
+                None => assert!(default.is_null(), "{key} is missing from the example"),
+            }
+        }
+        assert!(example.is_empty(), "keys that are not settings: {example:?}");
+        jailed(|jail| {
+            let loaded = load_in(jail, Some(&text), ConfigArgs::default(), None).expect("the example loads");
+            assert_eq!(loaded.listen, Config::default().listen);
+        });
+    }
+
+    /// File < environment < flag, key by key; `DATABASE_URL` sits under
+    /// `PARTNERCENTER_DATABASE_URL`.
+    #[test]
+    fn layers_file_then_environment_then_flags() {
+        jailed(|jail| {
+            let file = "max_connections = 2\nlog_format = \"json\"\ndrain_timeout_seconds = 7\n\
+                        listen = \"127.0.0.1:7000\"\ndatabase_url = \"sqlite://file.db\"\n";
+            let from_file = load_in(jail, Some(file), ConfigArgs::default(), None).expect("loads");
+            assert_eq!(from_file.max_connections, 2);
+            assert_eq!(from_file.drain_timeout, Duration::from_secs(7));
+            assert_eq!(from_file.database_url, "sqlite://file.db");
+
+            jail.set_env("PARTNERCENTER_MAX_CONNECTIONS", 3);
+            jail.set_env("PARTNERCENTER_DRAIN_TIMEOUT_SECONDS", 9);
+            jail.set_env("PARTNERCENTER_LISTEN", "127.0.0.1:7001");
+            jail.set_env("DATABASE_URL", "sqlite://fallback.db");
+            // load_in clears the environment: set it again after.
+            let args = ConfigArgs {
+                config: Some(jail.directory().join("partnercenter.toml")),
+                ..ConfigArgs::default()
+            };
+            let from_env = Config::load(&args, None).expect("loads");
+            assert_eq!(from_env.max_connections, 3);
+            assert_eq!(from_env.drain_timeout, Duration::from_secs(9));
+            assert_eq!(from_env.log_format, LogFormat::Json, "the file still counts");
+            assert_eq!(from_env.database_url, "sqlite://fallback.db");
+            jail.set_env("PARTNERCENTER_DATABASE_URL", "sqlite://env.db");
+            assert_eq!(
+                Config::load(&args, None).expect("loads").database_url,
+                "sqlite://env.db"
+            );
+
+            let flags = ConfigArgs {
+                max_connections: Some(4),
+                log_format: Some(LogFormat::Text),
+                database_url: Some("sqlite://flag.db".into()),
+                ..args
+            };
+            let serve = ServeArgs {
+                listen: Some("127.0.0.1:7002".into()),
+                metrics_listen: Some("off".into()),
+            };
+            let from_flags = Config::load(&flags, Some(&serve)).expect("loads");
+            assert_eq!(from_flags.max_connections, 4);
+            assert_eq!(from_flags.log_format, LogFormat::Text);
+            assert_eq!(from_flags.database_url, "sqlite://flag.db");
+            assert_eq!(from_flags.listen, "127.0.0.1:7002".parse().expect("address"));
+            assert_eq!(from_flags.metrics_listen, None);
+            assert_eq!(
+                from_flags.drain_timeout,
+                Duration::from_secs(9),
+                "no flag: the environment"
+            );
+        });
+    }
+
+    /// Keys that only the file could set are read from the environment,
+    /// numbers and text alike; an empty variable counts as unset.
+    #[test]
+    fn former_file_only_keys_are_read_from_the_environment() {
+        jailed(|jail| {
+            jail.clear_env();
+            jail.set_env("PARTNERCENTER_WATCH_POLL_MILLIS", 200);
+            jail.set_env("PARTNERCENTER_INVITATION_DEFAULT_DAYS", 30);
+            jail.set_env("PARTNERCENTER_MAX_MESSAGE_BYTES", 8 << 20);
+            jail.set_env("PARTNERCENTER_STATEMENT_TIMEOUT_SECONDS", 5);
+            jail.set_env("PARTNERCENTER_JWT_SECRET", "00123456789012345.50");
+            jail.set_env("PARTNERCENTER_INVITATION_BASE_URL", "\"https://x.example/\"");
+            jail.set_env("PARTNERCENTER_JWT_AUDIENCE", "");
+            let config = Config::load(&ConfigArgs::default(), None).expect("loads");
+            assert_eq!(config.relationships.watch_poll, Duration::from_millis(200));
+            assert_eq!(config.relationships.invitation_default_days, 30);
+            assert_eq!(config.max_message_bytes, 8 << 20);
+            assert_eq!(config.statement_timeout, Duration::from_secs(5));
+            assert_eq!(
+                config.jwt_secret.as_deref(),
+                Some("00123456789012345.50"),
+                "taken as written"
+            );
+            assert_eq!(config.relationships.invitation_base_url, "\"https://x.example/\"");
+            assert_eq!(config.jwt_audience, None);
+        });
+    }
+
+    /// A wrong value in the environment names the variable.
+    #[test]
+    fn a_wrong_environment_value_names_the_variable() {
+        jailed(|jail| {
+            jail.clear_env();
+            jail.set_env("PARTNERCENTER_WATCH_BUFFER", "many");
+            let error = Config::load(&ConfigArgs::default(), None).err().expect("refused");
+            assert!(error.contains("PARTNERCENTER_WATCH_BUFFER: invalid type"), "{error}");
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_or_a_wrong_type_names_the_key_and_the_file() {
+        for (file, key) in [
+            ("max_conections = 3\n", "max_conections"),
+            ("watch_buffer = \"big\"\n", "watch_buffer"),
+        ] {
+            let error = refused(file);
+            assert!(error.contains(key), "{error}");
+            assert!(error.contains("partnercenter.toml"), "{error}");
+            assert!(error.contains("--config"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_names_it_and_the_flag() {
+        jailed(|jail| {
+            let args = ConfigArgs {
+                config: Some(jail.directory().join("absent.toml")),
+                ..ConfigArgs::default()
+            };
+            let error = Config::load(&args, None).err().expect("refused");
+            assert!(error.contains("absent.toml") && error.contains("--config"), "{error}");
+        });
+    }
+
+    #[test]
+    fn zero_values_and_days_out_of_range_are_refused() {
+        for (file, expected) in [
+            ("max_connections = 0\n", "max_connections must be at least 1"),
+            ("rpc_timeout_seconds = 0\n", "rpc_timeout_seconds must be at least 1"),
+            ("max_in_flight_rpcs = 0\n", "max_in_flight_rpcs must be at least 1"),
+            (
+                "jwt_max_lifetime_seconds = 0\n",
+                "jwt_max_lifetime_seconds must be at least 1",
+            ),
+            ("invitation_default_days = 0\n", "between 1 and 365"),
+            ("invitation_default_days = 366\n", "between 1 and 365"),
+            (
+                "database_url = \"mysql://db/pc\"\n",
+                "'mysql://db/pc' is neither SQLite nor PostgreSQL",
+            ),
+        ] {
+            let error = refused(file);
+            assert!(error.contains(expected), "{file}: {error}");
+        }
     }
 
     /// W3: list pages are cut at MAX_PAGE_BYTES; a message limit below
     /// twice that is refused at start, naming the key and the floor.
     #[test]
     fn w3_a_message_limit_below_the_page_budget_is_refused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("small.toml");
-        std::fs::write(&path, "max_message_bytes = 1048576\n").expect("written");
-        let args = ConfigArgs {
-            config: Some(path),
-            ..ConfigArgs::default()
-        };
-        let error = Config::load(&args, None).expect_err("refused");
-        assert!(
-            error.to_string().contains("max_message_bytes must be at least 4194304"),
-            "{error}"
-        );
+        let error = refused("max_message_bytes = 1048576\n");
+        assert!(error.contains("max_message_bytes must be at least 4194304"), "{error}");
     }
 
     #[test]
