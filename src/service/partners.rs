@@ -138,15 +138,23 @@ pub struct ListPartnerLinks {
 /// that does not exist is PERMISSION_DENIED too. A read before the write:
 /// a write then decides P4 again inside its transaction (W1).
 pub async fn require_active_caller(partners: &dyn Partners, reader: &Principal, caller: &Principal) -> Result<()> {
-    let Principal::Partner { partner_id } = caller else {
-        return Ok(());
-    };
+    match caller {
+        Principal::Partner { partner_id } => active_partner(partners, reader, partner_id).await.map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// P4: the calling partner `partner_id`, read as `reader`, refused unless
+/// it exists and is ACTIVE (one that does not exist is PERMISSION_DENIED
+/// too, as the gate answers). A read before the write: a write decides P4
+/// again inside its transaction (W1).
+pub async fn active_partner(partners: &dyn Partners, reader: &Principal, partner_id: &str) -> Result<Partner> {
     let partner = match partners.get_partner(reader, partner_id).await {
         Ok(partner) => Some(partner),
         Err(error) if error.reason == Reason::PartnerNotFound => None,
         Err(error) => return Err(error),
     };
-    rules::require_active_caller(partner.as_ref()).map(|_| ())
+    rules::require_active_caller(partner.as_ref()).cloned()
 }
 
 fn required<T>(field: &str, value: Option<T>) -> Result<T> {
