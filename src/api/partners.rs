@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{ProtoEnum, micros, optional, present, reply_enum, version};
+use super::convert::{ProtoEnum, micros, optional, reply_enum, required, version};
 use super::pb::partner_service_server::PartnerService;
 use super::{mask_paths, pb, principal, validated};
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
@@ -99,9 +99,8 @@ impl PartnerService for PartnerApi {
 }
 
 // Requests to commands (the server), with the checks of the request alone
-// that come before any other answer (INVALID_ARGUMENT). Enum numbers are
-// decoded here; the fields of CreatePartner and UpdatePartner's values are
-// checked by the service after the caller's role, as they always were.
+// that come before any other answer (INVALID_ARGUMENT, before the caller's
+// role: "Which error wins").
 
 impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
     type Error = Error;
@@ -109,7 +108,10 @@ impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
     fn try_from(body: pb::CreatePartnerRequest) -> Result<Self, Error> {
         let input = body.partner.unwrap_or_default();
         validated! {
-            kind = optional::<PartnerKind>("partner.kind", input.kind);
+            request_id = validate::request_id("request_id", &body.request_id);
+            _mpn_id = validate::mpn_id("partner.mpn_id", &input.mpn_id);
+            _display_name = validate::name("partner.display_name", &input.display_name);
+            kind = required::<PartnerKind>("partner.kind", input.kind);
             status = optional::<PartnerStatus>("partner.status", input.status);
         }
         Ok(CreatePartner {
@@ -117,7 +119,7 @@ impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
             display_name: input.display_name,
             kind,
             status,
-            request_id: present(body.request_id),
+            request_id,
         })
     }
 }
@@ -153,12 +155,16 @@ impl TryFrom<pb::UpdatePartnerRequest> for UpdatePartner {
         // Only the fields in the mask are read.
         let masked = |field| fields.contains(&field);
         validated! {
+            _display_name = match masked(PartnerField::DisplayName) {
+                true => validate::name("partner.display_name", &input.display_name),
+                false => Ok(()),
+            };
             kind = match masked(PartnerField::Kind) {
-                true => optional::<PartnerKind>("partner.kind", input.kind),
+                true => required::<PartnerKind>("partner.kind", input.kind).map(Some),
                 false => Ok(None),
             };
             status = match masked(PartnerField::Status) {
-                true => optional::<PartnerStatus>("partner.status", input.status),
+                true => required::<PartnerStatus>("partner.status", input.status).map(Some),
                 false => Ok(None),
             };
         }
@@ -180,11 +186,12 @@ impl TryFrom<pb::LinkIndirectResellerRequest> for LinkIndirectReseller {
         validated! {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
+            request_id = validate::request_id("request_id", &body.request_id);
         }
         Ok(LinkIndirectReseller {
             provider_id,
             reseller_id,
-            request_id: present(body.request_id),
+            request_id,
         })
     }
 }
@@ -229,7 +236,7 @@ impl From<CreatePartner> for pb::CreatePartnerRequest {
             partner: Some(pb::Partner {
                 mpn_id: command.mpn_id,
                 display_name: command.display_name,
-                kind: command.kind.map_or(0, ProtoEnum::to_proto),
+                kind: command.kind.to_proto(),
                 status: command.status.map_or(0, ProtoEnum::to_proto),
                 ..Default::default()
             }),
@@ -419,7 +426,7 @@ mod tests {
         let create = CreatePartner {
             mpn_id: "1234567".into(),
             display_name: " Contoso ".into(),
-            kind: Some(PartnerKind::Advisor),
+            kind: PartnerKind::Advisor,
             status: Some(PartnerStatus::Suspended),
             request_id: Some("r-1".into()),
         };
