@@ -12,6 +12,48 @@ pub fn timestamp(micros: Micros) -> Option<prost_types::Timestamp> {
     })
 }
 
+// Protobuf replies back to domain values, for the remote clients. A reply
+// that does not decode is the peer's fault, never the caller's: INTERNAL.
+
+/// A reply's `field` holds `value`, which this service never sends.
+pub fn malformed_reply(field: &str, value: impl std::fmt::Display) -> Error {
+    Error::internal(format!(
+        "the peer replied with {field} {value}, not a value this service sends"
+    ))
+}
+
+/// The inverse of `timestamp`; an absent or out-of-range time is malformed.
+pub fn micros(field: &str, time: Option<prost_types::Timestamp>) -> Result<Micros> {
+    let time = time.ok_or_else(|| malformed_reply(field, "absent"))?;
+    time.seconds
+        .checked_mul(1_000_000)
+        .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
+        .ok_or_else(|| malformed_reply(field, format!("{}s {}ns", time.seconds, time.nanos)))
+}
+
+/// The inverse of `model::etag`: the row version.
+pub fn version(field: &str, etag: &str) -> Result<i64> {
+    etag.strip_prefix("W/\"")
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|number| number.parse().ok())
+        .ok_or_else(|| malformed_reply(field, format!("'{etag}'")))
+}
+
+/// A reply's enum field: UNSPECIFIED or an unknown number is malformed.
+pub fn reply_enum<E: ProtoEnum>(field: &str, value: i32) -> Result<E> {
+    E::from_proto(value).ok_or_else(|| malformed_reply(field, value))
+}
+
+/// A reply's service name.
+pub fn reply_service(field: &str, value: &str) -> Result<Service> {
+    Service::parse(value).ok_or_else(|| malformed_reply(field, format!("'{value}'")))
+}
+
+/// An empty string is an absent value (the inverse of `id_or_empty`).
+pub fn present(value: String) -> Option<String> {
+    Some(value).filter(|value| !value.is_empty())
+}
+
 /// A protobuf enum and the domain enum of the same value names.
 pub trait ProtoEnum: Sized + Copy {
     fn from_proto(value: i32) -> Option<Self>;
@@ -235,5 +277,34 @@ pub fn event(event: &Event) -> pb::Event {
         partner_id: event.resource.partner_id().unwrap_or_default().to_owned(),
         subject_id: event.resource.subject_id().to_owned(),
         resource: Some(resource),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reply out of range is the peer's fault (INTERNAL), named by its
+    /// field, and never an overflow.
+    #[test]
+    fn a_malformed_reply_is_internal_and_names_its_field() {
+        let far = prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        };
+        for error in [
+            micros("create_time", Some(far)).err(),
+            micros("create_time", None).err(),
+            version("etag", "v1").err(),
+            reply_enum::<PartnerKind>("kind", 0).err(),
+            reply_service("service", "nope").err(),
+        ] {
+            let error = error.expect("a malformed reply is refused");
+            assert_eq!(error.code.as_str(), "INTERNAL");
+            assert!(error.message.starts_with("the peer replied with "), "{}", error.message);
+        }
+        assert_eq!(micros("t", timestamp(-1)).ok(), Some(-1));
+        assert_eq!(version("etag", &etag(7)).ok(), Some(7));
+        assert_eq!(present(String::new()), None);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{ProtoEnum, optional, required};
+use super::convert::{ProtoEnum, micros, optional, present, reply_enum, reply_service, required, version};
 use super::pb::customer_service_server::CustomerService;
 use super::{mask_paths, pb, principal, validated};
 use crate::domain::error::Violations;
@@ -495,44 +495,14 @@ impl From<UpdateSubscription> for pb::UpdateSubscriptionRequest {
     }
 }
 
-/// A reply that does not decode is the peer's fault, not the caller's.
-fn malformed(what: &str) -> Error {
-    Error::internal(format!("the customer service replied with a malformed {what}"))
-}
-
-/// The inverse of `convert::timestamp`.
-fn micros(time: Option<prost_types::Timestamp>, what: &str) -> Result<Micros> {
-    let time = time.ok_or_else(|| malformed(what))?;
-    time.seconds
-        .checked_mul(1_000_000)
-        .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
-        .ok_or_else(|| malformed(what))
-}
-
-/// The inverse of `model::etag`: the row version.
-fn version(etag: &str, what: &str) -> Result<i64> {
-    etag.strip_prefix("W/\"")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| malformed(what))
-}
-
-fn enum_value<E: ProtoEnum>(value: i32, what: &str) -> Result<E> {
-    E::from_proto(value).ok_or_else(|| malformed(what))
-}
-
-fn non_empty(id: String) -> Option<String> {
-    Some(id).filter(|id| !id.is_empty())
-}
-
 impl TryFrom<pb::Customer> for Customer {
     type Error = Error;
 
     fn try_from(c: pb::Customer) -> Result<Self> {
         Ok(Customer {
-            version: version(&c.etag, "customer")?,
-            create_time: micros(c.create_time, "customer")?,
-            update_time: micros(c.update_time, "customer")?,
+            version: version("etag", &c.etag)?,
+            create_time: micros("create_time", c.create_time)?,
+            update_time: micros("update_time", c.update_time)?,
             id: c.id,
             domain: c.domain,
             company_name: c.company_name,
@@ -546,19 +516,19 @@ impl TryFrom<pb::Subscription> for Subscription {
 
     fn try_from(s: pb::Subscription) -> Result<Self> {
         Ok(Subscription {
-            service: Service::parse(&s.service).ok_or_else(|| malformed("subscription"))?,
-            billing: enum_value(s.billing, "subscription")?,
-            status: enum_value(s.status, "subscription")?,
-            channel: enum_value(s.channel, "subscription")?,
-            version: version(&s.etag, "subscription")?,
-            create_time: micros(s.create_time, "subscription")?,
-            update_time: micros(s.update_time, "subscription")?,
+            service: reply_service("service", &s.service)?,
+            billing: reply_enum("billing", s.billing)?,
+            status: reply_enum("status", s.status)?,
+            channel: reply_enum("channel", s.channel)?,
+            version: version("etag", &s.etag)?,
+            create_time: micros("create_time", s.create_time)?,
+            update_time: micros("update_time", s.update_time)?,
             id: s.id,
             customer_id: s.customer_id,
             offer_name: s.offer_name,
             quantity: s.quantity,
-            partner_of_record_id: non_empty(s.partner_of_record_id),
-            indirect_provider_id: non_empty(s.indirect_provider_id),
+            partner_of_record_id: present(s.partner_of_record_id),
+            indirect_provider_id: present(s.indirect_provider_id),
         })
     }
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{ProtoEnum, optional};
+use super::convert::{ProtoEnum, micros, optional, reply_enum, required, version};
 use super::pb::partner_service_server::PartnerService;
 use super::{mask_paths, pb, principal, validated};
-use crate::domain::model::{LinkState, Micros, Partner, PartnerKind, PartnerLink, PartnerStatus};
+use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
 use crate::domain::paging::Page;
 use crate::domain::{Error, validate};
 use crate::service::partners::{
@@ -99,14 +99,8 @@ impl PartnerService for PartnerApi {
 }
 
 // Requests to commands (the server), with the checks of the request alone
-// that come before any other answer (INVALID_ARGUMENT). Enum numbers are
-// decoded here; the fields of CreatePartner and UpdatePartner's values are
-// checked by the service after the caller's role, as they always were.
-
-/// An empty string is an absent value.
-fn present(value: String) -> Option<String> {
-    Some(value).filter(|value| !value.is_empty())
-}
+// that come before any other answer (INVALID_ARGUMENT, before the caller's
+// role: "Which error wins").
 
 impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
     type Error = Error;
@@ -114,7 +108,10 @@ impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
     fn try_from(body: pb::CreatePartnerRequest) -> Result<Self, Error> {
         let input = body.partner.unwrap_or_default();
         validated! {
-            kind = optional::<PartnerKind>("partner.kind", input.kind);
+            request_id = validate::request_id("request_id", &body.request_id);
+            _mpn_id = validate::mpn_id("partner.mpn_id", &input.mpn_id);
+            _display_name = validate::name("partner.display_name", &input.display_name);
+            kind = required::<PartnerKind>("partner.kind", input.kind);
             status = optional::<PartnerStatus>("partner.status", input.status);
         }
         Ok(CreatePartner {
@@ -122,7 +119,7 @@ impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
             display_name: input.display_name,
             kind,
             status,
-            request_id: present(body.request_id),
+            request_id,
         })
     }
 }
@@ -158,12 +155,16 @@ impl TryFrom<pb::UpdatePartnerRequest> for UpdatePartner {
         // Only the fields in the mask are read.
         let masked = |field| fields.contains(&field);
         validated! {
+            _display_name = match masked(PartnerField::DisplayName) {
+                true => validate::name("partner.display_name", &input.display_name),
+                false => Ok(()),
+            };
             kind = match masked(PartnerField::Kind) {
-                true => optional::<PartnerKind>("partner.kind", input.kind),
+                true => required::<PartnerKind>("partner.kind", input.kind).map(Some),
                 false => Ok(None),
             };
             status = match masked(PartnerField::Status) {
-                true => optional::<PartnerStatus>("partner.status", input.status),
+                true => required::<PartnerStatus>("partner.status", input.status).map(Some),
                 false => Ok(None),
             };
         }
@@ -185,11 +186,12 @@ impl TryFrom<pb::LinkIndirectResellerRequest> for LinkIndirectReseller {
         validated! {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
+            request_id = validate::request_id("request_id", &body.request_id);
         }
         Ok(LinkIndirectReseller {
             provider_id,
             reseller_id,
-            request_id: present(body.request_id),
+            request_id,
         })
     }
 }
@@ -234,7 +236,7 @@ impl From<CreatePartner> for pb::CreatePartnerRequest {
             partner: Some(pb::Partner {
                 mpn_id: command.mpn_id,
                 display_name: command.display_name,
-                kind: command.kind.map_or(0, ProtoEnum::to_proto),
+                kind: command.kind.to_proto(),
                 status: command.status.map_or(0, ProtoEnum::to_proto),
                 ..Default::default()
             }),
@@ -325,41 +327,16 @@ impl From<&Page<PartnerLink>> for pb::ListPartnerLinksResponse {
 // Protobuf replies to domain values (the remote client): a reply that does
 // not decode is the peer's fault, INTERNAL.
 
-fn reply_error(what: &str) -> Error {
-    Error::internal(format!("the partner service answered {what}"))
-}
-
-/// The inverse of `convert::timestamp`.
-fn micros(time: Option<prost_types::Timestamp>, field: &str) -> Result<Micros, Error> {
-    let time = time.ok_or_else(|| reply_error(&format!("no {field}")))?;
-    time.seconds
-        .checked_mul(1_000_000)
-        .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
-        .ok_or_else(|| reply_error(&format!("a {field} out of range")))
-}
-
-/// The inverse of `model::etag`.
-fn version(etag: &str) -> Result<i64, Error> {
-    etag.strip_prefix("W/\"")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|number| number.parse().ok())
-        .ok_or_else(|| reply_error("an etag that is not a version"))
-}
-
-fn reply_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<E, Error> {
-    E::from_proto(value).ok_or_else(|| reply_error(&format!("an unknown {field} {value}")))
-}
-
 impl TryFrom<pb::Partner> for Partner {
     type Error = Error;
 
     fn try_from(p: pb::Partner) -> Result<Self, Error> {
         Ok(Partner {
-            kind: reply_enum(p.kind, "kind")?,
-            status: reply_enum(p.status, "status")?,
-            version: version(&p.etag)?,
-            create_time: micros(p.create_time, "create_time")?,
-            update_time: micros(p.update_time, "update_time")?,
+            kind: reply_enum("kind", p.kind)?,
+            status: reply_enum("status", p.status)?,
+            version: version("etag", &p.etag)?,
+            create_time: micros("create_time", p.create_time)?,
+            update_time: micros("update_time", p.update_time)?,
             id: p.id,
             mpn_id: p.mpn_id,
             display_name: p.display_name,
@@ -372,9 +349,9 @@ impl TryFrom<pb::PartnerLink> for PartnerLink {
 
     fn try_from(l: pb::PartnerLink) -> Result<Self, Error> {
         Ok(PartnerLink {
-            state: reply_enum(l.state, "state")?,
-            create_time: micros(l.create_time, "create_time")?,
-            update_time: micros(l.update_time, "update_time")?,
+            state: reply_enum("state", l.state)?,
+            create_time: micros("create_time", l.create_time)?,
+            update_time: micros("update_time", l.update_time)?,
             id: l.id,
             provider_id: l.provider_id,
             reseller_id: l.reseller_id,
@@ -449,7 +426,7 @@ mod tests {
         let create = CreatePartner {
             mpn_id: "1234567".into(),
             display_name: " Contoso ".into(),
-            kind: Some(PartnerKind::Advisor),
+            kind: PartnerKind::Advisor,
             status: Some(PartnerStatus::Suspended),
             request_id: Some("r-1".into()),
         };

@@ -4,11 +4,10 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::domain::error::Violations;
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, Result, rules, validate};
+use crate::domain::{Error, Reason, Result, rules};
 use crate::store::{LinkFilter, PartnerFilter, Store, WriteTx, new_id};
 
 /// The PartnerService in domain types: what callers, and the other two
@@ -48,16 +47,14 @@ pub trait Partners: Send + Sync + 'static {
     async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>>;
 }
 
-/// As sent: P1 answers a caller that may not create partners before it
-/// looks at the partner, so the service checks these fields (all at once)
-/// after the caller's role.
+/// P1: a valid partner (the adapter checks the request alone before the
+/// caller's role, as "Which error wins" orders).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreatePartner {
     pub mpn_id: String,
     /// Stored trimmed.
     pub display_name: String,
-    /// Required: absent is INVALID_ARGUMENT.
-    pub kind: Option<PartnerKind>,
+    pub kind: PartnerKind,
     /// ACTIVE when absent.
     pub status: Option<PartnerStatus>,
     pub request_id: Option<String>,
@@ -91,9 +88,8 @@ impl PartnerField {
     }
 }
 
-/// The values of the fields in `fields` (the update mask, never empty) as
-/// sent: who may change which field (P3) is answered before the values are
-/// checked, so the service checks them.
+/// The valid values of the fields in `fields` (the update mask, never
+/// empty); the adapter checks them before who may change which field (P3).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UpdatePartner {
     pub id: String,
@@ -102,9 +98,9 @@ pub struct UpdatePartner {
     pub fields: Vec<PartnerField>,
     /// Stored trimmed.
     pub display_name: String,
-    /// Required when in `fields`.
+    /// Set when in `fields`.
     pub kind: Option<PartnerKind>,
-    /// Required when in `fields`.
+    /// Set when in `fields`.
     pub status: Option<PartnerStatus>,
 }
 
@@ -138,28 +134,23 @@ pub struct ListPartnerLinks {
 /// that does not exist is PERMISSION_DENIED too. A read before the write:
 /// a write then decides P4 again inside its transaction (W1).
 pub async fn require_active_caller(partners: &dyn Partners, reader: &Principal, caller: &Principal) -> Result<()> {
-    let Principal::Partner { partner_id } = caller else {
-        return Ok(());
-    };
+    match caller {
+        Principal::Partner { partner_id } => active_partner(partners, reader, partner_id).await.map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// P4: the calling partner `partner_id`, read as `reader`, refused unless
+/// it exists and is ACTIVE (one that does not exist is PERMISSION_DENIED
+/// too, as the gate answers). A read before the write: a write decides P4
+/// again inside its transaction (W1).
+pub async fn active_partner(partners: &dyn Partners, reader: &Principal, partner_id: &str) -> Result<Partner> {
     let partner = match partners.get_partner(reader, partner_id).await {
         Ok(partner) => Some(partner),
         Err(error) if error.reason == Reason::PartnerNotFound => None,
         Err(error) => return Err(error),
     };
-    rules::require_active_caller(partner.as_ref()).map(|_| ())
-}
-
-fn required<T>(field: &str, value: Option<T>) -> Result<T> {
-    value.ok_or_else(|| Error::invalid(field, "is required"))
-}
-
-/// AIP-155: a request id is checked with the rest of the request, after the
-/// caller's role.
-fn checked_request_id(request_id: &Option<String>) -> Result<()> {
-    match request_id {
-        Some(request_id) => validate::request_id("request_id", request_id).map(|_| ()),
-        None => Ok(()),
-    }
+    rules::require_active_caller(partner.as_ref()).cloned()
 }
 
 /// The PartnerService of this process, over the store.
@@ -209,16 +200,7 @@ impl Partners for LocalPartners {
     async fn create_partner(&self, principal: &Principal, command: CreatePartner) -> Result<Partner> {
         self.gate(principal).await?;
         rules::require_operator(principal, "create partners")?;
-        checked_request_id(&command.request_id)?;
         let key = super::request_key(principal, "CreatePartner", command.request_id.as_deref(), &command)?;
-        let mut violations = Violations::default();
-        violations.check(validate::mpn_id("partner.mpn_id", &command.mpn_id));
-        violations.check(validate::name("partner.display_name", &command.display_name));
-        let kind = violations.take(required("partner.kind", command.kind));
-        violations.into_result()?;
-        let Some(kind) = kind else {
-            return Err(Error::internal("validation lost a value"));
-        };
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
         if let Some(id) = tx.replayed(key.as_ref()).await? {
@@ -235,7 +217,7 @@ impl Partners for LocalPartners {
             id: new_id(),
             mpn_id: command.mpn_id,
             display_name: command.display_name.trim().to_owned(),
-            kind,
+            kind: command.kind,
             status: command.status.unwrap_or(PartnerStatus::Active),
             version: 1,
             create_time: now,
@@ -313,18 +295,6 @@ impl Partners for LocalPartners {
             }
             _ => return Err(Error::role_not_allowed("update partners")),
         }
-        let mut violations = Violations::default();
-        let (mut kind, mut status) = (None, None);
-        for field in &command.fields {
-            match field {
-                PartnerField::DisplayName => {
-                    violations.check(validate::name("partner.display_name", &command.display_name))
-                }
-                PartnerField::Kind => kind = violations.take(required("partner.kind", command.kind)),
-                PartnerField::Status => status = violations.take(required("partner.status", command.status)),
-            }
-        }
-        violations.into_result()?;
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
         let current = tx.partner(id).await?.ok_or_else(|| partner_not_found(id))?;
@@ -337,8 +307,8 @@ impl Partners for LocalPartners {
         for field in &command.fields {
             match field {
                 PartnerField::DisplayName => next.display_name = command.display_name.trim().to_owned(),
-                PartnerField::Kind => next.kind = kind.unwrap_or(current.kind),
-                PartnerField::Status => next.status = status.unwrap_or(current.status),
+                PartnerField::Kind => next.kind = command.kind.unwrap_or(current.kind),
+                PartnerField::Status => next.status = command.status.unwrap_or(current.status),
             }
         }
         if next == current {
@@ -365,7 +335,6 @@ impl Partners for LocalPartners {
     ) -> Result<PartnerLink> {
         self.gate(principal).await?;
         rules::require_link_manager(principal, &command.provider_id)?;
-        checked_request_id(&command.request_id)?;
         let key = super::request_key(
             principal,
             "LinkIndirectReseller",

@@ -438,7 +438,8 @@ async fn auth_token_matrix_refuses_every_bad_token() {
         assert_eq!(reason(&status), expected, "{case}: {status:?}");
     }
 
-    // A valid token of a role the RPC does not allow: PERMISSION_DENIED.
+    // A valid token of a role the RPC does not allow, with a well-formed
+    // request: PERMISSION_DENIED.
     let customer_token = ours(with(
         with(good_claims(), "role", "customer".into()),
         "customer_id",
@@ -446,7 +447,7 @@ async fn auth_token_matrix_refuses_every_bad_token() {
     ));
     let refused = server
         .partners_with_header(Some(&customer_token))
-        .create_partner(pb::CreatePartnerRequest::default())
+        .create_partner(create_partner_request(pb::partner::Kind::DirectReseller))
         .await;
     assert_error(refused, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
     assert!(server.events().await.is_empty(), "nothing was written");

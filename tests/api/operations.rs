@@ -42,7 +42,7 @@ async fn metrics_count_rpcs_by_code_latency_events_and_streams() {
     server.create_partner(pb::partner::Kind::Advisor).await;
     let refused = server
         .partners(&service())
-        .create_partner(pb::CreatePartnerRequest::default())
+        .create_partner(create_partner_request(pb::partner::Kind::Advisor))
         .await;
     assert!(refused.is_err());
     server
@@ -398,7 +398,9 @@ async fn logs_are_structured_and_levelled_by_fault() {
         channel.clone(),
         token(customer(&partnercenter::store::new_id())),
     );
-    let denied = as_customer.create_partner(pb::CreatePartnerRequest::default()).await;
+    let denied = as_customer
+        .create_partner(create_partner_request(pb::partner::Kind::Advisor))
+        .await;
     assert_eq!(denied.unwrap_err().code(), tonic::Code::PermissionDenied);
     call_path(&channel, "/made.up.Service/Method").await;
     drop((health, as_operator, as_partner, as_customer, channel));

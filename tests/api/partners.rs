@@ -53,6 +53,99 @@ async fn p1_only_the_operator_creates_partners() {
     assert_eq!(server.events().await.len(), events_before);
 }
 
+/// Which error wins: INVALID_ARGUMENT on the request alone comes before
+/// PERMISSION_DENIED on the caller's role, on every write of the partner
+/// service; the same request well-formed is refused for the role.
+#[tokio::test]
+async fn errors_a_malformed_request_is_refused_before_the_callers_role() {
+    let server = TestServer::start().await;
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    let reseller = server.create_partner(Kind::IndirectReseller).await;
+    let events_before = server.events().await.len();
+
+    for caller in [partner(&reseller.id), customer(&reseller.id), service()] {
+        let malformed = pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                mpn_id: "12".into(),
+                display_name: " ".into(),
+                ..Default::default()
+            }),
+            request_id: "not printable".into(),
+        };
+        let status = assert_error(
+            server.partners(&caller).create_partner(malformed).await,
+            Code::InvalidArgument,
+            "INVALID_FIELD",
+        );
+        assert_eq!(
+            violated_fields(&status),
+            ["request_id", "partner.mpn_id", "partner.display_name", "partner.kind"],
+            "every violation at once"
+        );
+        let well_formed = create_request(new_partner(&next_mpn_id(), Kind::DirectReseller), "r-1");
+        assert_error(
+            server.partners(&caller).create_partner(well_formed).await,
+            Code::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+        );
+    }
+
+    // P3: a partner may not change its status; a status of no value is
+    // answered first.
+    let caller = partner(&reseller.id);
+    let update = |status: PartnerStatus| pb::UpdatePartnerRequest {
+        partner: Some(pb::Partner {
+            id: reseller.id.clone(),
+            status: status as i32,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["status".into()],
+        }),
+    };
+    let status = assert_error(
+        server
+            .partners(&caller)
+            .update_partner(update(PartnerStatus::Unspecified))
+            .await,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
+    assert_eq!(violated_fields(&status), ["partner.status"]);
+    assert_error(
+        server
+            .partners(&caller)
+            .update_partner(update(PartnerStatus::Suspended))
+            .await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+
+    // P2: a customer may not link partners; a malformed request id is
+    // answered first.
+    let caller = customer(&reseller.id);
+    let link = |request_id: &str| pb::LinkIndirectResellerRequest {
+        provider_id: provider.id.clone(),
+        reseller_id: reseller.id.clone(),
+        request_id: request_id.into(),
+    };
+    let status = assert_error(
+        server
+            .partners(&caller)
+            .link_indirect_reseller(link("not printable"))
+            .await,
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
+    assert_eq!(violated_fields(&status), ["request_id"]);
+    assert_error(
+        server.partners(&caller).link_indirect_reseller(link("r-2")).await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+    assert_eq!(server.events().await.len(), events_before, "nothing was written");
+}
+
 #[tokio::test]
 async fn p1_duplicate_mpn_id_is_already_exists() {
     let server = TestServer::start().await;
@@ -668,7 +761,7 @@ async fn remote_partners_give_the_same_values_as_the_local_service() {
             svc::CreatePartner {
                 mpn_id: next_mpn_id(),
                 display_name: " Fabrikam ".into(),
-                kind: Some(PartnerKind::IndirectProvider),
+                kind: PartnerKind::IndirectProvider,
                 status: None,
                 request_id: Some("create-provider".into()),
             },
@@ -684,7 +777,7 @@ async fn remote_partners_give_the_same_values_as_the_local_service() {
             svc::CreatePartner {
                 mpn_id: next_mpn_id(),
                 display_name: "Reseller".into(),
-                kind: Some(PartnerKind::IndirectReseller),
+                kind: PartnerKind::IndirectReseller,
                 status: None,
                 request_id: None,
             },
@@ -784,7 +877,7 @@ async fn remote_partners_give_the_same_errors_as_the_local_service() {
     let create = |mpn_id: &str| svc::CreatePartner {
         mpn_id: mpn_id.into(),
         display_name: "Contoso".into(),
-        kind: Some(PartnerKind::DirectReseller),
+        kind: PartnerKind::DirectReseller,
         status: None,
         request_id: None,
     };

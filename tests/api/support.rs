@@ -195,15 +195,7 @@ impl TestServer {
     /// Creates an ACTIVE partner of the given kind, as the operator.
     pub async fn create_partner(&self, kind: pb::partner::Kind) -> pb::Partner {
         self.partners(&operator())
-            .create_partner(pb::CreatePartnerRequest {
-                partner: Some(pb::Partner {
-                    mpn_id: next_mpn_id(),
-                    display_name: format!("{} {}", kind.as_str_name(), next_mpn_id()),
-                    kind: kind as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
+            .create_partner(create_partner_request(kind))
             .await
             .expect("partner created")
             .into_inner()
@@ -583,4 +575,18 @@ pub fn local_customers(server: &TestServer) -> partnercenter::service::customers
 /// same trait, with tokens minted from the server's secret.
 pub fn remote_customers(server: &TestServer) -> partnercenter::api::remote::RemoteCustomers {
     partnercenter::api::remote::RemoteCustomers::new(remote(server))
+}
+
+/// A well-formed CreatePartner request: a refusal of it is about the
+/// caller, never the request (INVALID_ARGUMENT comes first).
+pub fn create_partner_request(kind: pb::partner::Kind) -> pb::CreatePartnerRequest {
+    pb::CreatePartnerRequest {
+        partner: Some(pb::Partner {
+            mpn_id: next_mpn_id(),
+            display_name: format!("{} {}", kind.as_str_name(), next_mpn_id()),
+            kind: kind as i32,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
 }

@@ -3,7 +3,9 @@
 //! before anything else) and a command back into its request (for the
 //! generated client), a domain reply into its message and back.
 
-use super::super::convert::{self, ProtoEnum, optional, required};
+use super::super::convert::{
+    self, ProtoEnum, malformed_reply, micros, optional, present, reply_enum, reply_service, required,
+};
 use super::super::{pb, validated};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
 use crate::domain::model::*;
@@ -440,23 +442,6 @@ impl From<Decision> for pb::CheckAccessResponse {
 
 // ------------------------------------------------- replies, for the client
 
-fn micros(field: &str, value: Option<prost_types::Timestamp>) -> Result<Micros> {
-    let value = value.ok_or_else(|| Error::internal(format!("a reply lacks its {field}")))?;
-    Ok(value.seconds * 1_000_000 + i64::from(value.nanos) / 1_000)
-}
-
-fn reply_enum<E: ProtoEnum>(field: &str, value: i32) -> Result<E> {
-    E::from_proto(value).ok_or_else(|| Error::internal(format!("a reply's {field} is {value}, not a known value")))
-}
-
-fn reply_service(value: &str) -> Result<Service> {
-    Service::parse(value).ok_or_else(|| Error::internal(format!("a reply names the unknown service '{value}'")))
-}
-
-fn some(value: String) -> Option<String> {
-    (!value.is_empty()).then_some(value)
-}
-
 impl TryFrom<pb::RelationshipRequest> for RelationshipRequest {
     type Error = Error;
 
@@ -465,7 +450,7 @@ impl TryFrom<pb::RelationshipRequest> for RelationshipRequest {
             delegated_admin_services: message
                 .delegated_admin_services
                 .iter()
-                .map(|s| reply_service(s))
+                .map(|s| reply_service("delegated_admin_services", s))
                 .collect::<Result<_>>()?,
             delegated_admin_scopes: message
                 .delegated_admin_scopes
@@ -477,9 +462,9 @@ impl TryFrom<pb::RelationshipRequest> for RelationshipRequest {
             create_time: micros("create_time", message.create_time)?,
             id: message.id,
             inviting_partner_id: message.inviting_partner_id,
-            indirect_reseller_id: some(message.indirect_reseller_id),
+            indirect_reseller_id: present(message.indirect_reseller_id),
             include_delegated_admin: message.include_delegated_admin,
-            customer_domain: some(message.customer_domain),
+            customer_domain: present(message.customer_domain),
             code: message.code,
         })
     }
@@ -498,8 +483,8 @@ impl TryFrom<pb::Relationship> for Relationship {
             id: message.id,
             customer_id: message.customer_id,
             partner_id: message.partner_id,
-            indirect_provider_id: some(message.indirect_provider_id),
-            relationship_request_id: some(message.relationship_request_id),
+            indirect_provider_id: present(message.indirect_provider_id),
+            relationship_request_id: present(message.relationship_request_id),
         })
     }
 }
@@ -509,7 +494,7 @@ impl TryFrom<pb::DelegatedAdminGrant> for DelegatedAdminGrant {
 
     fn try_from(message: pb::DelegatedAdminGrant) -> Result<Self> {
         Ok(DelegatedAdminGrant {
-            service: reply_service(&message.service)?,
+            service: reply_service("service", &message.service)?,
             scopes: message
                 .scopes
                 .iter()
@@ -537,7 +522,7 @@ impl TryFrom<pb::AcceptRelationshipRequestResponse> for Accepted {
         Ok(Accepted {
             relationship_request: reply
                 .relationship_request
-                .ok_or_else(|| Error::internal("an acceptance came back without its relationship request"))?
+                .ok_or_else(|| malformed_reply("relationship_request", "absent"))?
                 .try_into()?,
             relationships: all(reply.relationships)?,
             grants: all(reply.grants)?,
@@ -565,7 +550,7 @@ impl TryFrom<pb::GrantDelegatedAdminResponse> for Granted {
         Ok(Granted {
             grant: reply
                 .grant
-                .ok_or_else(|| Error::internal("a grant came back empty"))?
+                .ok_or_else(|| malformed_reply("grant", "absent"))?
                 .try_into()?,
             superseded_grants: all(reply.superseded_grants)?,
         })
@@ -599,7 +584,7 @@ impl TryFrom<pb::CheckAccessResponse> for Decision {
         let reason = ACCESS_REASONS
             .into_iter()
             .find(|reason| reason.as_str() == name)
-            .ok_or_else(|| Error::internal(format!("an access decision came back with reason {}", reply.reason)))?;
+            .ok_or_else(|| malformed_reply("reason", reply.reason))?;
         Ok(Decision {
             allowed: reply.allowed,
             reason,
@@ -611,52 +596,6 @@ impl TryFrom<pb::CheckAccessResponse> for Decision {
 
 // ------------------------------------------------- events, for the client
 
-fn version(etag: &str) -> Result<i64> {
-    etag.strip_prefix("W/\"")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|version| version.parse().ok())
-        .ok_or_else(|| Error::internal(format!("a reply's etag '{etag}' is not one this service issues")))
-}
-
-/// An event's customer (the customer service's adapter may hold the same
-/// conversion; one of the two then goes).
-fn event_customer(c: pb::Customer) -> Result<Customer> {
-    let contact = c.billing_contact.unwrap_or_default();
-    Ok(Customer {
-        version: version(&c.etag)?,
-        create_time: micros("create_time", c.create_time)?,
-        update_time: micros("update_time", c.update_time)?,
-        id: c.id,
-        domain: c.domain,
-        company_name: c.company_name,
-        billing_contact: BillingContact {
-            email: contact.email,
-            first_name: contact.first_name,
-            last_name: contact.last_name,
-            culture: contact.culture,
-            language: contact.language,
-        },
-    })
-}
-
-fn event_subscription(s: pb::Subscription) -> Result<Subscription> {
-    Ok(Subscription {
-        service: reply_service(&s.service)?,
-        billing: reply_enum("billing", s.billing)?,
-        status: reply_enum("status", s.status)?,
-        channel: reply_enum("channel", s.channel)?,
-        version: version(&s.etag)?,
-        create_time: micros("create_time", s.create_time)?,
-        update_time: micros("update_time", s.update_time)?,
-        id: s.id,
-        customer_id: s.customer_id,
-        offer_name: s.offer_name,
-        quantity: s.quantity,
-        partner_of_record_id: some(s.partner_of_record_id),
-        indirect_provider_id: some(s.indirect_provider_id),
-    })
-}
-
 impl TryFrom<pb::Event> for Event {
     type Error = Error;
 
@@ -665,16 +604,13 @@ impl TryFrom<pb::Event> for Event {
         let resource = match message.resource {
             Some(Resource::Partner(r)) => EventResource::Partner(r.try_into()?),
             Some(Resource::PartnerLink(r)) => EventResource::PartnerLink(r.try_into()?),
-            Some(Resource::Customer(r)) => EventResource::Customer(event_customer(r)?),
-            Some(Resource::Subscription(r)) => EventResource::Subscription(event_subscription(r)?),
+            Some(Resource::Customer(r)) => EventResource::Customer(r.try_into()?),
+            Some(Resource::Subscription(r)) => EventResource::Subscription(r.try_into()?),
             Some(Resource::RelationshipRequest(r)) => EventResource::RelationshipRequest(r.try_into()?),
             Some(Resource::Relationship(r)) => EventResource::Relationship(r.try_into()?),
             Some(Resource::DelegatedAdminGrant(r)) => EventResource::DelegatedAdminGrant(r.try_into()?),
             None => {
-                return Err(Error::internal(format!(
-                    "event {} came back without its resource",
-                    message.seq
-                )));
+                return Err(malformed_reply("resource", "absent"));
             }
         };
         Ok(Event {

@@ -184,15 +184,10 @@ impl LocalCustomers {
         }
     }
 
-    /// The calling partner, which must exist and be ACTIVE (P4). Read
-    /// outside any write: a write decides it again inside (W1).
+    /// The calling partner, refused unless ACTIVE (P4, see
+    /// `partners::active_partner`).
     async fn active_caller(&self, partner_id: &str) -> Result<Partner> {
-        let caller = match self.partners.get_partner(&self.reader, partner_id).await {
-            Ok(partner) => Some(partner),
-            Err(error) if error.reason == Reason::PartnerNotFound => None,
-            Err(error) => return Err(error),
-        };
-        rules::require_active_caller(caller.as_ref()).cloned()
+        partners::active_partner(self.partners.as_ref(), &self.reader, partner_id).await
     }
 
     /// P4, the caller gate of this service: a partner that is not ACTIVE is
