@@ -13,7 +13,7 @@ mod client;
 mod dataset;
 mod engine;
 mod report;
-mod rng;
+pub mod rng;
 mod scenarios;
 
 use std::net::SocketAddr;
@@ -235,7 +235,7 @@ pub struct BenchArgs {
 }
 
 fn random_seed(given: Option<u64>) -> u64 {
-    given.unwrap_or_else(|| rng::Rng::from_entropy().next_u64())
+    given.unwrap_or_else(rng::entropy_seed)
 }
 
 pub async fn run_loadtest(args: LoadtestArgs) -> Result<(), BoxError> {
