@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::domain::clock::SystemClock;
 use crate::domain::model::*;
 use crate::domain::rules;
+use crate::loadtest::progress;
 use crate::loadtest::rng::{self, Rng, Skewed};
 use crate::server::BoxError;
 use crate::store::bulk::{BulkAcceptance, BulkCounts, CustomerBundle};
@@ -160,6 +161,10 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
     let customers_started = Instant::now();
     let mut index = 0;
     let mut analyzed = false;
+    let bar = progress::bar(
+        Some(args.customers as u64),
+        "customers {wide_bar} {human_pos}/{human_len} {per_sec} ETA {eta} {msg}",
+    );
     while index < args.customers {
         // A small first batch, then ANALYZE: without statistics SQLite looks
         // up a customer's grants in the commit's audience query through
@@ -188,7 +193,10 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
             analyze(&store).await?;
             analyzed = true;
         }
-        if last_report.elapsed() >= Duration::from_secs(5) || index == args.customers {
+        bar.set_position(index as u64);
+        bar.set_message(format!("{} events", totals.events));
+        // Without a terminal (a log), a line every few seconds instead.
+        if bar.is_hidden() && (last_report.elapsed() >= Duration::from_secs(5) || index == args.customers) {
             last_report = Instant::now();
             let seconds = customers_started.elapsed().as_secs_f64();
             println!(
@@ -200,6 +208,7 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
             );
         }
     }
+    bar.finish_and_clear();
     let customer_seconds = customers_started.elapsed().as_secs_f64();
     // Statistics of the final dataset, for the planner of every later
     // connection (the server's).

@@ -6,12 +6,14 @@
 //! - `dataset`: seeding through the API, or discovering an existing database;
 //! - `report`: percentiles, the text and JSON reports;
 //! - `bench`: the ceiling, the raw commit rate and the scenarios, in pairs;
-//! - `client`, `rng`: connections and tokens; random numbers.
+//! - `client`, `rng`, `progress`: connections and tokens; random numbers;
+//!   progress bars.
 
 mod bench;
 mod client;
 mod dataset;
 mod engine;
+pub mod progress;
 mod report;
 pub mod rng;
 mod scenarios;
