@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use partnercenter::auth::TokenAuthority;
@@ -91,19 +92,6 @@ enum Command {
     },
 }
 
-/// An error and its sources, one line ("transport error" alone names
-/// nothing).
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum Role {
     Operator,
@@ -124,21 +112,29 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // `{:#}`: the error and its causes on one line ("transport
+            // error" alone names nothing).
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: Command) -> Result<(), server::BoxError> {
+/// The library's tools report `BoxError`s; anyhow keeps them with their
+/// sources.
+fn boxed(error: server::BoxError) -> anyhow::Error {
+    anyhow::Error::from_boxed(error)
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config, serve } => {
-            let config = Config::load(&config, Some(&serve))?;
+            let config = Config::load(&config, Some(&serve)).map_err(anyhow::Error::msg)?;
             telemetry::init(config.log_format);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting partnercenter");
             config.log_effective();
             let termination = server::termination();
-            let running = server::spawn(&config, Arc::new(SystemClock)).await?;
+            let running = server::spawn(&config, Arc::new(SystemClock)).await.map_err(boxed)?;
             let metrics = running
                 .metrics_addr()
                 .map_or_else(|| "off".to_owned(), |addr| addr.to_string());
@@ -149,7 +145,7 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             Ok(())
         }
         Command::Migrate { config } => {
-            let config = Config::load(&config, None)?;
+            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
             telemetry::init(config.log_format);
             store::migrate(&StoreOptions {
                 url: config.database_url.clone(),
@@ -158,7 +154,8 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
                 statement_timeout: config.statement_timeout,
                 sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
             })
-            .await?;
+            .await
+            .context("cannot apply the migrations")?;
             tracing::info!(database_url = %partnercenter::config::redact_url(&config.database_url), "migrations applied");
             Ok(())
         }
@@ -170,13 +167,12 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             subject,
             ttl,
         } => {
-            let config = Config::load(&config, None)?;
+            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
             if ttl == 0 || ttl > config.jwt_max_lifetime.as_secs() {
-                return Err(format!(
+                bail!(
                     "--ttl {ttl}: a token must live between 1 and {} seconds, the server's maximum token lifetime (jwt_max_lifetime_seconds or PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS); give a shorter --ttl",
                     config.jwt_max_lifetime.as_secs()
-                )
-                .into());
+                );
             }
             let principal = match role {
                 Role::Operator => Principal::Operator { subject },
@@ -189,7 +185,7 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
                 },
             };
             let authority = TokenAuthority::new(
-                &config.existing_jwt_secret()?,
+                &config.existing_jwt_secret().map_err(anyhow::Error::msg)?,
                 &config.jwt_issuer,
                 config.jwt_audience.as_deref(),
             )
@@ -197,40 +193,36 @@ async fn run(command: Command) -> Result<(), server::BoxError> {
             println!("{}", authority.mint(&principal, ttl)?);
             Ok(())
         }
-        Command::Loadtest(args) => partnercenter::loadtest::run_loadtest(args).await,
-        Command::Bench(args) => partnercenter::loadtest::run_bench(args).await,
+        Command::Loadtest(args) => partnercenter::loadtest::run_loadtest(args).await.map_err(boxed),
+        Command::Bench(args) => partnercenter::loadtest::run_bench(args).await.map_err(boxed),
         Command::Seed { config, args } => {
-            let config = Config::load(&config, None)?;
+            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
             telemetry::init(config.log_format);
-            partnercenter::seed::run(&config, args).await
+            partnercenter::seed::run(&config, args).await.map_err(boxed)
         }
         Command::Health { addr, service } => {
             use tonic_health::pb::health_check_response::ServingStatus;
             // The connector resolves a host name and tries each of its
             // addresses (localhost may be ::1 or 127.0.0.1).
             let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                .map_err(|error| format!("--addr '{addr}' is not HOST:PORT ({error}); e.g. localhost:50051"))?;
+                .with_context(|| format!("--addr '{addr}' is not HOST:PORT; e.g. localhost:50051"))?;
             let channel = endpoint
                 .connect_timeout(std::time::Duration::from_secs(3))
                 .timeout(std::time::Duration::from_secs(3))
                 .connect()
                 .await
-                .map_err(|error| {
-                    format!(
-                        "cannot reach a server at {addr}: {}; is `serve` running there?",
-                        causes(&error)
-                    )
-                })?;
+                .with_context(|| format!("cannot reach a server at {addr} (is `serve` running there?)"))?;
             let reply = tonic_health::pb::health_client::HealthClient::new(channel)
                 .check(tonic_health::pb::HealthCheckRequest { service })
-                .await?
+                .await
+                .context("the health check failed")?
                 .into_inner();
             let status = ServingStatus::try_from(reply.status).unwrap_or(ServingStatus::Unknown);
             println!("{}", status.as_str_name());
             if status == ServingStatus::Serving {
                 Ok(())
             } else {
-                Err(format!("not serving: {}", status.as_str_name()).into())
+                bail!("not serving: {}", status.as_str_name())
             }
         }
     }

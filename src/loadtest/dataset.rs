@@ -12,7 +12,10 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 use super::client::{Auth, authed};
-use super::rng::{Rng, Skewed};
+use rand::RngExt;
+use rand::seq::IndexedRandom;
+
+use super::rng::{self, Skewed};
 use crate::pb;
 use crate::pb::customer_service_client::CustomerServiceClient;
 use crate::pb::partner_service_client::PartnerServiceClient;
@@ -198,10 +201,10 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
         return Err("--partners must be 1 to 99999 and --customers at least 1".into());
     }
     let started = Instant::now();
-    let mut rng = Rng::seeded(shape.seed);
+    let mut rng = rng::seeded(shape.seed);
     // Distinguishes this run's mpn ids and domains from earlier runs'
     // against the same database.
-    let tag = 10_000 + rng.below(90_000);
+    let tag = 10_000 + rng.random_range(0..90_000);
     let operator = auth.operator()?;
     let channel = channels[0].clone();
     let parallel = shape.concurrency;
@@ -299,7 +302,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
         .map(|_| {
             let creator = creators[by_rank.sample(&mut rng)];
             let reseller = match linked.get(&creator) {
-                Some(resellers) if rng.chance(0.3) => rng.pick(resellers).copied(),
+                Some(resellers) if rng.random_bool(0.3) => resellers.choose(&mut rng).copied(),
                 _ => None,
             };
             (creator, reseller)
@@ -374,7 +377,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
     // big partners' more often (I6, with DAP: D2 supersedes along the way).
     let by_rank = Skewed::new(dataset.invitations.len(), SKEW);
     let accepts: Vec<(usize, usize)> = (0..shape.customers / 5)
-        .map(|_| (rng.below(dataset.customers.len()), by_rank.sample(&mut rng)))
+        .map(|_| (rng.random_range(0..dataset.customers.len()), by_rank.sample(&mut rng)))
         .collect();
     {
         let calls: Arc<Vec<_>> = Arc::new(
@@ -418,9 +421,9 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
         .collect();
     let grants: Vec<(usize, usize, &str)> = (0..shape.customers / 10)
         .filter_map(|_| {
-            let customer = rng.below(dataset.customers.len());
-            let partner = *rng.pick(&grantees)?;
-            Some((customer, partner, *rng.pick(&SERVICES)?))
+            let customer = rng.random_range(0..dataset.customers.len());
+            let partner = *grantees.choose(&mut rng)?;
+            Some((customer, partner, *SERVICES.choose(&mut rng)?))
         })
         .collect();
     {

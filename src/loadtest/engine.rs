@@ -7,14 +7,15 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use indicatif::ProgressBar;
 use tokio::time::Instant;
 
+use super::progress;
 use crate::server::BoxError;
 
 /// The slowest latency a histogram tells apart (one minute, in microseconds);
@@ -218,9 +219,13 @@ pub async fn run<W: Workload>(workload: Arc<W>, plan: &Plan) -> Result<RunStats,
         completed: AtomicU64::new(0),
         failed: AtomicU64::new(0),
     });
-    let progress = plan
-        .progress
-        .then(|| tokio::spawn(show_progress(shared.clone(), plan.name.clone(), plan.requests)));
+    let progress = plan.progress.then(|| {
+        let bar = progress_bar(&shared, &plan.name, plan.requests);
+        (
+            tokio::spawn(show_progress(shared.clone(), bar.clone(), plan.requests)),
+            bar,
+        )
+    });
 
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..plan.concurrency.max(1) {
@@ -255,9 +260,9 @@ pub async fn run<W: Workload>(workload: Arc<W>, plan: &Plan) -> Result<RunStats,
             }
         }
     }
-    if let Some(progress) = progress {
-        progress.abort();
-        clear_progress();
+    if let Some((ticker, bar)) = progress {
+        ticker.abort();
+        bar.finish_and_clear();
     }
     Ok(RunStats {
         name: plan.name.clone(),
@@ -340,14 +345,28 @@ fn count(shared: &Shared, ok: bool) {
     }
 }
 
-/// A progress line on stderr: rewritten in place on a terminal, a line every
-/// few seconds otherwise (so logs of CI runs stay readable).
-async fn show_progress(shared: Arc<Shared>, name: String, requests: Option<u64>) {
-    let terminal = std::io::stderr().is_terminal();
-    let every = if terminal {
-        Duration::from_millis(500)
-    } else {
+/// The run's bar: over the measured time, or a spinner when a number of
+/// requests ends the run.
+fn progress_bar(shared: &Shared, name: &str, requests: Option<u64>) -> ProgressBar {
+    let bar = match requests {
+        Some(_) => progress::bar(None, "[{prefix}] {spinner} {elapsed} {msg}"),
+        None => progress::bar(
+            Some((shared.end - shared.measure_start).as_millis() as u64),
+            "[{prefix}] {wide_bar} {msg}",
+        ),
+    };
+    bar.set_prefix(name.to_owned());
+    bar
+}
+
+/// Progress on stderr: the bar on a terminal, and a plain line every few
+/// seconds otherwise (so logs of CI runs stay readable and show the run is
+/// alive).
+async fn show_progress(shared: Arc<Shared>, bar: ProgressBar, requests: Option<u64>) {
+    let every = if bar.is_hidden() {
         Duration::from_secs(5)
+    } else {
+        Duration::from_millis(500)
     };
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     let mut previous = (Instant::now(), 0u64);
@@ -358,6 +377,7 @@ async fn show_progress(shared: Arc<Shared>, name: String, requests: Option<u64>)
         let failed = shared.failed.load(Ordering::Relaxed);
         let rate = per_second(completed - previous.1, now - previous.0);
         previous = (now, completed);
+        let measured = now.saturating_duration_since(shared.measure_start);
         let phase = if now < shared.measure_start {
             format!("warm-up {:.0}s", (shared.measure_start - now).as_secs_f64())
         } else {
@@ -365,24 +385,17 @@ async fn show_progress(shared: Arc<Shared>, name: String, requests: Option<u64>)
                 Some(requests) => format!("{requests} requests"),
                 None => format!("{:.0}s", (shared.end - shared.measure_start).as_secs_f64()),
             };
-            format!("{:.0}s of {limit}", (now - shared.measure_start).as_secs_f64())
+            format!("{:.0}s of {limit}", measured.as_secs_f64())
         };
-        let line = format!("[{name}] {phase}: {completed} calls, {rate:.0}/s, {failed} failed");
-        let mut stderr = std::io::stderr().lock();
-        let _ = if terminal {
-            write!(stderr, "\r\x1b[2K{line}")
+        let line = format!("{phase}: {completed} calls, {rate:.0}/s, {failed} failed");
+        if bar.is_hidden() {
+            eprintln!("[{}] {line}", bar.prefix());
         } else {
-            writeln!(stderr, "{line}")
-        };
-        let _ = stderr.flush();
-    }
-}
-
-fn clear_progress() {
-    if std::io::stderr().is_terminal() {
-        let mut stderr = std::io::stderr().lock();
-        let _ = write!(stderr, "\r\x1b[2K");
-        let _ = stderr.flush();
+            bar.set_position(measured.as_millis() as u64);
+            bar.set_message(line);
+            // Turns the spinner (a bar just redraws).
+            bar.tick();
+        }
     }
 }
 

@@ -6,14 +6,16 @@
 //! - `dataset`: seeding through the API, or discovering an existing database;
 //! - `report`: percentiles, the text and JSON reports;
 //! - `bench`: the ceiling, the raw commit rate and the scenarios, in pairs;
-//! - `client`, `rng`: connections and tokens; random numbers.
+//! - `client`, `rng`, `progress`: connections and tokens; random numbers;
+//!   progress bars.
 
 mod bench;
 mod client;
 mod dataset;
 mod engine;
+pub mod progress;
 mod report;
-mod rng;
+pub mod rng;
 mod scenarios;
 
 use std::net::SocketAddr;
@@ -235,7 +237,7 @@ pub struct BenchArgs {
 }
 
 fn random_seed(given: Option<u64>) -> u64 {
-    given.unwrap_or_else(|| rng::Rng::from_entropy().next_u64())
+    given.unwrap_or_else(rng::entropy_seed)
 }
 
 pub async fn run_loadtest(args: LoadtestArgs) -> Result<(), BoxError> {

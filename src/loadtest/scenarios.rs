@@ -10,7 +10,10 @@ use tonic::transport::Channel;
 use super::client::authed;
 use super::dataset::{Dataset, SERVICES};
 use super::engine::{Outcome, Workload};
-use super::rng::Rng;
+use rand::RngExt;
+use rand::seq::IndexedRandom;
+
+use super::rng::{self, Rng};
 use crate::pb;
 use crate::pb::check_access_request::Action;
 use crate::pb::customer_service_client::CustomerServiceClient;
@@ -115,15 +118,16 @@ impl Ctx {
     /// about an unrelated one (denied).
     fn random_check(&self, rng: &mut Rng) -> pb::CheckAccessRequest {
         let dataset = &self.dataset;
-        let customer = &dataset.customers[rng.below(dataset.customers.len())];
-        let partner = match rng.pick(&customer.related) {
-            Some(&related) if rng.chance(0.8) => related,
-            _ => rng.below(dataset.partners.len()),
+        let customer = &dataset.customers[rng.random_range(0..dataset.customers.len())];
+        let partner = match customer.related.choose(rng) {
+            Some(&related) if rng.random_bool(0.8) => related,
+            _ => rng.random_range(0..dataset.partners.len()),
         };
-        let service = SERVICES[rng.below(SERVICES.len())].to_owned();
-        let roll = rng.below(100);
-        let subscription = rng
-            .pick(&customer.subscriptions)
+        let service = SERVICES[rng.random_range(0..SERVICES.len())].to_owned();
+        let roll = rng.random_range(0..100);
+        let subscription = customer
+            .subscriptions
+            .choose(rng)
             .map(|&s| dataset.subscriptions[s].id.clone());
         let (action, service, subscription_id) = match (roll, subscription) {
             (0..50, _) => (Action::View, String::new(), String::new()),
@@ -168,7 +172,7 @@ impl Workload for ScenarioLoad {
     fn state(&self, worker: usize) -> WorkerState {
         let channel = self.ctx.channels[worker % self.ctx.channels.len()].clone();
         WorkerState {
-            rng: Rng::seeded(self.ctx.knobs.seed ^ (worker as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)),
+            rng: rng::seeded(self.ctx.knobs.seed ^ (worker as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)),
             relationships: RelationshipServiceClient::new(channel.clone()),
             customers: CustomerServiceClient::new(channel),
             page_token: String::new(),
@@ -202,7 +206,7 @@ impl Workload for ScenarioLoad {
                 }
                 outcome("ListCustomers", reply)
             }
-            Scenario::Mixed if state.rng.chance(self.ctx.knobs.write_ratio) => self.write(state).await,
+            Scenario::Mixed if state.rng.random_bool(self.ctx.knobs.write_ratio) => self.write(state).await,
             Scenario::Mixed => self.check(state).await,
             Scenario::Accept => self.accept(state).await,
         }
@@ -235,7 +239,7 @@ impl ScenarioLoad {
 
     async fn invite(&self, state: &mut WorkerState) -> Option<Outcome> {
         let ctx = &self.ctx;
-        let inviter = *state.rng.pick(&ctx.inviters)?;
+        let inviter = *ctx.inviters.choose(&mut state.rng)?;
         let bearer = ctx.dataset.partners[inviter].bearer.as_ref()?;
         let reply = state
             .relationships
@@ -247,7 +251,7 @@ impl ScenarioLoad {
             if codes.len() < MAX_FRESH_CODES {
                 codes.push(reply.get_ref().code.clone());
             } else {
-                let slot = state.rng.below(codes.len());
+                let slot = state.rng.random_range(0..codes.len());
                 codes[slot] = reply.get_ref().code.clone();
             }
         }
@@ -261,7 +265,7 @@ impl ScenarioLoad {
         let dataset = &ctx.dataset;
         let fresh = ctx.fresh_codes.lock().ok().and_then(|mut codes| codes.pop());
         let (customer, code) = match fresh {
-            Some(code) => (state.rng.below(dataset.customers.len()), code),
+            Some(code) => (state.rng.random_range(0..dataset.customers.len()), code),
             None if dataset.invitations.is_empty() => return ("AcceptRelationshipRequest", Err(tonic::Code::Internal)),
             None => {
                 let pair = ctx.accept_cursor.fetch_add(1, Ordering::Relaxed) as usize;
@@ -283,12 +287,12 @@ impl ScenarioLoad {
     /// D1: a customer's admin grants DAP to some partner.
     async fn grant(&self, state: &mut WorkerState) -> Option<Outcome> {
         let dataset = &self.ctx.dataset;
-        let customer = &dataset.customers[state.rng.below(dataset.customers.len())];
+        let customer = &dataset.customers[state.rng.random_range(0..dataset.customers.len())];
         let bearer = customer.bearer.as_ref()?;
-        let partner = *state.rng.pick(&self.ctx.grantees)?;
+        let partner = *self.ctx.grantees.choose(&mut state.rng)?;
         let request = pb::GrantDelegatedAdminRequest {
             partner_id: dataset.partners[partner].id.clone(),
-            service: SERVICES[state.rng.below(SERVICES.len())].to_owned(),
+            service: SERVICES[state.rng.random_range(0..SERVICES.len())].to_owned(),
             scopes: vec![
                 pb::delegated_admin_grant::Scope::Provisioning as i32,
                 pb::delegated_admin_grant::Scope::Support as i32,
@@ -303,7 +307,7 @@ impl ScenarioLoad {
     /// S3: the partner of record (or the operator) changes a quantity.
     async fn update_subscription(&self, state: &mut WorkerState) -> Option<Outcome> {
         let dataset = &self.ctx.dataset;
-        let subscription = state.rng.pick(&dataset.subscriptions)?;
+        let subscription = dataset.subscriptions.choose(&mut state.rng)?;
         let bearer = subscription
             .partner
             .and_then(|p| dataset.partners[p].bearer.as_ref())
@@ -311,7 +315,7 @@ impl ScenarioLoad {
         let request = pb::UpdateSubscriptionRequest {
             subscription: Some(pb::Subscription {
                 id: subscription.id.clone(),
-                quantity: 1 + state.rng.below(500) as i32,
+                quantity: state.rng.random_range(1..=500),
                 ..Default::default()
             }),
             update_mask: Some(prost_types::FieldMask {

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeSet;
 
+use rand::RngExt;
+
 use partnercenter::pb;
 use pb::check_access_request::Action;
 use pb::delegated_admin_grant::Scope;
@@ -18,24 +20,17 @@ use crate::support::*;
 
 const SERVICES: [&str; 2] = ["office365", "azure"];
 
-/// SplitMix64: small, seedable, good enough to pick operations.
-struct Rng(u64);
+/// The load tools' seeded generator (`loadtest::rng`), so a seed replays
+/// the same steps everywhere.
+struct Rng(partnercenter::loadtest::rng::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.random_range(0..n)
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+    fn chance(&mut self, percent: u32) -> bool {
+        self.0.random_ratio(percent, 100)
     }
 }
 
@@ -731,7 +726,7 @@ async fn setup(seed: u64) -> Run {
     Run {
         server,
         model,
-        rng: Rng(seed),
+        rng: Rng(partnercenter::loadtest::rng::seeded(seed)),
         log: Vec::new(),
     }
 }
