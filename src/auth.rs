@@ -9,7 +9,6 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -268,23 +267,6 @@ pub fn secret_path(database_file: &Path) -> PathBuf {
     let mut name = database_file.as_os_str().to_owned();
     name.push(".jwt-secret");
     PathBuf::from(name)
-}
-
-/// The gRPC interceptor: verifies the token and hands the principal to the
-/// handler through the request extensions.
-pub fn interceptor(
-    authority: Arc<TokenAuthority>,
-) -> impl FnMut(tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> + Clone {
-    move |mut request: tonic::Request<()>| {
-        // A header that is not visible ASCII is a bad token, not a missing one.
-        let header = request
-            .metadata()
-            .get("authorization")
-            .map(|value| value.to_str().unwrap_or_default());
-        let principal = authority.authenticate(header)?;
-        request.extensions_mut().insert(principal);
-        Ok(request)
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::api::RelationshipSettings;
+use crate::service::relationships::RelationshipSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://partnercenter.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";

@@ -1,9 +1,13 @@
 //! partnercenter: cloud partners, their customers, and the relationships
 //! between them, served over gRPC.
 //!
-//! Layers: `api` (protobuf adapters, the only place tonic types live),
-//! `domain` (the rules of `docs/rules.md` in plain Rust), `store` (sea-orm
-//! entities, migrations and queries), `auth`, `config`, `server`.
+//! Layers: `api` (the gRPC adapters and server assembly, the only place
+//! tonic and prost types live), `service` (one use case per RPC, in domain
+//! types), `domain` (the rules of `docs/rules.md` in plain Rust), `store`
+//! (sea-orm entities, migrations and queries, the only place sea-orm
+//! lives), and plain `auth`, `config`, `metrics`, `telemetry`. The load
+//! tools (`loadtest`, `seed`) use only the gRPC contract and the store's
+//! public API. `tests/api/layers.rs` checks these rules.
 
 pub mod api;
 pub mod auth;
@@ -12,9 +16,11 @@ pub mod domain;
 pub mod loadtest;
 pub mod metrics;
 pub mod seed;
-pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
 
 pub use api::pb;
+
+/// The error of the library's tools and of server start-up.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use partnercenter::api::server;
 use partnercenter::auth::TokenAuthority;
 use partnercenter::config::{Config, ConfigArgs, ServeArgs};
 use partnercenter::domain::clock::SystemClock;
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::validate;
 use partnercenter::store::{self, StoreOptions};
-use partnercenter::{server, telemetry};
+use partnercenter::telemetry;
 
 // Every call allocates many small buffers (HTTP/2 frames, rows, messages);
 // mimalloc serves them from per-thread pages where glibc's allocator

@@ -2,7 +2,6 @@
 //! RPCs by method and code, RPC latency, the store's pool, events appended,
 //! and open WatchEvents streams.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::LazyLock;
 
@@ -12,12 +11,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// The `method` label of paths that name no method this server serves.
-pub const UNKNOWN_METHOD: &str = "unknown";
+use crate::store::{PoolStats, Store};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
@@ -28,39 +25,6 @@ pub struct RpcLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
     pub method: &'static str,
-}
-
-/// Every method path this server serves: the three services, health and
-/// reflection. Label values come only from here, so a caller cannot grow
-/// the exposition by calling made-up paths.
-static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    use prost::Message as _;
-    let mut methods: HashSet<String> = [
-        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
-    for encoded in [crate::pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
-        let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
-            continue;
-        };
-        for file in set.file {
-            let package = file.package();
-            for service in &file.service {
-                for method in &service.method {
-                    methods.insert(format!("/{package}.{}/{}", service.name(), method.name()));
-                }
-            }
-        }
-    }
-    methods
-});
-
-/// The label of a request path: the path of a known method, else `unknown`.
-pub fn method_label(path: &str) -> &'static str {
-    KNOWN_METHODS.get(path).map_or(UNKNOWN_METHOD, |known| known.as_str())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -127,69 +91,28 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 });
 
 impl Metrics {
-    /// `method` is a label from [`method_label`].
-    pub fn record_rpc(&self, method: &'static str, code: tonic::Code, seconds: f64) {
-        self.rpcs
-            .get_or_create(&RpcLabels {
-                method,
-                code: code_label(code),
-            })
-            .inc();
+    /// `method` and `code` are labels from the gRPC adapters' fixed sets
+    /// (known method paths, the code's name as tonic spells it).
+    pub fn record_rpc(&self, method: &'static str, code: &'static str, seconds: f64) {
+        self.rpcs.get_or_create(&RpcLabels { method, code }).inc();
         self.rpc_seconds
             .get_or_create(&MethodLabels { method })
             .observe(seconds);
     }
 
-    /// The exposition, with the pool read at scrape time.
-    pub fn render(&self, db: &DatabaseConnection) -> String {
-        let (size, idle) = match db.get_database_backend() {
-            DbBackend::Sqlite => {
-                let pool = db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
-            }
-            DbBackend::Postgres => {
-                let pool = db.get_postgres_connection_pool();
-                (pool.size(), pool.num_idle())
-            }
-            _ => (0, 0),
-        };
-        let idle = idle as i64;
+    /// The exposition, with the pool as read at scrape time.
+    pub fn render(&self, pool: PoolStats) -> String {
         self.pool_connections
             .get_or_create(&PoolLabels { state: "idle" })
-            .set(idle);
+            .set(i64::from(pool.idle));
         self.pool_connections
             .get_or_create(&PoolLabels { state: "in_use" })
-            .set(i64::from(size) - idle);
+            .set(i64::from(pool.in_use));
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(%error, "metrics encoding failed");
         }
         text
-    }
-}
-
-/// The `code` label: the code's name as tonic spells it (`Ok`,
-/// `PermissionDenied`, ...).
-fn code_label(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "Ok",
-        Cancelled => "Cancelled",
-        Unknown => "Unknown",
-        InvalidArgument => "InvalidArgument",
-        DeadlineExceeded => "DeadlineExceeded",
-        NotFound => "NotFound",
-        AlreadyExists => "AlreadyExists",
-        PermissionDenied => "PermissionDenied",
-        ResourceExhausted => "ResourceExhausted",
-        FailedPrecondition => "FailedPrecondition",
-        Aborted => "Aborted",
-        OutOfRange => "OutOfRange",
-        Unimplemented => "Unimplemented",
-        Internal => "Internal",
-        Unavailable => "Unavailable",
-        DataLoss => "DataLoss",
-        Unauthenticated => "Unauthenticated",
     }
 }
 
@@ -210,20 +133,20 @@ impl Drop for WatchStreamGuard {
 }
 
 /// Serves `GET /metrics` on its own port.
-pub async fn serve(addr: SocketAddr, db: DatabaseConnection) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+pub async fn serve(addr: SocketAddr, store: Store) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let db = db.clone();
+            let pool = store.pool_stats();
             async move {
                 (
                     [(
                         "content-type",
                         "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     )],
-                    METRICS.render(&db),
+                    METRICS.render(pool),
                 )
             }
         }),

@@ -24,16 +24,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngExt;
 use rand::seq::IndexedRandom;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
+use crate::BoxError;
 use crate::config::Config;
 use crate::domain::clock::SystemClock;
 use crate::domain::model::*;
 use crate::domain::rules;
 use crate::loadtest::progress;
 use crate::loadtest::rng::{self, Rng, Skewed};
-use crate::server::BoxError;
-use crate::store::bulk::{BulkAcceptance, BulkCounts, CustomerBundle};
+use crate::store::bulk::{BulkAcceptance, BulkCounts, CustomerBundle, analyze, audience_rows_after, event_counter};
 use crate::store::{Store, StoreOptions, new_id};
 
 #[derive(clap::Args, Debug)]
@@ -217,7 +216,7 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
     println!("ANALYZE: {:.1} s", analyze_started.elapsed().as_secs_f64());
 
     let seq_after = event_counter(&store).await?;
-    let audience = audience_rows(&store, seq_before).await?;
+    let audience = audience_rows_after(&store, seq_before).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let events = (seq_after - seq_before) as u64;
     let rows = world.partners.len() as u64
@@ -292,42 +291,6 @@ fn validate(args: &SeedArgs) -> Result<(), BoxError> {
         return Err("--large-share must be between 0 and 1".into());
     }
     Ok(())
-}
-
-async fn event_counter(store: &Store) -> Result<i64, BoxError> {
-    let db = store.connection();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT value FROM event_counter WHERE id = 1",
-        ))
-        .await?
-        .ok_or("the event counter row is missing")?;
-    Ok(row.try_get_by_index::<i64>(0)?)
-}
-
-/// Planner statistics. On SQLite, sampled (analysis_limit): a full ANALYZE
-/// of a million customers reads every index (about a minute), and the
-/// samples give the planner the same choices.
-async fn analyze(store: &Store) -> Result<(), BoxError> {
-    let db = store.connection();
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA analysis_limit = 1000").await?;
-    }
-    db.execute_unprepared("ANALYZE").await?;
-    Ok(())
-}
-
-async fn audience_rows(store: &Store, after_seq: i64) -> Result<u64, BoxError> {
-    let db = store.connection();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) FROM event_audience WHERE seq > {after_seq}"),
-        ))
-        .await?
-        .ok_or("COUNT returned no row")?;
-    Ok(row.try_get_by_index::<i64>(0)?.max(0) as u64)
 }
 
 /// Items drawn Zipf-like by their rank.

@@ -1,6 +1,7 @@
 //! The gRPC adapters: protobuf in, domain calls, protobuf out. Tonic and
 //! prost types stay in this module (and in the generated `pb`).
 
+pub mod auth;
 pub mod codec;
 mod convert;
 mod customers;
@@ -9,7 +10,9 @@ mod limits;
 mod partners;
 mod relationships;
 pub mod remote;
+pub mod server;
 mod status;
+pub mod trace;
 mod unknown;
 
 use tonic::{Request, Status};

@@ -21,7 +21,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -33,10 +32,10 @@ use super::engine::{self, Outcome, Plan, RunStats, Workload};
 use super::report::{Latency, median};
 use super::scenarios::{Ctx, Scenario, ScenarioLoad, outcome};
 use super::{BenchArgs, dataset, random_seed};
+use crate::BoxError;
 use crate::config::Config;
-use crate::server::BoxError;
 use crate::store::StoreOptions;
-use crate::store::WriteGate;
+use crate::store::probe::CommitProbe;
 
 /// The ceiling: grpc.health.v1 Check on the server, answered from memory.
 struct Echo {
@@ -59,13 +58,12 @@ impl Workload for Echo {
 /// One-row write transactions on a scratch table: what SQLite can commit
 /// with the service's durability, before any of the service's own work.
 struct RawCommit {
-    db: DatabaseConnection,
-    gate: WriteGate,
+    probe: CommitProbe,
 }
 
 impl RawCommit {
     async fn open(url: String, config: &Config) -> Result<Self, BoxError> {
-        let db = crate::store::connect(&StoreOptions {
+        let probe = CommitProbe::open(&StoreOptions {
             url,
             max_connections: config.max_connections,
             acquire_timeout: config.acquire_timeout,
@@ -73,22 +71,7 @@ impl RawCommit {
             sqlite_page_cache_mib: crate::store::DEFAULT_PAGE_CACHE_MIB,
         })
         .await?;
-        db.execute_unprepared(
-            "CREATE TABLE IF NOT EXISTS bench_commit (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)",
-        )
-        .await?;
-        Ok(RawCommit {
-            db,
-            gate: WriteGate::default(),
-        })
-    }
-
-    async fn commit_one(&self) -> Result<(), DbErr> {
-        // Begun as the service's writes are: in turn, IMMEDIATE.
-        let (txn, _turn) = self.gate.begin(&self.db).await?;
-        txn.execute_unprepared("INSERT INTO bench_commit (payload) VALUES ('bench')")
-            .await?;
-        txn.commit().await
+        Ok(RawCommit { probe })
     }
 }
 
@@ -98,7 +81,7 @@ impl Workload for RawCommit {
     fn state(&self, _worker: usize) {}
 
     async fn call(&self, _state: &mut ()) -> Outcome {
-        let result = self.commit_one().await.map_err(|error| {
+        let result = self.probe.commit_one().await.map_err(|error| {
             tracing::warn!(%error, "raw commit failed");
             tonic::Code::Internal
         });

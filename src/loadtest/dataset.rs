@@ -16,11 +16,11 @@ use rand::RngExt;
 use rand::seq::IndexedRandom;
 
 use super::rng::{self, Skewed};
+use crate::BoxError;
 use crate::pb;
 use crate::pb::customer_service_client::CustomerServiceClient;
 use crate::pb::partner_service_client::PartnerServiceClient;
 use crate::pb::relationship_service_client::RelationshipServiceClient;
-use crate::server::BoxError;
 
 use pb::partner::Kind;
 

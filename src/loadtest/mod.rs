@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::server::BoxError;
+use crate::BoxError;
 
 pub use scenarios::Scenario;
 

@@ -3,11 +3,11 @@
 //! `WriteTx::commit` (E1) exactly as a single write would.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, EntityTrait, Iterable};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, Statement};
 
-use super::WriteTx;
 use super::convert::{customer_row, grant_row, relationship_row, subscription_row};
 use super::entity::invitation_acceptance;
+use super::{Store, WriteTx};
 use crate::domain::Result;
 use crate::domain::model::{Customer, DelegatedAdminGrant, EventResource, Relationship, Subscription};
 
@@ -78,6 +78,45 @@ where
         A::Entity::insert_many(chunk).exec_without_returning(tx.conn()).await?;
     }
     Ok(total)
+}
+
+/// The last event seq handed out (the event counter row).
+pub async fn event_counter(store: &Store) -> std::result::Result<i64, DbErr> {
+    let db = store.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT value FROM event_counter WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the event counter row is missing".into()))?;
+    row.try_get_by_index::<i64>(0)
+}
+
+/// Planner statistics after a bulk load. On SQLite, sampled
+/// (analysis_limit): a full ANALYZE of a million customers reads every
+/// index (about a minute), and the samples give the planner the same
+/// choices.
+pub async fn analyze(store: &Store) -> std::result::Result<(), DbErr> {
+    let db = store.connection();
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA analysis_limit = 1000").await?;
+    }
+    db.execute_unprepared("ANALYZE").await?;
+    Ok(())
+}
+
+/// Event audience rows of the events after `after_seq`.
+pub async fn audience_rows_after(store: &Store, after_seq: i64) -> std::result::Result<u64, DbErr> {
+    let db = store.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM event_audience WHERE seq > {after_seq}"),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("COUNT returned no row".into()))?;
+    Ok(row.try_get_by_index::<i64>(0)?.max(0) as u64)
 }
 
 impl WriteTx {

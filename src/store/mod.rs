@@ -11,6 +11,7 @@ mod events;
 mod fault;
 pub mod migration;
 mod partners;
+pub mod probe;
 mod relationships;
 mod write;
 
@@ -24,7 +25,7 @@ use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{self, Connection as _};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr};
 use tokio::sync::watch;
 
 pub use coalesce::CoalescingChecker;
@@ -53,6 +54,13 @@ pub struct StoreOptions {
 /// kernel, and eight connections stay far below the memory budget.
 pub const DEFAULT_PAGE_CACHE_MIB: u32 = 8;
 
+/// A snapshot of the store's pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub idle: u32,
+    pub in_use: u32,
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -78,6 +86,25 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The pool's connections at this moment, for the metrics gauges.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = match self.db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        };
+        PoolStats {
+            idle: idle as u32,
+            in_use: size.saturating_sub(idle as u32),
+        }
     }
 
     pub fn now(&self) -> i64 {

@@ -1380,7 +1380,7 @@ async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_
         metrics_listen: None,
         ..Default::default()
     };
-    let replica = partnercenter::server::spawn(&config, Arc::new(SystemClock))
+    let replica = partnercenter::api::server::spawn(&config, Arc::new(SystemClock))
         .await
         .expect("a second replica on the same store");
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", replica.addr()))

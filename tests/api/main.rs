@@ -12,6 +12,7 @@ mod faults;
 mod grpcurl;
 mod input;
 mod invitations;
+mod layers;
 mod limits;
 mod model;
 mod operations;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use partnercenter::api::server::{self, RunningServer};
 use partnercenter::config::Config;
 use partnercenter::domain::clock::{Clock, ManualClock, SystemClock};
 use partnercenter::domain::principal::Principal;
@@ -11,7 +12,6 @@ use partnercenter::pb;
 use partnercenter::pb::customer_service_client::CustomerServiceClient;
 use partnercenter::pb::partner_service_client::PartnerServiceClient;
 use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
-use partnercenter::server::{self, RunningServer};
 use tempfile::TempDir;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;

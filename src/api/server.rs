@@ -25,11 +25,14 @@ use tower::limit::{ConcurrencyLimit, GlobalConcurrencyLimitLayer};
 use tower::load_shed::LoadShed;
 use tower::timeout::Timeout;
 
-use crate::api::pb::customer_service_server::CustomerServiceServer;
-use crate::api::pb::partner_service_server::PartnerServiceServer;
-use crate::api::pb::relationship_service_server::RelationshipServiceServer;
-use crate::api::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
-use crate::auth::{TokenAuthority, interceptor};
+use super::auth::interceptor;
+use super::pb::customer_service_server::CustomerServiceServer;
+use super::pb::partner_service_server::PartnerServiceServer;
+use super::pb::relationship_service_server::RelationshipServiceServer;
+use super::trace::GrpcTraceLayer;
+use super::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
+pub use crate::BoxError;
+use crate::auth::TokenAuthority;
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::ports::AccessChecker;
@@ -37,9 +40,6 @@ use crate::service::customers::{Customers, LocalCustomers};
 use crate::service::partners::{LocalPartners, Partners};
 use crate::service::relationships::{LocalRelationships, Relationships};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
-use crate::telemetry::GrpcTraceLayer;
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const SERVICE_NAMES: [&str; 3] = [
     "partnercenter.v1.PartnerService",
@@ -224,7 +224,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let store_health = tokio::spawn(report_store_health(store.health(STORE_PROBE_INTERVAL), health.clone()));
     let metrics = match config.metrics_listen {
         Some(address) => Some(
-            crate::metrics::serve(address, store.connection().clone())
+            crate::metrics::serve(address, store.clone())
                 .await
                 .map_err(|error| {
                     format!(
@@ -238,7 +238,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let router = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
         .layer(GrpcTraceLayer)
-        .layer(crate::api::DetailedUnimplementedLayer)
+        .layer(super::DetailedUnimplementedLayer)
         .add_service(EndOnShutdown {
             inner: health_service,
             stopping: stopping.subscribe(),
