@@ -268,3 +268,350 @@ fn of_record(subscription: &SubscriptionFacts, partner_id: &str) -> Option<Acces
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::{GrantState, MICROS_PER_DAY, RelationshipSource};
+
+    const PARTNER: &str = "p";
+    const CUSTOMER: &str = "c";
+    const SUBSCRIPTION: &str = "s";
+    const NOW: Micros = 1_000 * MICROS_PER_DAY;
+
+    /// A grant's end as seen at NOW.
+    #[derive(Clone, Copy, Debug)]
+    enum End {
+        Never,
+        Later,
+        Passed,
+        PassedAutoExtending,
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    struct GrantCase {
+        service: Service,
+        state: GrantState,
+        scopes: &'static [Scope],
+        end: End,
+    }
+
+    /// How the queried subscription stands to the partner.
+    #[derive(Clone, Copy, Debug)]
+    enum Standing {
+        PartnerOfRecord,
+        IndirectProvider,
+        Neither,
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum SubscriptionCase {
+        Missing,
+        OfAnotherCustomer,
+        Own(Channel, Standing),
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    struct RelationshipCase {
+        kind: RelationshipKind,
+        state: RelationshipState,
+        provider_active: bool,
+        link_active: bool,
+    }
+
+    fn relationship_cases() -> Vec<Option<RelationshipCase>> {
+        let mut cases = vec![None];
+        for kind in RelationshipKind::ALL {
+            for state in RelationshipState::ALL {
+                // The chain only matters to an indirect reseller; the others
+                // are tried with a broken chain too, which must not matter.
+                for (provider_active, link_active) in [(true, true), (true, false), (false, true), (false, false)] {
+                    cases.push(Some(RelationshipCase {
+                        kind: *kind,
+                        state: *state,
+                        provider_active,
+                        link_active,
+                    }));
+                }
+            }
+        }
+        cases
+    }
+
+    fn grant_cases() -> Vec<Option<GrantCase>> {
+        const SCOPES: [&[Scope]; 3] = [
+            &[Scope::Provisioning],
+            &[Scope::Support],
+            &[Scope::Provisioning, Scope::Support],
+        ];
+        let mut cases = vec![None];
+        for service in [Service::Office365, Service::Azure] {
+            for state in GrantState::ALL {
+                for scopes in SCOPES {
+                    for end in [End::Never, End::Later, End::Passed, End::PassedAutoExtending] {
+                        cases.push(Some(GrantCase {
+                            service,
+                            state: *state,
+                            scopes,
+                            end,
+                        }));
+                    }
+                }
+            }
+        }
+        cases
+    }
+
+    fn subscription_cases() -> Vec<SubscriptionCase> {
+        let mut cases = vec![SubscriptionCase::Missing, SubscriptionCase::OfAnotherCustomer];
+        for channel in Channel::ALL {
+            for standing in [Standing::PartnerOfRecord, Standing::IndirectProvider, Standing::Neither] {
+                cases.push(SubscriptionCase::Own(*channel, standing));
+            }
+        }
+        cases
+    }
+
+    /// The queries of the table: each action, with a service or a
+    /// subscription where the action takes one. The service asked about is
+    /// always office365, and so is the subscription's.
+    fn queries() -> Vec<AccessQuery> {
+        let query = |action, service, subscription_id: Option<&str>| AccessQuery {
+            partner_id: PARTNER.into(),
+            customer_id: CUSTOMER.into(),
+            action,
+            service,
+            subscription_id: subscription_id.map(str::to_owned),
+        };
+        vec![
+            query(Action::View, None, None),
+            query(Action::Sell, None, None),
+            query(Action::Provision, Some(Service::Office365), None),
+            query(Action::Support, Some(Service::Office365), None),
+            query(Action::Support, None, Some(SUBSCRIPTION)),
+            query(Action::ManageSubscription, None, Some(SUBSCRIPTION)),
+        ]
+    }
+
+    fn facts(
+        partner_status: Option<PartnerStatus>,
+        relationship: Option<RelationshipCase>,
+        grant: Option<GrantCase>,
+        subscription: Option<SubscriptionCase>,
+    ) -> AccessFacts {
+        let relationships = relationship
+            .map(|r| ChainedRelationship {
+                relationship: Relationship {
+                    id: "r".into(),
+                    customer_id: CUSTOMER.into(),
+                    partner_id: PARTNER.into(),
+                    kind: r.kind,
+                    indirect_provider_id: (r.kind == RelationshipKind::IndirectReseller).then(|| "provider".into()),
+                    state: r.state,
+                    source: RelationshipSource::Invitation,
+                    relationship_request_id: None,
+                    start_time: 0,
+                    end_time: None,
+                },
+                provider_active: r.provider_active,
+                link_active: r.link_active,
+            })
+            .into_iter()
+            .collect();
+        let grants = grant
+            .map(|g| DelegatedAdminGrant {
+                id: "g".into(),
+                customer_id: CUSTOMER.into(),
+                partner_id: PARTNER.into(),
+                service: g.service,
+                scopes: g.scopes.to_vec(),
+                state: g.state,
+                start_time: 0,
+                end_time: match g.end {
+                    End::Never => None,
+                    End::Later => Some(NOW + 1),
+                    End::Passed | End::PassedAutoExtending => Some(NOW),
+                },
+                auto_extend: matches!(g.end, End::PassedAutoExtending),
+            })
+            .into_iter()
+            .collect();
+        let subscription = subscription.and_then(|s| {
+            let (customer_id, channel, standing) = match s {
+                SubscriptionCase::Missing => return None,
+                SubscriptionCase::OfAnotherCustomer => ("another", Channel::Csp, Standing::PartnerOfRecord),
+                SubscriptionCase::Own(channel, standing) => (CUSTOMER, channel, standing),
+            };
+            let (partner_of_record, provider) = match standing {
+                Standing::PartnerOfRecord => (PARTNER, "someone"),
+                Standing::IndirectProvider => ("someone", PARTNER),
+                Standing::Neither => ("someone", "someone else"),
+            };
+            Some(SubscriptionFacts {
+                id: SUBSCRIPTION.into(),
+                customer_id: customer_id.into(),
+                service: Service::Office365,
+                channel,
+                partner_of_record_id: Some(partner_of_record.into()),
+                indirect_provider_id: Some(provider.into()),
+            })
+        });
+        AccessFacts {
+            partner_status,
+            relationships,
+            grants,
+            subscription,
+        }
+    }
+
+    /// A1 as DOMAIN.md states it, written apart from `decide`: the answer
+    /// (allowed, reason) for one row of the table.
+    fn expected(
+        query: &AccessQuery,
+        partner_status: Option<PartnerStatus>,
+        relationship: Option<RelationshipCase>,
+        grant: Option<GrantCase>,
+        subscription: Option<SubscriptionCase>,
+    ) -> (bool, AccessReason) {
+        use AccessReason::*;
+        match partner_status {
+            None => return (false, PartnerNotFound),
+            Some(PartnerStatus::Suspended) => return (false, PartnerNotActive),
+            Some(PartnerStatus::Active) => {}
+        }
+        let related = relationship.is_some_and(|r| r.state == RelationshipState::Active);
+        let transacting = relationship.is_some_and(|r| {
+            r.state == RelationshipState::Active
+                && (r.kind == RelationshipKind::Reseller
+                    || (r.kind == RelationshipKind::IndirectReseller && r.provider_active && r.link_active))
+        });
+        // D4: ACTIVE, and before its end unless it auto-extends.
+        let in_force = grant.is_some_and(|g| g.state == GrantState::Active && !matches!(g.end, End::Passed));
+        let grant_allows = |scope: Scope| {
+            in_force && grant.is_some_and(|g| g.service == Service::Office365 && g.scopes.contains(&scope))
+        };
+        if !related && !in_force {
+            return (false, NoRelationship);
+        }
+        let own = match subscription {
+            Some(SubscriptionCase::Own(channel, standing)) => Some((channel, standing)),
+            _ => None,
+        };
+        let of_record = match own {
+            Some((Channel::Csp, Standing::PartnerOfRecord)) => Some(PartnerOfRecord),
+            Some((Channel::Csp, Standing::IndirectProvider)) => Some(IndirectProviderOfRecord),
+            _ => None,
+        };
+        match query.action {
+            Action::View if related => (true, ActiveRelationship),
+            Action::View => (true, DelegatedAdmin),
+            Action::Sell if transacting => (true, Transacting),
+            Action::Sell => (false, NotTransacting),
+            Action::Provision if grant_allows(Scope::Provisioning) => (true, DelegatedAdmin),
+            Action::Provision => (false, NoDelegatedAdmin),
+            Action::Support if query.subscription_id.is_some() && own.is_none() => (false, SubscriptionNotFound),
+            Action::Support if grant_allows(Scope::Support) => (true, DelegatedAdmin),
+            Action::Support => match of_record {
+                Some(reason) if transacting => (true, reason),
+                _ => (false, NoDelegatedAdmin),
+            },
+            Action::ManageSubscription => match own {
+                None => (false, SubscriptionNotFound),
+                Some((channel, _)) if channel != Channel::Csp => (false, NotCspSubscription),
+                Some(_) => match of_record {
+                    None => (false, NotPartnerOfRecord),
+                    Some(_) if !transacting => (false, NotTransacting),
+                    Some(reason) => (true, reason),
+                },
+            },
+        }
+    }
+
+    /// A1: every action × partner status × relationship kind, state and
+    /// chain × grant service, state, scopes and end × subscription channel
+    /// and standing, against the rule as stated above.
+    #[test]
+    fn a1_truth_table_matches_the_rule() {
+        let statuses = [None, Some(PartnerStatus::Active), Some(PartnerStatus::Suspended)];
+        let mut rows = 0;
+        let mut allowed_rows = 0;
+        let mut failures = Vec::new();
+        for query in queries() {
+            // The store loads a subscription only when the query names one.
+            let subscriptions: Vec<Option<SubscriptionCase>> = if query.subscription_id.is_some() {
+                subscription_cases().into_iter().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for status in statuses {
+                for relationship in relationship_cases() {
+                    for grant in grant_cases() {
+                        for subscription in &subscriptions {
+                            rows += 1;
+                            let facts = facts(status, relationship, grant, *subscription);
+                            let decision = decide(&query, &facts, NOW);
+                            let want = expected(&query, status, relationship, grant, *subscription);
+                            if (decision.allowed, decision.reason) != want {
+                                failures.push(format!(
+                                    "{:?} {status:?} {relationship:?} {grant:?} {subscription:?}: got {:?} {:?}, want {want:?}",
+                                    query.action, decision.allowed, decision.reason
+                                ));
+                            }
+                            // An allowed decision names what it rests on; a denied one nothing.
+                            let rests_on = decision.relationship_ids.len() + decision.grant_ids.len();
+                            if decision.allowed != (rests_on > 0) {
+                                failures.push(format!("{query:?} {facts:?}: rests on {decision:?}"));
+                            }
+                            allowed_rows += usize::from(decision.allowed);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {rows} rows differ:\n{}",
+            failures.len(),
+            failures[..failures.len().min(20)].join("\n")
+        );
+        assert_eq!(
+            rows,
+            4 * 3 * 25 * 97 + 2 * 3 * 25 * 97 * 11,
+            "the table covers every combination"
+        );
+        assert!(allowed_rows > 0 && allowed_rows < rows, "the table has both answers");
+    }
+
+    /// A1: a relationship or grant of another partner or customer in the
+    /// facts never counts.
+    #[test]
+    fn a1_rows_of_another_pair_do_not_count() {
+        let query = AccessQuery {
+            partner_id: PARTNER.into(),
+            customer_id: CUSTOMER.into(),
+            action: Action::View,
+            service: None,
+            subscription_id: None,
+        };
+        let reseller = Some(RelationshipCase {
+            kind: RelationshipKind::Reseller,
+            state: RelationshipState::Active,
+            provider_active: true,
+            link_active: true,
+        });
+        let grant = Some(GrantCase {
+            service: Service::Office365,
+            state: GrantState::Active,
+            scopes: &[Scope::Provisioning, Scope::Support],
+            end: End::Never,
+        });
+        let mut facts = facts(Some(PartnerStatus::Active), reseller, grant, None);
+        assert!(decide(&query, &facts, NOW).allowed);
+        facts.relationships[0].relationship.partner_id = "other".into();
+        facts.grants[0].customer_id = "other".into();
+        assert_eq!(
+            decide(&query, &facts, NOW),
+            Decision::deny(AccessReason::NoRelationship)
+        );
+    }
+}

@@ -483,3 +483,555 @@ pub fn advisor_relationship(
         end_time: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::error::ErrorCode;
+    use crate::domain::model::{Billing, PartnerStatus};
+
+    const NOW: Micros = 1_000 * MICROS_PER_DAY;
+
+    fn partner(id: &str, kind: PartnerKind, status: PartnerStatus) -> Partner {
+        Partner {
+            id: id.into(),
+            mpn_id: "1234567".into(),
+            display_name: id.into(),
+            kind,
+            status,
+            version: 1,
+            create_time: 0,
+            update_time: 0,
+        }
+    }
+
+    fn active(id: &str, kind: PartnerKind) -> Partner {
+        partner(id, kind, PartnerStatus::Active)
+    }
+
+    fn suspended(id: &str, kind: PartnerKind) -> Partner {
+        partner(id, kind, PartnerStatus::Suspended)
+    }
+
+    fn operator() -> Principal {
+        Principal::Operator { subject: "ops".into() }
+    }
+
+    fn service() -> Principal {
+        Principal::Service {
+            subject: "billing".into(),
+        }
+    }
+
+    fn as_partner(id: &str) -> Principal {
+        Principal::Partner { partner_id: id.into() }
+    }
+
+    fn as_customer(id: &str) -> Principal {
+        Principal::Customer { customer_id: id.into() }
+    }
+
+    /// Asserts a refusal with this code and reason, and returns it.
+    #[track_caller]
+    fn refused<T: std::fmt::Debug>(result: Result<T>, code: ErrorCode, reason: Reason) -> Error {
+        let error = result.expect_err("a refusal");
+        assert_eq!((error.code, error.reason), (code, reason), "{error}");
+        error
+    }
+
+    #[track_caller]
+    fn invalid_field<T: std::fmt::Debug>(result: Result<T>, field: &str) {
+        let error = refused(result, ErrorCode::InvalidArgument, Reason::InvalidField);
+        let fields: Vec<&str> = error.violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, [field]);
+    }
+
+    fn decision(allowed: bool, reason: AccessReason) -> Decision {
+        Decision {
+            allowed,
+            ..Decision::deny(reason)
+        }
+    }
+
+    fn grant(partner_id: &str, service: Service, state: GrantState, end_time: Option<Micros>) -> DelegatedAdminGrant {
+        DelegatedAdminGrant {
+            id: format!("{partner_id}-{service}"),
+            customer_id: "c".into(),
+            partner_id: partner_id.into(),
+            service,
+            scopes: Scope::ALL.to_vec(),
+            state,
+            start_time: 0,
+            end_time,
+            auto_extend: false,
+        }
+    }
+
+    fn subscription(
+        channel: Channel,
+        status: SubscriptionStatus,
+        por: Option<&str>,
+        provider: Option<&str>,
+    ) -> Subscription {
+        Subscription {
+            id: format!("{channel}-{status}-{por:?}-{provider:?}"),
+            customer_id: "c".into(),
+            service: Service::Office365,
+            offer_name: "E3".into(),
+            quantity: 1,
+            billing: Billing::License,
+            status,
+            channel,
+            partner_of_record_id: por.map(str::to_owned),
+            indirect_provider_id: provider.map(str::to_owned),
+            version: 1,
+            create_time: 0,
+            update_time: 0,
+        }
+    }
+
+    fn invitation(customer_domain: Option<&str>, state: InvitationState, expire_time: Micros) -> RelationshipRequest {
+        RelationshipRequest {
+            id: "i".into(),
+            inviting_partner_id: "provider".into(),
+            indirect_reseller_id: Some("reseller".into()),
+            include_delegated_admin: false,
+            delegated_admin_services: Vec::new(),
+            delegated_admin_scopes: Vec::new(),
+            customer_domain: customer_domain.map(str::to_owned),
+            code: "code".into(),
+            state,
+            expire_time,
+            create_time: 0,
+        }
+    }
+
+    #[test]
+    fn p1_require_operator_refuses_every_other_role() {
+        assert!(require_operator(&operator(), "create partners").is_ok());
+        for principal in [service(), as_partner("p"), as_customer("c")] {
+            refused(
+                require_operator(&principal, "create partners"),
+                ErrorCode::PermissionDenied,
+                Reason::RoleNotAllowed,
+            );
+        }
+    }
+
+    #[test]
+    fn p2_require_link_manager_is_the_operator_or_the_provider_itself() {
+        assert!(require_link_manager(&operator(), "provider").is_ok());
+        assert!(require_link_manager(&as_partner("provider"), "provider").is_ok());
+        for principal in [as_partner("other"), service(), as_customer("c")] {
+            refused(
+                require_link_manager(&principal, "provider"),
+                ErrorCode::PermissionDenied,
+                Reason::RoleNotAllowed,
+            );
+        }
+    }
+
+    #[test]
+    fn p2_check_link_parties_needs_an_active_provider_and_reseller() {
+        let provider = active("pr", PartnerKind::IndirectProvider);
+        let reseller = active("re", PartnerKind::IndirectReseller);
+        assert!(check_link_parties(&provider, &reseller).is_ok());
+        for kind in [
+            PartnerKind::DirectReseller,
+            PartnerKind::IndirectReseller,
+            PartnerKind::Advisor,
+        ] {
+            refused(
+                check_link_parties(&active("x", kind), &reseller),
+                ErrorCode::PermissionDenied,
+                Reason::PartnerKindNotAllowed,
+            );
+        }
+        for kind in [
+            PartnerKind::DirectReseller,
+            PartnerKind::IndirectProvider,
+            PartnerKind::Advisor,
+        ] {
+            refused(
+                check_link_parties(&provider, &active("x", kind)),
+                ErrorCode::PermissionDenied,
+                Reason::PartnerKindNotAllowed,
+            );
+        }
+        refused(
+            check_link_parties(&suspended("pr", PartnerKind::IndirectProvider), &reseller),
+            ErrorCode::FailedPrecondition,
+            Reason::PartnerNotActive,
+        );
+        refused(
+            check_link_parties(&provider, &suspended("re", PartnerKind::IndirectReseller)),
+            ErrorCode::FailedPrecondition,
+            Reason::PartnerNotActive,
+        );
+    }
+
+    #[test]
+    fn p4_require_active_caller_refuses_a_suspended_or_unknown_partner() {
+        let caller = active("p", PartnerKind::DirectReseller);
+        assert_eq!(
+            require_active_caller(Some(&caller)).map(|p| p.id.clone()).ok(),
+            Some("p".into())
+        );
+        refused(
+            require_active_caller(Some(&suspended("p", PartnerKind::DirectReseller))),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerNotActive,
+        );
+        refused(
+            require_active_caller(None),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerNotFound,
+        );
+    }
+
+    #[test]
+    fn p5_can_read_partner_by_role_link_and_status() {
+        let target = active("t", PartnerKind::IndirectReseller);
+        let hidden = suspended("t", PartnerKind::IndirectReseller);
+        for partner in [&target, &hidden] {
+            assert!(can_read_partner(&operator(), partner, false));
+            assert!(can_read_partner(&service(), partner, false));
+            assert!(can_read_partner(&as_partner("t"), partner, false), "itself");
+            assert!(can_read_partner(&as_partner("x"), partner, true), "a linked partner");
+            assert!(
+                !can_read_partner(&as_partner("x"), partner, false),
+                "an unlinked partner"
+            );
+        }
+        assert!(can_read_partner(&as_customer("c"), &target, false));
+        assert!(
+            !can_read_partner(&as_customer("c"), &hidden, false),
+            "a customer reads ACTIVE partners only"
+        );
+    }
+
+    #[test]
+    fn c1_check_customer_creator_by_kind() {
+        assert!(check_customer_creator(&active("p", PartnerKind::DirectReseller), false).is_ok());
+        assert!(check_customer_creator(&active("p", PartnerKind::IndirectProvider), false).is_ok());
+        assert!(check_customer_creator(&active("p", PartnerKind::IndirectProvider), true).is_ok());
+        invalid_field(
+            check_customer_creator(&active("p", PartnerKind::DirectReseller), true),
+            "indirect_reseller_id",
+        );
+        for kind in [PartnerKind::IndirectReseller, PartnerKind::Advisor] {
+            for names_reseller in [false, true] {
+                refused(
+                    check_customer_creator(&active("p", kind), names_reseller),
+                    ErrorCode::PermissionDenied,
+                    Reason::PartnerKindNotAllowed,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn c1_check_reseller_linked_needs_an_active_linked_reseller() {
+        let reseller = active("r", PartnerKind::IndirectReseller);
+        assert!(check_reseller_linked(Some(&reseller), true).is_ok());
+        for (partner, linked) in [
+            (Some(&reseller), false),
+            (Some(&suspended("r", PartnerKind::IndirectReseller)), true),
+            (None, true),
+            (None, false),
+        ] {
+            refused(
+                check_reseller_linked(partner, linked),
+                ErrorCode::FailedPrecondition,
+                Reason::ResellerNotLinked,
+            );
+        }
+    }
+
+    #[test]
+    fn c4_require_view_tells_a_suspended_partner_so_and_hides_the_rest() {
+        assert!(require_view(&decision(true, AccessReason::ActiveRelationship)).is_ok());
+        refused(
+            require_view(&decision(false, AccessReason::PartnerNotActive)),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerNotActive,
+        );
+        for reason in [AccessReason::NoRelationship, AccessReason::PartnerNotFound] {
+            let error = refused(
+                require_view(&decision(false, reason)),
+                ErrorCode::PermissionDenied,
+                Reason::NoRelationship,
+            );
+            assert_eq!(error, cannot_view(), "an unknown customer looks like any other (W2)");
+        }
+    }
+
+    #[test]
+    fn s1_check_channel_partner_by_channel() {
+        assert!(check_channel_partner(Channel::Direct, false).is_ok());
+        assert!(check_channel_partner(Channel::Advisor, true).is_ok());
+        assert!(check_channel_partner(Channel::Csp, true).is_ok());
+        for (channel, has) in [
+            (Channel::Direct, true),
+            (Channel::Advisor, false),
+            (Channel::Csp, false),
+        ] {
+            invalid_field(check_channel_partner(channel, has), "subscription.partner_of_record_id");
+        }
+    }
+
+    #[test]
+    fn s1_s2_require_transacting_is_not_transacting() {
+        assert!(require_transacting(&decision(true, AccessReason::Transacting), "the partner").is_ok());
+        for reason in [
+            AccessReason::NotTransacting,
+            AccessReason::PartnerNotActive,
+            AccessReason::NoRelationship,
+        ] {
+            refused(
+                require_transacting(&decision(false, reason), "the partner"),
+                ErrorCode::FailedPrecondition,
+                Reason::NotTransacting,
+            );
+        }
+    }
+
+    #[test]
+    fn s2_check_subscription_seller_by_kind_and_channel() {
+        for kind in [PartnerKind::DirectReseller, PartnerKind::IndirectProvider] {
+            assert!(check_subscription_seller(&active("p", kind), Channel::Csp).is_ok());
+            for channel in [Channel::Direct, Channel::Advisor] {
+                refused(
+                    check_subscription_seller(&active("p", kind), channel),
+                    ErrorCode::PermissionDenied,
+                    Reason::RoleNotAllowed,
+                );
+            }
+        }
+        for kind in [PartnerKind::IndirectReseller, PartnerKind::Advisor] {
+            for channel in Channel::ALL {
+                refused(
+                    check_subscription_seller(&active("p", kind), *channel),
+                    ErrorCode::PermissionDenied,
+                    Reason::PartnerKindNotAllowed,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn s3_require_manage_is_not_partner_of_record_unless_suspended() {
+        assert!(require_manage(&decision(true, AccessReason::PartnerOfRecord)).is_ok());
+        refused(
+            require_manage(&decision(false, AccessReason::PartnerNotActive)),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerNotActive,
+        );
+        for reason in [
+            AccessReason::NotPartnerOfRecord,
+            AccessReason::NotTransacting,
+            AccessReason::NotCspSubscription,
+            AccessReason::NoRelationship,
+        ] {
+            refused(
+                require_manage(&decision(false, reason)),
+                ErrorCode::PermissionDenied,
+                Reason::NotPartnerOfRecord,
+            );
+        }
+    }
+
+    #[test]
+    fn i1_check_inviter_by_kind() {
+        assert!(check_inviter(&active("p", PartnerKind::DirectReseller), false).is_ok());
+        assert!(check_inviter(&active("p", PartnerKind::IndirectProvider), false).is_ok());
+        assert!(check_inviter(&active("p", PartnerKind::IndirectProvider), true).is_ok());
+        let error = refused(
+            check_inviter(&active("p", PartnerKind::IndirectReseller), false),
+            ErrorCode::PermissionDenied,
+            Reason::IndirectResellerCannotInvite,
+        );
+        assert!(error.message.contains("indirect provider"), "{error}");
+        refused(
+            check_inviter(&active("p", PartnerKind::Advisor), false),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerKindNotAllowed,
+        );
+    }
+
+    #[test]
+    fn i2_a_direct_resellers_invitation_may_not_name_a_reseller() {
+        invalid_field(
+            check_inviter(&active("p", PartnerKind::DirectReseller), true),
+            "relationship_request.indirect_reseller_id",
+        );
+    }
+
+    #[test]
+    fn i3_invitation_days_default_and_bounds() {
+        assert_eq!(invitation_days(0, DEFAULT_INVITATION_DAYS).ok(), Some(90));
+        assert_eq!(invitation_days(1, DEFAULT_INVITATION_DAYS).ok(), Some(1));
+        assert_eq!(invitation_days(365, DEFAULT_INVITATION_DAYS).ok(), Some(365));
+        for days in [-1, 366, i32::MIN, i32::MAX] {
+            invalid_field(invitation_days(days, DEFAULT_INVITATION_DAYS), "expire_after_days");
+        }
+    }
+
+    #[test]
+    fn i3_requested_dap_defaults_to_every_service_and_scope() {
+        assert_eq!(
+            requested_dap(true, Vec::new(), Vec::new()).ok(),
+            Some((Service::ALL.to_vec(), Scope::ALL.to_vec()))
+        );
+        assert_eq!(
+            requested_dap(true, vec![Service::Azure, Service::Azure], vec![Scope::Support]).ok(),
+            Some((vec![Service::Azure], vec![Scope::Support]))
+        );
+        assert_eq!(
+            requested_dap(false, Vec::new(), Vec::new()).ok(),
+            Some((Vec::new(), Vec::new()))
+        );
+        invalid_field(
+            requested_dap(false, vec![Service::Azure], Vec::new()),
+            "relationship_request.include_delegated_admin",
+        );
+        invalid_field(
+            requested_dap(false, Vec::new(), vec![Scope::Support]),
+            "relationship_request.include_delegated_admin",
+        );
+    }
+
+    #[test]
+    fn i4_can_read_invitation_by_role() {
+        let named = invitation(None, InvitationState::Active, NOW);
+        let unnamed = RelationshipRequest {
+            indirect_reseller_id: None,
+            ..named.clone()
+        };
+        for invitation in [&named, &unnamed] {
+            assert!(can_read_invitation(&operator(), invitation));
+            assert!(can_read_invitation(&service(), invitation));
+            assert!(can_read_invitation(&as_partner("provider"), invitation));
+            assert!(!can_read_invitation(&as_partner("other"), invitation));
+            assert!(!can_read_invitation(&as_customer("c"), invitation));
+        }
+        assert!(can_read_invitation(&as_partner("reseller"), &named));
+        assert!(!can_read_invitation(&as_partner("reseller"), &unnamed));
+    }
+
+    #[test]
+    fn i5_i6_check_acceptable_by_domain_state_and_expiry() {
+        let later = NOW + 1;
+        assert!(check_acceptable(&invitation(None, InvitationState::Active, later), "a.cn", NOW).is_ok());
+        assert!(check_acceptable(&invitation(Some("a.cn"), InvitationState::Active, later), "a.cn", NOW).is_ok());
+        refused(
+            check_acceptable(&invitation(Some("b.cn"), InvitationState::Active, later), "a.cn", NOW),
+            ErrorCode::PermissionDenied,
+            Reason::DomainMismatch,
+        );
+        refused(
+            check_acceptable(&invitation(None, InvitationState::Revoked, later), "a.cn", NOW),
+            ErrorCode::FailedPrecondition,
+            Reason::InvitationRevoked,
+        );
+        // Expired by the clock, before any sweep marks it.
+        refused(
+            check_acceptable(&invitation(None, InvitationState::Active, NOW), "a.cn", NOW),
+            ErrorCode::FailedPrecondition,
+            Reason::InvitationExpired,
+        );
+        refused(
+            check_acceptable(&invitation(None, InvitationState::Expired, later), "a.cn", NOW),
+            ErrorCode::FailedPrecondition,
+            Reason::InvitationExpired,
+        );
+    }
+
+    #[test]
+    fn i7_require_active_party_at_acceptance() {
+        assert!(require_active_party(Some(&active("p", PartnerKind::IndirectProvider)), "provider").is_ok());
+        for partner in [Some(suspended("p", PartnerKind::IndirectProvider)), None] {
+            refused(
+                require_active_party(partner.as_ref(), "provider"),
+                ErrorCode::FailedPrecondition,
+                Reason::PartnerNotActive,
+            );
+        }
+    }
+
+    #[test]
+    fn d1_grant_end_is_none_or_1_to_730_days() {
+        assert_eq!(grant_end(NOW, 0, false).ok(), Some(None));
+        assert_eq!(grant_end(NOW, 1, false).ok(), Some(Some(NOW + MICROS_PER_DAY)));
+        assert_eq!(grant_end(NOW, 730, true).ok(), Some(Some(NOW + 730 * MICROS_PER_DAY)));
+        invalid_field(grant_end(NOW, 0, true), "auto_extend");
+        for days in [-1, 731, i32::MIN, i32::MAX] {
+            invalid_field(grant_end(NOW, days, false), "duration_days");
+        }
+    }
+
+    #[test]
+    fn d1_check_grantee_is_an_active_partner_not_an_advisor() {
+        for kind in [
+            PartnerKind::DirectReseller,
+            PartnerKind::IndirectProvider,
+            PartnerKind::IndirectReseller,
+        ] {
+            assert!(check_grantee(Some(&active("p", kind))).is_ok());
+        }
+        refused(
+            check_grantee(Some(&active("p", PartnerKind::Advisor))),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerKindNotAllowed,
+        );
+        let unknown = refused(
+            check_grantee(None),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerNotVisible,
+        );
+        let hidden = refused(
+            check_grantee(Some(&suspended("p", PartnerKind::DirectReseller))),
+            ErrorCode::PermissionDenied,
+            Reason::PartnerNotVisible,
+        );
+        assert_eq!(hidden, unknown, "a suspended grantee looks like an unknown one (W2)");
+    }
+
+    #[test]
+    fn d3_check_grant_revoker_is_the_customer_admin_or_the_holder() {
+        let held = grant("holder", Service::Azure, GrantState::Active, None);
+        assert!(check_grant_revoker(&as_customer("c"), &held).is_ok());
+        assert!(check_grant_revoker(&as_partner("holder"), &held).is_ok());
+        for principal in [as_customer("other"), as_partner("other")] {
+            refused(
+                check_grant_revoker(&principal, &held),
+                ErrorCode::PermissionDenied,
+                Reason::NotGrantParty,
+            );
+        }
+        for principal in [operator(), service()] {
+            refused(
+                check_grant_revoker(&principal, &held),
+                ErrorCode::PermissionDenied,
+                Reason::RoleNotAllowed,
+            );
+        }
+    }
+
+    #[test]
+    fn m3_blocking_subscriptions_are_active_and_of_record_or_provided() {
+        let subscriptions = [
+            subscription(Channel::Csp, SubscriptionStatus::Active, Some("p"), None),
+            subscription(Channel::Csp, SubscriptionStatus::Active, Some("r"), Some("p")),
+            subscription(Channel::Csp, SubscriptionStatus::Suspended, Some("p"), None),
+            subscription(Channel::Csp, SubscriptionStatus::Cancelled, Some("r"), Some("p")),
+            subscription(Channel::Csp, SubscriptionStatus::Active, Some("other"), None),
+        ];
+        let blocking: Vec<&str> = blocking_subscriptions(&subscriptions, "p")
+            .into_iter()
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(blocking, [subscriptions[0].id.as_str(), subscriptions[1].id.as_str()]);
+        assert!(blocking_subscriptions(&subscriptions, "nobody").is_empty());
+    }
+}

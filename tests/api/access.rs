@@ -53,18 +53,6 @@ fn full_query(partner_id: &str, customer_id: &str, action: Action, subscription_
     }
 }
 
-async fn check_as(
-    server: &TestServer,
-    who: &Principal,
-    request: pb::CheckAccessRequest,
-) -> Result<pb::CheckAccessResponse, tonic::Status> {
-    server
-        .relationships(who)
-        .check_access(request)
-        .await
-        .map(|r| r.into_inner())
-}
-
 async fn batch_as(
     server: &TestServer,
     who: &Principal,
@@ -103,25 +91,9 @@ fn assert_denied(decision: &pb::CheckAccessResponse, reason: Reason) {
     );
 }
 
-/// What ListCustomerRelationships shows the service principal.
-async fn listing(server: &TestServer, customer_id: &str) -> pb::ListCustomerRelationshipsResponse {
-    let reply = server
-        .relationships(&service())
-        .list_customer_relationships(pb::ListCustomerRelationshipsRequest {
-            customer_id: customer_id.into(),
-            page_size: 1000,
-            page_token: String::new(),
-        })
-        .await
-        .expect("relationships listed")
-        .into_inner();
-    assert!(reply.next_page_token.is_empty());
-    reply
-}
-
 /// The partner's ACTIVE relationship of this kind with the customer.
 async fn relationship_id(server: &TestServer, customer_id: &str, partner_id: &str, kind: RelationshipKind) -> String {
-    let list = listing(server, customer_id).await;
+    let list = relationships_listing(server, &service(), customer_id).await;
     let found: Vec<&pb::Relationship> = list
         .relationships
         .iter()
@@ -133,7 +105,7 @@ async fn relationship_id(server: &TestServer, customer_id: &str, partner_id: &st
 
 /// The partner's ACTIVE grant for the service.
 async fn grant_id(server: &TestServer, customer_id: &str, partner_id: &str, service: &str) -> String {
-    let list = listing(server, customer_id).await;
+    let list = relationships_listing(server, &crate::support::service(), customer_id).await;
     let found: Vec<&pb::DelegatedAdminGrant> = list
         .delegated_admin_grants
         .iter()
@@ -141,40 +113,6 @@ async fn grant_id(server: &TestServer, customer_id: &str, partner_id: &str, serv
         .collect();
     assert_eq!(found.len(), 1, "{service} grant of {partner_id}: {list:?}");
     found[0].id.clone()
-}
-
-async fn revoke(server: &TestServer, customer_id: &str, grant_id: &str) {
-    server
-        .relationships(&customer(customer_id))
-        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
-            grant_id: grant_id.into(),
-        })
-        .await
-        .expect("the customer admin revokes");
-}
-
-/// A DIRECT_RESELLER and the customer it created (C1).
-async fn reseller_with_customer(server: &TestServer) -> (pb::Partner, pb::Customer) {
-    let reseller = server.create_partner(Kind::DirectReseller).await;
-    let created = server
-        .create_customer(&partner(&reseller.id), None)
-        .await
-        .expect("customer created");
-    (reseller, created)
-}
-
-/// A provider, its linked indirect reseller, and a customer the provider
-/// created for that reseller (C1: the provider's RESELLER relationship, the
-/// reseller's INDIRECT_RESELLER relationship and DAP).
-async fn indirect_chain(server: &TestServer) -> (pb::Partner, pb::Partner, pb::Customer) {
-    let provider = server.create_partner(Kind::IndirectProvider).await;
-    let reseller = server.create_partner(Kind::IndirectReseller).await;
-    server.link(&provider.id, &reseller.id).await;
-    let created = server
-        .create_customer(&partner(&provider.id), Some(&reseller.id))
-        .await
-        .expect("customer for the reseller");
-    (provider, reseller, created)
 }
 
 async fn accept_invitation(server: &TestServer, customer_id: &str, inviting_partner_id: &str, with_dap: bool) {
@@ -227,7 +165,9 @@ async fn a1_view_rests_on_an_active_relationship_or_a_grant_in_force() {
         &server.check(&helper.id, &elsewhere.id, Action::View, "", "").await,
         Reason::NoRelationship,
     );
-    revoke(&server, &created.id, &grant.id).await;
+    revoke_grant_as(&server, &customer(&created.id), &grant.id)
+        .await
+        .expect("the customer admin revokes");
     assert_denied(
         &server.check(&helper.id, &created.id, Action::View, "", "").await,
         Reason::NoRelationship,
@@ -327,7 +267,7 @@ async fn a1_sell_for_an_indirect_reseller_needs_an_active_provider_and_an_active
         &[&indirect],
         &[],
     );
-    let list = listing(&server, &created.id).await;
+    let list = relationships_listing(&server, &service(), &created.id).await;
     let row = list.relationships.iter().find(|r| r.id == indirect).expect("listed");
     assert_eq!(row.state, RelationshipState::Active as i32);
     // DAP does not depend on transacting.
@@ -600,7 +540,9 @@ async fn a1_support_and_manage_of_a_csp_subscription_rest_on_its_partner_of_reco
 
     // Without it, SUPPORT of the subscription rests on being its partner of
     // record, but not SUPPORT of the service in general.
-    revoke(&server, &created.id, &office).await;
+    revoke_grant_as(&server, &customer(&created.id), &office)
+        .await
+        .expect("the customer admin revokes");
     assert_allowed(
         &server
             .check(&reseller.id, &created.id, Action::Support, "", &subscription.id)
@@ -726,7 +668,9 @@ async fn a1_support_and_manage_of_an_indirect_subscription_rest_on_reseller_and_
         &[],
     );
     let reseller_office = grant_id(&server, &created.id, &reseller.id, "office365").await;
-    revoke(&server, &created.id, &reseller_office).await;
+    revoke_grant_as(&server, &customer(&created.id), &reseller_office)
+        .await
+        .expect("the customer admin revokes");
     assert_allowed(
         &server.check(&reseller.id, &created.id, Action::Support, "", sub).await,
         Reason::PartnerOfRecord,
@@ -814,7 +758,9 @@ async fn a1_manage_subscription_is_only_for_csp_subscriptions() {
         &[],
         &[&office],
     );
-    revoke(&server, &created.id, &office).await;
+    revoke_grant_as(&server, &customer(&created.id), &office)
+        .await
+        .expect("the customer admin revokes");
     assert_denied(
         &server
             .check(&reseller.id, &created.id, Action::Support, "", &direct.id)
@@ -1314,7 +1260,9 @@ async fn a3_every_acknowledged_write_is_reflected_by_the_next_check() {
     );
 
     // revoke
-    revoke(&server, &created.id, &grant.id).await;
+    revoke_grant_as(&server, &customer(&created.id), &grant.id)
+        .await
+        .expect("the customer admin revokes");
     assert!(
         !server
             .check(&reseller.id, &created.id, Action::Provision, "office365", "")
@@ -1444,7 +1392,9 @@ async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_
             .await
             .allowed
     );
-    revoke(&primary, &created.id, &grant.grant.expect("grant").id).await;
+    revoke_grant_as(&primary, &customer(&created.id), &grant.grant.expect("grant").id)
+        .await
+        .expect("the customer admin revokes");
     assert!(
         !replica_check(second.id.clone(), created.id.clone(), Action::Provision, "azure")
             .await

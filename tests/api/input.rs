@@ -598,8 +598,7 @@ async fn w3_every_field_at_its_maximum_passes_and_one_beyond_is_refused() {
                 );
             }
 
-            let last_seq = server.server.store().last_seq().await.expect("seq");
-            let status = call_raw(&server, &method, (leaf.encode)(leaf.max + 1))
+            let status = without_change(&server, call_raw(&server, &method, (leaf.encode)(leaf.max + 1)))
                 .await
                 .expect_err(&format!("{} {} beyond its maximum", method.path, leaf.path));
             assert_eq!(
@@ -623,13 +622,6 @@ async fn w3_every_field_at_its_maximum_passes_and_one_beyond_is_refused() {
                     .iter()
                     .any(|v| v.description.contains(&leaf.max.to_string())),
                 "the limit is named: {named:?}"
-            );
-            assert_eq!(
-                server.server.store().last_seq().await.expect("seq"),
-                last_seq,
-                "{} {}: nothing appended",
-                method.path,
-                leaf.path
             );
             checked += 1;
         }
@@ -739,25 +731,23 @@ async fn w3_a_culture_beyond_35_characters_is_refused_and_nothing_changes() {
     ];
     for culture in too_long {
         for who in [operator(), customer(&created.id)] {
-            let last_seq = server.server.store().last_seq().await.expect("seq");
-            let status = assert_error(
-                server
-                    .customers(&who)
-                    .update_customer(pb::UpdateCustomerRequest {
-                        customer: Some(pb::Customer {
-                            id: created.id.clone(),
-                            billing_contact: Some(pb::BillingContact {
-                                culture: culture.clone(),
-                                ..Default::default()
-                            }),
+            let status = refused_without_change(
+                &server,
+                server.customers(&who).update_customer(pb::UpdateCustomerRequest {
+                    customer: Some(pb::Customer {
+                        id: created.id.clone(),
+                        billing_contact: Some(pb::BillingContact {
+                            culture: culture.clone(),
                             ..Default::default()
                         }),
-                        update_mask: mask(&["billing_contact.culture"]),
-                    })
-                    .await,
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["billing_contact.culture"]),
+                }),
                 Code::InvalidArgument,
                 "INVALID_FIELD",
-            );
+            )
+            .await;
             assert_eq!(
                 violated_fields(&status),
                 vec!["customer.billing_contact.culture".to_string()]
@@ -768,7 +758,6 @@ async fn w3_a_culture_beyond_35_characters_is_refused_and_nothing_changes() {
                 status.message()
             );
             assert_small(&status);
-            assert_eq!(server.server.store().last_seq().await.expect("seq"), last_seq);
         }
     }
     let read = server

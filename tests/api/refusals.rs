@@ -418,10 +418,6 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
     }
 }
 
-async fn last_seq(server: &TestServer) -> i64 {
-    server.events().await.last().map_or(0, |e| e.seq)
-}
-
 /// Nothing appended after `seq`, as the operator lists the events.
 async fn unchanged_since(server: &TestServer, seq: i64) -> bool {
     server

@@ -590,3 +590,184 @@ pub fn create_partner_request(kind: pb::partner::Kind) -> pb::CreatePartnerReque
         request_id: String::new(),
     }
 }
+
+// ---------------------------------------------------------------- shared calls
+
+/// A fresh id no row has.
+pub fn random_id() -> String {
+    partnercenter::store::new_id()
+}
+
+/// The seq of the last event appended (0 before the first).
+pub async fn last_seq(server: &TestServer) -> i64 {
+    server.server.store().last_seq().await.expect("the last seq")
+}
+
+/// Runs `call` and asserts it appended no event: no event means no change
+/// (E1), so whatever it answered, it wrote nothing.
+pub async fn without_change<F: Future>(server: &TestServer, call: F) -> F::Output {
+    let before = last_seq(server).await;
+    let output = call.await;
+    assert_eq!(
+        last_seq(server).await,
+        before,
+        "the call appended events, so it changed something"
+    );
+    output
+}
+
+/// A call refused with this code and ErrorInfo reason that changed nothing
+/// (W1: a refused write writes nothing; E1: no change without its event).
+pub async fn refused_without_change<T: std::fmt::Debug>(
+    server: &TestServer,
+    call: impl Future<Output = Result<T, Status>>,
+    code: Code,
+    expected_reason: &str,
+) -> Status {
+    let result = without_change(server, call).await;
+    assert_error(result, code, expected_reason)
+}
+
+/// A DIRECT_RESELLER and the customer it created (C1: a RESELLER
+/// relationship and DAP for every service with both scopes).
+pub async fn reseller_with_customer(server: &TestServer) -> (pb::Partner, pb::Customer) {
+    let reseller = server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let created = server
+        .create_customer(&partner(&reseller.id), None)
+        .await
+        .expect("the reseller creates a customer");
+    (reseller, created)
+}
+
+/// A provider, its linked indirect reseller, and a customer the provider
+/// created for that reseller (C1: the provider's RESELLER relationship, the
+/// reseller's INDIRECT_RESELLER relationship and the DAP).
+pub async fn indirect_chain(server: &TestServer) -> (pb::Partner, pb::Partner, pb::Customer) {
+    let provider = server.create_partner(pb::partner::Kind::IndirectProvider).await;
+    let reseller = server.create_partner(pb::partner::Kind::IndirectReseller).await;
+    server.link(&provider.id, &reseller.id).await;
+    let created = server
+        .create_customer(&partner(&provider.id), Some(&reseller.id))
+        .await
+        .expect("the provider creates a customer for its reseller");
+    (provider, reseller, created)
+}
+
+/// Everything ListCustomerRelationships shows `who` for the customer, in
+/// one page.
+pub async fn relationships_listing(
+    server: &TestServer,
+    who: &Principal,
+    customer_id: &str,
+) -> pb::ListCustomerRelationshipsResponse {
+    let reply = server
+        .relationships(who)
+        .list_customer_relationships(pb::ListCustomerRelationshipsRequest {
+            customer_id: customer_id.into(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .expect("relationships listed")
+        .into_inner();
+    assert!(reply.next_page_token.is_empty(), "one page holds everything");
+    reply
+}
+
+/// GrantDelegatedAdmin as `who`.
+pub async fn grant_as(
+    server: &TestServer,
+    who: &Principal,
+    request: pb::GrantDelegatedAdminRequest,
+) -> Result<pb::GrantDelegatedAdminResponse, Status> {
+    server
+        .relationships(who)
+        .grant_delegated_admin(request)
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// RevokeDelegatedAdmin as `who`.
+pub async fn revoke_grant_as(
+    server: &TestServer,
+    who: &Principal,
+    grant_id: &str,
+) -> Result<pb::DelegatedAdminGrant, Status> {
+    server
+        .relationships(who)
+        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+            grant_id: grant_id.into(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// CheckAccess as `who`.
+pub async fn check_as(
+    server: &TestServer,
+    who: &Principal,
+    request: pb::CheckAccessRequest,
+) -> Result<pb::CheckAccessResponse, Status> {
+    server
+        .relationships(who)
+        .check_access(request)
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// GetCustomer as `who`.
+pub async fn get_customer(server: &TestServer, who: &Principal, id: &str) -> Result<pb::Customer, Status> {
+    server
+        .customers(who)
+        .get_customer(pb::GetCustomerRequest { id: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// GetSubscription as `who`.
+pub async fn get_subscription(server: &TestServer, who: &Principal, id: &str) -> Result<pb::Subscription, Status> {
+    server
+        .customers(who)
+        .get_subscription(pb::GetSubscriptionRequest { id: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// UpdateSubscription of the masked fields as `who`.
+pub async fn update_subscription(
+    server: &TestServer,
+    who: &Principal,
+    subscription: pb::Subscription,
+    paths: &[&str],
+) -> Result<pb::Subscription, Status> {
+    server
+        .customers(who)
+        .update_subscription(pb::UpdateSubscriptionRequest {
+            subscription: Some(subscription),
+            update_mask: mask(paths),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// GetRelationshipRequest as `who`.
+pub async fn get_invitation(server: &TestServer, who: &Principal, id: &str) -> Result<pb::RelationshipRequest, Status> {
+    server
+        .relationships(who)
+        .get_relationship_request(pb::GetRelationshipRequestRequest { id: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// RevokeRelationshipRequest as `who`.
+pub async fn revoke_invitation(
+    server: &TestServer,
+    who: &Principal,
+    id: &str,
+) -> Result<pb::RelationshipRequest, Status> {
+    server
+        .relationships(who)
+        .revoke_relationship_request(pb::RevokeRelationshipRequestRequest { id: id.into() })
+        .await
+        .map(|r| r.into_inner())
+}
