@@ -826,7 +826,7 @@ async fn w4_kill_9_under_write_load_loses_no_acknowledged_write() {
     assert!(unacknowledged > 0, "every write was answered before the kill");
     let stored_before_retries = all_partners(&second).await.len();
 
-    // Every acknowledged create is readable by its id; every other one,
+    // Every acknowledged create is readable by its id, and every create,
     // retried with its request_id and body, succeeds.
     let mut partner_ids = HashSet::new();
     let mut customer_ids = HashSet::new();
@@ -847,6 +847,13 @@ async fn w4_kill_9_under_write_load_loses_no_acknowledged_write() {
                             .unwrap_or_else(|status| panic!("acknowledged customer {id} lost: {status:?}"));
                     }
                 }
+                // AIP-155 across the crash: the request-id record survived
+                // with the resource, so a retry answers it and adds nothing.
+                let again = write
+                    .send(&second)
+                    .await
+                    .unwrap_or_else(|status| panic!("a retry of acknowledged {id} failed: {status:?}"));
+                assert_eq!(&again, id, "a retry of an acknowledged create made another resource");
                 id.clone()
             }
             None => write
