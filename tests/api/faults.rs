@@ -728,3 +728,232 @@ async fn w4_store_outage_turns_health_not_serving_until_it_recovers() {
         .expect("a write after recovery");
     server.shutdown().await;
 }
+
+/// One create of the kill test: its body, with its request_id, and the id
+/// it was acknowledged with, if it was.
+#[derive(Clone)]
+enum KillWrite {
+    Partner(pb::CreatePartnerRequest),
+    Customer(pb::CreateCustomerRequest),
+}
+
+impl KillWrite {
+    /// The id of the resource the create returned.
+    async fn send(&self, replica: &crate::replicas::Replica) -> Result<String, Status> {
+        use crate::replicas::{customers, partners};
+        // A call that hangs on a dying process fails instead of stalling.
+        let within = Duration::from_secs(5);
+        let reply = match self {
+            KillWrite::Partner(request) => {
+                let mut client = partners(replica, &operator());
+                tokio::time::timeout(within, client.create_partner(request.clone()))
+                    .await
+                    .map(|r| r.map(|r| r.into_inner().id))
+            }
+            KillWrite::Customer(request) => {
+                let mut client = customers(replica, &operator());
+                tokio::time::timeout(within, client.create_customer(request.clone()))
+                    .await
+                    .map(|r| r.map(|r| r.into_inner().id))
+            }
+        };
+        reply.unwrap_or_else(|_| Err(Status::deadline_exceeded("no answer within 5 s")))
+    }
+}
+
+/// W4, E1, AIP-155: `kill -9` of a serving process under write load loses
+/// no acknowledged write; a retry of each unacknowledged create with its
+/// request_id makes exactly one resource; the event log has no gap and one
+/// `*.created` event per resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn w4_kill_9_under_write_load_loses_no_acknowledged_write() {
+    use crate::replicas::{customers, partners, relationships, shared_database, start_replica};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = shared_database(&dir).await;
+    let first = Arc::new(start_replica(&database_url).await);
+
+    // Eight writers, each alternating partner and customer creates, until
+    // the process is killed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for task in 0..8 {
+        let (first, stop) = (first.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let request_id = format!("kill-{}", uuid::Uuid::now_v7().simple());
+                let write = if (task + n) % 2 == 0 {
+                    let mut request = create_partner_request(pb::partner::Kind::DirectReseller);
+                    request.request_id = request_id;
+                    KillWrite::Partner(request)
+                } else {
+                    let mut request = customer_request(&unique_domain("kill"), None);
+                    request.request_id = request_id;
+                    KillWrite::Customer(request)
+                };
+                let outcome = write.send(&first).await.ok();
+                sent.push((write, outcome));
+                n += 1;
+            }
+            sent
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // SIGKILL: no graceful shutdown, no flush, no drain of the calls in flight.
+    let first = {
+        let pid = first.child.id();
+        let status = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -9 {pid}");
+        stop.store(true, Ordering::SeqCst);
+        first
+    };
+    let mut sent = Vec::new();
+    for writer in writers {
+        sent.extend(writer.await.expect("writer task"));
+    }
+    drop(first);
+
+    let second = start_replica(&database_url).await;
+    let acknowledged = sent.iter().filter(|(_, id)| id.is_some()).count();
+    let unacknowledged = sent.len() - acknowledged;
+    assert!(acknowledged > 0, "no write was acknowledged in 1 s of load");
+    // The writers were cut mid-call, so some creates went unanswered.
+    assert!(unacknowledged > 0, "every write was answered before the kill");
+    let stored_before_retries = all_partners(&second).await.len();
+
+    // Every acknowledged create is readable by its id, and every create,
+    // retried with its request_id and body, succeeds.
+    let mut partner_ids = HashSet::new();
+    let mut customer_ids = HashSet::new();
+    for (write, outcome) in &sent {
+        let id = match outcome {
+            Some(id) => {
+                match write {
+                    KillWrite::Partner(_) => {
+                        partners(&second, &operator())
+                            .get_partner(pb::GetPartnerRequest { id: id.clone() })
+                            .await
+                            .unwrap_or_else(|status| panic!("acknowledged partner {id} lost: {status:?}"));
+                    }
+                    KillWrite::Customer(_) => {
+                        customers(&second, &operator())
+                            .get_customer(pb::GetCustomerRequest { id: id.clone() })
+                            .await
+                            .unwrap_or_else(|status| panic!("acknowledged customer {id} lost: {status:?}"));
+                    }
+                }
+                // AIP-155 across the crash: the request-id record survived
+                // with the resource, so a retry answers it and adds nothing.
+                let again = write
+                    .send(&second)
+                    .await
+                    .unwrap_or_else(|status| panic!("a retry of acknowledged {id} failed: {status:?}"));
+                assert_eq!(&again, id, "a retry of an acknowledged create made another resource");
+                id.clone()
+            }
+            None => write
+                .send(&second)
+                .await
+                .unwrap_or_else(|status| panic!("a retry after the restart failed: {status:?}")),
+        };
+        let ids = match write {
+            KillWrite::Partner(_) => &mut partner_ids,
+            KillWrite::Customer(_) => &mut customer_ids,
+        };
+        assert!(
+            ids.insert(id.clone()),
+            "two request ids answered with one resource {id}"
+        );
+    }
+
+    // One resource per request id: nothing else was stored, no MPN id twice.
+    let listed = all_partners(&second).await;
+    let listed_ids: HashSet<String> = listed.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(listed.len(), partner_ids.len(), "one partner per request id");
+    assert_eq!(listed_ids, partner_ids);
+    let mpn_ids: HashSet<&str> = listed.iter().map(|p| p.mpn_id.as_str()).collect();
+    assert_eq!(mpn_ids.len(), listed.len(), "an MPN id stored twice");
+
+    // E1: seqs 1..=N without a gap, one created event per resource.
+    let mut events = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = relationships(&second, &operator())
+            .list_events(pb::ListEventsRequest {
+                after_seq: 0,
+                page_size: 1000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("operator lists events")
+            .into_inner();
+        events.extend(page.events);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "a gap in the event log"
+    );
+    let created = |kind: &str| {
+        let mut subjects: Vec<String> = events
+            .iter()
+            .filter(|e| e.r#type == kind)
+            .map(|e| e.subject_id.clone())
+            .collect();
+        subjects.sort();
+        subjects
+    };
+    let mut expected: Vec<String> = partner_ids.iter().cloned().collect();
+    expected.sort();
+    assert_eq!(created("partner.created"), expected, "partner.created once per partner");
+    let mut expected: Vec<String> = customer_ids.iter().cloned().collect();
+    expected.sort();
+    assert_eq!(
+        created("customer.created"),
+        expected,
+        "customer.created once per customer"
+    );
+    let acknowledged_partners = sent
+        .iter()
+        .filter(|(write, id)| id.is_some() && matches!(write, KillWrite::Partner(_)))
+        .count();
+    eprintln!(
+        "kill -9: {} creates, {acknowledged} acknowledged, {unacknowledged} retried, \
+         {} partners committed unanswered",
+        sent.len(),
+        stored_before_retries - acknowledged_partners
+    );
+}
+
+/// Every partner, as the operator lists them, page by page.
+async fn all_partners(replica: &crate::replicas::Replica) -> Vec<pb::Partner> {
+    let mut listed = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = crate::replicas::partners(replica, &operator())
+            .list_partners(pb::ListPartnersRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("operator lists partners")
+            .into_inner();
+        listed.extend(page.partners);
+        if page.next_page_token.is_empty() {
+            return listed;
+        }
+        page_token = page.next_page_token;
+    }
+}

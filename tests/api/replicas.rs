@@ -18,9 +18,9 @@ use tonic::transport::Channel;
 use crate::support::*;
 
 /// A `partnercenter serve` child process, killed when dropped.
-struct Replica {
-    child: Child,
-    channel: Channel,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) channel: Channel,
 }
 
 impl Drop for Replica {
@@ -38,7 +38,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_replica(database_url: &str) -> Replica {
+pub(crate) async fn start_replica(database_url: &str) -> Replica {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -77,15 +77,15 @@ fn bearer(principal: &Principal) -> Bearer {
     Bearer::new(&token)
 }
 
-fn partners(replica: &Replica, principal: &Principal) -> PartnerServiceClient<Authed> {
+pub(crate) fn partners(replica: &Replica, principal: &Principal) -> PartnerServiceClient<Authed> {
     PartnerServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
 }
 
-fn customers(replica: &Replica, principal: &Principal) -> CustomerServiceClient<Authed> {
+pub(crate) fn customers(replica: &Replica, principal: &Principal) -> CustomerServiceClient<Authed> {
     CustomerServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
 }
 
-fn relationships(replica: &Replica, principal: &Principal) -> RelationshipServiceClient<Authed> {
+pub(crate) fn relationships(replica: &Replica, principal: &Principal) -> RelationshipServiceClient<Authed> {
     RelationshipServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
 }
 
@@ -107,7 +107,7 @@ async fn new_partner(replica: &Replica, kind: pb::partner::Kind) -> String {
 }
 
 /// The database both replicas share.
-async fn shared_database(dir: &tempfile::TempDir) -> String {
+pub(crate) async fn shared_database(dir: &tempfile::TempDir) -> String {
     match postgres_admin_url() {
         Some(admin_url) => fresh_postgres_database(&admin_url).await,
         None => format!("sqlite://{}?mode=rwc", dir.path().join("shared.db").display()),
