@@ -54,11 +54,15 @@ async fn e1_each_change_appends_its_events_with_gap_free_seq() {
     }
 
     // A refused change appends nothing.
-    let duplicate = server
-        .customers(&partner(&provider.id))
-        .create_customer(customer_request(&customer.domain, None))
-        .await;
-    assert_error(duplicate, Code::AlreadyExists, "DOMAIN_TAKEN");
+    refused_without_change(
+        &server,
+        server
+            .customers(&partner(&provider.id))
+            .create_customer(customer_request(&customer.domain, None)),
+        Code::AlreadyExists,
+        "DOMAIN_TAKEN",
+    )
+    .await;
     assert_eq!(server.events().await.len(), events.len());
 }
 

@@ -256,16 +256,20 @@ async fn i1_indirect_reseller_is_told_to_use_its_providers_invitation() {
 async fn i1_advisor_is_partner_kind_not_allowed() {
     let server = TestServer::start().await;
     let advisor = server.create_partner(Kind::Advisor).await;
-    assert_error(
-        create(&server, &partner(&advisor.id), dap_invitation(), 0).await,
+    refused_without_change(
+        &server,
+        create(&server, &partner(&advisor.id), dap_invitation(), 0),
         Code::PermissionDenied,
         "PARTNER_KIND_NOT_ALLOWED",
-    );
-    assert_error(
-        create(&server, &partner(&advisor.id), pb::RelationshipRequest::default(), 0).await,
+    )
+    .await;
+    refused_without_change(
+        &server,
+        create(&server, &partner(&advisor.id), pb::RelationshipRequest::default(), 0),
         Code::PermissionDenied,
         "PARTNER_KIND_NOT_ALLOWED",
-    );
+    )
+    .await;
     assert!(listed_ids(&server, &operator()).await.is_empty());
 }
 
@@ -360,11 +364,13 @@ async fn i2_direct_reseller_naming_a_reseller_is_invalid_argument() {
     let server = TestServer::start().await;
     let direct = server.create_partner(Kind::DirectReseller).await;
     let reseller = server.create_partner(Kind::IndirectReseller).await;
-    let status = assert_error(
-        create(&server, &partner(&direct.id), for_reseller(&reseller.id, false), 0).await,
+    let status = refused_without_change(
+        &server,
+        create(&server, &partner(&direct.id), for_reseller(&reseller.id, false), 0),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     assert_eq!(
         violated_fields(&status),
         vec!["relationship_request.indirect_reseller_id".to_string()]
@@ -791,11 +797,13 @@ async fn i5_inviting_partner_revokes_and_a_revoked_invitation_cannot_be_accepted
     assert_eq!(count_events(&events, "relationship_request.revoked", &invitation.id), 1);
 
     let before = events.len();
-    assert_error(
-        server.accept(&tenant.id, &invitation.code).await,
+    refused_without_change(
+        &server,
+        server.accept(&tenant.id, &invitation.code),
         Code::FailedPrecondition,
         "INVITATION_REVOKED",
-    );
+    )
+    .await;
     assert_eq!(
         server.events().await.len(),
         before,
@@ -828,11 +836,13 @@ async fn i5_expired_invitation_cannot_be_accepted_before_or_after_the_sweep() {
 
     // Before the sweep: decided on the clock.
     let before = server.events().await.len();
-    assert_error(
-        server.accept(&tenant.id, &invitation.code).await,
+    refused_without_change(
+        &server,
+        server.accept(&tenant.id, &invitation.code),
         Code::FailedPrecondition,
         "INVITATION_EXPIRED",
-    );
+    )
+    .await;
     assert_eq!(
         get_invitation(&server, &partner(&direct.id), &invitation.id)
             .await
@@ -871,11 +881,13 @@ async fn i5_expired_invitation_cannot_be_accepted_before_or_after_the_sweep() {
     assert_eq!(ids(&listed, |r| &r.id), vec![invitation.id.clone()]);
 
     // After the sweep: the same answer, and a second sweep records nothing.
-    assert_error(
-        server.accept(&tenant.id, &invitation.code).await,
+    refused_without_change(
+        &server,
+        server.accept(&tenant.id, &invitation.code),
         Code::FailedPrecondition,
         "INVITATION_EXPIRED",
-    );
+    )
+    .await;
     assert_eq!(server.server.store().sweep().await.unwrap().invitations_expired, 0);
     assert_eq!(server.events().await.len(), before + 1);
     let (relationships, grants) = rows_of(&server, &tenant.id).await;
@@ -1179,11 +1191,13 @@ async fn i6_domain_bound_invitation_accepted_by_another_customer_is_domain_misma
         .expect("the bound customer accepts");
     assert_eq!(reply.relationships.len(), 1);
     assert_eq!(reply.relationships[0].customer_id, bound_to.id);
-    assert_error(
-        server.accept(&other.id, &invitation.code).await,
+    refused_without_change(
+        &server,
+        server.accept(&other.id, &invitation.code),
         Code::PermissionDenied,
         "DOMAIN_MISMATCH",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -160,10 +160,13 @@ async fn p1_duplicate_mpn_id_is_already_exists() {
         .create_partner(create_request(new_partner(&mpn_id, Kind::DirectReseller), ""))
         .await
         .unwrap();
-    let again = client
-        .create_partner(create_request(new_partner(&mpn_id, Kind::Advisor), ""))
-        .await;
-    assert_error(again, Code::AlreadyExists, "MPN_ID_TAKEN");
+    refused_without_change(
+        &server,
+        client.create_partner(create_request(new_partner(&mpn_id, Kind::Advisor), "")),
+        Code::AlreadyExists,
+        "MPN_ID_TAKEN",
+    )
+    .await;
     let all = client
         .list_partners(pb::ListPartnersRequest::default())
         .await
@@ -175,28 +178,36 @@ async fn p1_duplicate_mpn_id_is_already_exists() {
 #[tokio::test]
 async fn create_partner_validates_every_field_at_once() {
     let server = TestServer::start().await;
-    let result = server
-        .partners(&operator())
-        .create_partner(create_request(
+    let status = refused_without_change(
+        &server,
+        server.partners(&operator()).create_partner(create_request(
             pb::Partner {
                 mpn_id: "12a".into(),
                 display_name: "  ".into(),
                 ..Default::default()
             },
             "",
-        ))
-        .await;
-    let status = assert_error(result, Code::InvalidArgument, "INVALID_FIELD");
+        )),
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    )
+    .await;
     let mut fields = violated_fields(&status);
     fields.sort();
     assert_eq!(fields, ["partner.display_name", "partner.kind", "partner.mpn_id"]);
     for mpn_id in ["12345", "12345678901", "１２３４５６"] {
-        let result = server
-            .partners(&operator())
-            .create_partner(create_request(new_partner(mpn_id, Kind::Advisor), ""))
-            .await;
         assert_eq!(
-            violated_fields(&assert_error(result, Code::InvalidArgument, "INVALID_FIELD")),
+            violated_fields(
+                &refused_without_change(
+                    &server,
+                    server
+                        .partners(&operator())
+                        .create_partner(create_request(new_partner(mpn_id, Kind::Advisor), "")),
+                    Code::InvalidArgument,
+                    "INVALID_FIELD"
+                )
+                .await
+            ),
             ["partner.mpn_id"]
         );
     }
@@ -226,11 +237,13 @@ async fn create_partner_retry_with_request_id_returns_the_first_result() {
     assert_eq!(server.events().await.len(), 1, "a replay appends no event");
 
     let other_payload = create_request(new_partner(&next_mpn_id(), Kind::Advisor), "req-1");
-    assert_error(
-        client.create_partner(other_payload).await,
+    refused_without_change(
+        &server,
+        client.create_partner(other_payload),
         Code::InvalidArgument,
         "REQUEST_ID_REUSED",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -247,24 +260,30 @@ async fn p2_links_join_an_active_provider_and_an_active_reseller() {
     };
 
     // Wrong kinds on either side.
-    assert_error(
-        ops.link_indirect_reseller(link(&direct.id, &reseller.id)).await,
+    refused_without_change(
+        &server,
+        ops.link_indirect_reseller(link(&direct.id, &reseller.id)),
         Code::PermissionDenied,
         "PARTNER_KIND_NOT_ALLOWED",
-    );
-    assert_error(
-        ops.link_indirect_reseller(link(&provider.id, &direct.id)).await,
+    )
+    .await;
+    refused_without_change(
+        &server,
+        ops.link_indirect_reseller(link(&provider.id, &direct.id)),
         Code::PermissionDenied,
         "PARTNER_KIND_NOT_ALLOWED",
-    );
+    )
+    .await;
 
     // A suspended reseller cannot be linked.
     server.set_partner_status(&reseller.id, PartnerStatus::Suspended).await;
-    assert_error(
-        ops.link_indirect_reseller(link(&provider.id, &reseller.id)).await,
+    refused_without_change(
+        &server,
+        ops.link_indirect_reseller(link(&provider.id, &reseller.id)),
         Code::FailedPrecondition,
         "PARTNER_NOT_ACTIVE",
-    );
+    )
+    .await;
     server.set_partner_status(&reseller.id, PartnerStatus::Active).await;
 
     let created = ops
@@ -279,17 +298,21 @@ async fn p2_links_join_an_active_provider_and_an_active_reseller() {
     );
 
     // A second ACTIVE link of the same pair.
-    assert_error(
-        ops.link_indirect_reseller(link(&provider.id, &reseller.id)).await,
+    refused_without_change(
+        &server,
+        ops.link_indirect_reseller(link(&provider.id, &reseller.id)),
         Code::AlreadyExists,
         "LINK_EXISTS",
-    );
+    )
+    .await;
     let unknown = uuid::Uuid::now_v7().to_string();
-    assert_error(
-        ops.link_indirect_reseller(link(&provider.id, &unknown)).await,
+    refused_without_change(
+        &server,
+        ops.link_indirect_reseller(link(&provider.id, &unknown)),
         Code::NotFound,
         "PARTNER_NOT_FOUND",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -304,20 +327,21 @@ async fn p2_only_the_operator_or_that_provider_manages_its_links() {
         request_id: String::new(),
     };
     for caller in [partner(&other_provider.id), partner(&reseller.id)] {
-        assert_error(
-            server.partners(&caller).link_indirect_reseller(request.clone()).await,
+        refused_without_change(
+            &server,
+            server.partners(&caller).link_indirect_reseller(request.clone()),
             Code::PermissionDenied,
             "ROLE_NOT_ALLOWED",
-        );
+        )
+        .await;
     }
-    assert_error(
-        server
-            .partners(&service())
-            .link_indirect_reseller(request.clone())
-            .await,
+    refused_without_change(
+        &server,
+        server.partners(&service()).link_indirect_reseller(request.clone()),
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
-    );
+    )
+    .await;
     let mut own = server.partners(&partner(&provider.id));
     own.link_indirect_reseller(request.clone()).await.unwrap();
 
@@ -325,21 +349,24 @@ async fn p2_only_the_operator_or_that_provider_manages_its_links() {
         provider_id: provider.id.clone(),
         reseller_id: reseller.id.clone(),
     };
-    assert_error(
+    refused_without_change(
+        &server,
         server
             .partners(&partner(&reseller.id))
-            .unlink_indirect_reseller(unlink.clone())
-            .await,
+            .unlink_indirect_reseller(unlink.clone()),
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
-    );
+    )
+    .await;
     let revoked = own.unlink_indirect_reseller(unlink.clone()).await.unwrap().into_inner();
     assert_eq!(revoked.state, pb::partner_link::State::Revoked as i32);
-    assert_error(
-        own.unlink_indirect_reseller(unlink).await,
+    refused_without_change(
+        &server,
+        own.unlink_indirect_reseller(unlink),
         Code::NotFound,
         "LINK_NOT_FOUND",
-    );
+    )
+    .await;
 
     // Revoked links stay listed; a new link may be made.
     own.link_indirect_reseller(request).await.unwrap();
@@ -412,10 +439,13 @@ async fn p3_operator_changes_kind_and_status_and_existing_business_stays() {
         .await;
     assert!(view.is_ok(), "the ADVISOR relationship still gives VIEW");
     // Still not transacting: ADVISOR relationships never are.
-    let sell = server
-        .create_subscription(&partner(&advisor.id), csp_subscription(&customer.id, ""))
-        .await;
-    assert_error(sell, Code::FailedPrecondition, "NOT_TRANSACTING");
+    refused_without_change(
+        &server,
+        server.create_subscription(&partner(&advisor.id), csp_subscription(&customer.id, "")),
+        Code::FailedPrecondition,
+        "NOT_TRANSACTING",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -438,8 +468,9 @@ async fn p3_a_partner_renames_itself_but_never_changes_kind_or_status() {
         .into_inner();
     assert_eq!(renamed.display_name, "Renamed Ltd");
     for (id, path) in [(&me.id, "kind"), (&me.id, "status"), (&other.id, "display_name")] {
-        let result = client
-            .update_partner(pb::UpdatePartnerRequest {
+        refused_without_change(
+            &server,
+            client.update_partner(pb::UpdatePartnerRequest {
                 partner: Some(pb::Partner {
                     id: id.clone(),
                     display_name: "x".into(),
@@ -448,9 +479,11 @@ async fn p3_a_partner_renames_itself_but_never_changes_kind_or_status() {
                     ..Default::default()
                 }),
                 update_mask: mask(&[path]),
-            })
-            .await;
-        assert_error(result, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
+            }),
+            Code::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+        )
+        .await;
     }
 }
 
@@ -473,31 +506,37 @@ async fn update_partner_with_a_stale_etag_is_aborted_and_masks_are_checked() {
         .await
         .unwrap()
         .into_inner();
-    assert_error(
-        ops.update_partner(rename(&me.etag, "Second")).await,
+    refused_without_change(
+        &server,
+        ops.update_partner(rename(&me.etag, "Second")),
         Code::Aborted,
         "ETAG_MISMATCH",
-    );
+    )
+    .await;
     ops.update_partner(rename(&first.etag, "Second")).await.unwrap();
 
     let no_mask = pb::UpdatePartnerRequest {
         update_mask: None,
         ..rename("", "Third")
     };
-    assert_error(
-        ops.update_partner(no_mask).await,
+    refused_without_change(
+        &server,
+        ops.update_partner(no_mask),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     let bad_path = pb::UpdatePartnerRequest {
         update_mask: mask(&["mpn_id"]),
         ..rename("", "Third")
     };
-    assert_error(
-        ops.update_partner(bad_path).await,
+    refused_without_change(
+        &server,
+        ops.update_partner(bad_path),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     let got = ops
         .get_partner(pb::GetPartnerRequest { id: me.id.clone() })
         .await
@@ -515,23 +554,27 @@ async fn p4_a_suspended_partner_cannot_write_or_read_customers() {
     let customer = server.create_customer(&me, None).await.unwrap();
     server.set_partner_status(&reseller.id, PartnerStatus::Suspended).await;
 
-    assert_error(
-        server.create_customer(&me, None).await,
+    refused_without_change(
+        &server,
+        server.create_customer(&me, None),
         Code::PermissionDenied,
         "PARTNER_NOT_ACTIVE",
-    );
-    let rename = server
-        .partners(&me)
-        .update_partner(pb::UpdatePartnerRequest {
+    )
+    .await;
+    refused_without_change(
+        &server,
+        server.partners(&me).update_partner(pb::UpdatePartnerRequest {
             partner: Some(pb::Partner {
                 id: reseller.id.clone(),
                 display_name: "Still here".into(),
                 ..Default::default()
             }),
             update_mask: mask(&["display_name"]),
-        })
-        .await;
-    assert_error(rename, Code::PermissionDenied, "PARTNER_NOT_ACTIVE");
+        }),
+        Code::PermissionDenied,
+        "PARTNER_NOT_ACTIVE",
+    )
+    .await;
     let read = server
         .customers(&me)
         .get_customer(pb::GetCustomerRequest {

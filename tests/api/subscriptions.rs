@@ -129,13 +129,13 @@ async fn s1_channel_and_partner_of_record_must_agree() {
         (Channel::Advisor, ""),
         (Channel::Csp, ""),
     ] {
-        let status = assert_error(
-            server
-                .create_subscription(&operator(), subscription(&customer.id, channel, partner_id))
-                .await,
+        let status = refused_without_change(
+            &server,
+            server.create_subscription(&operator(), subscription(&customer.id, channel, partner_id)),
             Code::InvalidArgument,
             "INVALID_FIELD",
-        );
+        )
+        .await;
         assert_eq!(
             violated_fields(&status),
             vec!["subscription.partner_of_record_id".to_string()],
@@ -143,32 +143,32 @@ async fn s1_channel_and_partner_of_record_must_agree() {
         );
     }
     // The channel is required.
-    let status = assert_error(
-        server
-            .create_subscription(
-                &operator(),
-                subscription(&customer.id, Channel::Unspecified, &reseller.id),
-            )
-            .await,
+    let status = refused_without_change(
+        &server,
+        server.create_subscription(
+            &operator(),
+            subscription(&customer.id, Channel::Unspecified, &reseller.id),
+        ),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     assert!(violated_fields(&status).contains(&"subscription.channel".to_string()));
     // Only CSP has an indirect provider.
     let provider = server.create_partner(Kind::IndirectProvider).await;
-    let status = assert_error(
-        server
-            .create_subscription(
-                &operator(),
-                pb::Subscription {
-                    indirect_provider_id: provider.id.clone(),
-                    ..subscription(&customer.id, Channel::Advisor, &advisor.id)
-                },
-            )
-            .await,
+    let status = refused_without_change(
+        &server,
+        server.create_subscription(
+            &operator(),
+            pb::Subscription {
+                indirect_provider_id: provider.id.clone(),
+                ..subscription(&customer.id, Channel::Advisor, &advisor.id)
+            },
+        ),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     assert_eq!(
         violated_fields(&status),
         vec!["subscription.indirect_provider_id".to_string()]
@@ -406,10 +406,13 @@ async fn s1_operator_csp_subscription_needs_a_transacting_partner_of_record() {
 
     // A suspended partner is not transacting (P4).
     server.set_partner_status(&owner.id, PartnerStatus::Suspended).await;
-    let result = server
-        .create_subscription(&operator(), csp_subscription(&customer.id, &owner.id))
-        .await;
-    assert_error(result, Code::FailedPrecondition, "NOT_TRANSACTING");
+    refused_without_change(
+        &server,
+        server.create_subscription(&operator(), csp_subscription(&customer.id, &owner.id)),
+        Code::FailedPrecondition,
+        "NOT_TRANSACTING",
+    )
+    .await;
     assert_eq!(subscriptions_of(&server, &customer.id).await.len(), 2);
 }
 
@@ -569,32 +572,32 @@ async fn s2_provider_naming_a_reseller_not_linked_or_not_transacting_is_refused(
 
     let events_before = server.events().await.len();
     let by_provider = partner(&provider.id);
-    assert_error(
-        server
-            .create_subscription(&by_provider, csp_subscription(&customer.id, &idle.id))
-            .await,
+    refused_without_change(
+        &server,
+        server.create_subscription(&by_provider, csp_subscription(&customer.id, &idle.id)),
         Code::FailedPrecondition,
         "NOT_TRANSACTING",
-    );
+    )
+    .await;
     for reseller_id in [foreign.id.clone(), random_id()] {
-        assert_error(
-            server
-                .create_subscription(&by_provider, csp_subscription(&customer.id, &reseller_id))
-                .await,
+        refused_without_change(
+            &server,
+            server.create_subscription(&by_provider, csp_subscription(&customer.id, &reseller_id)),
             Code::FailedPrecondition,
             "RESELLER_NOT_LINKED",
-        );
+        )
+        .await;
     }
     // Once the link is revoked, the reseller cannot be named either.
     server.unlink(&provider.id, &reseller.id).await;
     let events_before = events_before + 1;
-    assert_error(
-        server
-            .create_subscription(&by_provider, csp_subscription(&customer.id, &reseller.id))
-            .await,
+    refused_without_change(
+        &server,
+        server.create_subscription(&by_provider, csp_subscription(&customer.id, &reseller.id)),
         Code::FailedPrecondition,
         "RESELLER_NOT_LINKED",
-    );
+    )
+    .await;
     assert!(subscriptions_of(&server, &customer.id).await.is_empty());
     assert_eq!(server.events().await.len(), events_before);
 
@@ -612,32 +615,32 @@ async fn s2_direct_reseller_may_not_name_another_partner_of_record() {
     let (reseller, customer) = reseller_with_customer(&server).await;
     let other = server.create_partner(Kind::DirectReseller).await;
     let events_before = server.events().await.len();
-    let status = assert_error(
-        server
-            .create_subscription(&partner(&reseller.id), csp_subscription(&customer.id, &other.id))
-            .await,
+    let status = refused_without_change(
+        &server,
+        server.create_subscription(&partner(&reseller.id), csp_subscription(&customer.id, &other.id)),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     assert_eq!(
         violated_fields(&status),
         vec!["subscription.partner_of_record_id".to_string()]
     );
     // Nor set the indirect provider, which the service sets.
     let provider = server.create_partner(Kind::IndirectProvider).await;
-    let status = assert_error(
-        server
-            .create_subscription(
-                &partner(&reseller.id),
-                pb::Subscription {
-                    indirect_provider_id: provider.id.clone(),
-                    ..csp_subscription(&customer.id, "")
-                },
-            )
-            .await,
+    let status = refused_without_change(
+        &server,
+        server.create_subscription(
+            &partner(&reseller.id),
+            pb::Subscription {
+                indirect_provider_id: provider.id.clone(),
+                ..csp_subscription(&customer.id, "")
+            },
+        ),
         Code::InvalidArgument,
         "INVALID_FIELD",
-    );
+    )
+    .await;
     assert_eq!(
         violated_fields(&status),
         vec!["subscription.indirect_provider_id".to_string()]
@@ -770,11 +773,13 @@ async fn s2_create_subscription_retry_with_request_id_creates_one() {
 
     let mut other = request.clone();
     other.subscription.as_mut().expect("subscription").quantity = 99;
-    assert_error(
-        client.clone().create_subscription(other).await,
+    refused_without_change(
+        &server,
+        client.clone().create_subscription(other),
         Code::InvalidArgument,
         "REQUEST_ID_REUSED",
-    );
+    )
+    .await;
     assert_eq!(subscriptions_of(&server, &customer.id).await, vec![first]);
     assert_eq!(server.events().await.len(), events_after_first);
 }
