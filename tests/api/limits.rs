@@ -157,10 +157,17 @@ async fn limits_unknown_invitation_code_does_not_queue_behind_writes() {
     let reseller = server.create_partner(pb::partner::Kind::DirectReseller).await;
     let tenant = server.create_customer(&partner(&reseller.id), None).await.unwrap();
     let held = server.server.store().begin_write("test".into()).await.unwrap();
-    let junk = tokio::time::timeout(Duration::from_secs(3), server.accept(&tenant.id, "no-such-code"))
-        .await
-        .expect("answered while a write holds the order");
-    assert_error(junk, Code::NotFound, "INVITATION_NOT_FOUND");
+    refused_without_change(
+        &server,
+        async {
+            tokio::time::timeout(Duration::from_secs(3), server.accept(&tenant.id, "no-such-code"))
+                .await
+                .expect("answered while a write holds the order")
+        },
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    )
+    .await;
     drop(held);
 }
 
