@@ -568,27 +568,33 @@ async fn concurrent_migrations_on_postgres_all_succeed() {
     let (_cluster, admin_url) = postgres_for_test().await;
     for _ in 0..3 {
         let url = fresh_postgres_database(&admin_url).await;
-        let opens: Vec<_> = (0..4)
-            .map(|_| {
-                let options = partnercenter::store::StoreOptions {
-                    url: url.clone(),
-                    max_connections: 1,
-                    acquire_timeout: Duration::from_secs(10),
-                    statement_timeout: Duration::from_secs(30),
-                    sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
-                };
-                tokio::spawn(async move {
-                    partnercenter::store::Store::open(&options, Arc::new(SystemClock))
-                        .await
-                        .map(|_| ())
-                })
+        open_four_at_once(&url).await;
+    }
+}
+
+/// Four processes' worth of `Store::open` (which migrates) on one store at
+/// once: every one must succeed.
+async fn open_four_at_once(url: &str) {
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let options = partnercenter::store::StoreOptions {
+                url: url.to_owned(),
+                max_connections: 1,
+                acquire_timeout: Duration::from_secs(10),
+                statement_timeout: Duration::from_secs(30),
+                sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
+            };
+            tokio::spawn(async move {
+                partnercenter::store::Store::open(&options, Arc::new(SystemClock))
+                    .await
+                    .map(|_| ())
             })
-            .collect();
-        for open in opens {
-            open.await
-                .expect("open task")
-                .expect("every concurrent start migrates and opens");
-        }
+        })
+        .collect();
+    for open in opens {
+        open.await
+            .expect("open task")
+            .expect("every concurrent start migrates and opens");
     }
 }
 
@@ -598,27 +604,7 @@ async fn concurrent_migrations_on_sqlite_all_succeed() {
     for _ in 0..50 {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display());
-        let opens: Vec<_> = (0..4)
-            .map(|_| {
-                let options = partnercenter::store::StoreOptions {
-                    url: url.clone(),
-                    max_connections: 1,
-                    acquire_timeout: Duration::from_secs(10),
-                    statement_timeout: Duration::from_secs(30),
-                    sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
-                };
-                tokio::spawn(async move {
-                    partnercenter::store::Store::open(&options, Arc::new(SystemClock))
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .collect();
-        for open in opens {
-            open.await
-                .expect("open task")
-                .expect("every concurrent start migrates and opens");
-        }
+        open_four_at_once(&url).await;
     }
 }
 
