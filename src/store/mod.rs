@@ -272,15 +272,19 @@ type HookFuture<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + S
 /// `false` closes it; the pool opens a fresh one when it needs one.
 fn sqlite_outside_transaction(conn: &mut SqliteConnection, _: PoolConnectionMetadata) -> HookFuture<'_> {
     Box::pin(async move {
-        if conn.is_in_transaction() {
-            tracing::warn!("closing a SQLite connection left inside a transaction");
-            return Ok(false);
-        }
-        // Queued commands (a pending rollback) run before the handle is lent.
+        // The handle first: the worker runs the commands queued before it,
+        // such as the rollback of a transaction dropped unfinished (an early
+        // refusal), and only then counts the transaction closed. Checked
+        // before, such a healthy connection would be closed for nothing.
         let mut handle = conn.lock_handle().await?;
         // SAFETY: the locked handle is a live connection that the worker
         // thread does not use while it is locked.
         let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+        drop(handle);
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a SQLite connection left inside a transaction");
+            return Ok(false);
+        }
         if !autocommit {
             tracing::warn!("closing a SQLite connection whose transaction never ended");
         }

@@ -402,6 +402,33 @@ async fn logs_are_structured_and_levelled_by_fault() {
         .create_partner(create_partner_request(pb::partner::Kind::Advisor))
         .await;
     assert_eq!(denied.unwrap_err().code(), tonic::Code::PermissionDenied);
+    // W4: a refusal decided inside a write transaction (the duplicate
+    // mpn_id is found after BEGIN) drops the transaction unfinished; its
+    // connection goes back to the pool healthy, without a warning.
+    let mut duplicates = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let mut client = as_operator.clone();
+        let mpn_id = created.mpn_id.clone();
+        duplicates.spawn(async move {
+            client
+                .create_partner(pb::CreatePartnerRequest {
+                    partner: Some(pb::Partner {
+                        mpn_id,
+                        display_name: "Duplicate".into(),
+                        kind: pb::partner::Kind::DirectReseller as i32,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+        });
+    }
+    while let Some(duplicate) = duplicates.join_next().await {
+        assert_eq!(
+            duplicate.expect("joined").unwrap_err().code(),
+            tonic::Code::AlreadyExists
+        );
+    }
     call_path(&channel, "/made.up.Service/Method").await;
     drop((health, as_operator, as_partner, as_customer, channel));
 
