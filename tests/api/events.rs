@@ -13,13 +13,7 @@ use crate::support::*;
 #[tokio::test]
 async fn e1_each_change_appends_its_events_with_gap_free_seq() {
     let server = TestServer::start().await;
-    let provider = server.create_partner(pb::partner::Kind::IndirectProvider).await;
-    let reseller = server.create_partner(pb::partner::Kind::IndirectReseller).await;
-    server.link(&provider.id, &reseller.id).await;
-    let customer = server
-        .create_customer(&partner(&provider.id), Some(&reseller.id))
-        .await
-        .unwrap();
+    let (provider, reseller, customer) = indirect_chain(&server).await;
 
     let events = server.events().await;
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
@@ -210,13 +204,7 @@ async fn e2_partners_sharing_a_customer_never_see_each_others_rows() {
 #[tokio::test]
 async fn e2_indirect_chain_counterparts_see_each_others_rows_and_no_one_else_does() {
     let server = TestServer::start().await;
-    let provider = server.create_partner(pb::partner::Kind::IndirectProvider).await;
-    let reseller = server.create_partner(pb::partner::Kind::IndirectReseller).await;
-    server.link(&provider.id, &reseller.id).await;
-    let customer = server
-        .create_customer(&partner(&provider.id), Some(&reseller.id))
-        .await
-        .unwrap();
+    let (provider, reseller, customer) = indirect_chain(&server).await;
     let direct = server.create_partner(pb::partner::Kind::DirectReseller).await;
     let invitation = server
         .invite(&direct.id, pb::RelationshipRequest::default())
@@ -245,13 +233,7 @@ async fn e2_indirect_chain_counterparts_see_each_others_rows_and_no_one_else_doe
 #[tokio::test]
 async fn e2_the_partners_losing_view_see_the_end_of_their_rows() {
     let server = TestServer::start().await;
-    let provider = server.create_partner(pb::partner::Kind::IndirectProvider).await;
-    let reseller = server.create_partner(pb::partner::Kind::IndirectReseller).await;
-    server.link(&provider.id, &reseller.id).await;
-    let customer = server
-        .create_customer(&partner(&provider.id), Some(&reseller.id))
-        .await
-        .unwrap();
+    let (provider, reseller, customer) = indirect_chain(&server).await;
     let before = server.events().await.last().map_or(0, |e| e.seq);
     server
         .relationships(&partner(&provider.id))
