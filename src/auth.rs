@@ -17,7 +17,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::principal::Principal;
+use crate::domain::principal::{Caller, Principal};
 use crate::domain::{Error, Reason, Result, validate};
 
 /// The longest a token may live unless configured otherwise.
@@ -149,8 +149,27 @@ impl TokenAuthority {
             .map_err(|error| Error::internal(format!("token signing failed: {error}")))
     }
 
+    /// Mints a token of role `internal` for one of this service's own
+    /// processes (split deployment); never for a person, so no command
+    /// mints one.
+    pub fn mint_internal(&self, subject: &str, ttl_seconds: u64) -> Result<String> {
+        let now = unix_now();
+        self.sign(&Claims {
+            sub: subject.to_owned(),
+            role: "internal".to_owned(),
+            partner_id: None,
+            customer_id: None,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone().map(Audience::One),
+            iat: Some(now),
+            nbf: None,
+            exp: now.saturating_add(ttl_seconds.min(self.max_lifetime_seconds)),
+            jti: None,
+        })
+    }
+
     /// Verifies the value of an `authorization` header.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<Principal> {
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller> {
         let Some(header) = header else {
             return Err(Error::unauthenticated(
                 Reason::TokenMissing,
@@ -176,7 +195,7 @@ impl TokenAuthority {
             })?
             .claims;
         self.check_lifetime(&claims)?;
-        principal_of(claims)
+        caller_of(claims)
     }
 
     /// A stolen token is useful until it expires: no token may live longer
@@ -198,7 +217,7 @@ impl TokenAuthority {
     }
 }
 
-fn principal_of(claims: Claims) -> Result<Principal> {
+fn caller_of(claims: Claims) -> Result<Caller> {
     let invalid = |why: &str| Error::unauthenticated(Reason::TokenInvalid, why.to_owned());
     let tenant = |value: Option<String>, claim: &str| {
         value
@@ -208,7 +227,7 @@ fn principal_of(claims: Claims) -> Result<Principal> {
     // A tenant claim the role does not use is refused, not ignored: the
     // token was minted for someone else, or by mistake.
     let stray = match claims.role.as_str() {
-        "operator" | "service" => claims.partner_id.is_some() || claims.customer_id.is_some(),
+        "operator" | "service" | "internal" => claims.partner_id.is_some() || claims.customer_id.is_some(),
         "partner" => claims.customer_id.is_some(),
         "customer" => claims.partner_id.is_some(),
         _ => false,
@@ -216,17 +235,19 @@ fn principal_of(claims: Claims) -> Result<Principal> {
     if stray {
         return Err(invalid("the token carries a tenant claim its role does not have"));
     }
-    match claims.role.as_str() {
-        "operator" => Ok(Principal::Operator { subject: claims.sub }),
-        "service" => Ok(Principal::Service { subject: claims.sub }),
-        "partner" => Ok(Principal::Partner {
+    let principal = match claims.role.as_str() {
+        "operator" => Principal::Operator { subject: claims.sub },
+        "service" => Principal::Service { subject: claims.sub },
+        "partner" => Principal::Partner {
             partner_id: tenant(claims.partner_id, "partner_id")?,
-        }),
-        "customer" => Ok(Principal::Customer {
+        },
+        "customer" => Principal::Customer {
             customer_id: tenant(claims.customer_id, "customer_id")?,
-        }),
-        _ => Err(invalid("the role claim must be operator, partner, customer or service")),
-    }
+        },
+        "internal" => return Ok(Caller::Internal { subject: claims.sub }),
+        _ => return Err(invalid("the role claim must be operator, partner, customer or service")),
+    };
+    Ok(Caller::Principal(principal))
 }
 
 pub fn unix_now() -> u64 {
@@ -282,7 +303,14 @@ mod tests {
         let token = authority.mint(&partner, 60).unwrap();
         assert_eq!(
             authority.authenticate(Some(&format!("Bearer {token}"))).unwrap(),
-            partner
+            Caller::Principal(partner)
+        );
+        let internal = authority.mint_internal("customer-service", 60).unwrap();
+        assert_eq!(
+            authority.authenticate(Some(&format!("Bearer {internal}"))).unwrap(),
+            Caller::Internal {
+                subject: "customer-service".into()
+            }
         );
         let other = TokenAuthority::new(b"other", "partnercenter", None);
         let error = other.authenticate(Some(&format!("Bearer {token}"))).unwrap_err();

@@ -57,6 +57,120 @@ pub struct ServeArgs {
     #[arg(long, env = "PARTNERCENTER_METRICS_LISTEN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    /// The services this process serves, comma-separated: partner,
+    /// customer, relationship; fewer than all three is the split deployment
+    /// [default: partner,customer,relationship].
+    #[arg(long, env = "PARTNERCENTER_SERVICES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<String>,
+    /// Where the PartnerService is, when this process does not serve it
+    /// (e.g. http://127.0.0.1:50052) [default: none].
+    #[arg(long, env = "PARTNERCENTER_PARTNER_SERVICE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_service_url: Option<String>,
+    /// Where the CustomerService is, when this process does not serve it
+    /// [default: none].
+    #[arg(long, env = "PARTNERCENTER_CUSTOMER_SERVICE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_service_url: Option<String>,
+    /// Where the RelationshipService is, when this process does not serve
+    /// it [default: none].
+    #[arg(long, env = "PARTNERCENTER_RELATIONSHIP_SERVICE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relationship_service_url: Option<String>,
+}
+
+/// Which of the three services one process serves: all three (embedded,
+/// the default) or fewer (the split deployment, DOMAIN.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Services {
+    pub partner: bool,
+    pub customer: bool,
+    pub relationship: bool,
+}
+
+impl Services {
+    pub const ALL: Services = Services {
+        partner: true,
+        customer: true,
+        relationship: true,
+    };
+
+    /// `partner,customer,relationship`, in any order and case; `all`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut services = Services {
+            partner: false,
+            customer: false,
+            relationship: false,
+        };
+        for name in text.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            match name.to_ascii_lowercase().as_str() {
+                "partner" => services.partner = true,
+                "customer" => services.customer = true,
+                "relationship" => services.relationship = true,
+                "all" => services = Services::ALL,
+                other => {
+                    return Err(format!(
+                        "services: '{}' is not a service; name partner, customer and/or relationship, comma-separated (--services, PARTNERCENTER_SERVICES)",
+                        crate::domain::validate::echo_short(other)
+                    ));
+                }
+            }
+        }
+        if services
+            == (Services {
+                partner: false,
+                customer: false,
+                relationship: false,
+            })
+        {
+            return Err(
+                "services: name at least one of partner, customer, relationship (--services, PARTNERCENTER_SERVICES)"
+                    .to_owned(),
+            );
+        }
+        Ok(services)
+    }
+
+    pub fn all(&self) -> bool {
+        *self == Services::ALL
+    }
+
+    /// The names served, comma-separated, in the contract's order.
+    pub fn names(&self) -> String {
+        [
+            (self.partner, "partner"),
+            (self.customer, "customer"),
+            (self.relationship, "relationship"),
+        ]
+        .into_iter()
+        .filter_map(|(served, name)| served.then_some(name))
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+}
+
+/// Checks a peer's URL: http(s)://HOST:PORT.
+fn peer_url(key: &str, url: Option<String>) -> Result<Option<String>, String> {
+    let Some(url) = url.filter(|url| !url.is_empty()) else {
+        return Ok(None);
+    };
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    let valid = rest.is_some_and(|rest| {
+        let authority = rest.trim_end_matches('/');
+        !authority.is_empty()
+            && !authority.contains('/')
+            && authority
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+    });
+    if !valid {
+        return Err(format!(
+            "{key}: '{}' is not http://HOST:PORT (e.g. http://127.0.0.1:50052)",
+            crate::domain::validate::echo_short(&url)
+        ));
+    }
+    Ok(Some(url))
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -99,6 +213,12 @@ pub struct Settings {
     pub watch_buffer: usize,
     pub watch_poll_millis: u64,
     pub watch_grace_millis: u64,
+    /// The services this process serves, comma-separated.
+    pub services: String,
+    /// Where each service is when this process does not serve it.
+    pub partner_service_url: Option<String>,
+    pub customer_service_url: Option<String>,
+    pub relationship_service_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -128,6 +248,10 @@ impl Default for Settings {
             watch_buffer: relationships.watch_buffer,
             watch_poll_millis: relationships.watch_poll.as_millis() as u64,
             watch_grace_millis: relationships.watch_grace.as_millis() as u64,
+            services: "partner,customer,relationship".to_owned(),
+            partner_service_url: None,
+            customer_service_url: None,
+            relationship_service_url: None,
         }
     }
 }
@@ -268,7 +392,30 @@ impl Settings {
                 "the metrics address (--metrics-listen, or \"off\")",
             )?),
         };
+        let services = Services::parse(&self.services)?;
+        let partner_service_url = peer_url("partner_service_url", self.partner_service_url)?;
+        let customer_service_url = peer_url("customer_service_url", self.customer_service_url)?;
+        let relationship_service_url = peer_url("relationship_service_url", self.relationship_service_url)?;
+        // The peers each service reaches: the customer and relationship
+        // services read partners; the partner and customer services have
+        // their consequences carried out by the relationship service.
+        if !services.partner && (services.customer || services.relationship) && partner_service_url.is_none() {
+            return Err(format!(
+                "this process serves {} but not the partner service: say where it is with --partner-service-url (PARTNERCENTER_PARTNER_SERVICE_URL), e.g. http://127.0.0.1:50051",
+                services.names()
+            ));
+        }
+        if !services.relationship && (services.partner || services.customer) && relationship_service_url.is_none() {
+            return Err(format!(
+                "this process serves {} but not the relationship service: say where it is with --relationship-service-url (PARTNERCENTER_RELATIONSHIP_SERVICE_URL), e.g. http://127.0.0.1:50053",
+                services.names()
+            ));
+        }
         Ok(Config {
+            services,
+            partner_service_url: partner_service_url.filter(|_| !services.partner),
+            customer_service_url: customer_service_url.filter(|_| !services.customer),
+            relationship_service_url: relationship_service_url.filter(|_| !services.relationship),
             listen,
             database_url: self.database_url,
             max_connections: self.max_connections,
@@ -303,6 +450,13 @@ impl Settings {
 /// typed.
 #[derive(Clone)]
 pub struct Config {
+    /// The services this process serves.
+    pub services: Services,
+    /// Where the services this process does not serve are (None for those
+    /// it serves: a process ignores its own).
+    pub partner_service_url: Option<String>,
+    pub customer_service_url: Option<String>,
+    pub relationship_service_url: Option<String>,
     pub listen: SocketAddr,
     pub database_url: String,
     pub max_connections: u32,
@@ -393,6 +547,10 @@ impl Config {
             watch_poll_millis = settings.watch_poll.as_millis() as u64,
             watch_grace_millis = settings.watch_grace.as_millis() as u64,
             metrics_listen = %self.metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+            services = %self.services.names(),
+            partner_service_url = self.partner_service_url.as_deref().unwrap_or("in this process"),
+            customer_service_url = self.customer_service_url.as_deref().unwrap_or("in this process or unused"),
+            relationship_service_url = self.relationship_service_url.as_deref().unwrap_or("in this process"),
             "effective configuration"
         );
     }
@@ -608,6 +766,10 @@ mod tests {
             let serve = ServeArgs {
                 listen: Some("127.0.0.1:7002".into()),
                 metrics_listen: Some("off".into()),
+                services: Some("customer".into()),
+                partner_service_url: Some("http://127.0.0.1:7003".into()),
+                customer_service_url: Some("http://127.0.0.1:7002".into()),
+                relationship_service_url: Some("http://127.0.0.1:7004".into()),
             };
             let from_flags = Config::load(&flags, Some(&serve)).expect("loads");
             assert_eq!(from_flags.max_connections, 4);
@@ -615,6 +777,21 @@ mod tests {
             assert_eq!(from_flags.database_url, "sqlite://flag.db");
             assert_eq!(from_flags.listen, "127.0.0.1:7002".parse().expect("address"));
             assert_eq!(from_flags.metrics_listen, None);
+            // The split deployment: a process ignores its own service's URL.
+            assert_eq!(
+                from_flags.services,
+                Services {
+                    partner: false,
+                    customer: true,
+                    relationship: false
+                }
+            );
+            assert_eq!(from_flags.partner_service_url.as_deref(), Some("http://127.0.0.1:7003"));
+            assert_eq!(from_flags.customer_service_url, None);
+            assert_eq!(
+                from_flags.relationship_service_url.as_deref(),
+                Some("http://127.0.0.1:7004")
+            );
             assert_eq!(
                 from_flags.drain_timeout,
                 Duration::from_secs(9),
@@ -726,5 +903,36 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(memory.sqlite_file(), None);
+    }
+
+    #[test]
+    fn split_services_need_the_urls_of_the_services_they_reach() {
+        let with = |services: &str, urls: [Option<&str>; 3]| {
+            Settings {
+                services: services.to_owned(),
+                partner_service_url: urls[0].map(str::to_owned),
+                customer_service_url: urls[1].map(str::to_owned),
+                relationship_service_url: urls[2].map(str::to_owned),
+                ..Settings::default()
+            }
+            .into_config()
+        };
+        assert!(with("partner,customer,relationship", [None, None, None]).is_ok_and(|c| c.services.all()));
+        assert!(with("all", [None, None, None]).is_ok_and(|c| c.services.all()));
+        let error = with("customer", [None, None, Some("http://127.0.0.1:1")])
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("--partner-service-url"), "{error}");
+        let error = with("partner", [None, None, None]).err().unwrap_or_default();
+        assert!(error.contains("--relationship-service-url"), "{error}");
+        // The relationship process reaches only the partner service.
+        assert!(with("relationship", [Some("http://127.0.0.1:1"), None, None]).is_ok());
+        let error = with("relationship", [Some("127.0.0.1:1"), None, None])
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("http://HOST:PORT"), "{error}");
+        let error = with("partner,billing", [None, None, None]).err().unwrap_or_default();
+        assert!(error.contains("'billing' is not a service"), "{error}");
+        assert!(with(",", [None, None, None]).is_err());
     }
 }

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod context;
 pub mod domain;
 pub mod loadtest;
 pub mod metrics;

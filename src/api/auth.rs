@@ -1,5 +1,5 @@
 //! The gRPC side of authentication: the interceptor in front of the three
-//! services. The tokens themselves are `crate::auth`'s.
+//! services and the internal one (each refuses the other's callers). The tokens themselves are `crate::auth`'s.
 
 use std::sync::Arc;
 
@@ -16,8 +16,8 @@ pub fn interceptor(
             .metadata()
             .get("authorization")
             .map(|value| value.to_str().unwrap_or_default());
-        let principal = authority.authenticate(header)?;
-        request.extensions_mut().insert(principal);
+        let caller = authority.authenticate(header)?;
+        request.extensions_mut().insert(caller);
         Ok(request)
     }
 }

@@ -35,15 +35,17 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = CreateCustomer::try_from(request.into_inner())?;
+        let principal = caller?;
         let customer = self.service.create_customer(&principal, command).await?;
         Ok(Response::new((&customer).into()))
     }
 
     async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = GetCustomer::try_from(request.into_inner())?;
+        let principal = caller?;
         let customer = self.service.get_customer(&principal, command).await?;
         Ok(Response::new((&customer).into()))
     }
@@ -52,8 +54,9 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::ListCustomersRequest>,
     ) -> Result<Response<pb::ListCustomersResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = ListCustomers::try_from(request.into_inner())?;
+        let principal = caller?;
         let page = self.service.list_customers(&principal, command).await?;
         Ok(Response::new((&page).into()))
     }
@@ -62,8 +65,9 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::UpdateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = UpdateCustomer::try_from(request.into_inner())?;
+        let principal = caller?;
         let customer = self.service.update_customer(&principal, command).await?;
         Ok(Response::new((&customer).into()))
     }
@@ -72,8 +76,9 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::CreateSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = CreateSubscription::try_from(request.into_inner())?;
+        let principal = caller?;
         let subscription = self.service.create_subscription(&principal, command).await?;
         Ok(Response::new((&subscription).into()))
     }
@@ -82,8 +87,9 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::GetSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = GetSubscription::try_from(request.into_inner())?;
+        let principal = caller?;
         let subscription = self.service.get_subscription(&principal, command).await?;
         Ok(Response::new((&subscription).into()))
     }
@@ -92,8 +98,9 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::ListSubscriptionsRequest>,
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = ListSubscriptions::try_from(request.into_inner())?;
+        let principal = caller?;
         let page = self.service.list_subscriptions(&principal, command).await?;
         Ok(Response::new((&page).into()))
     }
@@ -102,8 +109,9 @@ impl CustomerService for CustomerApi {
         &self,
         request: Request<pb::UpdateSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = UpdateSubscription::try_from(request.into_inner())?;
+        let principal = caller?;
         let subscription = self.service.update_subscription(&principal, command).await?;
         Ok(Response::new((&subscription).into()))
     }

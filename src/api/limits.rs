@@ -238,3 +238,20 @@ unbounded! {
     AcceptRelationshipRequestResponse, ListCustomerRelationshipsResponse, GrantDelegatedAdminResponse,
     CheckAccessResponse, BatchCheckAccessResponse, Event, ListEventsResponse,
 }
+
+/// The internal API (split deployment): at most a relay batch of ids.
+impl Bounded for super::pb_internal::ApplyConsequencesRequest {
+    fn check_bounds(&self) -> Result<()> {
+        let mut bounds = Bounds::default();
+        bounds.items("ids", self.ids.len(), MAX_CONSEQUENCE_IDS);
+        for (i, id) in self.ids.iter().enumerate().take(MAX_CONSEQUENCE_IDS) {
+            bounds.id(&format!("ids[{i}]"), id);
+        }
+        bounds.0.into_result()
+    }
+}
+
+impl Bounded for super::pb_internal::ApplyConsequencesResponse {}
+
+/// The most outbox records one ApplyConsequences names.
+pub const MAX_CONSEQUENCE_IDS: usize = 100;

@@ -6,6 +6,7 @@ pub mod codec;
 mod convert;
 mod customers;
 mod framing;
+mod internal;
 mod limits;
 mod partners;
 mod relationships;
@@ -19,12 +20,13 @@ use tonic::{Request, Status};
 
 pub use customers::CustomerApi;
 pub use framing::Framing;
+pub use internal::ConsequenceApi;
 pub use partners::PartnerApi;
 pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings};
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
 pub use unknown::DetailedUnimplementedLayer;
 
-use crate::domain::principal::Principal;
+use crate::domain::principal::{Caller, Principal};
 use crate::domain::{Error, Reason};
 
 /// The generated protobuf types, servers and clients.
@@ -36,16 +38,34 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("partnercenter_descriptor");
 }
 
+/// The generated code of the split deployment's internal API
+/// (`partnercenter.internal.v1`).
+pub mod pb_internal {
+    #![allow(clippy::doc_lazy_continuation)]
+    tonic::include_proto!("partnercenter.internal.v1");
+
+    /// Its encoded descriptors, served by reflection where it is served.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("partnercenter_internal_descriptor");
+}
+
 /// The `domain` of every ErrorInfo this service sends.
 pub const ERROR_DOMAIN: &str = "partnercenter";
 
-/// The principal the auth interceptor attached to the request.
+/// The principal the auth interceptor attached to a request of the public
+/// services. An `internal` token is refused there: it is only for this
+/// service's own processes (DOMAIN.md, Deployment). The adapters decode
+/// the request before they look at this result: INVALID_ARGUMENT on the
+/// request alone comes before a refusal of the caller's role.
 fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Error::unauthenticated(Reason::TokenMissing, "the request carries no verified principal").into())
+    match request.extensions().get::<Caller>() {
+        Some(Caller::Principal(principal)) => Ok(principal.clone()),
+        Some(Caller::Internal { .. }) => Err(Error::permission_denied(
+            Reason::RoleNotAllowed,
+            "an internal token is only for calls between this service's own processes; use a token of role operator, partner, customer or service",
+        )
+        .into()),
+        None => Err(Error::unauthenticated(Reason::TokenMissing, "the request carries no verified principal").into()),
+    }
 }
 
 /// Validates every check, reports every violation at once, and binds the
@@ -82,10 +102,5 @@ fn mask_paths(mask: Option<prost_types::FieldMask>, allowed: &[&str]) -> Result<
 
 /// W3: a client's value quoted in an error, cut to a readable length.
 pub(crate) fn echo(value: &str) -> String {
-    const MAX_ECHO_CHARS: usize = 64;
-    if value.chars().count() <= MAX_ECHO_CHARS {
-        value.to_owned()
-    } else {
-        format!("{}…", value.chars().take(MAX_ECHO_CHARS).collect::<String>())
-    }
+    crate::domain::validate::echo_short(value)
 }

@@ -34,15 +34,17 @@ impl PartnerService for PartnerApi {
         &self,
         request: Request<pb::CreatePartnerRequest>,
     ) -> Result<Response<pb::Partner>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = CreatePartner::try_from(request.into_inner())?;
+        let principal = caller?;
         let partner = self.service.create_partner(&principal, command).await?;
         Ok(Response::new((&partner).into()))
     }
 
     async fn get_partner(&self, request: Request<pb::GetPartnerRequest>) -> Result<Response<pb::Partner>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let id = validate::id("id", &request.get_ref().id)?;
+        let principal = caller?;
         let partner = self.service.get_partner(&principal, &id).await?;
         Ok(Response::new((&partner).into()))
     }
@@ -51,8 +53,9 @@ impl PartnerService for PartnerApi {
         &self,
         request: Request<pb::ListPartnersRequest>,
     ) -> Result<Response<pb::ListPartnersResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = ListPartners::try_from(request.into_inner())?;
+        let principal = caller?;
         let page = self.service.list_partners(&principal, command).await?;
         Ok(Response::new((&page).into()))
     }
@@ -61,8 +64,9 @@ impl PartnerService for PartnerApi {
         &self,
         request: Request<pb::UpdatePartnerRequest>,
     ) -> Result<Response<pb::Partner>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = UpdatePartner::try_from(request.into_inner())?;
+        let principal = caller?;
         let partner = self.service.update_partner(&principal, command).await?;
         Ok(Response::new((&partner).into()))
     }
@@ -71,8 +75,9 @@ impl PartnerService for PartnerApi {
         &self,
         request: Request<pb::LinkIndirectResellerRequest>,
     ) -> Result<Response<pb::PartnerLink>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = LinkIndirectReseller::try_from(request.into_inner())?;
+        let principal = caller?;
         let link = self.service.link_indirect_reseller(&principal, command).await?;
         Ok(Response::new((&link).into()))
     }
@@ -81,8 +86,9 @@ impl PartnerService for PartnerApi {
         &self,
         request: Request<pb::UnlinkIndirectResellerRequest>,
     ) -> Result<Response<pb::PartnerLink>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = UnlinkIndirectReseller::try_from(request.into_inner())?;
+        let principal = caller?;
         let link = self.service.unlink_indirect_reseller(&principal, command).await?;
         Ok(Response::new((&link).into()))
     }
@@ -91,8 +97,9 @@ impl PartnerService for PartnerApi {
         &self,
         request: Request<pb::ListPartnerLinksRequest>,
     ) -> Result<Response<pb::ListPartnerLinksResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = ListPartnerLinks::try_from(request.into_inner())?;
+        let principal = caller?;
         let page = self.service.list_partner_links(&principal, command).await?;
         Ok(Response::new((&page).into()))
     }

@@ -25,10 +25,13 @@ use tower::limit::{ConcurrencyLimit, GlobalConcurrencyLimitLayer};
 use tower::load_shed::LoadShed;
 use tower::timeout::Timeout;
 
+use super::ConsequenceApi;
 use super::auth::interceptor;
 use super::pb::customer_service_server::CustomerServiceServer;
 use super::pb::partner_service_server::PartnerServiceServer;
 use super::pb::relationship_service_server::RelationshipServiceServer;
+use super::pb_internal::consequence_service_server::ConsequenceServiceServer;
+use super::remote::{Remote, RemoteCustomers, RemoteInternalRelationships, RemotePartners, RemoteRelationships};
 use super::trace::GrpcTraceLayer;
 use super::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
 pub use crate::BoxError;
@@ -36,9 +39,10 @@ use crate::auth::TokenAuthority;
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::ports::AccessChecker;
+use crate::service::consequences::Consequences;
 use crate::service::customers::{Customers, LocalCustomers};
 use crate::service::partners::{LocalPartners, Partners};
-use crate::service::relationships::{LocalRelationships, Relationships};
+use crate::service::relationships::{InternalRelationships, LocalRelationships, Relationships};
 use crate::store::{CoalescingChecker, Store, StoreOptions};
 
 const SERVICE_NAMES: [&str; 3] = [
@@ -56,8 +60,11 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     stopping: watch::Sender<bool>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
-    sweeper: JoinHandle<()>,
+    sweeper: Option<JoinHandle<()>>,
+    relay: Option<JoinHandle<()>>,
     store_health: JoinHandle<()>,
+    /// The health names this process reports: `""` and its services.
+    health_names: Vec<&'static str>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
     drain_timeout: std::time::Duration,
 }
@@ -86,14 +93,16 @@ impl RunningServer {
     /// streams with UNAVAILABLE and their resume point, lets in-flight
     /// calls finish within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
-        self.sweeper.abort();
+        for task in self.sweeper.iter().chain(&self.relay) {
+            task.abort();
+        }
         self.store_health.abort();
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
-        for name in std::iter::once("").chain(SERVICE_NAMES) {
+        for name in &self.health_names {
             self.health
-                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .set_service_status(*name, tonic_health::ServingStatus::NotServing)
                 .await;
         }
         self.stopping.send_replace(true);
@@ -118,12 +127,29 @@ impl RunningServer {
 /// Opens the store (applying migrations), binds the listener and starts
 /// serving. `config.listen` may use port 0.
 pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServer, BoxError> {
-    let secret = config.jwt_secret()?;
-    let authority = Arc::new(
-        TokenAuthority::new(&secret, &config.jwt_issuer, config.jwt_audience.as_deref())
-            .with_max_lifetime(config.jwt_max_lifetime),
-    );
-    let store = Store::open(
+    let store = open_store(config, clock).await?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
+        format!(
+            "cannot listen for gRPC on {}: {error}; if another process (another `partnercenter serve`?) holds that port, stop it or choose another address with --listen or PARTNERCENTER_LISTEN",
+            config.listen
+        )
+    })?;
+    assemble(config, store, listener).await
+}
+
+/// As [`spawn`], on a listener already bound (so that the processes of a
+/// split deployment can learn each other's addresses first).
+pub async fn spawn_on(
+    listener: TcpListener,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, BoxError> {
+    let store = open_store(config, clock).await?;
+    assemble(config, store, listener).await
+}
+
+async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> Result<Store, BoxError> {
+    Ok(Store::open(
         &StoreOptions {
             url: config.database_url.clone(),
             max_connections: config.max_connections,
@@ -133,23 +159,116 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         },
         clock,
     )
-    .await?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
-        format!(
-            "cannot listen for gRPC on {}: {error}; if another process (another `partnercenter serve`?) holds that port, stop it or choose another address with --listen or PARTNERCENTER_LISTEN",
-            config.listen
-        )
-    })?;
-    let addr = listener.local_addr()?;
+    .await?)
+}
 
-    let local_partners: Arc<dyn Partners> = Arc::new(LocalPartners::new(store.clone()));
-    // A statement per few checks, not per check; a quarter of the pool
-    // serves them, the rest stays free for everything else.
-    let batches_in_flight = (config.max_connections as usize).div_ceil(4);
-    let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
+/// The services of this process, local or remote: each is reached only
+/// through its trait, in-process where this process serves it, else
+/// through the generated client of the process that does (DOMAIN.md,
+/// Deployment).
+struct Wiring {
+    partners: Arc<dyn Partners>,
+    relationships: Arc<dyn Relationships>,
+    /// Where this process knows it (local, or a URL was given).
+    customers: Option<Arc<dyn Customers>>,
+    /// Served here: the local RelationshipService itself (its internal
+    /// API, the sweep and the relay).
+    local_relationships: Option<Arc<LocalRelationships>>,
+}
+
+fn wire(
+    config: &Config,
+    store: &Store,
+    authority: &Arc<TokenAuthority>,
+    settings: &RelationshipSettings,
+) -> Result<Wiring, BoxError> {
+    let served = config.services;
+    let subject = format!("{}-service", served.names().replace(',', "+"));
+    let peer = |url: &Option<String>, flag: &str| -> Result<Remote, BoxError> {
+        let url = url
+            .as_deref()
+            .ok_or_else(|| format!("no URL for a service this process does not serve: set {flag}"))?;
+        Ok(Remote::connect_lazy(url, authority.clone())?)
+    };
+    // C1, S1 and D2 on reinstatement are the relationship service's rows.
+    let consequences = if served.relationship {
+        Consequences::InProcess
+    } else {
+        let owner = RemoteInternalRelationships::new(
+            peer(&config.relationship_service_url, "--relationship-service-url")?,
+            &subject,
+        );
+        Consequences::Outbox {
+            store: store.clone(),
+            owner: Arc::new(owner),
+        }
+    };
+    let local_partners: Option<Arc<dyn Partners>> = served
+        .partner
+        .then(|| Arc::new(LocalPartners::new(store.clone(), consequences.clone())) as Arc<dyn Partners>);
+    let partners: Arc<dyn Partners> = match &local_partners {
+        Some(local) => local.clone(),
+        None => Arc::new(RemotePartners::new(peer(
+            &config.partner_service_url,
+            "--partner-service-url",
+        )?)),
+    };
+    let local_relationships = if served.relationship {
+        // A statement per few checks, not per check; a quarter of the pool
+        // serves them, the rest stays free for everything else.
+        let batches_in_flight = (config.max_connections as usize).div_ceil(4);
+        let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
+        Some(Arc::new(LocalRelationships::new(
+            store.clone(),
+            partners.clone(),
+            access,
+            settings.clone(),
+        )))
+    } else {
+        None
+    };
+    let relationships: Arc<dyn Relationships> = match &local_relationships {
+        Some(local) => local.clone(),
+        None => Arc::new(RemoteRelationships::new(peer(
+            &config.relationship_service_url,
+            "--relationship-service-url",
+        )?)),
+    };
+    let local_customers: Option<Arc<dyn Customers>> = served.customer.then(|| {
+        Arc::new(LocalCustomers::new(
+            store.clone(),
+            partners.clone(),
+            relationships.clone(),
+            consequences,
+        )) as Arc<dyn Customers>
+    });
+    let customers = match (&local_customers, &config.customer_service_url) {
+        (Some(local), _) => Some(local.clone()),
+        (None, Some(_)) => Some(Arc::new(RemoteCustomers::new(peer(
+            &config.customer_service_url,
+            "--customer-service-url",
+        )?)) as Arc<dyn Customers>),
+        (None, None) => None,
+    };
+    Ok(Wiring {
+        partners,
+        relationships,
+        customers,
+        local_relationships,
+    })
+}
+
+async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Result<RunningServer, BoxError> {
+    let secret = config.jwt_secret()?;
+    let authority = Arc::new(
+        TokenAuthority::new(&secret, &config.jwt_issuer, config.jwt_audience.as_deref())
+            .with_max_lifetime(config.jwt_max_lifetime),
+    );
+    let addr = listener.local_addr()?;
+    let served = config.services;
     let limit = config.max_message_bytes;
     let auth = interceptor(authority.clone());
-    // One budget of calls in flight for the three services together; health
+    // One budget of calls in flight for the services together; health
     // and reflection stay outside it, so probes answer during a flood.
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
@@ -158,70 +277,93 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         shutdown: stopping.subscribe(),
         ..config.relationships.clone()
     };
-    let relationships: Arc<dyn Relationships> = Arc::new(LocalRelationships::new(
-        store.clone(),
-        local_partners.clone(),
-        access.clone(),
-        relationship_settings.clone(),
-    ));
-    let customers: Arc<dyn Customers> = Arc::new(LocalCustomers::new(
-        store.clone(),
-        local_partners.clone(),
-        relationships.clone(),
-    ));
-    // W3: the framing check wraps the rest, so it sees every answer.
-    let partner_service = Framing::new(InterceptedService::new(
-        Guarded::new(
-            PartnerServiceServer::new(PartnerApi::new(local_partners))
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
-            in_flight.clone(),
-            config.rpc_timeout,
-        ),
-        auth.clone(),
-    ));
-    let customer_service = Framing::new(InterceptedService::new(
-        Guarded::new(
-            CustomerServiceServer::new(CustomerApi::new(customers.clone()))
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
-            in_flight.clone(),
-            config.rpc_timeout,
-        ),
-        auth.clone(),
-    ));
-    let relationship_service = Framing::new(InterceptedService::new(
-        Guarded::new(
-            RelationshipServiceServer::new(RelationshipApi::new(relationships, &relationship_settings))
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
-            in_flight.clone(),
-            config.rpc_timeout,
-        ),
-        auth,
-    ));
+    let wiring = wire(config, &store, &authority, &relationship_settings)?;
+    // Tonic and the limits around one generated server; W3: the framing
+    // check wraps the rest, so it sees every answer.
+    macro_rules! guarded {
+        ($server:expr) => {
+            Framing::new(InterceptedService::new(
+                Guarded::new(
+                    $server
+                        .max_decoding_message_size(limit)
+                        .max_encoding_message_size(limit),
+                    in_flight.clone(),
+                    config.rpc_timeout,
+                ),
+                auth.clone(),
+            ))
+        };
+    }
+    // Every public service this process knows is answered here: its own,
+    // and in the split deployment the others' too, passed through their
+    // generated clients, so a client (or the README's walkthrough) may use
+    // any one process as its single endpoint.
+    let partner_service = guarded!(PartnerServiceServer::new(PartnerApi::new(wiring.partners.clone())));
+    let customer_service = wiring
+        .customers
+        .clone()
+        .map(|customers| guarded!(CustomerServiceServer::new(CustomerApi::new(customers))));
+    let relationship_service = guarded!(RelationshipServiceServer::new(RelationshipApi::new(
+        wiring.relationships.clone(),
+        &relationship_settings
+    )));
+    // The internal API: only where the other services are elsewhere.
+    let internal_service = wiring
+        .local_relationships
+        .clone()
+        .filter(|_| !served.all())
+        .map(|local| {
+            guarded!(ConsequenceServiceServer::new(ConsequenceApi::new(
+                local as Arc<dyn InternalRelationships>
+            )))
+        });
 
+    let health_names: Vec<&'static str> = std::iter::once("")
+        .chain(
+            [
+                (served.partner, SERVICE_NAMES[0]),
+                (served.customer, SERVICE_NAMES[1]),
+                (served.relationship, SERVICE_NAMES[2]),
+            ]
+            .into_iter()
+            .filter_map(|(serves, name)| serves.then_some(name)),
+        )
+        .collect();
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in SERVICE_NAMES {
+    for name in &health_names {
         health
-            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = |internal: bool| {
+        let builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // So that grpcurl can print ErrorInfo and BadRequest details.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
+        if internal {
+            builder.register_encoded_file_descriptor_set(super::pb_internal::FILE_DESCRIPTOR_SET)
+        } else {
+            builder
+        }
+    };
+    let reflection_v1 = reflection(internal_service.is_some()).build_v1()?;
     // grpcurl before 1.9 speaks only v1alpha.
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        // So that grpcurl can print ErrorInfo and BadRequest details.
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let reflection_v1alpha = reflection(internal_service.is_some()).build_v1alpha()?;
 
-    let sweeper = tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval));
-    let store_health = tokio::spawn(report_store_health(store.health(STORE_PROBE_INTERVAL), health.clone()));
+    // D4, I5 and the relay of the outbox: the relationship service's rows.
+    let sweeper = served
+        .relationship
+        .then(|| tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval)));
+    let relay = wiring
+        .local_relationships
+        .clone()
+        .map(|local| tokio::spawn(relay_periodically(local)));
+    let store_health = tokio::spawn(report_store_health(
+        store.health(STORE_PROBE_INTERVAL),
+        health.clone(),
+        health_names.clone(),
+    ));
     let metrics = match config.metrics_listen {
         Some(address) => Some(
             crate::metrics::serve(address, store.clone())
@@ -237,7 +379,7 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
     let (shutdown, signal) = oneshot::channel::<()>();
     let router = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
-        .layer(GrpcTraceLayer)
+        .layer(GrpcTraceLayer::new(config.rpc_timeout))
         .layer(super::DetailedUnimplementedLayer)
         .add_service(EndOnShutdown {
             inner: health_service,
@@ -246,14 +388,16 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(partner_service)
-        .add_service(customer_service)
-        .add_service(relationship_service);
+        .add_optional_service(customer_service)
+        .add_service(relationship_service)
+        .add_optional_service(internal_service);
     let task = tokio::spawn(router.serve_with_incoming_shutdown(
         limited_incoming(listener, config.max_client_connections),
         async {
             let _ = signal.await;
         },
     ));
+    tracing::debug!(services = %served.names(), %addr, "services assembled");
     Ok(RunningServer {
         addr,
         authority,
@@ -263,7 +407,9 @@ pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServ
         stopping,
         task,
         sweeper,
+        relay,
         store_health,
+        health_names,
         metrics,
         drain_timeout: config.drain_timeout,
     })
@@ -563,16 +709,38 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
 
 const STORE_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The outbox relay (split deployment): carries out every consequence no
+/// call asked for, e.g. of a write whose process stopped right after its
+/// commit. Runs where the relationship service is served.
+async fn relay_periodically(relationships: Arc<LocalRelationships>) {
+    let mut ticks = tokio::time::interval(RELAY_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match relationships.relay_pending().await {
+            Ok(0) => {}
+            Ok(done) => tracing::info!(carried_out = done, "relay carried out pending consequences"),
+            Err(error) => tracing::warn!(%error, "relay failed; retrying at the next tick"),
+        }
+    }
+}
+
+const RELAY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// W4: NOT_SERVING (overall and per service) while the store does not
 /// answer, SERVING again once it does.
-async fn report_store_health(mut healthy: tokio::sync::watch::Receiver<bool>, health: HealthReporter) {
+async fn report_store_health(
+    mut healthy: tokio::sync::watch::Receiver<bool>,
+    health: HealthReporter,
+    names: Vec<&'static str>,
+) {
     while healthy.changed().await.is_ok() {
         let status = match *healthy.borrow_and_update() {
             true => tonic_health::ServingStatus::Serving,
             false => tonic_health::ServingStatus::NotServing,
         };
-        for name in std::iter::once("").chain(SERVICE_NAMES) {
-            health.set_service_status(name, status).await;
+        for name in &names {
+            health.set_service_status(*name, status).await;
         }
     }
 }

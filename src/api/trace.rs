@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::context::CallContext;
+
 /// The `method` label of paths that name no method this server serves.
 pub const UNKNOWN_METHOD: &str = "unknown";
 
@@ -25,7 +27,11 @@ static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     .into_iter()
     .map(str::to_owned)
     .collect();
-    for encoded in [super::pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+    for encoded in [
+        super::pb::FILE_DESCRIPTOR_SET,
+        super::pb_internal::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ] {
         let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
             continue;
         };
@@ -46,20 +52,71 @@ pub fn method_label(path: &str) -> &'static str {
     KNOWN_METHODS.get(path).map_or(UNKNOWN_METHOD, |known| known.as_str())
 }
 
+/// The layer; `server_deadline` is the server's own deadline of a call
+/// (the sooner of it and the client's bounds the call's waits downstream).
 #[derive(Clone, Copy, Default)]
-pub struct GrpcTraceLayer;
+pub struct GrpcTraceLayer {
+    server_deadline: Option<Duration>,
+}
+
+impl GrpcTraceLayer {
+    pub fn new(server_deadline: Duration) -> Self {
+        GrpcTraceLayer {
+            server_deadline: Some(server_deadline),
+        }
+    }
+}
 
 impl<S> tower::Layer<S> for GrpcTraceLayer {
     type Service = GrpcTrace<S>;
 
     fn layer(&self, inner: S) -> GrpcTrace<S> {
-        GrpcTrace { inner }
+        GrpcTrace {
+            inner,
+            server_deadline: self.server_deadline,
+        }
     }
 }
 
 #[derive(Clone)]
 pub struct GrpcTrace<S> {
     inner: S,
+    server_deadline: Option<Duration>,
+}
+
+/// The longest `x-request-id` taken from a caller; beyond it, or with other
+/// characters than these, the call's trace id stands in.
+const MAX_REQUEST_ID_HEADER: usize = 128;
+
+fn request_id_header(value: &http::HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let fits = !text.is_empty()
+        && text.len() <= MAX_REQUEST_ID_HEADER
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    fits.then(|| text.to_owned())
+}
+
+/// The call's context from its headers: the caller's trace (W3C
+/// `traceparent`) or a new one, its `x-request-id`, and its deadline.
+fn call_context(headers: &http::HeaderMap, client_deadline: Option<Duration>, server: Option<Duration>) -> CallContext {
+    let trace_id = headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::context::trace_id_of_traceparent)
+        .map_or_else(crate::context::new_trace_id, str::to_owned);
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(request_id_header)
+        .unwrap_or_else(|| trace_id.clone());
+    let budget = match (client_deadline, server) {
+        (Some(client), Some(server)) => Some(client.min(server)),
+        (one, other) => one.or(other),
+    };
+    CallContext {
+        trace_id,
+        request_id,
+        deadline: budget.map(|budget| tokio::time::Instant::now() + budget),
+    }
 }
 
 impl<S, RequestBody, ResponseBody> tower::Service<http::Request<RequestBody>> for GrpcTrace<S>
@@ -86,7 +143,13 @@ where
             .headers()
             .get("grpc-timeout")
             .and_then(|value| parse_grpc_timeout(value.as_bytes()));
-        let span = tracing::info_span!("rpc", method);
+        let context = call_context(request.headers(), deadline, self.server_deadline);
+        let span = tracing::info_span!(
+            "rpc",
+            method,
+            trace_id = %context.trace_id,
+            request_id = %context.request_id
+        );
         let mut call = CallRecord {
             span,
             method,
@@ -98,10 +161,14 @@ where
         // The clone/replace idiom: call the service that was polled ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let handler_span = call.span.clone();
         Box::pin(async move {
             // Dropped here (the client cancelled, or its deadline passed,
-            // before an answer): `call` records that when it drops.
-            let response = inner.call(request).await?;
+            // before an answer): `call` records that when it drops. Every
+            // line the call logs is inside its span, with its trace id.
+            let response = context
+                .scope(tracing::Instrument::instrument(inner.call(request), handler_span))
+                .await?;
             // Errors come "trailers-only", in the headers; successes in the
             // trailers at the end of the body.
             if let Some(code) = response.headers().get("grpc-status") {

@@ -127,6 +127,7 @@ reasons! {
     StoreFull => "STORE_FULL", false;
     StoreConflict => "STORE_CONFLICT", false;
     PeerUnavailable => "PEER_UNAVAILABLE", false;
+    ConsequencesPending => "CONSEQUENCES_PENDING", false;
     MethodNotFound => "METHOD_NOT_FOUND", false;
     EncodingNotSupported => "ENCODING_NOT_SUPPORTED", false;
     Internal => "INTERNAL", false;

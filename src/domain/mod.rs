@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod consequence;
 pub mod error;
 pub mod model;
 pub mod paging;

@@ -46,3 +46,14 @@ impl Principal {
         }
     }
 }
+
+/// Who a verified token speaks for: one of the four principals of the
+/// public services, or one of this service's own processes (the `internal`
+/// role of the split deployment, minted by the processes from the secret
+/// they share, never for a person). The public services refuse an internal
+/// caller, and the internal service refuses everyone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Principal(Principal),
+    Internal { subject: String },
+}

@@ -211,6 +211,16 @@ pub fn prefix(field: &str, value: &str, max: usize) -> Result<String> {
     Ok(value.to_lowercase())
 }
 
+/// W3: a client's value quoted in an error, cut to a readable length.
+pub fn echo_short(value: &str) -> String {
+    const MAX_ECHO_CHARS: usize = 64;
+    if value.chars().count() <= MAX_ECHO_CHARS {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(MAX_ECHO_CHARS).collect::<String>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 //! allow. No tonic or prost type appears here; the store is reached through
 //! its public API.
 
+pub mod consequences;
 pub mod customers;
 pub mod partners;
 pub mod relationships;

@@ -4,11 +4,13 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::domain::consequence::Consequence;
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
-use crate::store::{LinkFilter, PartnerFilter, Store, WriteTx, new_id};
+use crate::service::consequences::Consequences;
+use crate::store::{LinkFilter, PartnerFilter, Store, new_id};
 
 /// The PartnerService in domain types: what callers, and the other two
 /// services, ask of partners and links.
@@ -158,12 +160,15 @@ pub struct LocalPartners {
     store: Store,
     /// How this service reads partners for P4's gate.
     reader: Principal,
+    /// D2 on reinstatement, carried out by the RelationshipService.
+    consequences: Consequences,
 }
 
 impl LocalPartners {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, consequences: Consequences) -> Self {
         LocalPartners {
             store,
+            consequences,
             reader: Principal::Service {
                 subject: "partner-service".into(),
             },
@@ -182,17 +187,6 @@ fn not_visible() -> Error {
 
 fn partner_not_found(id: &str) -> Error {
     Error::not_found(Reason::PartnerNotFound, format!("partner {id} does not exist"))
-}
-
-/// D2 on reinstatement: the reseller's ACTIVE relationships through this
-/// provider transact again (its provider and link are ACTIVE once more);
-/// where it holds grants, they win. This writes the relationship service's
-/// rows from the partner service's transaction, as the embedded deployment
-/// allows; with the split deployment it moves to the relationship service,
-/// carried out as a consequence of this write (DOMAIN.md, Deployment).
-async fn d2_reinstated(tx: &mut WriteTx, reseller_id: &str, provider_id: &str) -> Result<()> {
-    let customers = tx.customers_served_via(reseller_id, provider_id).await?;
-    crate::service::relationships::supersede_for_new_transactor(tx, reseller_id, &customers).await
 }
 
 #[async_trait]
@@ -312,18 +306,26 @@ impl Partners for LocalPartners {
             }
         }
         if next == current {
+            drop(tx);
+            // A repeated reinstatement answers once its D2 is carried out.
+            self.consequences.settle(id).await?;
             return Ok(current);
         }
         let reinstated_provider = current.status != PartnerStatus::Active
             && next.status == PartnerStatus::Active
             && next.kind == PartnerKind::IndirectProvider;
         let updated = tx.update_partner(next).await?;
+        let mut consequences = Vec::new();
         if reinstated_provider {
-            for reseller_id in tx.linked_resellers(&updated.id).await? {
-                d2_reinstated(&mut tx, &reseller_id, &updated.id).await?;
+            let reseller_ids = tx.linked_resellers(&updated.id).await?;
+            if !reseller_ids.is_empty() {
+                consequences.push(Consequence::Reinstated {
+                    provider_id: updated.id.clone(),
+                    reseller_ids,
+                });
             }
         }
-        tx.commit().await?;
+        self.consequences.commit(tx, &updated.id, consequences).await?;
         tracing::info!(partner_id = %updated.id, kind = %updated.kind, status = %updated.status, "partner updated");
         Ok(updated)
     }
@@ -349,10 +351,13 @@ impl Partners for LocalPartners {
 
         let mut tx = self.store.begin_write(principal.actor()).await?;
         if let Some(id) = tx.replayed(key.as_ref()).await? {
-            return tx
+            let link = tx
                 .link(&id)
                 .await?
-                .ok_or_else(|| Error::internal("the link of a replayed request is missing"));
+                .ok_or_else(|| Error::internal("the link of a replayed request is missing"))?;
+            drop(tx);
+            self.consequences.settle(&id).await?;
+            return Ok(link);
         }
         let provider = tx
             .partner(&provider_id)
@@ -383,9 +388,13 @@ impl Partners for LocalPartners {
             update_time: now,
         };
         tx.insert_link(&link).await?;
-        d2_reinstated(&mut tx, &link.reseller_id, &link.provider_id).await?;
         tx.remember(key.as_ref(), &link.id).await?;
-        tx.commit().await?;
+        // D2: the reseller's relationships through the provider transact again.
+        let reinstated = Consequence::Reinstated {
+            provider_id: link.provider_id.clone(),
+            reseller_ids: vec![link.reseller_id.clone()],
+        };
+        self.consequences.commit(tx, &link.id, vec![reinstated]).await?;
         tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, "reseller linked");
         Ok(link)
     }

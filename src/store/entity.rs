@@ -247,3 +247,25 @@ pub mod request_record {
 
     no_relations!();
 }
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    /// A consequence of a write, to be carried out once by the service that
+    /// owns its rows (the split deployment).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub origin_id: String,
+        pub actor: String,
+        pub trace_id: String,
+        /// `domain::consequence::Consequence` as JSON.
+        pub consequence: String,
+        pub create_time: i64,
+        pub applied_time: Option<i64>,
+    }
+
+    no_relations!();
+}

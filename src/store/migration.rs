@@ -36,7 +36,7 @@ pub async fn up(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema)]
+        vec![Box::new(InitialSchema), Box::new(Outbox)]
     }
 }
 
@@ -368,5 +368,57 @@ impl MigrationTrait for InitialSchema {
             manager.drop_table(Table::drop().table(name).if_exists().take()).await?;
         }
         Ok(())
+    }
+}
+
+/// The outbox of the split deployment (DOMAIN.md, Deployment): a write
+/// whose consequences belong to another service commits them here, and the
+/// owning service carries each out once, recording `applied_time` in the
+/// same transaction. Shared by the three services, like the events, their
+/// counter and the request records.
+struct Outbox;
+
+impl MigrationName for Outbox {
+    fn name(&self) -> &str {
+        "m0002_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Outbox {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                table("outbox")
+                    .col(id())
+                    // The resource the causing write made or changed: a
+                    // replay of that write waits for its consequences.
+                    .col(text("origin_id"))
+                    // Who made the causing write: its consequences' events
+                    // name the same actor.
+                    .col(text("actor"))
+                    .col(text("trace_id"))
+                    .col(text("consequence"))
+                    .col(big_integer("create_time"))
+                    .col(big_integer_null("applied_time"))
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(index("outbox", "outbox_origin", &["origin_id"]))
+            .await?;
+        manager
+            .create_index(index("outbox", "outbox_pending", &["applied_time", "id"]))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("outbox").if_exists().take())
+            .await
     }
 }

@@ -65,6 +65,12 @@ pub struct WriteTx {
     now: Micros,
     actor: String,
     pending: Vec<(&'static str, EventResource)>,
+    /// E2 in the split deployment: partners that the outboxed consequences
+    /// of this write will let VIEW a customer, as (customer, partner).
+    pub(super) expected_viewers: Vec<(String, String)>,
+    /// A change with no event of its own (an outbox record carried out
+    /// with nothing left to change): commit it all the same.
+    pub(super) commit_without_events: bool,
     store: Store,
 }
 
@@ -82,6 +88,8 @@ impl Store {
             now: self.clock.now(),
             actor,
             pending: Vec::new(),
+            expected_viewers: Vec::new(),
+            commit_without_events: false,
             store: self.clone(),
         })
     }
@@ -94,6 +102,11 @@ impl WriteTx {
 
     pub fn now(&self) -> Micros {
         self.now
+    }
+
+    /// Who makes this write, as its events name them.
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     /// Records the new state of something this transaction changed.
@@ -142,9 +155,15 @@ impl WriteTx {
             now,
             actor,
             pending,
+            expected_viewers,
+            commit_without_events,
             store,
         } = self;
         if pending.is_empty() {
+            if commit_without_events {
+                txn.commit().await?;
+                return Ok(0);
+            }
             // Nothing changed (e.g. a replayed request): release the lock.
             txn.rollback().await?;
             return Ok(0);
@@ -169,6 +188,12 @@ impl WriteTx {
         let mut parties_of: HashMap<String, Parties> = HashMap::new();
         for chunk in customers.chunks(VIEWER_CHUNK) {
             parties(&txn, chunk, now, &mut parties_of).await?;
+        }
+        for (customer_id, partner_id) in expected_viewers {
+            let parties = parties_of.entry(customer_id).or_default();
+            if !parties.viewers.contains(&partner_id) {
+                parties.viewers.push(partner_id);
+            }
         }
         let mut seq = last;
         let mut rows = Vec::with_capacity(pending.len());

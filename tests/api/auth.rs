@@ -79,7 +79,7 @@ async fn every_rpc_needs_a_valid_token() {
     for header in [None, Some("Bearer nope")] {
         let value: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> = header.map(|h| h.parse().unwrap());
         let mut customers = partnercenter::pb::customer_service_client::CustomerServiceClient::with_interceptor(
-            server.channel.clone(),
+            server.customer_channel.clone(),
             move |mut request: tonic::Request<()>| {
                 if let Some(v) = &value {
                     request.metadata_mut().insert("authorization", v.clone());
@@ -96,12 +96,13 @@ async fn every_rpc_needs_a_valid_token() {
 #[tokio::test]
 async fn health_answers_without_a_token() {
     let server = TestServer::start().await;
-    let mut health = HealthClient::new(server.channel.clone());
     for service in [
         "",
         "partnercenter.v1.PartnerService",
         "partnercenter.v1.CustomerService",
+        "partnercenter.v1.RelationshipService",
     ] {
+        let mut health = HealthClient::new(server.channel_for(service));
         let reply = health
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.into(),
@@ -413,8 +414,14 @@ async fn auth_token_matrix_refuses_every_bad_token() {
             "TOKEN_INVALID",
         ),
         (
-            "internal role",
-            Some(ours(with(good_claims(), "role", "internal".into()))),
+            // An internal token is for this service's processes; one with a
+            // tenant claim was minted for something else.
+            "internal role with a tenant claim",
+            Some(ours(with(
+                with(good_claims(), "role", "internal".into()),
+                "partner_id",
+                partner_id.clone().into(),
+            ))),
             "TOKEN_INVALID",
         ),
     ];

@@ -63,6 +63,9 @@ async fn grpcurl_lists_services_and_creates_and_reads_a_customer() {
     let grpcurl = grpcurl();
     let server = TestServer::start_with(std::sync::Arc::new(partnercenter::domain::clock::SystemClock), None).await;
     let addr = server.server.addr().to_string();
+    // Each service where it is served (one address when embedded).
+    let partner_addr = server.addr_of("partnercenter.v1.PartnerService").to_string();
+    let customer_addr = server.addr_of("partnercenter.v1.CustomerService").to_string();
 
     let listed = run(&grpcurl, &["-plaintext", &addr, "list"]);
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
@@ -84,7 +87,11 @@ async fn grpcurl_lists_services_and_creates_and_reads_a_customer() {
     // Without a token: UNAUTHENTICATED, with its ErrorInfo reason readable.
     let refused = run(
         &grpcurl,
-        &["-plaintext", &addr, "partnercenter.v1.PartnerService/ListPartners"],
+        &[
+            "-plaintext",
+            &partner_addr,
+            "partnercenter.v1.PartnerService/ListPartners",
+        ],
     );
     assert!(!refused.status.success());
     let refused_text = String::from_utf8_lossy(&refused.stderr);
@@ -102,7 +109,7 @@ async fn grpcurl_lists_services_and_creates_and_reads_a_customer() {
             &operator,
             "-d",
             r#"{"partner": {"mpn_id": "7654321", "display_name": "Contoso Reseller", "kind": "DIRECT_RESELLER"}}"#,
-            &addr,
+            &partner_addr,
             "partnercenter.v1.PartnerService/CreatePartner",
         ],
     ));
@@ -122,7 +129,7 @@ async fn grpcurl_lists_services_and_creates_and_reads_a_customer() {
             &as_partner,
             "-d",
             body,
-            &addr,
+            &customer_addr,
             "partnercenter.v1.CustomerService/CreateCustomer",
         ],
     ));
@@ -137,7 +144,7 @@ async fn grpcurl_lists_services_and_creates_and_reads_a_customer() {
             &as_partner,
             "-d",
             &format!(r#"{{"id": "{customer_id}"}}"#),
-            &addr,
+            &customer_addr,
             "partnercenter.v1.CustomerService/GetCustomer",
         ],
     ));
@@ -148,7 +155,7 @@ async fn grpcurl_lists_services_and_creates_and_reads_a_customer() {
             "-plaintext",
             "-H",
             &as_partner,
-            &addr,
+            &customer_addr,
             "partnercenter.v1.CustomerService/ListCustomers",
         ],
     ));

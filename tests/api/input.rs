@@ -131,7 +131,8 @@ async fn call_raw_as(
     method: &Method,
     payload: Vec<u8>,
 ) -> Result<(), Status> {
-    let channel = tonic::service::interceptor::InterceptedService::new(server.channel.clone(), server.bearer(caller));
+    let channel =
+        tonic::service::interceptor::InterceptedService::new(server.channel_for(&method.path), server.bearer(caller));
     let mut grpc = tonic::client::Grpc::new(channel)
         .max_encoding_message_size(usize::MAX)
         .max_decoding_message_size(usize::MAX);
@@ -207,7 +208,11 @@ async fn call_framed(
     let request = request
         .body(tonic::body::Body::new(axum::body::Body::from(body)))
         .expect("request");
-    let response = server.channel.clone().oneshot(request).await.expect("transport");
+    let response = server
+        .channel_for(&method.path)
+        .oneshot(request)
+        .await
+        .expect("transport");
     // A trailers-only answer.
     if let Some(status) = Status::from_header_map(response.headers()) {
         return if status.code() == Code::Ok { Ok(()) } else { Err(status) };

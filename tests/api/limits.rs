@@ -25,8 +25,9 @@ fn new_partner() -> pb::CreatePartnerRequest {
     }
 }
 
+/// A new connection to the process serving the PartnerService.
 async fn channel(server: &TestServer) -> Channel {
-    Channel::from_shared(format!("http://{}", server.server.addr()))
+    Channel::from_shared(format!("http://{}", server.addr_of("partnercenter.v1.PartnerService")))
         .unwrap()
         .connect()
         .await
@@ -132,10 +133,13 @@ async fn limits_connections_beyond_the_maximum_wait() {
     })
     .await;
     // The harness's channel is the first connection.
-    assert_eq!(health_status(&server.channel, "").await, ServingStatus::Serving as i32);
+    assert_eq!(
+        health_status(&server.channel_for("partnercenter.v1.PartnerService"), "").await,
+        ServingStatus::Serving as i32
+    );
     let second = channel(&server).await;
     assert_eq!(health_status(&second, "").await, ServingStatus::Serving as i32);
-    let third = Channel::from_shared(format!("http://{}", server.server.addr()))
+    let third = Channel::from_shared(format!("http://{}", server.addr_of("partnercenter.v1.PartnerService")))
         .unwrap()
         .connect_lazy();
     let waiting = tokio::spawn(async move { health_status(&third, "").await });
@@ -198,7 +202,10 @@ async fn limits_streams_per_connection_are_capped() {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!third.is_finished(), "a third stream on the connection waits");
-    assert_eq!(health_status(&server.channel, "").await, ServingStatus::Serving as i32);
+    assert_eq!(
+        health_status(&server.channel_for("partnercenter.v1.PartnerService"), "").await,
+        ServingStatus::Serving as i32
+    );
     drop(held);
     for write in writes {
         write.await.unwrap().expect("written once the order is free");

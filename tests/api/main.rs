@@ -22,6 +22,7 @@ mod readme;
 mod refusals;
 mod relationships;
 mod replicas;
+mod split;
 mod subscriptions;
 mod support;
 mod watch;

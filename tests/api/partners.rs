@@ -778,8 +778,11 @@ async fn list_partners_pages_by_id_with_filters_bound_to_the_token() {
 /// over the same server and store.
 fn local_and_remote(server: &TestServer) -> (LocalPartners, RemotePartners) {
     (
-        LocalPartners::new(server.server.store().clone()),
-        RemotePartners::new(remote(server)),
+        LocalPartners::new(
+            server.server.store().clone(),
+            partnercenter::service::consequences::Consequences::InProcess,
+        ),
+        RemotePartners::new(partner_remote(server)),
     )
 }
 

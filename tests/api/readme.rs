@@ -51,17 +51,23 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
+        Server::start_with(dir, "127.0.0.1:0", &[])
+    }
+
+    /// `serve` listening on `listen`, with more flags.
+    fn start_with(dir: &Path, listen: &str, flags: &[String]) -> Server {
         let mut command = Command::new(BINARY);
         command
             .args([
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--metrics-listen",
                 "off",
                 "--log-format",
                 "json",
             ])
+            .args(flags)
             .current_dir(dir)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -192,7 +198,30 @@ fn readme_grpcurl_examples_and_walkthrough_run_as_written_twice() {
     let walkthrough = section_script(&readme, "Walkthrough");
     let path = tools_path();
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path());
+    // Split: the three processes over the README's default store, and the
+    // scripts, unchanged, against one of them, which passes the other
+    // services' calls on.
+    let (server, _peers) = if crate::support::split_topology() {
+        let ports: Vec<u16> = (0..3).map(|_| crate::replicas::free_port()).collect();
+        let urls = [
+            "--partner-service-url".to_owned(),
+            format!("http://127.0.0.1:{}", ports[0]),
+            "--customer-service-url".to_owned(),
+            format!("http://127.0.0.1:{}", ports[1]),
+            "--relationship-service-url".to_owned(),
+            format!("http://127.0.0.1:{}", ports[2]),
+        ];
+        let start = |port: u16, services: &str| {
+            let mut flags = vec!["--services".to_owned(), services.to_owned()];
+            flags.extend(urls.iter().cloned());
+            Server::start_with(dir.path(), &format!("127.0.0.1:{port}"), &flags)
+        };
+        let partner = start(ports[0], "partner");
+        let customer = start(ports[1], "customer");
+        (start(ports[2], "relationship"), vec![partner, customer])
+    } else {
+        (Server::start(dir.path()), Vec::new())
+    };
 
     // The second round runs against the state the first left behind.
     for round in 1..=2 {

@@ -30,7 +30,7 @@ impl Drop for Replica {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -39,9 +39,14 @@ fn free_port() -> u16 {
 }
 
 pub(crate) async fn start_replica(database_url: &str) -> Replica {
-    let port = free_port();
+    start_process(database_url, free_port(), &[]).await
+}
+
+/// A `serve` child process on `port`, with more flags (e.g. `--services`).
+pub(crate) async fn start_process(database_url: &str, port: u16, flags: &[&str]) -> Replica {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(flags)
         .env("PARTNERCENTER_DATABASE_URL", database_url)
         .env("PARTNERCENTER_JWT_SECRET", SECRET)
         .env("PARTNERCENTER_METRICS_LISTEN", "off")
@@ -70,7 +75,7 @@ pub(crate) async fn start_replica(database_url: &str) -> Replica {
     panic!("replica on port {port} did not become healthy");
 }
 
-fn bearer(principal: &Principal) -> Bearer {
+pub(crate) fn bearer(principal: &Principal) -> Bearer {
     let token = TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None)
         .mint(principal, 3600)
         .unwrap();

@@ -76,12 +76,75 @@ pub type Partners = PartnerServiceClient<Authed>;
 pub type Customers = CustomerServiceClient<Authed>;
 pub type Relationships = RelationshipServiceClient<Authed>;
 
+/// Whether the suite runs against the split topology
+/// (`PARTNERCENTER_TEST_TOPOLOGY=split`): three servers, one per service,
+/// over one store, reaching each other through the generated clients. The
+/// same tests, so every rule, reply, error and event is proven the same in
+/// both modes.
+pub fn split_topology() -> bool {
+    std::env::var("PARTNERCENTER_TEST_TOPOLOGY").is_ok_and(|topology| topology == "split")
+}
+
 pub struct TestServer {
+    /// Embedded: the server. Split: the process of the RelationshipService
+    /// (events, access checks, the internal API).
     pub server: RunningServer,
+    /// Split: the processes of the PartnerService and the CustomerService.
+    pub peers: Vec<RunningServer>,
+    /// To `server`.
     pub channel: Channel,
+    /// To the process serving each service (all `channel` when embedded).
+    pub partner_channel: Channel,
+    pub customer_channel: Channel,
     /// Holds the SQLite file until the server is dropped.
     _dir: TempDir,
     pub database_url: String,
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects")
+}
+
+/// The three processes of the split topology over one store, each on a
+/// listener bound first so that each knows where the others are.
+pub async fn spawn_split(config: &Config, clock: Arc<dyn Clock>) -> (RunningServer, RunningServer, RunningServer) {
+    use partnercenter::config::Services;
+    let mut listeners = Vec::new();
+    for _ in 0..3 {
+        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds"));
+    }
+    let urls: Vec<String> = listeners
+        .iter()
+        .map(|listener| format!("http://{}", listener.local_addr().expect("address")))
+        .collect();
+    let one = |partner, customer, relationship| {
+        let mut process = config.clone();
+        process.services = Services {
+            partner,
+            customer,
+            relationship,
+        };
+        process.partner_service_url = (!partner).then(|| urls[0].clone());
+        process.customer_service_url = (!customer).then(|| urls[1].clone());
+        process.relationship_service_url = (!relationship).then(|| urls[2].clone());
+        process
+    };
+    let mut listeners = listeners.into_iter();
+    let mut next = || listeners.next().expect("three listeners");
+    let partner = server::spawn_on(next(), &one(true, false, false), clock.clone())
+        .await
+        .expect("the partner process starts");
+    let customer = server::spawn_on(next(), &one(false, true, false), clock.clone())
+        .await
+        .expect("the customer process starts");
+    let relationship = server::spawn_on(next(), &one(false, false, true), clock)
+        .await
+        .expect("the relationship process starts");
+    (partner, customer, relationship)
 }
 
 static MPN: AtomicU64 = AtomicU64::new(1_000_000);
@@ -151,18 +214,58 @@ impl TestServer {
             ..Config::default()
         };
         adjust(&mut config);
+        if split_topology() {
+            let (partner, customer, relationship) = spawn_split(&config, clock).await;
+            let partner_channel = connect(partner.addr()).await;
+            let customer_channel = connect(customer.addr()).await;
+            let channel = connect(relationship.addr()).await;
+            return TestServer {
+                server: relationship,
+                peers: vec![partner, customer],
+                channel,
+                partner_channel,
+                customer_channel,
+                _dir: dir,
+                database_url,
+            };
+        }
         let server = server::spawn(&config, clock).await.expect("server starts");
-        let channel = Channel::from_shared(format!("http://{}", server.addr()))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connects");
+        let channel = connect(server.addr()).await;
         TestServer {
             server,
+            peers: Vec::new(),
+            partner_channel: channel.clone(),
+            customer_channel: channel.clone(),
             channel,
             _dir: dir,
             database_url,
         }
+    }
+
+    /// The channel to the process that serves `name`: a method path
+    /// (`/partnercenter.v1.PartnerService/GetPartner`) or a service name.
+    pub fn channel_for(&self, name: &str) -> Channel {
+        let name = name.trim_start_matches('/');
+        if name.starts_with("partnercenter.v1.PartnerService") {
+            self.partner_channel.clone()
+        } else if name.starts_with("partnercenter.v1.CustomerService") {
+            self.customer_channel.clone()
+        } else {
+            self.channel.clone()
+        }
+    }
+
+    /// The address of the process that serves `name` (as `channel_for`).
+    pub fn addr_of(&self, name: &str) -> std::net::SocketAddr {
+        let name = name.trim_start_matches('/');
+        let process = if name.starts_with("partnercenter.v1.PartnerService") {
+            self.peers.first()
+        } else if name.starts_with("partnercenter.v1.CustomerService") {
+            self.peers.get(1)
+        } else {
+            None
+        };
+        process.unwrap_or(&self.server).addr()
     }
 
     pub fn token(&self, principal: &Principal) -> String {
@@ -175,11 +278,11 @@ impl TestServer {
     }
 
     pub fn partners(&self, principal: &Principal) -> Partners {
-        PartnerServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+        PartnerServiceClient::with_interceptor(self.partner_channel.clone(), self.bearer(principal))
     }
 
     pub fn customers(&self, principal: &Principal) -> Customers {
-        CustomerServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+        CustomerServiceClient::with_interceptor(self.customer_channel.clone(), self.bearer(principal))
     }
 
     pub fn relationships(&self, principal: &Principal) -> Relationships {
@@ -189,7 +292,7 @@ impl TestServer {
     /// Clients that send the given raw authorization header (or none).
     pub fn partners_with_header(&self, header: Option<&str>) -> Partners {
         let value = header.map(|h| h.parse().expect("ascii"));
-        PartnerServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+        PartnerServiceClient::with_interceptor(self.partner_channel.clone(), Bearer(value))
     }
 
     /// Creates an ACTIVE partner of the given kind, as the operator.
@@ -519,7 +622,10 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
     let store = server.server.store().clone();
     partnercenter::service::relationships::LocalRelationships::new(
         store.clone(),
-        Arc::new(partnercenter::service::partners::LocalPartners::new(store.clone())),
+        Arc::new(partnercenter::service::partners::LocalPartners::new(
+            store.clone(),
+            partnercenter::service::consequences::Consequences::InProcess,
+        )),
         Arc::new(store),
         Default::default(),
     )
@@ -550,14 +656,26 @@ pub fn assert_same_refusal(
 /// as another process of the split deployment reaches them: tokens minted
 /// from the server's secret and issuer.
 pub fn remote(server: &TestServer) -> partnercenter::api::remote::Remote {
+    remote_at(server.server.addr())
+}
+
+/// The process serving the PartnerService, or the CustomerService.
+pub fn partner_remote(server: &TestServer) -> partnercenter::api::remote::Remote {
+    remote_at(server.peers.first().unwrap_or(&server.server).addr())
+}
+
+pub fn customer_remote(server: &TestServer) -> partnercenter::api::remote::Remote {
+    remote_at(server.peers.get(1).unwrap_or(&server.server).addr())
+}
+
+fn remote_at(addr: std::net::SocketAddr) -> partnercenter::api::remote::Remote {
     let defaults = Config::default();
     let authority = partnercenter::auth::TokenAuthority::new(
         SECRET.as_bytes(),
         &defaults.jwt_issuer,
         defaults.jwt_audience.as_deref(),
     );
-    partnercenter::api::remote::Remote::connect_lazy(&format!("http://{}", server.server.addr()), Arc::new(authority))
-        .expect("a remote")
+    partnercenter::api::remote::Remote::connect_lazy(&format!("http://{addr}"), Arc::new(authority)).expect("a remote")
 }
 
 /// The CustomerService use cases of this process over the server's store,
@@ -566,15 +684,19 @@ pub fn local_customers(server: &TestServer) -> partnercenter::service::customers
     let store = server.server.store().clone();
     partnercenter::service::customers::LocalCustomers::new(
         store.clone(),
-        Arc::new(partnercenter::service::partners::LocalPartners::new(store.clone())),
+        Arc::new(partnercenter::service::partners::LocalPartners::new(
+            store.clone(),
+            partnercenter::service::consequences::Consequences::InProcess,
+        )),
         Arc::new(local_relationships(server)),
+        partnercenter::service::consequences::Consequences::InProcess,
     )
 }
 
 /// The server's CustomerService through the generated client, behind the
 /// same trait, with tokens minted from the server's secret.
 pub fn remote_customers(server: &TestServer) -> partnercenter::api::remote::RemoteCustomers {
-    partnercenter::api::remote::RemoteCustomers::new(remote(server))
+    partnercenter::api::remote::RemoteCustomers::new(customer_remote(server))
 }
 
 /// A well-formed CreatePartner request: a refusal of it is about the

@@ -50,8 +50,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::CreateRelationshipRequestRequest>,
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = convert::create_relationship_request(request.into_inner(), self.invitation_default_days)?;
+        let principal = caller?;
         let invitation = self.service.create_relationship_request(&principal, command).await?;
         Ok(Response::new(self.invitation(&invitation)))
     }
@@ -60,8 +61,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::GetRelationshipRequestRequest>,
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let id = crate::domain::validate::id("id", &request.get_ref().id)?;
+        let principal = caller?;
         let invitation = self.service.get_relationship_request(&principal, &id).await?;
         Ok(Response::new(self.invitation(&invitation)))
     }
@@ -70,8 +72,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::ListRelationshipRequestsRequest>,
     ) -> Result<Response<pb::ListRelationshipRequestsResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = request.into_inner().try_into()?;
+        let principal = caller?;
         let page = self.service.list_relationship_requests(&principal, command).await?;
         Ok(Response::new(pb::ListRelationshipRequestsResponse {
             relationship_requests: page.items.iter().map(|r| self.invitation(r)).collect(),
@@ -83,8 +86,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::RevokeRelationshipRequestRequest>,
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let id = crate::domain::validate::id("id", &request.get_ref().id)?;
+        let principal = caller?;
         let invitation = self.service.revoke_relationship_request(&principal, &id).await?;
         Ok(Response::new(self.invitation(&invitation)))
     }
@@ -93,8 +97,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::AcceptRelationshipRequestRequest>,
     ) -> Result<Response<pb::AcceptRelationshipRequestResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let code = convert::acceptance_code(request.get_ref())?;
+        let principal = caller?;
         let accepted = self.service.accept_relationship_request(&principal, code).await?;
         Ok(Response::new(convert::accepted(&accepted)))
     }
@@ -103,8 +108,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::ListCustomerRelationshipsRequest>,
     ) -> Result<Response<pb::ListCustomerRelationshipsResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = request.into_inner().try_into()?;
+        let principal = caller?;
         let page = self.service.list_customer_relationships(&principal, command).await?;
         Ok(Response::new((&page).into()))
     }
@@ -113,8 +119,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::EndResellerRelationshipRequest>,
     ) -> Result<Response<pb::Relationship>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = request.into_inner().try_into()?;
+        let principal = caller?;
         let ended = self.service.end_reseller_relationship(&principal, command).await?;
         Ok(Response::new((&ended).into()))
     }
@@ -123,8 +130,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::GrantDelegatedAdminRequest>,
     ) -> Result<Response<pb::GrantDelegatedAdminResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = request.into_inner().try_into()?;
+        let principal = caller?;
         let granted = self.service.grant_delegated_admin(&principal, command).await?;
         Ok(Response::new((&granted).into()))
     }
@@ -133,8 +141,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::RevokeDelegatedAdminRequest>,
     ) -> Result<Response<pb::DelegatedAdminGrant>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let grant_id = crate::domain::validate::id("grant_id", &request.get_ref().grant_id)?;
+        let principal = caller?;
         let revoked = self.service.revoke_delegated_admin(&principal, &grant_id).await?;
         Ok(Response::new((&revoked).into()))
     }
@@ -165,8 +174,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = request.into_inner().try_into()?;
+        let principal = caller?;
         let page = self.service.list_events(&principal, command).await?;
         Ok(Response::new(pb::ListEventsResponse {
             events: page.items.iter().map(super::convert::event).collect(),
@@ -178,8 +188,9 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let principal = principal(&request)?;
+        let caller = principal(&request);
         let command = request.into_inner().try_into()?;
+        let principal = caller?;
         let events = self.service.watch_events(&principal, command).await?;
         Ok(Response::new(Box::pin(events.map(|item| {
             item.map(|event| super::convert::event(&event)).map_err(Status::from)

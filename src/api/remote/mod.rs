@@ -7,10 +7,12 @@
 //! `From<Status> for Error`.
 
 mod customers;
+mod internal;
 mod partners;
 mod relationships;
 
 pub use customers::RemoteCustomers;
+pub use internal::RemoteInternalRelationships;
 pub use partners::RemotePartners;
 pub use relationships::RemoteRelationships;
 
@@ -21,6 +23,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::auth::TokenAuthority;
+use crate::context::CallContext;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
 
@@ -55,10 +58,35 @@ impl Remote {
     /// `message` as a request made by `principal`.
     pub fn request<T>(&self, principal: &Principal, message: T) -> Result<Request<T>> {
         let token = self.authority.mint(principal, CALL_TOKEN_SECONDS)?;
-        let value = MetadataValue::try_from(format!("Bearer {token}"))
-            .map_err(|error| Error::internal(format!("a minted token is not a header value: {error}")))?;
-        let mut request = Request::new(message);
-        request.metadata_mut().insert("authorization", value);
-        Ok(request)
+        bearer(Request::new(message), &token)
     }
+
+    /// `message` as a request of this service's own process `subject`
+    /// (role `internal`).
+    pub fn internal_request<T>(&self, subject: &str, message: T) -> Result<Request<T>> {
+        let token = self.authority.mint_internal(subject, CALL_TOKEN_SECONDS)?;
+        bearer(Request::new(message), &token)
+    }
+}
+
+/// The token, and what the call being served passes on to the next hop:
+/// its trace (`traceparent`), its request id (`x-request-id`) and what is
+/// left of its deadline (`grpc-timeout`).
+fn bearer<T>(mut request: Request<T>, token: &str) -> Result<Request<T>> {
+    let header = |text: String| {
+        MetadataValue::try_from(text).map_err(|error| Error::internal(format!("not a header value: {error}")))
+    };
+    request
+        .metadata_mut()
+        .insert("authorization", header(format!("Bearer {token}"))?);
+    if let Some(call) = CallContext::current() {
+        request
+            .metadata_mut()
+            .insert("traceparent", header(crate::context::traceparent(&call.trace_id))?);
+        request.metadata_mut().insert("x-request-id", header(call.request_id)?);
+    }
+    if let Some(left) = CallContext::remaining() {
+        request.set_timeout(left);
+    }
+    Ok(request)
 }

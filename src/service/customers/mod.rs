@@ -19,6 +19,7 @@ use crate::domain::model::{
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::consequences::Consequences;
 use crate::service::partners::{self, Partners};
 use crate::service::relationships::Relationships;
 use crate::store::Store;
@@ -153,14 +154,22 @@ pub struct LocalCustomers {
     relationships: Arc<dyn Relationships>,
     /// How this service reads partners and asks for decisions.
     reader: Principal,
+    /// C1's and S1's rows, written by the RelationshipService.
+    consequences: Consequences,
 }
 
 impl LocalCustomers {
-    pub fn new(store: Store, partners: Arc<dyn Partners>, relationships: Arc<dyn Relationships>) -> Self {
+    pub fn new(
+        store: Store,
+        partners: Arc<dyn Partners>,
+        relationships: Arc<dyn Relationships>,
+        consequences: Consequences,
+    ) -> Self {
         LocalCustomers {
             store,
             partners,
             relationships,
+            consequences,
             reader: Principal::Service {
                 subject: "customer-service".into(),
             },

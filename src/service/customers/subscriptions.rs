@@ -6,30 +6,13 @@ use super::{
     query, require_sell, subscription_not_found, tenant_mismatch,
 };
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
-use crate::domain::model::{Channel, PartnerKind, RelationshipKind, Subscription, SubscriptionStatus, etag};
+use crate::domain::consequence::Consequence;
+use crate::domain::model::{Channel, PartnerKind, Subscription, SubscriptionStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
 use crate::service::request_key;
 use crate::store::{SubscriptionFilter, WriteTx, new_id};
-
-/// S1: the ADVISOR relationship an ADVISOR subscription gives its partner
-/// (`rules::advisor_relationship`), unless it has an ACTIVE one already.
-/// The one place that relationship is written. A cross-service write: the
-/// row belongs to the RelationshipService, and the write moves to it with
-/// the split deployment.
-async fn grant_advisor_view(tx: &mut WriteTx, subscription: &Subscription) -> Result<()> {
-    let Some(advisor) = rules::advisor_relationship(subscription, tx.now(), new_id) else {
-        return Ok(());
-    };
-    let existing = tx
-        .active_relationships(&advisor.customer_id, &advisor.partner_id, RelationshipKind::Advisor)
-        .await?;
-    if existing.is_empty() {
-        tx.insert_relationship(&advisor).await?;
-    }
-    Ok(())
-}
 
 /// S1 inside the write (W1): an operator's CSP partner of record must be
 /// transacting (and its provider linked); an ADVISOR one must exist.
@@ -136,7 +119,10 @@ impl LocalCustomers {
             rules::check_subscription_seller(&caller, channel)?;
         }
         if let Some(id) = tx.replayed(key.as_ref()).await? {
-            return tx.subscription(&id).await?.ok_or_else(|| subscription_not_found(&id));
+            let subscription = tx.subscription(&id).await?.ok_or_else(|| subscription_not_found(&id))?;
+            drop(tx);
+            self.consequences.settle(&id).await?;
+            return Ok(subscription);
         }
         let customer_id = command.customer_id;
         // A partner that may not read the customer is refused before
@@ -171,9 +157,14 @@ impl LocalCustomers {
             update_time: now,
         };
         tx.insert_subscription(&subscription).await?;
-        grant_advisor_view(&mut tx, &subscription).await?;
         tx.remember(key.as_ref(), &subscription.id).await?;
-        tx.commit().await?;
+        // S1: the ADVISOR relationship is the RelationshipService's row.
+        let advisor = (subscription.channel == Channel::Advisor).then(|| Consequence::AdvisorRelationship {
+            subscription: subscription.clone(),
+        });
+        self.consequences
+            .commit(tx, &subscription.id, advisor.into_iter().collect())
+            .await?;
         tracing::info!(subscription_id = %subscription.id, channel = %subscription.channel, "subscription created");
         Ok(subscription)
     }

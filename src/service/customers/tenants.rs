@@ -5,33 +5,13 @@ use super::{
     query, require_sell, tenant_mismatch,
 };
 use crate::domain::access::Action;
-use crate::domain::model::{BillingContact, Customer, Partner, etag};
+use crate::domain::consequence::Consequence;
+use crate::domain::model::{BillingContact, Customer, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
 use crate::service::request_key;
-use crate::store::{CustomerFilter, WriteTx, new_id};
-
-/// C1: the relationships and DAP a partner gets for the tenant it created
-/// (the rows themselves are decided by `rules::creator_rights`). The one
-/// place they are written. A cross-service write: these rows belong to the
-/// RelationshipService, and the write moves to it with the split
-/// deployment.
-async fn grant_creator_rights(
-    tx: &mut WriteTx,
-    customer_id: &str,
-    creator: &Partner,
-    reseller_id: Option<&str>,
-) -> Result<()> {
-    let (relationships, grants) = rules::creator_rights(customer_id, &creator.id, reseller_id, tx.now(), new_id);
-    for relationship in &relationships {
-        tx.insert_relationship(relationship).await?;
-    }
-    for grant in &grants {
-        tx.insert_grant(grant, None).await?;
-    }
-    Ok(())
-}
+use crate::store::{CustomerFilter, new_id};
 
 impl LocalCustomers {
     /// C1, C2, C3.
@@ -70,7 +50,10 @@ impl LocalCustomers {
             None => None,
         };
         if let Some(id) = tx.replayed(key.as_ref()).await? {
-            return tx.customer(&id).await?.ok_or_else(|| customer_not_found(&id));
+            let customer = tx.customer(&id).await?.ok_or_else(|| customer_not_found(&id))?;
+            drop(tx);
+            self.consequences.settle(&id).await?;
+            return Ok(customer);
         }
         if let (Some(caller), Some(reseller_id)) = (&creator, &reseller_id) {
             let reseller = tx.partner(reseller_id).await?;
@@ -102,11 +85,16 @@ impl LocalCustomers {
             update_time: now,
         };
         tx.insert_customer(&customer).await?;
-        if let Some(creator) = &creator {
-            grant_creator_rights(&mut tx, &customer.id, creator, reseller_id.as_deref()).await?;
-        }
         tx.remember(key.as_ref(), &customer.id).await?;
-        tx.commit().await?;
+        // C1: the creator's rights are the RelationshipService's rows.
+        let rights = creator.as_ref().map(|creator| Consequence::CreatorRights {
+            customer_id: customer.id.clone(),
+            creator_id: creator.id.clone(),
+            reseller_id: reseller_id.clone(),
+        });
+        self.consequences
+            .commit(tx, &customer.id, rights.into_iter().collect())
+            .await?;
         tracing::info!(customer_id = %customer.id, creator = creator.as_ref().map_or("operator", |p| p.id.as_str()), "customer created");
         Ok(customer)
     }

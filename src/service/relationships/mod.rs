@@ -5,6 +5,7 @@
 
 mod acceptance;
 mod access;
+mod consequences;
 mod customer_relationships;
 mod delegated_admin;
 mod events;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tokio_stream::Stream;
 
+pub use consequences::{InternalRelationships, carry_out};
 pub use delegated_admin::{supersede_for_new_transactor, supersede_for_transacting};
 
 use crate::domain::access::{AccessQuery, Action, Decision};

@@ -1,0 +1,97 @@
+//! How a write of the CustomerService or the PartnerService has its
+//! consequences carried out by the RelationshipService, which owns their
+//! rows (DOMAIN.md, Deployment; the consequences themselves are
+//! `relationships::consequences`). Embedded, in the write's own
+//! transaction. Split, the write commits with outbox records, and its reply
+//! waits, up to the call's deadline, until the relationship process has
+//! carried them out: so A3 holds for every acknowledged write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::CallContext;
+use crate::domain::consequence::Consequence;
+use crate::domain::{Error, ErrorCode, Reason, Result};
+use crate::service::relationships::{InternalRelationships, carry_out};
+use crate::store::{Store, WriteTx};
+
+/// The longest a reply waits for its consequences when the call has no
+/// deadline of its own (the server's deadline is normally set).
+const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// What is kept of a call's deadline for answering after the wait.
+const ANSWER_MARGIN: Duration = Duration::from_millis(50);
+
+#[derive(Clone)]
+pub enum Consequences {
+    /// The RelationshipService runs in this process: one transaction.
+    InProcess,
+    /// The RelationshipService runs in another process.
+    Outbox {
+        store: Store,
+        owner: Arc<dyn InternalRelationships>,
+    },
+}
+
+impl Consequences {
+    /// Commits `tx` with `consequences` of the write on `origin_id` carried
+    /// out (or, split, recorded and then carried out before this returns).
+    pub async fn commit(&self, mut tx: WriteTx, origin_id: &str, consequences: Vec<Consequence>) -> Result<()> {
+        match self {
+            Consequences::InProcess => {
+                for consequence in &consequences {
+                    carry_out(&mut tx, consequence).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+            Consequences::Outbox { owner, .. } => {
+                let trace_id = CallContext::current_trace_id();
+                let mut ids = Vec::with_capacity(consequences.len());
+                for consequence in &consequences {
+                    ids.push(tx.queue_consequence(origin_id, &trace_id, consequence).await?);
+                }
+                tx.commit().await?;
+                wait_for(owner.as_ref(), ids).await
+            }
+        }
+    }
+
+    /// A replayed or repeated write on `origin_id`: the consequences it
+    /// recorded the first time, if still pending, are carried out before
+    /// the reply (a retry after UNAVAILABLE returns the full result).
+    pub async fn settle(&self, origin_id: &str) -> Result<()> {
+        match self {
+            Consequences::InProcess => Ok(()),
+            Consequences::Outbox { store, owner } => {
+                let ids = store.pending_consequences_of(origin_id).await?;
+                wait_for(owner.as_ref(), ids).await
+            }
+        }
+    }
+}
+
+/// Asks the owner to carry out `ids`, within the call's deadline. Past it,
+/// or with the owner unreachable, the write stands and the relay carries
+/// them out later: UNAVAILABLE, retry with the same request_id.
+async fn wait_for(owner: &dyn InternalRelationships, ids: Vec<String>) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let budget = CallContext::remaining().map_or(DEFAULT_WAIT, |left| left.saturating_sub(ANSWER_MARGIN));
+    let pending = || {
+        Error::new(
+            ErrorCode::Unavailable,
+            Reason::ConsequencesPending,
+            "the write is committed but its consequences are not carried out yet; they will be: retry the call (with the same request_id for a create) to get the full result",
+        )
+    };
+    match tokio::time::timeout(budget, owner.apply_consequences(ids)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "consequences not carried out yet; the relay will");
+            Err(pending())
+        }
+        Err(_) => Err(pending()),
+    }
+}
