@@ -10,13 +10,16 @@
 //!   production, the load generator does not share its runtime), over a
 //!   temporary SQLite file it seeds through the API, or over an existing
 //!   store (--store, e.g. one made by `partnercenter seed`); and, with
-//!   --target, against a running server;
+//!   --target, against a running server; with --topology split, over a
+//!   store `migrate` prepared, one `serve` per service, each call sent to
+//!   its service's process (the ceiling to the relationship process's);
 //! - the server's peak RSS.
 //!
 //! Machines running this are noisy, so each scenario is measured right
 //! after its reference (ceiling, scenario, ceiling, scenario, …) for
 //! several rounds, and medians are reported.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +30,11 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use super::client::{self, Auth};
+use super::client::{self, Auth, Channels, Targets};
 use super::engine::{self, Outcome, Plan, RunStats, Workload};
 use super::report::{Latency, median};
 use super::scenarios::{Ctx, Scenario, ScenarioLoad, outcome};
-use super::{BenchArgs, dataset, random_seed};
+use super::{BenchArgs, Topology, dataset, random_seed};
 use crate::BoxError;
 use crate::config::Config;
 use crate::store::StoreOptions;
@@ -89,28 +92,23 @@ impl Workload for RawCommit {
     }
 }
 
-/// `partnercenter serve` as a child process on a free loopback port.
-struct ServeProcess {
-    child: tokio::process::Child,
-    addr: SocketAddr,
+/// How the bench starts its `partnercenter` children: over one store, with
+/// one secret, without a config file or a metrics listener.
+struct Launcher {
+    database_url: String,
+    /// The JWT secret to give them; without, they keep theirs beside the
+    /// SQLite file.
+    secret: Option<String>,
+    max_connections: Option<u32>,
 }
 
-impl ServeProcess {
-    /// Starts it over `database_url` and waits until it reports SERVING.
-    /// `secret`: the JWT secret to give it; without, it keeps its own
-    /// beside the SQLite file.
-    async fn start(database_url: &str, secret: Option<&str>, max_connections: Option<u32>) -> Result<Self, BoxError> {
-        // A port the kernel just handed out and took back: free on loopback.
-        let addr = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await?
-            .local_addr()?;
+impl Launcher {
+    fn command(&self, subcommand: &str) -> Result<tokio::process::Command, BoxError> {
         let mut command = tokio::process::Command::new(std::env::current_exe()?);
         command
-            .arg("serve")
-            .arg("--listen")
-            .arg(addr.to_string())
+            .arg(subcommand)
             .arg("--database-url")
-            .arg(database_url)
+            .arg(&self.database_url)
             .env("PARTNERCENTER_METRICS_LISTEN", "off")
             // Per-call info lines would be measured too (RUST_LOG=info
             // measures them).
@@ -121,14 +119,34 @@ impl ServeProcess {
             .env_remove("PARTNERCENTER_CONFIG")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
-        match secret {
+        match &self.secret {
             Some(secret) => command.env("PARTNERCENTER_JWT_SECRET", secret),
             None => command.env_remove("PARTNERCENTER_JWT_SECRET"),
         };
-        if let Some(connections) = max_connections {
+        if let Some(connections) = self.max_connections {
             command.env("PARTNERCENTER_MAX_CONNECTIONS", connections.to_string());
         }
-        let mut child = command.spawn()?;
+        Ok(command)
+    }
+
+    /// `partnercenter migrate`, to its end.
+    async fn migrate(&self) -> Result<(), BoxError> {
+        let status = self.command("migrate")?.status().await?;
+        if !status.success() {
+            return Err(format!("migrate failed: {status}").into());
+        }
+        Ok(())
+    }
+
+    /// `partnercenter serve` on `addr` with `flags`, once it reports
+    /// SERVING.
+    async fn serve(&self, addr: SocketAddr, flags: &[String]) -> Result<ServeProcess, BoxError> {
+        let mut child = self
+            .command("serve")?
+            .arg("--listen")
+            .arg(addr.to_string())
+            .args(flags)
+            .spawn()?;
         let started = std::time::Instant::now();
         loop {
             if let Some(status) = child.try_wait()? {
@@ -148,7 +166,30 @@ impl ServeProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
 
+/// Loopback addresses of ports the kernel just handed out and took back:
+/// free, and distinct since held at once.
+async fn free_ports<const N: usize>() -> Result<[SocketAddr; N], BoxError> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut listeners = Vec::with_capacity(N);
+    for _ in 0..N {
+        listeners.push(TcpListener::bind(loopback).await?);
+    }
+    let mut addrs = [loopback; N];
+    for (addr, listener) in addrs.iter_mut().zip(&listeners) {
+        *addr = listener.local_addr()?;
+    }
+    Ok(addrs)
+}
+
+/// `partnercenter serve`, a child process of this one.
+struct ServeProcess {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+impl ServeProcess {
     /// Peak resident memory so far (Linux), in MiB.
     fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
@@ -171,6 +212,105 @@ impl ServeProcess {
             .is_err()
         {
             let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// The server under test: one `serve` with the three services (embedded),
+/// or, over a migrated store, one per service (split), each under the
+/// services it serves.
+struct Deployment {
+    topology: Topology,
+    processes: Vec<(&'static str, ServeProcess)>,
+    targets: Targets,
+}
+
+impl Deployment {
+    /// Should a start fail, the processes already started are dropped,
+    /// which kills them (kill_on_drop).
+    async fn start(topology: Topology, launcher: &Launcher) -> Result<Self, BoxError> {
+        let mut processes = Vec::new();
+        let targets = match topology {
+            Topology::Embedded => {
+                let [addr] = free_ports().await?;
+                processes.push(("all", launcher.serve(addr, &[]).await?));
+                Targets::one(addr)
+            }
+            Topology::Split => {
+                launcher.migrate().await?;
+                let [partner, customer, relationship] = free_ports().await?;
+                let peers = [
+                    ("--partner-service-url", partner),
+                    ("--customer-service-url", customer),
+                    ("--relationship-service-url", relationship),
+                ];
+                // One at a time: over a store without a secret, the first
+                // makes the secret file the others read.
+                for (services, addr) in [
+                    ("partner", partner),
+                    ("customer", customer),
+                    ("relationship", relationship),
+                ] {
+                    let mut flags = vec!["--services".to_owned(), services.to_owned()];
+                    for (flag, peer) in peers {
+                        flags.extend([flag.to_owned(), format!("http://{peer}")]);
+                    }
+                    processes.push((services, launcher.serve(addr, &flags).await?));
+                }
+                Targets {
+                    partner,
+                    customer,
+                    relationship,
+                }
+            }
+        };
+        for (services, process) in &processes {
+            let which = match topology {
+                Topology::Embedded => String::new(),
+                Topology::Split => format!(" --services {services}"),
+            };
+            eprintln!(
+                "bench: serve{which} (pid {}) on {} over {}",
+                process.child.id().unwrap_or_default(),
+                process.addr,
+                launcher.database_url,
+            );
+        }
+        Ok(Deployment {
+            topology,
+            processes,
+            targets,
+        })
+    }
+
+    /// What the report says of it.
+    fn describe(&self) -> String {
+        match self.topology {
+            Topology::Embedded => format!("embedded (one serve on {})", self.targets.relationship),
+            Topology::Split => {
+                let processes: Vec<String> = self
+                    .processes
+                    .iter()
+                    .map(|(services, process)| format!("{services} on {}", process.addr))
+                    .collect();
+                format!(
+                    "split ({}; the ceiling and the checks on the relationship process)",
+                    processes.join(", ")
+                )
+            }
+        }
+    }
+
+    fn peak_rss_mib(&self) -> Vec<(&'static str, Option<f64>)> {
+        self.processes
+            .iter()
+            .map(|(services, process)| (*services, process.peak_rss_mib()))
+            .collect()
+    }
+
+    async fn stop(self) {
+        for (_, process) in self.processes {
+            process.stop().await;
         }
     }
 }
@@ -268,6 +408,7 @@ impl Table {
 
 #[derive(Serialize)]
 struct BenchReport<'a> {
+    topology: Topology,
     rounds: usize,
     duration_seconds: f64,
     warmup_seconds: f64,
@@ -275,7 +416,11 @@ struct BenchReport<'a> {
     connections: usize,
     store_pool: u32,
     dataset: String,
+    /// The largest process's peak.
     server_peak_rss_mib: Option<f64>,
+    /// Split: each process's, by the services it serves.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    processes_peak_rss_mib: BTreeMap<&'static str, Option<f64>>,
     rows: &'a [Row],
 }
 
@@ -376,24 +521,39 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
         Some(file) => (format!("sqlite://{}?mode=rw", file.display()), None),
         None => (config.database_url.clone(), Some(secret.clone())),
     };
-    let server = ServeProcess::start(&database_url, serve_secret.as_deref(), args.max_connections).await?;
+    let launcher = Launcher {
+        database_url,
+        secret: serve_secret,
+        max_connections: args.max_connections,
+    };
+    // On an error, the children are dropped, which kills them.
+    let deployment = Deployment::start(args.topology, &launcher).await?;
     let secret = match &args.store {
         Some(file) => Auth::secret_from_file(&std::path::PathBuf::from(format!("{}.jwt-secret", file.display())))?,
         None => secret.into_bytes(),
     };
-    eprintln!(
-        "bench: serve (pid {}) on {} over {database_url}",
-        server.child.id().unwrap_or_default(),
-        server.addr,
-    );
-    let result = measure_all(&args, &config, &secret, server.addr, seed, &sqlite_url("raw.db")).await;
-    let peak_rss_mib = server.peak_rss_mib();
-    server.stop().await;
+    let result = measure_all(&args, &config, &secret, deployment.targets, seed, &sqlite_url("raw.db")).await;
+    let peak_rss = deployment.peak_rss_mib();
+    let topology = deployment.describe();
+    deployment.stop().await;
     let (table, dataset_summary) = result?;
-    let rss = peak_rss_mib.map_or_else(|| "unknown".to_owned(), |mib| format!("{mib:.1} MiB"));
+    // The largest process's: the one in embedded.
+    let peak_rss_mib = peak_rss.iter().filter_map(|(_, mib)| *mib).reduce(f64::max);
+    let mib = |mib: Option<f64>| mib.map_or_else(|| "unknown".to_owned(), |mib| format!("{mib:.1} MiB"));
+    let rss = match args.topology {
+        Topology::Embedded => mib(peak_rss_mib),
+        Topology::Split => {
+            let each: Vec<String> = peak_rss
+                .iter()
+                .map(|(services, rss)| format!("{services} {}", mib(*rss)))
+                .collect();
+            each.join(", ")
+        }
+    };
 
     if args.load.json {
         let report = BenchReport {
+            topology: args.topology,
             rounds: args.rounds,
             duration_seconds: args.duration.as_secs_f64(),
             warmup_seconds: args.warmup.as_secs_f64(),
@@ -402,6 +562,10 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
             store_pool: config.max_connections,
             dataset: dataset_summary,
             server_peak_rss_mib: peak_rss_mib,
+            processes_peak_rss_mib: match args.topology {
+                Topology::Embedded => BTreeMap::new(),
+                Topology::Split => peak_rss.into_iter().collect(),
+            },
             rows: &table.rows,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -415,6 +579,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
             args.load.connections,
             config.max_connections
         );
+        println!("topology: {topology}");
         println!("dataset: {dataset_summary}");
         print!("{}", table_text(&table));
         println!("server peak RSS: {rss}");
@@ -464,13 +629,13 @@ async fn measure_all(
     args: &BenchArgs,
     config: &Config,
     secret: &[u8],
-    server: SocketAddr,
+    targets: Targets,
     seed: u64,
     raw_url: &str,
 ) -> Result<(Table, String), BoxError> {
     let load = &args.load;
     let auth = Auth::with_secret(secret, &config.jwt_issuer, config.jwt_audience.as_deref());
-    let channels = client::connect(server, load.connections, load.timeout).await?;
+    let channels = Channels::connect(targets, load.connections, load.timeout).await?;
     let shape = load.seed_shape(args.partners, args.customers, seed);
     let mut data = match args.store {
         Some(_) => {
@@ -485,7 +650,7 @@ async fn measure_all(
     };
     let writes = args.scenarios.iter().any(|scenario| scenario.writes());
     if writes && data.invitations.is_empty() {
-        dataset::create_invitations(&mut data, &channels[0], 20, load.seed_concurrency).await?;
+        dataset::create_invitations(&mut data, &channels.relationship[0], 20, load.seed_concurrency).await?;
     }
     let summary = data.summary();
     eprintln!("bench: dataset: {summary}");
@@ -496,7 +661,7 @@ async fn measure_all(
     let external = match args.target {
         Some(target) => {
             let auth = args.credentials.auth()?;
-            let channels = client::connect(target, load.connections, load.timeout).await?;
+            let channels = Channels::connect(Targets::one(target), load.connections, load.timeout).await?;
             let data = dataset::seed(&channels, &auth, &shape).await?;
             Some((target, Arc::new(Ctx::new(channels, data, load.knobs(seed), None))))
         }
@@ -504,7 +669,7 @@ async fn measure_all(
     };
 
     let echo = Arc::new(Echo {
-        channels: client::connect(server, load.connections, load.timeout).await?,
+        channels: client::connect(targets.relationship, load.connections, load.timeout).await?,
     });
     let raw = Arc::new(RawCommit::open(raw_url.to_owned(), config).await?);
     let mut bench = Bench {

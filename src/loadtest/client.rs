@@ -34,6 +34,54 @@ pub async fn connect(target: SocketAddr, connections: usize, call_timeout: Durat
     Ok(channels)
 }
 
+/// Where each service's calls go: one server for all three (embedded), or
+/// one process per service (the split deployment).
+#[derive(Clone, Copy, Debug)]
+pub struct Targets {
+    pub partner: SocketAddr,
+    pub customer: SocketAddr,
+    pub relationship: SocketAddr,
+}
+
+impl Targets {
+    /// One server serving all three services.
+    pub fn one(addr: SocketAddr) -> Self {
+        Targets {
+            partner: addr,
+            customer: addr,
+            relationship: addr,
+        }
+    }
+}
+
+/// Connections to each service's server; services on the same server
+/// share them.
+pub struct Channels {
+    pub partner: Vec<Channel>,
+    pub customer: Vec<Channel>,
+    pub relationship: Vec<Channel>,
+}
+
+impl Channels {
+    pub async fn connect(targets: Targets, connections: usize, call_timeout: Duration) -> Result<Self, BoxError> {
+        let relationship = connect(targets.relationship, connections, call_timeout).await?;
+        let to = async |addr: SocketAddr| {
+            if addr == targets.relationship {
+                Ok(relationship.clone())
+            } else {
+                connect(addr, connections, call_timeout).await
+            }
+        };
+        let partner = to(targets.partner).await?;
+        let customer = to(targets.customer).await?;
+        Ok(Channels {
+            partner,
+            customer,
+            relationship,
+        })
+    }
+}
+
 /// A request carrying `authorization: Bearer <token>`.
 pub fn authed<T>(message: T, bearer: &AsciiMetadataValue) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
-use super::client::{Auth, authed};
+use super::client::{Auth, Channels, authed};
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 
@@ -195,8 +195,8 @@ fn step(name: &str, count: usize, started: Instant) {
 }
 
 /// Seeds a dataset through the API, as the operator, the partners and the
-/// customers' admins would build it.
-pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Result<Dataset, BoxError> {
+/// customers' admins would build it, each call sent to its service.
+pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result<Dataset, BoxError> {
     if shape.partners == 0 || shape.partners > 99_999 || shape.customers == 0 {
         return Err("--partners must be 1 to 99999 and --customers at least 1".into());
     }
@@ -206,12 +206,14 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
     // against the same database.
     let tag = 10_000 + rng.random_range(0..90_000);
     let operator = auth.operator()?;
-    let channel = channels[0].clone();
+    let partner_channel = channels.partner[0].clone();
+    let customer_channel = channels.customer[0].clone();
+    let relationship_channel = channels.relationship[0].clone();
     let parallel = shape.concurrency;
 
     // Partners (P1).
     let partner_ids = {
-        let (channel, operator) = (channel.clone(), operator.clone());
+        let (channel, operator) = (partner_channel.clone(), operator.clone());
         in_parallel(shape.partners, parallel, move |i| {
             let mut client = PartnerServiceClient::new(channel.clone());
             let request = authed(
@@ -267,7 +269,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
         .collect();
     {
         let links = Arc::new(links);
-        let (channel, operator, list) = (channel.clone(), operator.clone(), links.clone());
+        let (channel, operator, list) = (partner_channel, operator.clone(), links.clone());
         in_parallel(links.len(), parallel, move |i| {
             let mut client = PartnerServiceClient::new(channel.clone());
             let (provider_id, reseller_id) = list[i].clone();
@@ -320,7 +322,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
                 })
                 .collect::<Vec<_>>(),
         );
-        let channel = channel.clone();
+        let channel = customer_channel.clone();
         in_parallel(shape.customers, parallel, move |i| {
             let mut client = CustomerServiceClient::new(channel.clone());
             let (creator, reseller_id) = planned[i].clone();
@@ -370,7 +372,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
         service: auth.service()?,
         operator: Some(operator),
     };
-    create_invitations(&mut dataset, &channel, creators.len(), parallel).await?;
+    create_invitations(&mut dataset, &relationship_channel, creators.len(), parallel).await?;
     step("invitations", dataset.invitations.len(), started);
 
     // Multi-partner: a fifth of the customers accept another invitation, the
@@ -391,7 +393,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
                 })
                 .collect(),
         );
-        let channel = channel.clone();
+        let channel = relationship_channel.clone();
         in_parallel(calls.len(), parallel, move |i| {
             let mut client = RelationshipServiceClient::new(channel.clone());
             let (bearer, code) = calls[i].clone();
@@ -439,7 +441,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
                 })
                 .collect(),
         );
-        let channel = channel.clone();
+        let channel = relationship_channel.clone();
         in_parallel(calls.len(), parallel, move |i| {
             let mut client = RelationshipServiceClient::new(channel.clone());
             let (bearer, partner_id, service) = calls[i].clone();
@@ -491,7 +493,7 @@ pub async fn seed(channels: &[Channel], auth: &Auth, shape: &SeedShape) -> Resul
                 })
                 .collect(),
         );
-        let channel = channel.clone();
+        let channel = customer_channel.clone();
         in_parallel(calls.len(), parallel, move |i| {
             let mut client = CustomerServiceClient::new(channel.clone());
             let (bearer, customer_id, service) = calls[i].clone();
@@ -597,15 +599,14 @@ pub struct DiscoverShape {
 /// Learns ids from an existing database as the service principal:
 /// ListPartners, ListCustomers, then relationships and subscriptions of a
 /// spread-out sample of customers.
-pub async fn discover(channels: &[Channel], auth: &Auth, shape: &DiscoverShape) -> Result<Dataset, BoxError> {
+pub async fn discover(channels: &Channels, auth: &Auth, shape: &DiscoverShape) -> Result<Dataset, BoxError> {
     let started = Instant::now();
     let service = auth.service()?;
-    let channel = channels[0].clone();
     let page_size = 1000;
 
     let mut partners = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
-    let mut client = PartnerServiceClient::new(channel.clone());
+    let mut client = PartnerServiceClient::new(channels.partner[0].clone());
     let mut page_token = String::new();
     while partners.len() < shape.sample {
         let request = pb::ListPartnersRequest {
@@ -646,7 +647,7 @@ pub async fn discover(channels: &[Channel], auth: &Auth, shape: &DiscoverShape) 
     );
 
     let mut customers = Vec::new();
-    let mut client = CustomerServiceClient::new(channel.clone());
+    let mut client = CustomerServiceClient::new(channels.customer[0].clone());
     let mut page_token = String::new();
     while customers.len() < shape.sample {
         let request = pb::ListCustomersRequest {
@@ -689,10 +690,14 @@ pub async fn discover(channels: &[Channel], auth: &Auth, shape: &DiscoverShape) 
     let detailed: Vec<usize> = (0..customers.len()).step_by(stride).collect();
     let ids: Arc<Vec<String>> = Arc::new(detailed.iter().map(|&c| customers[c].id.clone()).collect());
     let details = {
-        let (channel, service) = (channel.clone(), service.clone());
+        let (relationship_channel, customer_channel, service) = (
+            channels.relationship[0].clone(),
+            channels.customer[0].clone(),
+            service.clone(),
+        );
         in_parallel(ids.len(), shape.concurrency, move |i| {
-            let mut relationships = RelationshipServiceClient::new(channel.clone());
-            let mut subscriptions = CustomerServiceClient::new(channel.clone());
+            let mut relationships = RelationshipServiceClient::new(relationship_channel.clone());
+            let mut subscriptions = CustomerServiceClient::new(customer_channel.clone());
             let customer_id = ids[i].clone();
             let service = service.clone();
             async move {

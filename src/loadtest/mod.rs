@@ -188,8 +188,24 @@ pub struct LoadtestArgs {
     pub load: LoadArgs,
 }
 
+/// How `bench` deploys the server it measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// One `serve` process with the three services.
+    Embedded,
+    /// `migrate`, then one `serve` process per service (partner, customer,
+    /// relationship) over the same store.
+    Split,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    /// embedded: one `serve` process; split: one per service, each call
+    /// sent to its service's process (the ceiling and the checks to the
+    /// relationship process's).
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub topology: Topology,
     /// Rounds of each pair (ceiling, scenario); medians are reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -250,7 +266,8 @@ pub async fn run_loadtest(args: LoadtestArgs) -> Result<(), BoxError> {
         return Err(format!("--scenario {} needs --secret (or --secret-file)", args.scenario.name()).into());
     }
     let seed = random_seed(args.load.random_seed);
-    let channels = client::connect(args.target, args.load.connections, args.load.timeout).await?;
+    let targets = client::Targets::one(args.target);
+    let channels = client::Channels::connect(targets, args.load.connections, args.load.timeout).await?;
     let mut data = if args.no_seed {
         let shape = dataset::DiscoverShape {
             sample: args.sample.max(1),
@@ -271,7 +288,7 @@ pub async fn run_loadtest(args: LoadtestArgs) -> Result<(), BoxError> {
     };
     if args.scenario.writes() && data.invitations.is_empty() {
         // Twenty inviting partners give customers × 20 fresh pairs to accept.
-        dataset::create_invitations(&mut data, &channels[0], 20, args.load.seed_concurrency).await?;
+        dataset::create_invitations(&mut data, &channels.relationship[0], 20, args.load.seed_concurrency).await?;
     }
     let list_partner = match &args.list_partner {
         Some(id) => Some(

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
-use super::client::authed;
+use super::client::{Channels, authed};
 use super::dataset::{Dataset, SERVICES};
 use super::engine::{Outcome, Workload};
 use rand::RngExt;
@@ -66,7 +66,7 @@ pub struct Knobs {
 
 /// What every worker of a run shares: the dataset and the connections.
 pub struct Ctx {
-    pub channels: Vec<Channel>,
+    pub channels: Channels,
     pub dataset: Dataset,
     pub knobs: Knobs,
     /// Who pages in `list`: the largest partner when its token can be
@@ -87,7 +87,7 @@ pub struct Ctx {
 const MAX_FRESH_CODES: usize = 10_000;
 
 impl Ctx {
-    pub fn new(channels: Vec<Channel>, dataset: Dataset, knobs: Knobs, list_partner: Option<usize>) -> Self {
+    pub fn new(channels: Channels, dataset: Dataset, knobs: Knobs, list_partner: Option<usize>) -> Self {
         let list_as = list_partner
             .or(dataset.largest_partner)
             .and_then(|p| dataset.partners[p].bearer.clone())
@@ -170,11 +170,12 @@ impl Workload for ScenarioLoad {
     type State = WorkerState;
 
     fn state(&self, worker: usize) -> WorkerState {
-        let channel = self.ctx.channels[worker % self.ctx.channels.len()].clone();
+        let channel = |channels: &[Channel]| channels[worker % channels.len()].clone();
+        let channels = &self.ctx.channels;
         WorkerState {
             rng: rng::seeded(self.ctx.knobs.seed ^ (worker as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)),
-            relationships: RelationshipServiceClient::new(channel.clone()),
-            customers: CustomerServiceClient::new(channel),
+            relationships: RelationshipServiceClient::new(channel(&channels.relationship)),
+            customers: CustomerServiceClient::new(channel(&channels.customer)),
             page_token: String::new(),
             write_turn: worker,
         }
