@@ -78,6 +78,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PARTNERCENTER_RELATIONSHIP_SERVICE_URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relationship_service_url: Option<String>,
+    /// Export the RPC spans over OTLP/gRPC to this collector (e.g.
+    /// http://127.0.0.1:4317) [default: none, not exported].
+    #[arg(long, env = "PARTNERCENTER_OTLP_ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Which of the three services one process serves: all three (embedded,
@@ -219,6 +224,8 @@ pub struct Settings {
     pub partner_service_url: Option<String>,
     pub customer_service_url: Option<String>,
     pub relationship_service_url: Option<String>,
+    /// OTLP/gRPC collector for the spans; None: not exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Settings {
@@ -252,6 +259,7 @@ impl Default for Settings {
             partner_service_url: None,
             customer_service_url: None,
             relationship_service_url: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -396,6 +404,7 @@ impl Settings {
         let partner_service_url = peer_url("partner_service_url", self.partner_service_url)?;
         let customer_service_url = peer_url("customer_service_url", self.customer_service_url)?;
         let relationship_service_url = peer_url("relationship_service_url", self.relationship_service_url)?;
+        let otlp_endpoint = peer_url("otlp_endpoint", self.otlp_endpoint)?;
         // The peers each service reaches: the customer and relationship
         // services read partners; the partner and customer services have
         // their consequences carried out by the relationship service.
@@ -412,6 +421,7 @@ impl Settings {
             ));
         }
         Ok(Config {
+            otlp_endpoint,
             services,
             partner_service_url: partner_service_url.filter(|_| !services.partner),
             customer_service_url: customer_service_url.filter(|_| !services.customer),
@@ -457,6 +467,8 @@ pub struct Config {
     pub partner_service_url: Option<String>,
     pub customer_service_url: Option<String>,
     pub relationship_service_url: Option<String>,
+    /// Where the spans are exported over OTLP/gRPC; None: not exported.
+    pub otlp_endpoint: Option<String>,
     pub listen: SocketAddr,
     pub database_url: String,
     pub max_connections: u32,
@@ -551,6 +563,7 @@ impl Config {
             partner_service_url = self.partner_service_url.as_deref().unwrap_or("in this process"),
             customer_service_url = self.customer_service_url.as_deref().unwrap_or("in this process or unused"),
             relationship_service_url = self.relationship_service_url.as_deref().unwrap_or("in this process"),
+            otlp_endpoint = self.otlp_endpoint.as_deref().unwrap_or("off"),
             "effective configuration"
         );
     }
@@ -770,6 +783,7 @@ mod tests {
                 partner_service_url: Some("http://127.0.0.1:7003".into()),
                 customer_service_url: Some("http://127.0.0.1:7002".into()),
                 relationship_service_url: Some("http://127.0.0.1:7004".into()),
+                otlp_endpoint: None,
             };
             let from_flags = Config::load(&flags, Some(&serve)).expect("loads");
             assert_eq!(from_flags.max_connections, 4);

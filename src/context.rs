@@ -82,14 +82,17 @@ pub fn is_trace_id(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) && text.bytes().any(|b| b != b'0')
 }
 
-/// The trace id of a W3C `traceparent` header (`00-<trace>-<span>-<flags>`).
-pub fn trace_id_of_traceparent(header: &str) -> Option<&str> {
+/// The trace id and parent span id of a W3C `traceparent` header
+/// (`00-<trace>-<span>-<flags>`).
+pub fn parse_traceparent(header: &str) -> Option<(&str, &str)> {
     let mut parts = header.split('-');
     let version = parts.next()?;
     let trace_id = parts.next()?;
     let span_id = parts.next()?;
     let _flags = parts.next()?;
-    (version.len() == 2 && version != "ff" && is_trace_id(trace_id) && span_id.len() == 16).then_some(trace_id)
+    let hex = |text: &str| text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let span_ok = span_id.len() == 16 && hex(span_id) && span_id.bytes().any(|b| b != b'0');
+    (version.len() == 2 && version != "ff" && is_trace_id(trace_id) && span_ok).then_some((trace_id, span_id))
 }
 
 /// A `traceparent` header for a call made on behalf of `trace_id`, with a
@@ -107,13 +110,21 @@ mod tests {
     fn traceparent_round_trips_its_trace_id() {
         let id = new_trace_id();
         assert!(is_trace_id(&id));
-        assert_eq!(trace_id_of_traceparent(&traceparent(&id)), Some(id.as_str()));
-        assert_eq!(trace_id_of_traceparent("00-0000-1111-01"), None);
         assert_eq!(
-            trace_id_of_traceparent("00-00000000000000000000000000000000-0000000000000001-01"),
+            parse_traceparent(&traceparent(&id)).map(|(trace, _)| trace),
+            Some(id.as_str())
+        );
+        assert_eq!(parse_traceparent("00-0000-1111-01"), None);
+        assert_eq!(
+            parse_traceparent("00-00000000000000000000000000000000-0000000000000001-01"),
             None
         );
-        assert_eq!(trace_id_of_traceparent("garbage"), None);
+        assert_eq!(
+            parse_traceparent(&format!("00-{id}-0000000000000000-01")),
+            None,
+            "an all-zero parent span"
+        );
+        assert_eq!(parse_traceparent("garbage"), None);
     }
 
     #[tokio::test]

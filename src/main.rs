@@ -131,7 +131,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config, serve } => {
             let config = Config::load(&config, Some(&serve)).map_err(anyhow::Error::msg)?;
-            telemetry::init(config.log_format);
+            let service = format!("partnercenter-{}", config.services.names().replace(',', "+"));
+            let telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref(), &service)
+                .map_err(anyhow::Error::msg)?;
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting partnercenter");
             config.log_effective();
             let termination = server::termination();
@@ -143,11 +145,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             termination.await;
             tracing::info!("shutdown requested; draining");
             running.shutdown().await;
+            telemetry.shutdown();
             Ok(())
         }
         Command::Migrate { config } => {
             let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
-            telemetry::init(config.log_format);
+            let _logs = telemetry::init(config.log_format, None, "partnercenter").map_err(anyhow::Error::msg)?;
             store::migrate(&StoreOptions {
                 url: config.database_url.clone(),
                 max_connections: 1,
@@ -198,7 +201,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => partnercenter::loadtest::run_bench(args).await.map_err(boxed),
         Command::Seed { config, args } => {
             let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
-            telemetry::init(config.log_format);
+            let _logs = telemetry::init(config.log_format, None, "partnercenter").map_err(anyhow::Error::msg)?;
             partnercenter::seed::run(&config, args).await.map_err(boxed)
         }
         Command::Health { addr, service } => {

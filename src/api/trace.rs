@@ -84,6 +84,21 @@ pub struct GrpcTrace<S> {
     server_deadline: Option<Duration>,
 }
 
+/// The `traceparent` of a call this one makes: this call's trace, with the
+/// exported span as the parent where spans are exported.
+pub fn outgoing_traceparent(trace_id: &str) -> String {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let exported = span.span_context();
+    if exported.is_valid() {
+        format!("00-{}-{}-01", exported.trace_id(), exported.span_id())
+    } else {
+        crate::context::traceparent(trace_id)
+    }
+}
+
 /// The longest `x-request-id` taken from a caller; beyond it, or with other
 /// characters than these, the call's trace id stands in.
 const MAX_REQUEST_ID_HEADER: usize = 128;
@@ -97,13 +112,43 @@ fn request_id_header(value: &http::HeaderValue) -> Option<String> {
 }
 
 /// The call's context from its headers: the caller's trace (W3C
-/// `traceparent`) or a new one, its `x-request-id`, and its deadline.
-fn call_context(headers: &http::HeaderMap, client_deadline: Option<Duration>, server: Option<Duration>) -> CallContext {
-    let trace_id = headers
+/// `traceparent`) or a new one, its `x-request-id`, and its deadline. With
+/// span export on, `span` joins the caller's trace, and its trace id (the
+/// caller's, or the exporter's new one) is the call's.
+fn call_context(
+    headers: &http::HeaderMap,
+    span: &tracing::Span,
+    client_deadline: Option<Duration>,
+    server: Option<Duration>,
+) -> CallContext {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let parent = headers
         .get("traceparent")
         .and_then(|value| value.to_str().ok())
-        .and_then(crate::context::trace_id_of_traceparent)
-        .map_or_else(crate::context::new_trace_id, str::to_owned);
+        .and_then(crate::context::parse_traceparent);
+    if let Some((trace_id, span_id)) = parent
+        && let (Ok(trace_id), Ok(span_id)) = (
+            opentelemetry::trace::TraceId::from_hex(trace_id),
+            opentelemetry::trace::SpanId::from_hex(span_id),
+        )
+    {
+        let remote = opentelemetry::trace::SpanContext::new(
+            trace_id,
+            span_id,
+            opentelemetry::trace::TraceFlags::SAMPLED,
+            true,
+            opentelemetry::trace::TraceState::default(),
+        );
+        // Without span export there is nothing to join: not an error.
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
+    let exported = span.context().span().span_context().clone();
+    let trace_id = if exported.is_valid() {
+        exported.trace_id().to_string()
+    } else {
+        parent.map_or_else(crate::context::new_trace_id, |(trace_id, _)| trace_id.to_owned())
+    };
     let request_id = headers
         .get("x-request-id")
         .and_then(request_id_header)
@@ -143,13 +188,15 @@ where
             .headers()
             .get("grpc-timeout")
             .and_then(|value| parse_grpc_timeout(value.as_bytes()));
-        let context = call_context(request.headers(), deadline, self.server_deadline);
         let span = tracing::info_span!(
             "rpc",
             method,
-            trace_id = %context.trace_id,
-            request_id = %context.request_id
+            trace_id = tracing::field::Empty,
+            request_id = tracing::field::Empty
         );
+        let context = call_context(request.headers(), &span, deadline, self.server_deadline);
+        span.record("trace_id", context.trace_id.as_str());
+        span.record("request_id", context.request_id.as_str());
         let mut call = CallRecord {
             span,
             method,

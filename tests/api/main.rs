@@ -25,4 +25,5 @@ mod replicas;
 mod split;
 mod subscriptions;
 mod support;
+mod traces;
 mod watch;

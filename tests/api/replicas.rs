@@ -44,6 +44,17 @@ pub(crate) async fn start_replica(database_url: &str) -> Replica {
 
 /// A `serve` child process on `port`, with more flags (e.g. `--services`).
 pub(crate) async fn start_process(database_url: &str, port: u16, flags: &[&str]) -> Replica {
+    start_process_with(database_url, port, flags, Stdio::null(), "warn").await
+}
+
+/// As `start_process`, logging at `log_level` to `stdout`.
+pub(crate) async fn start_process_with(
+    database_url: &str,
+    port: u16,
+    flags: &[&str],
+    stdout: Stdio,
+    log_level: &str,
+) -> Replica {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(flags)
@@ -51,8 +62,8 @@ pub(crate) async fn start_process(database_url: &str, port: u16, flags: &[&str])
         .env("PARTNERCENTER_JWT_SECRET", SECRET)
         .env("PARTNERCENTER_METRICS_LISTEN", "off")
         .env("PARTNERCENTER_MAX_CONNECTIONS", "4")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", log_level)
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("replica starts");

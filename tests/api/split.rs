@@ -509,3 +509,165 @@ async fn new_partner(process: &Replica, kind: pb::partner::Kind) -> String {
         .into_inner()
         .id
 }
+
+/// D2 on reinstatement, DOMAIN.md Deployment: the relationship process is
+/// `kill -9`ed; the operator reinstates a provider meanwhile, which
+/// commits and answers UNAVAILABLE with its consequence pending; once the
+/// process is back, the relay carries it out: the provider's reseller
+/// transacts again and holds its grant, the direct reseller's grant for
+/// that service is SUPERSEDED, with exactly one event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d2_split_a_reinstatement_while_the_relationship_process_is_killed_is_carried_out_once() {
+    use pb::delegated_admin_grant::State;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = crate::replicas::shared_database(&dir).await;
+    let ports = [free_port(), free_port(), free_port()];
+    let urls: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
+    let start = |index: usize, services: &'static str| {
+        let (database_url, urls) = (database_url.clone(), urls.clone());
+        async move {
+            let flags = [
+                "--services",
+                services,
+                "--partner-service-url",
+                &urls[0],
+                "--customer-service-url",
+                &urls[1],
+                "--relationship-service-url",
+                &urls[2],
+            ];
+            start_process(&database_url, ports[index], &flags).await
+        }
+    };
+    let partner_process = start(0, "partner").await;
+    let customer_process = start(1, "customer").await;
+    let mut relationship_process = start(2, "relationship").await;
+
+    let provider = new_partner(&partner_process, pb::partner::Kind::IndirectProvider).await;
+    let reseller = new_partner(&partner_process, pb::partner::Kind::IndirectReseller).await;
+    let direct = new_partner(&partner_process, pb::partner::Kind::DirectReseller).await;
+    partners(&partner_process, &operator())
+        .link_indirect_reseller(pb::LinkIndirectResellerRequest {
+            provider_id: provider.clone(),
+            reseller_id: reseller.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("linked");
+    // C1: the reseller gets DAP for every service, and transacts.
+    let customer_id = customers(&customer_process, &partner(&provider))
+        .create_customer(customer_request(&unique_domain("reinstated"), Some(&reseller)))
+        .await
+        .expect("customer")
+        .into_inner()
+        .id;
+    let set_status = |status: pb::partner::Status| pb::UpdatePartnerRequest {
+        partner: Some(pb::Partner {
+            id: provider.clone(),
+            status: status as i32,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["status".into()],
+        }),
+    };
+    partners(&partner_process, &operator())
+        .update_partner(set_status(pb::partner::Status::Suspended))
+        .await
+        .expect("suspended");
+    // The direct reseller is hired with office365 DAP while the reseller
+    // does not transact: both hold it (D2 limits transacting holders).
+    let code = relationships(&relationship_process, &partner(&direct))
+        .create_relationship_request(pb::CreateRelationshipRequestRequest {
+            relationship_request: Some(pb::RelationshipRequest {
+                include_delegated_admin: true,
+                delegated_admin_services: vec!["office365".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("invitation")
+        .into_inner()
+        .code;
+    let accepted = relationships(&relationship_process, &customer(&customer_id))
+        .accept_relationship_request(pb::AcceptRelationshipRequestRequest { code })
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert!(accepted.superseded_grants.is_empty(), "{accepted:?}");
+    let direct_grant = accepted
+        .grants
+        .iter()
+        .find(|grant| grant.partner_id == direct)
+        .map(|grant| grant.id.clone())
+        .expect("the direct reseller's grant");
+
+    // kill -9, then the reinstatement: committed, its consequence pending.
+    let pid = relationship_process.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .expect("kill runs")
+            .success()
+    );
+    let _ = relationship_process.child.wait();
+    let mut reinstate = tonic::Request::new(set_status(pb::partner::Status::Active));
+    reinstate.set_timeout(Duration::from_secs(2));
+    let status = partners(&partner_process, &operator())
+        .update_partner(reinstate)
+        .await
+        .expect_err("the consequence cannot be carried out now");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(reason(&status), "CONSEQUENCES_PENDING");
+
+    relationship_process = start(2, "relationship").await;
+    let token = TokenFor::operator();
+    let mut state = State::Active as i32;
+    for _ in 0..100 {
+        let rows = relationships_of(&relationship_process.channel, &token.0, &customer_id).await;
+        state = rows
+            .delegated_admin_grants
+            .iter()
+            .find(|grant| grant.id == direct_grant)
+            .map_or(0, |grant| grant.state);
+        if state == State::Superseded as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, State::Superseded as i32, "the relay carried out D2");
+    // Repeating the reinstatement changes nothing and answers at once.
+    partners(&partner_process, &operator())
+        .update_partner(set_status(pb::partner::Status::Active))
+        .await
+        .expect("repeated");
+    let events = relationships(&relationship_process, &operator())
+        .list_events(pb::ListEventsRequest {
+            customer_id: customer_id.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("events")
+        .into_inner()
+        .events;
+    let superseded: Vec<_> = events
+        .iter()
+        .filter(|event| event.r#type == "grant.superseded")
+        .collect();
+    assert_eq!(superseded.len(), 1, "exactly one supersession: {superseded:?}");
+    let rows = relationships_of(&relationship_process.channel, &token.0, &customer_id).await;
+    let reseller_office = rows
+        .delegated_admin_grants
+        .iter()
+        .filter(|grant| grant.partner_id == reseller && grant.service == "office365")
+        .map(|grant| grant.state)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        reseller_office,
+        vec![State::Active as i32],
+        "the reinstated chain keeps its grant"
+    );
+}

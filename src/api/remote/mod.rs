@@ -80,9 +80,10 @@ fn bearer<T>(mut request: Request<T>, token: &str) -> Result<Request<T>> {
         .metadata_mut()
         .insert("authorization", header(format!("Bearer {token}"))?);
     if let Some(call) = CallContext::current() {
-        request
-            .metadata_mut()
-            .insert("traceparent", header(crate::context::traceparent(&call.trace_id))?);
+        request.metadata_mut().insert(
+            "traceparent",
+            header(crate::api::trace::outgoing_traceparent(&call.trace_id))?,
+        );
         request.metadata_mut().insert("x-request-id", header(call.request_id)?);
     }
     if let Some(left) = CallContext::remaining() {
