@@ -226,6 +226,8 @@ pub struct Settings {
     pub relationship_service_url: Option<String>,
     /// OTLP/gRPC collector for the spans; None: not exported.
     pub otlp_endpoint: Option<String>,
+    /// A1 from the in-memory access index (true) or from the store.
+    pub access_index: bool,
 }
 
 impl Default for Settings {
@@ -260,6 +262,7 @@ impl Default for Settings {
             customer_service_url: None,
             relationship_service_url: None,
             otlp_endpoint: None,
+            access_index: true,
         }
     }
 }
@@ -421,6 +424,7 @@ impl Settings {
             ));
         }
         Ok(Config {
+            access_index: self.access_index,
             otlp_endpoint,
             services,
             partner_service_url: partner_service_url.filter(|_| !services.partner),
@@ -469,6 +473,9 @@ pub struct Config {
     pub relationship_service_url: Option<String>,
     /// Where the spans are exported over OTLP/gRPC; None: not exported.
     pub otlp_endpoint: Option<String>,
+    /// Access checks from the in-memory index fed by the event log (A1,
+    /// A3), or from the store on each check.
+    pub access_index: bool,
     pub listen: SocketAddr,
     pub database_url: String,
     pub max_connections: u32,
@@ -564,6 +571,7 @@ impl Config {
             customer_service_url = self.customer_service_url.as_deref().unwrap_or("in this process or unused"),
             relationship_service_url = self.relationship_service_url.as_deref().unwrap_or("in this process"),
             otlp_endpoint = self.otlp_endpoint.as_deref().unwrap_or("off"),
+            access_index = self.access_index,
             "effective configuration"
         );
     }

@@ -72,7 +72,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Store pool connections, idle or in use",
         pool_connections.clone(),
     );
-    // 1 to 256: CheckAccess calls decided by one statement.
+    // 1 to 256: CheckAccess calls decided after one store read (the
+    // facts statement, or the access index's read of the committed seq).
     let access_check_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
     registry.register(
         "access_check_batch_size",

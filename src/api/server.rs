@@ -43,7 +43,7 @@ use crate::service::consequences::Consequences;
 use crate::service::customers::{Customers, LocalCustomers};
 use crate::service::partners::{LocalPartners, Partners};
 use crate::service::relationships::{InternalRelationships, LocalRelationships, Relationships};
-use crate::store::{CoalescingChecker, Store, StoreOptions};
+use crate::store::{CoalescingChecker, IndexedChecker, Store, StoreOptions};
 
 const SERVICE_NAMES: [&str; 3] = [
     "partnercenter.v1.PartnerService",
@@ -65,6 +65,8 @@ pub struct RunningServer {
     store_health: JoinHandle<()>,
     /// The health names this process reports: `""` and its services.
     health_names: Vec<&'static str>,
+    /// The access index, where this process decides access from one.
+    index: Option<Arc<IndexedChecker>>,
     metrics: Option<(SocketAddr, JoinHandle<()>)>,
     drain_timeout: std::time::Duration,
 }
@@ -86,6 +88,11 @@ impl RunningServer {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The access index this server decides A1 from, if it uses one.
+    pub fn access_index(&self) -> Option<&Arc<IndexedChecker>> {
+        self.index.as_ref()
     }
 
     /// Stops accepting, reports NOT_SERVING (the server as a whole, `""`,
@@ -181,6 +188,7 @@ fn wire(
     store: &Store,
     authority: &Arc<TokenAuthority>,
     settings: &RelationshipSettings,
+    index: Option<&Arc<IndexedChecker>>,
 ) -> Result<Wiring, BoxError> {
     let served = config.services;
     let subject = format!("{}-service", served.names().replace(',', "+"));
@@ -214,10 +222,15 @@ fn wire(
         )?)),
     };
     let local_relationships = if served.relationship {
-        // A statement per few checks, not per check; a quarter of the pool
-        // serves them, the rest stays free for everything else.
-        let batches_in_flight = (config.max_connections as usize).div_ceil(4);
-        let access: Arc<dyn AccessChecker> = Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight));
+        let access: Arc<dyn AccessChecker> = match index {
+            Some(index) => index.clone(),
+            None => {
+                // A statement per few checks, not per check; a quarter of
+                // the pool serves them, the rest stays free for the others.
+                let batches_in_flight = (config.max_connections as usize).div_ceil(4);
+                Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight))
+            }
+        };
         Some(Arc::new(LocalRelationships::new(
             store.clone(),
             partners.clone(),
@@ -277,7 +290,14 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         shutdown: stopping.subscribe(),
         ..config.relationships.clone()
     };
-    let wiring = wire(config, &store, &authority, &relationship_settings)?;
+    // A1 from memory where this process decides access (A3 holds: see
+    // `store::IndexedChecker`).
+    let index = if served.relationship && config.access_index {
+        Some(IndexedChecker::load(store.clone()).await?)
+    } else {
+        None
+    };
+    let wiring = wire(config, &store, &authority, &relationship_settings, index.as_ref())?;
     // Tonic and the limits around one generated server; W3: the framing
     // check wraps the rest, so it sees every answer.
     macro_rules! guarded {
@@ -411,6 +431,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         store_health,
         health_names,
         metrics,
+        index,
         drain_timeout: config.drain_timeout,
     })
 }

@@ -219,6 +219,14 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
             }
         }
     }
+    // In id order, as the access index holds them: a decision names the
+    // rows it rests on in that order.
+    for rows in relationships.values_mut() {
+        rows.sort_by(|a, b| a.relationship.id.cmp(&b.relationship.id));
+    }
+    for rows in grants.values_mut() {
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     Ok(queries
         .iter()
         .map(|query| {

@@ -600,6 +600,7 @@ impl Run {
                 }
             }
         }
+        assert_index_decides_as_the_store(&self.server, &checks, &self.log).await;
         let results = self
             .server
             .relationships(&service())
@@ -733,6 +734,48 @@ async fn setup(seed: u64) -> Run {
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A1, A3: the server's access index, kept current from the event log,
+/// equals one rebuilt from the store's tables, and decides every check
+/// exactly as the store's facts statement does (reason and ids included).
+async fn assert_index_decides_as_the_store(server: &TestServer, checks: &[pb::CheckAccessRequest], log: &[String]) {
+    use partnercenter::domain::access::{AccessQuery, Action as Decided};
+    use partnercenter::domain::model::Service;
+    use partnercenter::domain::ports::AccessChecker;
+    let Some(index) = server.server.access_index() else {
+        return;
+    };
+    index.barrier().await.expect("the index catches up");
+    let store = server.server.store();
+    let (rebuilt, seq) = store.load_access_index().await.expect("an index rebuilt");
+    assert_eq!(index.applied_seq(), seq, "the index applied every event");
+    assert!(
+        index.snapshot() == rebuilt,
+        "the index kept current differs from one rebuilt\nsteps:\n{}",
+        log.join("\n")
+    );
+    let queries: Vec<AccessQuery> = checks
+        .iter()
+        .map(|check| AccessQuery {
+            partner_id: check.partner_id.clone(),
+            customer_id: check.customer_id.clone(),
+            action: match check.action {
+                1 => Decided::View,
+                2 => Decided::Sell,
+                3 => Decided::Provision,
+                4 => Decided::Support,
+                _ => Decided::ManageSubscription,
+            },
+            service: Service::parse(&check.service),
+            subscription_id: Some(check.subscription_id.clone()).filter(|id| !id.is_empty()),
+        })
+        .collect();
+    let from_index = index.check_batch(&queries).await.expect("index decisions");
+    let from_store = store.check_batch(&queries).await.expect("store decisions");
+    for ((query, indexed), stored) in queries.iter().zip(&from_index).zip(&from_store) {
+        assert_eq!(indexed, stored, "{query:?}\nsteps:\n{}", log.join("\n"));
+    }
 }
 
 #[tokio::test]

@@ -270,3 +270,80 @@ async fn replicas_share_writes_d2_and_the_event_stream() {
     }
     assert_eq!(seen, (1..=last).collect::<Vec<_>>());
 }
+
+/// A3 with the access index: a recorded history over two replicas, each
+/// deciding from its own index. Writers on A create a customer (C1: the
+/// creator may VIEW and SELL) and then end the relationship (M3: neither),
+/// and after each acknowledgement ask B; several writers at once, so B's
+/// index is always behind someone's write. No check may miss a write
+/// acknowledged before it was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a3_a_check_on_one_replica_reflects_every_write_acknowledged_on_the_other() {
+    use pb::check_access_request::Action;
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = shared_database(&dir).await;
+    let a = std::sync::Arc::new(start_replica(&database_url).await);
+    let b = std::sync::Arc::new(start_replica(&database_url).await);
+    let mut writers = Vec::new();
+    for _ in 0..WRITERS {
+        let (a, b) = (a.clone(), b.clone());
+        writers.push(tokio::spawn(async move {
+            let reseller = new_partner(&a, pb::partner::Kind::DirectReseller).await;
+            let check = |customer_id: String, action: Action| {
+                let (b, reseller) = (b.clone(), reseller.clone());
+                async move {
+                    relationships(&b, &service())
+                        .check_access(pb::CheckAccessRequest {
+                            partner_id: reseller,
+                            customer_id,
+                            action: action as i32,
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("checked")
+                        .into_inner()
+                        .allowed
+                }
+            };
+            let mut violations = Vec::new();
+            for round in 0..ROUNDS {
+                let customer_id = customers(&a, &partner(&reseller))
+                    .create_customer(customer_request(&unique_domain("a3"), None))
+                    .await
+                    .expect("customer")
+                    .into_inner()
+                    .id;
+                for action in [Action::View, Action::Sell] {
+                    if !check(customer_id.clone(), action).await {
+                        violations.push(format!("round {round}: {action:?} denied after the creation"));
+                    }
+                }
+                relationships(&a, &partner(&reseller))
+                    .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+                        customer_id: customer_id.clone(),
+                        partner_id: String::new(),
+                    })
+                    .await
+                    .expect("ended");
+                for action in [Action::View, Action::Sell] {
+                    if check(customer_id.clone(), action).await {
+                        violations.push(format!("round {round}: {action:?} allowed after the end"));
+                    }
+                }
+            }
+            violations
+        }));
+    }
+    let mut violations = Vec::new();
+    for writer in writers {
+        violations.extend(writer.await.expect("writer"));
+    }
+    assert!(
+        violations.is_empty(),
+        "{} stale decisions of {}: {violations:?}",
+        violations.len(),
+        WRITERS * ROUNDS * 4
+    );
+}
