@@ -228,6 +228,8 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
     /// A1 from the in-memory access index (true) or from the store.
     pub access_index: bool,
+    /// This process is the SQLite store's only writer (locked so).
+    pub sole_writer: bool,
 }
 
 impl Default for Settings {
@@ -263,6 +265,7 @@ impl Default for Settings {
             relationship_service_url: None,
             otlp_endpoint: None,
             access_index: true,
+            sole_writer: false,
         }
     }
 }
@@ -423,7 +426,16 @@ impl Settings {
                 services.names()
             ));
         }
+        if self.sole_writer && !services.all() {
+            return Err("sole_writer = true needs all three services in this process: in the split deployment every service process writes".to_owned());
+        }
+        if self.sole_writer && !self.database_url.starts_with("sqlite:") {
+            return Err(
+                "sole_writer = true needs a SQLite file store; with PostgreSQL every replica may write".to_owned(),
+            );
+        }
         Ok(Config {
+            sole_writer: self.sole_writer,
             access_index: self.access_index,
             otlp_endpoint,
             services,
@@ -476,6 +488,9 @@ pub struct Config {
     /// Access checks from the in-memory index fed by the event log (A1,
     /// A3), or from the store on each check.
     pub access_index: bool,
+    /// This process alone writes the SQLite store (its lock file taken
+    /// exclusively): the access index then knows every write without a read.
+    pub sole_writer: bool,
     pub listen: SocketAddr,
     pub database_url: String,
     pub max_connections: u32,
@@ -572,6 +587,7 @@ impl Config {
             relationship_service_url = self.relationship_service_url.as_deref().unwrap_or("in this process"),
             otlp_endpoint = self.otlp_endpoint.as_deref().unwrap_or("off"),
             access_index = self.access_index,
+            sole_writer = self.sole_writer,
             "effective configuration"
         );
     }

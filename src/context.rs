@@ -64,17 +64,12 @@ impl CallContext {
     }
 }
 
-/// 128 random bits as 32 hex digits (never all zeros, which W3C reserves).
+/// 128 random bits as 32 hex digits (never all zeros, which W3C reserves),
+/// from the thread's generator (no system call per call: ids need to be
+/// unique, not secret).
 pub fn new_trace_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() || bytes == [0; 16] {
-        // No entropy at hand: time and a counter still tell calls apart.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos());
-        bytes = (nanos | 1).to_be_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let id: u128 = rand::random::<u128>() | 1;
+    format!("{id:032x}")
 }
 
 /// A W3C trace id: 32 lower-case hex digits, not all zeros.

@@ -292,8 +292,11 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
     };
     // A1 from memory where this process decides access (A3 holds: see
     // `store::IndexedChecker`).
+    if config.sole_writer {
+        store.claim_sole_writer()?;
+    }
     let index = if served.relationship && config.access_index {
-        Some(IndexedChecker::load(store.clone()).await?)
+        Some(IndexedChecker::load(store.clone(), config.sole_writer).await?)
     } else {
         None
     };

@@ -307,6 +307,15 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
+/// Whether a method only reads: Get*, List*, CheckAccess, BatchCheckAccess,
+/// WatchEvents (and CheckDomainAvailability).
+fn is_read(method: &str) -> bool {
+    let name = method.rsplit('/').next().unwrap_or_default();
+    ["Get", "List", "Check", "BatchCheck", "Watch"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
 /// Log levels: faults of the service at ERROR, overload and deadlines at
 /// WARN (the operator may act on them), every other answer at INFO (a
 /// refusal is the client's business, not a server warning), and health
@@ -326,6 +335,10 @@ fn record(span: &tracing::Span, method: &'static str, probe: bool, code: tonic::
             tracing::warn!(code = name, latency_ms, "rpc not served")
         }
         _ if probe => tracing::debug!(code = name, latency_ms, "rpc finished"),
+        // A successful read changes nothing and is the bulk of the traffic
+        // (every backend checks access before it acts): at INFO its line
+        // cost a sixth of a check's throughput.
+        Code::Ok if is_read(method) => tracing::debug!(code = name, latency_ms, "rpc finished"),
         Code::Ok => tracing::info!(code = name, latency_ms, "rpc finished"),
         Code::Cancelled => tracing::info!(code = name, latency_ms, "rpc cancelled by the client"),
         _ => tracing::info!(code = name, latency_ms, "rpc refused"),

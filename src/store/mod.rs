@@ -72,11 +72,15 @@ pub struct Store {
     /// The last event seq committed through this process; wakes watchers.
     committed: Arc<watch::Sender<i64>>,
     write_gate: WriteGate,
+    /// A SQLite store's lock file, held shared by every process that has
+    /// the store open, or exclusively by its sole writer.
+    file_lock: Option<Arc<std::fs::File>>,
 }
 
 impl Store {
     /// Connects and applies pending migrations.
     pub async fn open(options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Self, DbErr> {
+        let file_lock = share_sqlite_file(&options.url)?.map(Arc::new);
         let db = connect(options).await?;
         migration::up(&db).await?;
         let (committed, _) = watch::channel(0);
@@ -85,7 +89,34 @@ impl Store {
             clock,
             committed: Arc::new(committed),
             write_gate: WriteGate::default(),
+            file_lock,
         })
+    }
+
+    /// Makes this process the SQLite store's only writer (the
+    /// `sole_writer` setting): its lock file is taken exclusively, so no
+    /// other process (a replica, `seed`, `migrate`) opens the store while
+    /// this one runs; the access index then needs no read of the store to
+    /// know it holds every acknowledged write (A3).
+    pub fn claim_sole_writer(&self) -> Result<(), String> {
+        let Some(file) = &self.file_lock else {
+            return Err("sole_writer needs a SQLite file store (PostgreSQL and in-memory stores have other writers or none to exclude)".to_owned());
+        };
+        let held = || {
+            "another process has this SQLite store open; sole_writer needs it to itself: stop the other processes (replicas, split services, seed) or set sole_writer = false".to_owned()
+        };
+        file.unlock()
+            .map_err(|error| format!("cannot release the store's lock file: {error}"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => Err(held()),
+            Err(std::fs::TryLockError::Error(error)) => Err(format!("cannot lock the store's lock file: {error}")),
+        }
+    }
+
+    /// The last seq this process committed (0 before its first write).
+    pub fn last_committed_here(&self) -> i64 {
+        *self.committed.borrow()
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -168,6 +199,9 @@ impl Store {
 /// place of BEGIN and its "commit" would release it inside a transaction
 /// that never ends. Such a connection is closed, never reused.
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
+    if options.url.starts_with("sqlite:") {
+        sqlite_without_memory_statistics();
+    }
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
         .max_connections(options.max_connections)
@@ -269,6 +303,58 @@ async fn explain_open_failure(url: &str, error: DbErr) -> String {
     format!("cannot open the store: {error}")
 }
 
+/// The lock file beside a SQLite store (`FILE.lock`), held shared: refused
+/// while a sole writer holds it exclusively. None for other stores.
+fn share_sqlite_file(url: &str) -> Result<Option<std::fs::File>, DbErr> {
+    if !url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let Ok(options) = url.parse::<SqliteConnectOptions>() else {
+        return Ok(None);
+    };
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+        return Ok(None);
+    }
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    // A directory that cannot hold it is explained by the open that follows.
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+    else {
+        return Ok(None);
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DbErr::Custom(format!(
+            "the SQLite store {} is held by a process running with sole_writer = true; stop it, or run that one with sole_writer = false",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
+/// SQLite keeps memory statistics behind one global mutex, taken on every
+/// allocation of every connection (5-10 % of a read under load); nothing
+/// here reads them. Only before SQLite initializes can this be set: the
+/// first store this process opens does it, and a later call is a no-op.
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int; called before the
+        // library is initialized it only sets a flag (afterwards it returns
+        // SQLITE_MISUSE and changes nothing).
+        let code =
+            unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int) };
+        if code != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(code, "SQLite was initialized already; its memory statistics stay on");
+        }
+    });
+}
+
 type HookFuture<'c> = Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
 
 /// Whether a pooled SQLite connection may be used (or kept): the driver
@@ -310,6 +396,7 @@ fn postgres_outside_transaction(conn: &mut PgConnection, _: PoolConnectionMetada
 
 /// Applies pending migrations (the `migrate` subcommand).
 pub async fn migrate(options: &StoreOptions) -> Result<(), DbErr> {
+    let _shared = share_sqlite_file(&options.url)?;
     let db = connect(options).await?;
     migration::up(&db).await
 }

@@ -347,3 +347,96 @@ async fn a3_a_check_on_one_replica_reflects_every_write_acknowledged_on_the_othe
         WRITERS * ROUNDS * 4
     );
 }
+
+/// A3 with `sole_writer`: the process takes its SQLite store's lock file
+/// exclusively, so no other process opens the store while it runs (a
+/// second `serve` fails, naming the setting), and its access index, which
+/// then reads nothing before deciding, still reflects every acknowledged
+/// write; once it stops, the store opens again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a3_a_sole_writer_decides_on_every_acknowledged_write_and_keeps_other_processes_out() {
+    use partnercenter::api::server;
+    use pb::check_access_request::Action;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("sole.db").display());
+    let config = partnercenter::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.clone(),
+        jwt_secret: Some(SECRET.to_owned()),
+        metrics_listen: None,
+        sole_writer: true,
+        ..partnercenter::config::Config::default()
+    };
+    let running = server::spawn(&config, std::sync::Arc::new(partnercenter::domain::clock::SystemClock))
+        .await
+        .expect("the sole writer starts");
+    let refused = Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+        .env("PARTNERCENTER_DATABASE_URL", &database_url)
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .output()
+        .expect("serve runs");
+    assert!(!refused.status.success(), "a second process opened the store");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("sole_writer"), "{stderr}");
+
+    let channel = Channel::from_shared(format!("http://{}", running.addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let token = |principal: &Principal| Bearer::new(&running.authority().mint(principal, 600).unwrap());
+    let reseller = PartnerServiceClient::with_interceptor(channel.clone(), token(&operator()))
+        .create_partner(create_partner_request(pb::partner::Kind::DirectReseller))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let check = |customer_id: &str| pb::CheckAccessRequest {
+        partner_id: reseller.clone(),
+        customer_id: customer_id.to_owned(),
+        action: Action::Sell as i32,
+        ..Default::default()
+    };
+    let mut checks = RelationshipServiceClient::with_interceptor(channel.clone(), token(&service()));
+    for round in 0..50 {
+        let customer_id = CustomerServiceClient::with_interceptor(channel.clone(), token(&partner(&reseller)))
+            .create_customer(customer_request(&unique_domain("sole"), None))
+            .await
+            .unwrap()
+            .into_inner()
+            .id;
+        let allowed = checks
+            .check_access(check(&customer_id))
+            .await
+            .unwrap()
+            .into_inner()
+            .allowed;
+        assert!(allowed, "round {round}: SELL denied after the creation");
+        RelationshipServiceClient::with_interceptor(channel.clone(), token(&partner(&reseller)))
+            .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+                customer_id: customer_id.clone(),
+                partner_id: String::new(),
+            })
+            .await
+            .unwrap();
+        let allowed = checks
+            .check_access(check(&customer_id))
+            .await
+            .unwrap()
+            .into_inner()
+            .allowed;
+        assert!(!allowed, "round {round}: SELL allowed after the end");
+    }
+    running.shutdown().await;
+    let options = partnercenter::store::StoreOptions {
+        url: database_url,
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(5),
+        sqlite_page_cache_mib: 2,
+    };
+    partnercenter::store::Store::open(&options, std::sync::Arc::new(partnercenter::domain::clock::SystemClock))
+        .await
+        .expect("the store opens once the sole writer stopped");
+}

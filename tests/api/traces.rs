@@ -99,7 +99,16 @@ async fn deployment_one_trace_crosses_every_hop_in_logs_and_exported_spans() {
             "--log-format",
             "json",
         ];
-        processes.push(start_process_with(&database_url, ports[index], &flags, Stdio::from(file), "info").await);
+        processes.push(
+            start_process_with(
+                &database_url,
+                ports[index],
+                &flags,
+                Stdio::from(file),
+                "info,partnercenter=debug",
+            )
+            .await,
+        );
         logs.push(log);
     }
 
