@@ -67,6 +67,13 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// The bare tonic echo `bench` measures beside the service: grpc.health
+    /// Check with the server's transport settings and nothing else.
+    #[command(hide = true)]
+    EchoServer {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
     /// Drive load against a running server; report throughput, latency
     /// percentiles and errors by gRPC code.
     Loadtest(partnercenter::loadtest::LoadtestArgs),
@@ -195,6 +202,23 @@ async fn run(command: Command) -> anyhow::Result<()> {
             )
             .with_max_lifetime(config.jwt_max_lifetime);
             println!("{}", authority.mint(&principal, ttl)?);
+            Ok(())
+        }
+        Command::EchoServer { listen } => {
+            let (health, service) = tonic_health::server::health_reporter();
+            health
+                .set_service_status("", tonic_health::ServingStatus::Serving)
+                .await;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let incoming = server::limited_incoming(listener, 1024);
+            tonic::transport::Server::builder()
+                .max_concurrent_streams(256)
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, server::termination())
+                .await
+                .context("the echo server failed")?;
             Ok(())
         }
         Command::Loadtest(args) => partnercenter::loadtest::run_loadtest(args).await.map_err(boxed),

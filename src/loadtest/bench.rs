@@ -141,30 +141,50 @@ impl Launcher {
     /// `partnercenter serve` on `addr` with `flags`, once it reports
     /// SERVING.
     async fn serve(&self, addr: SocketAddr, flags: &[String]) -> Result<ServeProcess, BoxError> {
-        let mut child = self
+        let child = self
             .command("serve")?
             .arg("--listen")
             .arg(addr.to_string())
             .args(flags)
             .spawn()?;
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Err(format!("serve exited before serving: {status}").into());
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                return Err("serve did not report SERVING within 120s".into());
-            }
-            if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))?.connect().await {
-                let reply = HealthClient::new(channel)
-                    .check(HealthCheckRequest { service: String::new() })
-                    .await;
-                if reply.is_ok_and(|reply| reply.get_ref().status == 1) {
-                    return Ok(ServeProcess { child, addr });
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        serving(child, addr).await
+    }
+}
+
+/// The bare tonic echo: `partnercenter echo-server`, a minimal tonic 0.14
+/// server answering grpc.health.v1 Check with the server's transport
+/// settings and nothing else (no auth, limits, tracing, metrics or store),
+/// as a second reference beside the service's own health Check.
+async fn bare_echo(addr: SocketAddr) -> Result<ServeProcess, BoxError> {
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("echo-server")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    serving(child, addr).await
+}
+
+/// `child`, once it reports SERVING on `addr`.
+async fn serving(mut child: tokio::process::Child, addr: SocketAddr) -> Result<ServeProcess, BoxError> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Err(format!("the server on {addr} exited before serving: {status}").into());
         }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!("the server on {addr} did not report SERVING within 120s").into());
+        }
+        if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))?.connect().await {
+            let reply = HealthClient::new(channel)
+                .check(HealthCheckRequest { service: String::new() })
+                .await;
+            if reply.is_ok_and(|reply| reply.get_ref().status == 1) {
+                return Ok(ServeProcess { child, addr });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -495,6 +515,7 @@ fn scenario_row(scenario: Scenario, batch_size: usize, place: &str) -> String {
 }
 
 const CEILING: &str = "ceiling (health Check)";
+const BARE_ECHO: &str = "bare tonic echo (health Check, no layers)";
 const RAW_COMMIT: &str = "raw commit (1-row tx)";
 
 pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
@@ -528,11 +549,23 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
     };
     // On an error, the children are dropped, which kills them.
     let deployment = Deployment::start(args.topology, &launcher).await?;
+    let [echo_addr] = free_ports().await?;
+    let echo_process = bare_echo(echo_addr).await?;
     let secret = match &args.store {
         Some(file) => Auth::secret_from_file(&std::path::PathBuf::from(format!("{}.jwt-secret", file.display())))?,
         None => secret.into_bytes(),
     };
-    let result = measure_all(&args, &config, &secret, deployment.targets, seed, &sqlite_url("raw.db")).await;
+    let result = measure_all(
+        &args,
+        &config,
+        &secret,
+        deployment.targets,
+        echo_addr,
+        seed,
+        &sqlite_url("raw.db"),
+    )
+    .await;
+    echo_process.stop().await;
     let peak_rss = deployment.peak_rss_mib();
     let topology = deployment.describe();
     deployment.stop().await;
@@ -582,6 +615,20 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
         println!("topology: {topology}");
         println!("dataset: {dataset_summary}");
         print!("{}", table_text(&table));
+        let median_of = |name: &str| {
+            table
+                .rows
+                .iter()
+                .find(|row| row.name == name)
+                .map(|row| row.median_per_second)
+        };
+        if let Some(bare) = median_of(BARE_ECHO).filter(|bare| *bare > 0.0) {
+            let against: Vec<String> = [CEILING, &scenario_row(Scenario::Check, args.load.batch_size, "")]
+                .iter()
+                .filter_map(|name| median_of(name).map(|rate| format!("{name} {:.3}", rate / bare)))
+                .collect();
+            println!("of the bare tonic echo: {}", against.join(", "));
+        }
         println!("server peak RSS: {rss}");
     }
     let failed = table.failed();
@@ -630,6 +677,7 @@ async fn measure_all(
     config: &Config,
     secret: &[u8],
     targets: Targets,
+    echo_addr: SocketAddr,
     seed: u64,
     raw_url: &str,
 ) -> Result<(Table, String), BoxError> {
@@ -670,6 +718,9 @@ async fn measure_all(
 
     let echo = Arc::new(Echo {
         channels: client::connect(targets.relationship, load.connections, load.timeout).await?,
+    });
+    let bare = Arc::new(Echo {
+        channels: client::connect(echo_addr, load.connections, load.timeout).await?,
     });
     let raw = Arc::new(RawCommit::open(raw_url.to_owned(), config).await?);
     let mut bench = Bench {
@@ -727,6 +778,7 @@ async fn measure_all(
         if !scenarios.contains(&Scenario::Accept) {
             bench.measure(RAW_COMMIT, None, &raw, 0.0).await?;
         }
+        bench.measure(BARE_ECHO, None, &bare, 0.0).await?;
     }
 
     // Latency at a sustainable load: open loop at a share of the check
