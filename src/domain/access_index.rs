@@ -11,7 +11,7 @@
 //! `store::load_facts_batch` would on the same state (a test compares
 //! them).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::access::{AccessFacts, AccessQuery, ChainedRelationship, SubscriptionFacts};
 use super::model::{
@@ -73,39 +73,27 @@ impl AccessIndex {
     }
 
     fn put_relationship(&mut self, relationship: &Relationship) {
-        if let Some(pair) = self.relationship_pairs.remove(&relationship.id)
-            && let Some(rows) = self.relationships.get_mut(&pair)
-        {
-            rows.retain(|row| row.id != relationship.id);
-            if rows.is_empty() {
-                self.relationships.remove(&pair);
-            }
-        }
-        if relationship.state == RelationshipState::Active {
-            let pair = (relationship.partner_id.clone(), relationship.customer_id.clone());
-            let rows = self.relationships.entry(pair.clone()).or_default();
-            rows.push(relationship.clone());
-            rows.sort_by(|a, b| a.id.cmp(&b.id));
-            self.relationship_pairs.insert(relationship.id.clone(), pair);
-        }
+        let active = relationship.state == RelationshipState::Active;
+        let pair = (relationship.partner_id.clone(), relationship.customer_id.clone());
+        place(
+            &mut self.relationships,
+            &mut self.relationship_pairs,
+            relationship,
+            active.then_some(pair),
+            |row| &row.id,
+        );
     }
 
     fn put_grant(&mut self, grant: &DelegatedAdminGrant) {
-        if let Some(pair) = self.grant_pairs.remove(&grant.id)
-            && let Some(rows) = self.grants.get_mut(&pair)
-        {
-            rows.retain(|row| row.id != grant.id);
-            if rows.is_empty() {
-                self.grants.remove(&pair);
-            }
-        }
-        if grant.state == GrantState::Active {
-            let pair = (grant.partner_id.clone(), grant.customer_id.clone());
-            let rows = self.grants.entry(pair.clone()).or_default();
-            rows.push(grant.clone());
-            rows.sort_by(|a, b| a.id.cmp(&b.id));
-            self.grant_pairs.insert(grant.id.clone(), pair);
-        }
+        let active = grant.state == GrantState::Active;
+        let pair = (grant.partner_id.clone(), grant.customer_id.clone());
+        place(
+            &mut self.grants,
+            &mut self.grant_pairs,
+            grant,
+            active.then_some(pair),
+            |row| &row.id,
+        );
     }
 
     fn put_subscription(&mut self, subscription: &Subscription) {
@@ -156,7 +144,7 @@ impl AccessIndex {
         }
     }
 
-    /// How much it holds, for the logs and the metrics.
+    /// How much it holds (logged when it is loaded).
     pub fn size(&self) -> IndexSize {
         IndexSize {
             partners: self.partners.len(),
@@ -166,10 +154,31 @@ impl AccessIndex {
             subscriptions: self.subscriptions.len(),
         }
     }
+}
 
-    /// The ids of the partners it knows (tests compare indexes by them).
-    pub fn partner_ids(&self) -> HashSet<&str> {
-        self.partners.keys().map(String::as_str).collect()
+/// Puts the new state of `row` at `pair` (None: the row left ACTIVE, so it
+/// goes), removing it from where it was; each pair's rows stay in id order.
+fn place<T: Clone>(
+    rows: &mut HashMap<Pair, Vec<T>>,
+    places: &mut HashMap<String, Pair>,
+    row: &T,
+    pair: Option<Pair>,
+    id_of: fn(&T) -> &String,
+) {
+    let id = id_of(row);
+    if let Some(old) = places.remove(id)
+        && let Some(held) = rows.get_mut(&old)
+    {
+        held.retain(|other| id_of(other) != id);
+        if held.is_empty() {
+            rows.remove(&old);
+        }
+    }
+    if let Some(pair) = pair {
+        let held = rows.entry(pair.clone()).or_default();
+        let at = held.partition_point(|other| id_of(other) < id);
+        held.insert(at, row.clone());
+        places.insert(id.clone(), pair);
     }
 }
 

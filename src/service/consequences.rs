@@ -88,6 +88,8 @@ async fn wait_for(owner: &dyn InternalRelationships, ids: Vec<String>) -> Result
     };
     match tokio::time::timeout(budget, owner.apply_consequences(ids)).await {
         Ok(Ok(())) => Ok(()),
+        // A fault of the service stays one (W4): only a bug is INTERNAL.
+        Ok(Err(error)) if error.code == ErrorCode::Internal => Err(error),
         Ok(Err(error)) => {
             tracing::warn!(%error, "consequences not carried out yet; the relay will");
             Err(pending())

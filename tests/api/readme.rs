@@ -202,23 +202,14 @@ fn readme_grpcurl_examples_and_walkthrough_run_as_written_twice() {
     // scripts, unchanged, against one of them, which passes the other
     // services' calls on.
     let (server, _peers) = if crate::support::split_topology() {
-        let ports: Vec<u16> = (0..3).map(|_| crate::replicas::free_port()).collect();
-        let urls = [
-            "--partner-service-url".to_owned(),
-            format!("http://127.0.0.1:{}", ports[0]),
-            "--customer-service-url".to_owned(),
-            format!("http://127.0.0.1:{}", ports[1]),
-            "--relationship-service-url".to_owned(),
-            format!("http://127.0.0.1:{}", ports[2]),
-        ];
-        let start = |port: u16, services: &str| {
-            let mut flags = vec!["--services".to_owned(), services.to_owned()];
-            flags.extend(urls.iter().cloned());
-            Server::start_with(dir.path(), &format!("127.0.0.1:{port}"), &flags)
+        let split = crate::replicas::SplitPorts::new();
+        let start = |index: usize, services: &str| {
+            let listen = format!("127.0.0.1:{}", split.0[index]);
+            Server::start_with(dir.path(), &listen, &split.flags(services))
         };
-        let partner = start(ports[0], "partner");
-        let customer = start(ports[1], "customer");
-        (start(ports[2], "relationship"), vec![partner, customer])
+        let partner = start(0, "partner");
+        let customer = start(1, "customer");
+        (start(2, "relationship"), vec![partner, customer])
     } else {
         (Server::start(dir.path()), Vec::new())
     };

@@ -39,19 +39,45 @@ pub(crate) fn free_port() -> u16 {
 }
 
 pub(crate) async fn start_replica(database_url: &str) -> Replica {
-    start_process(database_url, free_port(), &[]).await
+    start_process::<&str>(database_url, free_port(), &[]).await
+}
+
+/// Where the three processes of a split deployment listen: partner,
+/// customer, relationship, on free loopback ports.
+pub(crate) struct SplitPorts(pub(crate) [u16; 3]);
+
+impl SplitPorts {
+    pub(crate) fn new() -> Self {
+        SplitPorts([free_port(), free_port(), free_port()])
+    }
+
+    /// The flags of the process serving `services`: those, and where all
+    /// three are (a process ignores its own).
+    pub(crate) fn flags(&self, services: &str) -> Vec<String> {
+        let url = |index: usize| format!("http://127.0.0.1:{}", self.0[index]);
+        vec![
+            "--services".to_owned(),
+            services.to_owned(),
+            "--partner-service-url".to_owned(),
+            url(0),
+            "--customer-service-url".to_owned(),
+            url(1),
+            "--relationship-service-url".to_owned(),
+            url(2),
+        ]
+    }
 }
 
 /// A `serve` child process on `port`, with more flags (e.g. `--services`).
-pub(crate) async fn start_process(database_url: &str, port: u16, flags: &[&str]) -> Replica {
+pub(crate) async fn start_process<S: AsRef<std::ffi::OsStr>>(database_url: &str, port: u16, flags: &[S]) -> Replica {
     start_process_with(database_url, port, flags, Stdio::null(), "warn").await
 }
 
 /// As `start_process`, logging at `log_level` to `stdout`.
-pub(crate) async fn start_process_with(
+pub(crate) async fn start_process_with<S: AsRef<std::ffi::OsStr>>(
     database_url: &str,
     port: u16,
-    flags: &[&str],
+    flags: &[S],
     stdout: Stdio,
     log_level: &str,
 ) -> Replica {

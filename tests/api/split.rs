@@ -24,7 +24,7 @@ use partnercenter::pb;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::replicas::{Replica, customers, free_port, partners, relationships, start_process};
+use crate::replicas::{Replica, SplitPorts, bearer, customers, partners, relationships, start_process};
 use crate::support::*;
 
 fn internal_token(server: &TestServer) -> String {
@@ -242,12 +242,7 @@ async fn c1_split_a_write_whose_consequences_wait_is_unavailable_and_its_retry_r
     assert!(decision.allowed, "the creator's DAP is in force: {decision:?}");
     // Exactly once: one relationship and three grants, however often asked.
     creator.create_customer(request).await.expect("a second retry");
-    let rows = relationships_of(
-        &relationship_channel,
-        &authority.mint(&operator(), 600).expect("token"),
-        &retried.id,
-    )
-    .await;
+    let rows = relationships_of(&relationship_channel, &retried.id).await;
     assert_eq!(rows.relationships.len(), 1, "{rows:?}");
     assert_eq!(rows.delegated_admin_grants.len(), 3, "{rows:?}");
     relationship_process.shutdown().await;
@@ -255,8 +250,9 @@ async fn c1_split_a_write_whose_consequences_wait_is_unavailable_and_its_retry_r
     partner_process.shutdown().await;
 }
 
-async fn relationships_of(channel: &Channel, token: &str, customer_id: &str) -> pb::ListCustomerRelationshipsResponse {
-    pb::relationship_service_client::RelationshipServiceClient::with_interceptor(channel.clone(), Bearer::new(token))
+/// A customer's relationships and grants, as the operator sees them (M2).
+async fn relationships_of(channel: &Channel, customer_id: &str) -> pb::ListCustomerRelationshipsResponse {
+    pb::relationship_service_client::RelationshipServiceClient::with_interceptor(channel.clone(), bearer(&operator()))
         .list_customer_relationships(pb::ListCustomerRelationshipsRequest {
             customer_id: customer_id.to_owned(),
             page_size: 1000,
@@ -283,27 +279,10 @@ enum Write {
 async fn c1_s1_kill_9_of_one_service_process_loses_no_consequence_and_doubles_none() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = crate::replicas::shared_database(&dir).await;
-    let ports = [free_port(), free_port(), free_port()];
-    let urls: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
-    let flags = |services: &'static str| {
-        vec![
-            "--services".to_owned(),
-            services.to_owned(),
-            "--partner-service-url".to_owned(),
-            urls[0].clone(),
-            "--customer-service-url".to_owned(),
-            urls[1].clone(),
-            "--relationship-service-url".to_owned(),
-            urls[2].clone(),
-        ]
-    };
+    let split = SplitPorts::new();
     let start = |index: usize, services: &'static str| {
-        let database_url = database_url.clone();
-        let flags = flags(services);
-        async move {
-            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-            start_process(&database_url, ports[index], &flags).await
-        }
+        let (database_url, port, flags) = (database_url.clone(), split.0[index], split.flags(services));
+        async move { start_process(&database_url, port, &flags).await }
     };
     let partner_process = start(0, "partner").await;
     let customer_process = Arc::new(tokio::sync::RwLock::new(start(1, "customer").await));
@@ -417,12 +396,11 @@ async fn c1_s1_kill_9_of_one_service_process_loses_no_consequence_and_doubles_no
     // grants; each advised customer one ADVISOR relationship, however many
     // ADVISOR subscriptions it got.
     let relationship_process = relationship_process.read().await;
-    let token = TokenFor::operator();
     let mut advised: HashMap<String, usize> = HashMap::new();
     for (id, write) in &created {
         match write {
             Write::Customer(_) => {
-                let rows = relationships_of(&relationship_process.channel, &token.0, id).await;
+                let rows = relationships_of(&relationship_process.channel, id).await;
                 assert_eq!(rows.relationships.len(), 1, "creator relationship of {id}: {rows:?}");
                 assert_eq!(rows.relationships[0].partner_id, reseller);
                 assert_eq!(rows.delegated_admin_grants.len(), 3, "creator grants of {id}: {rows:?}");
@@ -438,7 +416,7 @@ async fn c1_s1_kill_9_of_one_service_process_loses_no_consequence_and_doubles_no
         }
     }
     for customer_id in advised.keys() {
-        let rows = relationships_of(&relationship_process.channel, &token.0, customer_id).await;
+        let rows = relationships_of(&relationship_process.channel, customer_id).await;
         let advisory: Vec<_> = rows
             .relationships
             .iter()
@@ -473,16 +451,6 @@ async fn c1_s1_kill_9_of_one_service_process_loses_no_consequence_and_doubles_no
     let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
     assert_eq!(seqs, expected, "the event log has a gap or a duplicate");
     drop(partner_process);
-}
-
-/// An operator token signed with the suite's secret.
-struct TokenFor(String);
-
-impl TokenFor {
-    fn operator() -> Self {
-        let authority = partnercenter::auth::TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None);
-        TokenFor(authority.mint(&operator(), 3600).expect("token"))
-    }
 }
 
 async fn send(process: &Replica, reseller: &str, write: &Write) -> Result<String, tonic::Status> {
@@ -521,23 +489,10 @@ async fn d2_split_a_reinstatement_while_the_relationship_process_is_killed_is_ca
     use pb::delegated_admin_grant::State;
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = crate::replicas::shared_database(&dir).await;
-    let ports = [free_port(), free_port(), free_port()];
-    let urls: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
+    let split = SplitPorts::new();
     let start = |index: usize, services: &'static str| {
-        let (database_url, urls) = (database_url.clone(), urls.clone());
-        async move {
-            let flags = [
-                "--services",
-                services,
-                "--partner-service-url",
-                &urls[0],
-                "--customer-service-url",
-                &urls[1],
-                "--relationship-service-url",
-                &urls[2],
-            ];
-            start_process(&database_url, ports[index], &flags).await
-        }
+        let (database_url, port, flags) = (database_url.clone(), split.0[index], split.flags(services));
+        async move { start_process(&database_url, port, &flags).await }
     };
     let partner_process = start(0, "partner").await;
     let customer_process = start(1, "customer").await;
@@ -623,10 +578,9 @@ async fn d2_split_a_reinstatement_while_the_relationship_process_is_killed_is_ca
     assert_eq!(reason(&status), "CONSEQUENCES_PENDING");
 
     relationship_process = start(2, "relationship").await;
-    let token = TokenFor::operator();
     let mut state = State::Active as i32;
     for _ in 0..100 {
-        let rows = relationships_of(&relationship_process.channel, &token.0, &customer_id).await;
+        let rows = relationships_of(&relationship_process.channel, &customer_id).await;
         state = rows
             .delegated_admin_grants
             .iter()
@@ -658,7 +612,7 @@ async fn d2_split_a_reinstatement_while_the_relationship_process_is_killed_is_ca
         .filter(|event| event.r#type == "grant.superseded")
         .collect();
     assert_eq!(superseded.len(), 1, "exactly one supersession: {superseded:?}");
-    let rows = relationships_of(&relationship_process.channel, &token.0, &customer_id).await;
+    let rows = relationships_of(&relationship_process.channel, &customer_id).await;
     let reseller_office = rows
         .delegated_admin_grants
         .iter()

@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use partnercenter::pb;
 
-use crate::replicas::{Replica, customers, free_port, partners, start_process_with};
+use crate::replicas::{Replica, SplitPorts, customers, partners, start_process_with};
 use crate::support::*;
 
 /// An OTLP collector that keeps every span it is sent, with the
@@ -77,32 +77,24 @@ async fn deployment_one_trace_crosses_every_hop_in_logs_and_exported_spans() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = crate::replicas::shared_database(&dir).await;
-    let ports = [free_port(), free_port(), free_port()];
-    let urls: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
+    let split = SplitPorts::new();
     let otlp = format!("http://{collector_addr}");
     let mut processes = Vec::new();
     let mut logs = Vec::new();
     for (index, services) in ["partner", "customer", "relationship"].into_iter().enumerate() {
         let log = dir.path().join(format!("{services}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let flags = [
-            "--services",
-            services,
-            "--partner-service-url",
-            &urls[0],
-            "--customer-service-url",
-            &urls[1],
-            "--relationship-service-url",
-            &urls[2],
-            "--otlp-endpoint",
-            &otlp,
-            "--log-format",
-            "json",
-        ];
+        let mut flags = split.flags(services);
+        flags.extend([
+            "--otlp-endpoint".to_owned(),
+            otlp.clone(),
+            "--log-format".to_owned(),
+            "json".to_owned(),
+        ]);
         processes.push(
             start_process_with(
                 &database_url,
-                ports[index],
+                split.0[index],
                 &flags,
                 Stdio::from(file),
                 "info,partnercenter=debug",
