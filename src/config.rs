@@ -228,6 +228,8 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
     /// A1 from the in-memory access index (true) or from the store.
     pub access_index: bool,
+    /// The most customers the access index holds at once.
+    pub access_index_customers: usize,
     /// This process is the SQLite store's only writer (locked so).
     pub sole_writer: bool,
 }
@@ -265,6 +267,7 @@ impl Default for Settings {
             relationship_service_url: None,
             otlp_endpoint: None,
             access_index: true,
+            access_index_customers: 200_000,
             sole_writer: false,
         }
     }
@@ -434,9 +437,16 @@ impl Settings {
                 "sole_writer = true needs a SQLite file store; with PostgreSQL every replica may write".to_owned(),
             );
         }
+        if self.access_index_customers == 0 {
+            return Err(
+                "access_index_customers must be at least 1 (set access_index = false to decide checks from the store)"
+                    .to_owned(),
+            );
+        }
         Ok(Config {
             sole_writer: self.sole_writer,
             access_index: self.access_index,
+            access_index_customers: self.access_index_customers,
             otlp_endpoint,
             services,
             partner_service_url: partner_service_url.filter(|_| !services.partner),
@@ -488,6 +498,9 @@ pub struct Config {
     /// Access checks from the in-memory index fed by the event log (A1,
     /// A3), or from the store on each check.
     pub access_index: bool,
+    /// The most customers the index holds at once; others are read from
+    /// the store when a check needs them (and then held).
+    pub access_index_customers: usize,
     /// This process alone writes the SQLite store (its lock file taken
     /// exclusively): the access index then knows every write without a read.
     pub sole_writer: bool,
@@ -587,6 +600,7 @@ impl Config {
             relationship_service_url = self.relationship_service_url.as_deref().unwrap_or("in this process"),
             otlp_endpoint = self.otlp_endpoint.as_deref().unwrap_or("off"),
             access_index = self.access_index,
+            access_index_customers = self.access_index_customers,
             sole_writer = self.sole_writer,
             "effective configuration"
         );

@@ -296,7 +296,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         store.claim_sole_writer()?;
     }
     let index = if served.relationship && config.access_index {
-        Some(IndexedChecker::load(store.clone(), config.sole_writer).await?)
+        Some(IndexedChecker::load(store.clone(), config.sole_writer, config.access_index_customers).await?)
     } else {
         None
     };

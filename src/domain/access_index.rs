@@ -3,56 +3,199 @@
 //! events of the log in `seq` order (each event carries the new state of
 //! what changed, E1). Plain data: the store loads it and feeds it
 //! (`store::IndexedChecker`), which also makes it wait for every write
-//! acknowledged before a check (A3).
+//! acknowledged before a check (A3) and decides which customers it holds.
 //!
-//! It holds exactly what the store's facts statement reads: partners'
-//! status, ACTIVE links, ACTIVE relationships and ACTIVE grants by
-//! (partner, customer), and every subscription; so `facts` answers what
-//! `store::load_facts_batch` would on the same state (a test compares
-//! them).
+//! Partners and ACTIVE links are held whole (they are few). Customers are
+//! held one by one, as checks need them: a held customer has every ACTIVE
+//! relationship and grant on it and every subscription; events about
+//! customers not held are passed over, as their rows are read afresh when
+//! they are next needed. So memory is bounded by the customers held, not by
+//! the store, and each held row is compact (ids as 16 bytes, partners as
+//! numbers, enums as bytes). `facts` answers what `store::load_facts_batch`
+//! would on the same state (the model test compares their decisions).
 
 use std::collections::HashMap;
 
 use super::access::{AccessFacts, AccessQuery, ChainedRelationship, SubscriptionFacts};
 use super::model::{
-    DelegatedAdminGrant, EventResource, GrantState, LinkState, PartnerStatus, Relationship, RelationshipState,
-    Subscription,
+    Channel, DelegatedAdminGrant, EventResource, GrantState, LinkState, Micros, PartnerStatus, Relationship,
+    RelationshipKind, RelationshipSource, RelationshipState, Scope, Service, Subscription,
 };
 
-/// (partner id, customer id).
-type Pair = (String, String);
+/// A server-made id (a UUID in its one lower-case hyphenated text) in 16
+/// bytes, ordered as its text is. Any other text names nothing held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Id([u8; 16]);
 
+impl Id {
+    fn of(text: &str) -> Option<Id> {
+        let uuid = uuid::Uuid::try_parse(text).ok()?;
+        let mut buffer = uuid::Uuid::encode_buffer();
+        (uuid.hyphenated().encode_lower(&mut buffer) == text).then_some(Id(*uuid.as_bytes()))
+    }
+
+    fn text(self) -> String {
+        uuid::Uuid::from_bytes(self.0).hyphenated().to_string()
+    }
+}
+
+/// A partner, by its place in `AccessIndex::partner_ids`.
+type PartnerNo = u32;
+
+/// An ACTIVE relationship of a held customer.
+#[derive(Clone, Debug, PartialEq)]
+struct HeldRelationship {
+    id: Id,
+    partner: PartnerNo,
+    kind: RelationshipKind,
+    provider: Option<PartnerNo>,
+    source: RelationshipSource,
+    request: Option<Id>,
+    start_time: Micros,
+}
+
+/// An ACTIVE grant of a held customer.
+#[derive(Clone, Debug, PartialEq)]
+struct HeldGrant {
+    id: Id,
+    partner: PartnerNo,
+    service: Service,
+    /// Bit 0 PROVISIONING, bit 1 SUPPORT.
+    scopes: u8,
+    start_time: Micros,
+    end_time: Option<Micros>,
+    auto_extend: bool,
+}
+
+/// A subscription of a held customer.
+#[derive(Clone, Debug, PartialEq)]
+struct HeldSubscription {
+    id: Id,
+    service: Service,
+    channel: Channel,
+    partner_of_record: Option<PartnerNo>,
+    provider: Option<PartnerNo>,
+}
+
+/// Everything held of one customer, each list in id order.
 #[derive(Clone, Debug, Default, PartialEq)]
+struct Held {
+    relationships: Vec<HeldRelationship>,
+    grants: Vec<HeldGrant>,
+    subscriptions: Vec<HeldSubscription>,
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.relationships.is_empty() && self.grants.is_empty() && self.subscriptions.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
 pub struct AccessIndex {
-    partners: HashMap<String, PartnerStatus>,
+    /// Every partner id seen, numbered in the order seen.
+    partner_ids: Vec<Id>,
+    partner_numbers: HashMap<Id, PartnerNo>,
+    /// By partner number; None until the partner's own row is applied.
+    partner_status: Vec<Option<PartnerStatus>>,
     /// Link id → (provider, reseller), for the ACTIVE links.
-    links: HashMap<String, (String, String)>,
+    links: HashMap<Id, (PartnerNo, PartnerNo)>,
     /// (provider, reseller) → how many ACTIVE links join them.
-    linked: HashMap<(String, String), usize>,
-    relationships: HashMap<Pair, Vec<Relationship>>,
-    grants: HashMap<Pair, Vec<DelegatedAdminGrant>>,
-    subscriptions: HashMap<String, SubscriptionFacts>,
-    /// Ids of the rows held, to find a row's old place when it changes.
-    relationship_pairs: HashMap<String, Pair>,
-    grant_pairs: HashMap<String, Pair>,
+    linked: HashMap<(PartnerNo, PartnerNo), u32>,
+    customers: HashMap<Id, Held>,
 }
 
 impl AccessIndex {
-    /// Applies the new state of one resource (an event's, or a row of the
-    /// initial load).
+    /// Holds `customer_id` from now on (with no rows until they are
+    /// applied). False for a text that is no server-made id.
+    pub fn hold(&mut self, customer_id: &str) -> bool {
+        match Id::of(customer_id) {
+            Some(id) => {
+                self.customers.entry(id).or_default();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a check about `customer_id` can be decided from what is held:
+    /// the customer is held, or the text names no customer at all.
+    pub fn covers(&self, customer_id: &str) -> bool {
+        Id::of(customer_id).is_none_or(|id| self.customers.contains_key(&id))
+    }
+
+    /// How many customers are held.
+    pub fn customers_held(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Lets go of customers until at most `capacity` are held. Which ones
+    /// is left to the hash order: near enough random, and so a fair
+    /// eviction for a cache whose misses cost one read each.
+    pub fn evict_to(&mut self, capacity: usize) {
+        let excess = self.customers.len().saturating_sub(capacity);
+        if excess == 0 {
+            return;
+        }
+        let gone: Vec<Id> = self.customers.keys().take(excess).copied().collect();
+        for id in gone {
+            self.customers.remove(&id);
+        }
+    }
+
+    fn partner(&mut self, id: &str) -> Option<PartnerNo> {
+        let id = Id::of(id)?;
+        if let Some(number) = self.partner_numbers.get(&id) {
+            return Some(*number);
+        }
+        let number = PartnerNo::try_from(self.partner_ids.len()).ok()?;
+        self.partner_ids.push(id);
+        self.partner_status.push(None);
+        self.partner_numbers.insert(id, number);
+        Some(number)
+    }
+
+    fn known_partner(&self, id: &str) -> Option<PartnerNo> {
+        Id::of(id).and_then(|id| self.partner_numbers.get(&id).copied())
+    }
+
+    fn partner_id(&self, number: PartnerNo) -> Option<Id> {
+        self.partner_ids.get(number as usize).copied()
+    }
+
+    fn partner_text(&self, number: PartnerNo) -> String {
+        self.partner_ids
+            .get(number as usize)
+            .map(|id| id.text())
+            .unwrap_or_default()
+    }
+
+    fn status_of(&self, number: PartnerNo) -> Option<PartnerStatus> {
+        self.partner_status.get(number as usize).copied().flatten()
+    }
+
+    /// Applies the new state of one resource (an event's, or a row of a
+    /// load). Rows of customers not held are passed over.
     pub fn apply(&mut self, resource: &EventResource) {
         match resource {
             EventResource::Partner(partner) => {
-                self.partners.insert(partner.id.clone(), partner.status);
+                if let Some(number) = self.partner(&partner.id)
+                    && let Some(status) = self.partner_status.get_mut(number as usize)
+                {
+                    *status = Some(partner.status);
+                }
             }
             EventResource::PartnerLink(link) => {
-                if let Some(pair) = self.links.remove(&link.id) {
-                    self.unlink(&pair);
+                let Some(id) = Id::of(&link.id) else { return };
+                if let Some(pair) = self.links.remove(&id) {
+                    self.unlink(pair);
                 }
-                if link.state == LinkState::Active {
-                    let pair = (link.provider_id.clone(), link.reseller_id.clone());
-                    *self.linked.entry(pair.clone()).or_default() += 1;
-                    self.links.insert(link.id.clone(), pair);
+                if link.state == LinkState::Active
+                    && let (Some(provider), Some(reseller)) =
+                        (self.partner(&link.provider_id), self.partner(&link.reseller_id))
+                {
+                    *self.linked.entry((provider, reseller)).or_default() += 1;
+                    self.links.insert(id, (provider, reseller));
                 }
             }
             EventResource::Relationship(relationship) => self.put_relationship(relationship),
@@ -64,121 +207,272 @@ impl AccessIndex {
         }
     }
 
-    fn unlink(&mut self, pair: &(String, String)) {
-        match self.linked.get_mut(pair) {
+    fn unlink(&mut self, pair: (PartnerNo, PartnerNo)) {
+        match self.linked.get_mut(&pair) {
             Some(count) if *count > 1 => *count -= 1,
-            Some(_) => drop(self.linked.remove(pair)),
+            Some(_) => drop(self.linked.remove(&pair)),
             None => {}
         }
     }
 
+    /// The held customer a row belongs to, if it is held.
+    fn held_customer(&self, customer_id: &str) -> Option<Id> {
+        Id::of(customer_id).filter(|id| self.customers.contains_key(id))
+    }
+
     fn put_relationship(&mut self, relationship: &Relationship) {
-        let active = relationship.state == RelationshipState::Active;
-        let pair = (relationship.partner_id.clone(), relationship.customer_id.clone());
-        place(
-            &mut self.relationships,
-            &mut self.relationship_pairs,
-            relationship,
-            active.then_some(pair),
-            |row| &row.id,
-        );
+        let (Some(customer), Some(id)) = (self.held_customer(&relationship.customer_id), Id::of(&relationship.id))
+        else {
+            return;
+        };
+        let row = match relationship.state {
+            RelationshipState::Active => {
+                let Some(partner) = self.partner(&relationship.partner_id) else {
+                    return;
+                };
+                let provider = relationship
+                    .indirect_provider_id
+                    .as_deref()
+                    .and_then(|p| self.partner(p));
+                Some(HeldRelationship {
+                    id,
+                    partner,
+                    kind: relationship.kind,
+                    provider,
+                    source: relationship.source,
+                    request: relationship.relationship_request_id.as_deref().and_then(Id::of),
+                    start_time: relationship.start_time,
+                })
+            }
+            RelationshipState::Ended => None,
+        };
+        if let Some(held) = self.customers.get_mut(&customer) {
+            place(&mut held.relationships, id, row, |row| row.id);
+        }
     }
 
     fn put_grant(&mut self, grant: &DelegatedAdminGrant) {
-        let active = grant.state == GrantState::Active;
-        let pair = (grant.partner_id.clone(), grant.customer_id.clone());
-        place(
-            &mut self.grants,
-            &mut self.grant_pairs,
-            grant,
-            active.then_some(pair),
-            |row| &row.id,
-        );
+        let (Some(customer), Some(id)) = (self.held_customer(&grant.customer_id), Id::of(&grant.id)) else {
+            return;
+        };
+        let row = if grant.state == GrantState::Active {
+            let Some(partner) = self.partner(&grant.partner_id) else {
+                return;
+            };
+            Some(HeldGrant {
+                id,
+                partner,
+                service: grant.service,
+                scopes: grant.scopes.iter().fold(0, |bits, scope| bits | scope_bit(*scope)),
+                start_time: grant.start_time,
+                end_time: grant.end_time,
+                auto_extend: grant.auto_extend,
+            })
+        } else {
+            None
+        };
+        if let Some(held) = self.customers.get_mut(&customer) {
+            place(&mut held.grants, id, row, |row| row.id);
+        }
     }
 
     fn put_subscription(&mut self, subscription: &Subscription) {
-        self.subscriptions.insert(
-            subscription.id.clone(),
-            SubscriptionFacts {
-                id: subscription.id.clone(),
-                customer_id: subscription.customer_id.clone(),
-                service: subscription.service,
-                channel: subscription.channel,
-                partner_of_record_id: subscription.partner_of_record_id.clone(),
-                indirect_provider_id: subscription.indirect_provider_id.clone(),
-            },
-        );
+        let (Some(customer), Some(id)) = (self.held_customer(&subscription.customer_id), Id::of(&subscription.id))
+        else {
+            return;
+        };
+        let row = HeldSubscription {
+            id,
+            service: subscription.service,
+            channel: subscription.channel,
+            partner_of_record: subscription
+                .partner_of_record_id
+                .as_deref()
+                .and_then(|p| self.partner(p)),
+            provider: subscription
+                .indirect_provider_id
+                .as_deref()
+                .and_then(|p| self.partner(p)),
+        };
+        if let Some(held) = self.customers.get_mut(&customer) {
+            place(&mut held.subscriptions, id, Some(row), |row| row.id);
+        }
     }
 
-    /// The facts of one check, as the store would read them now.
+    /// The facts of one check, as the store would read them now. The
+    /// customer must be covered (`covers`): one not held reads as having
+    /// no rows.
     pub fn facts(&self, query: &AccessQuery) -> AccessFacts {
-        let pair = (query.partner_id.clone(), query.customer_id.clone());
-        let relationships = self
+        let partner = self.known_partner(&query.partner_id);
+        let held = Id::of(&query.customer_id).and_then(|id| self.customers.get(&id));
+        let (Some(partner), Some(held)) = (partner, held) else {
+            return AccessFacts {
+                partner_status: partner.and_then(|number| self.status_of(number)),
+                ..AccessFacts::default()
+            };
+        };
+        let relationships = held
             .relationships
-            .get(&pair)
-            .map(|rows| {
-                rows.iter()
-                    .map(|relationship| {
-                        let provider = relationship.indirect_provider_id.as_deref();
-                        ChainedRelationship {
-                            relationship: relationship.clone(),
-                            provider_active: provider
-                                .is_some_and(|id| self.partners.get(id) == Some(&PartnerStatus::Active)),
-                            link_active: provider.is_some_and(|id| {
-                                self.linked
-                                    .contains_key(&(id.to_owned(), relationship.partner_id.clone()))
-                            }),
-                        }
-                    })
-                    .collect()
+            .iter()
+            .filter(|row| row.partner == partner)
+            .map(|row| ChainedRelationship {
+                relationship: self.relationship(row, &query.customer_id),
+                provider_active: row
+                    .provider
+                    .is_some_and(|p| self.status_of(p) == Some(PartnerStatus::Active)),
+                link_active: row
+                    .provider
+                    .is_some_and(|p| self.linked.contains_key(&(p, row.partner))),
             })
-            .unwrap_or_default();
+            .collect();
+        let grants = held
+            .grants
+            .iter()
+            .filter(|row| row.partner == partner)
+            .map(|row| self.grant(row, &query.customer_id))
+            .collect();
+        let subscription = query
+            .subscription_id
+            .as_deref()
+            .and_then(Id::of)
+            .and_then(|id| {
+                let at = held.subscriptions.binary_search_by_key(&id, |row| row.id).ok()?;
+                held.subscriptions.get(at)
+            })
+            .map(|row| self.subscription(row, &query.customer_id));
         AccessFacts {
-            partner_status: self.partners.get(&query.partner_id).copied(),
+            partner_status: self.status_of(partner),
             relationships,
-            grants: self.grants.get(&pair).cloned().unwrap_or_default(),
-            subscription: query
-                .subscription_id
-                .as_ref()
-                .and_then(|id| self.subscriptions.get(id).cloned()),
+            grants,
+            subscription,
         }
+    }
+
+    fn relationship(&self, row: &HeldRelationship, customer_id: &str) -> Relationship {
+        Relationship {
+            id: row.id.text(),
+            customer_id: customer_id.to_owned(),
+            partner_id: self.partner_text(row.partner),
+            kind: row.kind,
+            indirect_provider_id: row.provider.map(|p| self.partner_text(p)),
+            state: RelationshipState::Active,
+            source: row.source,
+            relationship_request_id: row.request.map(Id::text),
+            start_time: row.start_time,
+            end_time: None,
+        }
+    }
+
+    fn grant(&self, row: &HeldGrant, customer_id: &str) -> DelegatedAdminGrant {
+        DelegatedAdminGrant {
+            id: row.id.text(),
+            customer_id: customer_id.to_owned(),
+            partner_id: self.partner_text(row.partner),
+            service: row.service,
+            scopes: Scope::ALL
+                .iter()
+                .copied()
+                .filter(|scope| row.scopes & scope_bit(*scope) != 0)
+                .collect(),
+            state: GrantState::Active,
+            start_time: row.start_time,
+            end_time: row.end_time,
+            auto_extend: row.auto_extend,
+        }
+    }
+
+    fn subscription(&self, row: &HeldSubscription, customer_id: &str) -> SubscriptionFacts {
+        SubscriptionFacts {
+            id: row.id.text(),
+            customer_id: customer_id.to_owned(),
+            service: row.service,
+            channel: row.channel,
+            partner_of_record_id: row.partner_of_record.map(|p| self.partner_text(p)),
+            indirect_provider_id: row.provider.map(|p| self.partner_text(p)),
+        }
+    }
+
+    /// None when this index holds the same facts as `whole` (one loaded
+    /// with every customer) for everything it holds; else what differs.
+    /// Partner numbers may differ between the two, so rows are compared as
+    /// the facts they stand for.
+    pub fn differs_from(&self, whole: &AccessIndex) -> Option<String> {
+        let statuses = |index: &AccessIndex| -> HashMap<Id, PartnerStatus> {
+            (index.partner_ids.iter().zip(&index.partner_status))
+                .filter_map(|(id, status)| status.map(|status| (*id, status)))
+                .collect()
+        };
+        if statuses(self) != statuses(whole) {
+            return Some("partner statuses differ".into());
+        }
+        let links = |index: &AccessIndex| -> HashMap<Id, (Option<Id>, Option<Id>)> {
+            (index.links.iter())
+                .map(|(id, (p, r))| (*id, (index.partner_id(*p), index.partner_id(*r))))
+                .collect()
+        };
+        if links(self) != links(whole) {
+            return Some("ACTIVE links differ".into());
+        }
+        let empty = Held::default();
+        for (customer, held) in &self.customers {
+            let other = whole.customers.get(customer).unwrap_or(&empty);
+            let text = customer.text();
+            let rows = |index: &AccessIndex, held: &Held| {
+                (
+                    (held.relationships.iter())
+                        .map(|row| index.relationship(row, &text))
+                        .collect::<Vec<_>>(),
+                    (held.grants.iter())
+                        .map(|row| index.grant(row, &text))
+                        .collect::<Vec<_>>(),
+                    (held.subscriptions.iter())
+                        .map(|row| index.subscription(row, &text))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let (mine, theirs) = (rows(self, held), rows(whole, other));
+            if mine != theirs {
+                return Some(format!("customer {text}: held {mine:?}, in the store {theirs:?}"));
+            }
+        }
+        None
     }
 
     /// How much it holds (logged when it is loaded).
     pub fn size(&self) -> IndexSize {
+        let held = self.customers.values();
         IndexSize {
-            partners: self.partners.len(),
+            partners: self.partner_status.iter().filter(|status| status.is_some()).count(),
             links: self.links.len(),
-            relationships: self.relationship_pairs.len(),
-            grants: self.grant_pairs.len(),
-            subscriptions: self.subscriptions.len(),
+            customers: self.customers.len(),
+            relationships: held.clone().map(|held| held.relationships.len()).sum(),
+            grants: held.clone().map(|held| held.grants.len()).sum(),
+            subscriptions: held.map(|held| held.subscriptions.len()).sum(),
         }
+    }
+
+    /// Customers held with no rows at all (unknown ones, or ones with
+    /// nothing A1 reads).
+    pub fn customers_without_rows(&self) -> usize {
+        self.customers.values().filter(|held| held.is_empty()).count()
     }
 }
 
-/// Puts the new state of `row` at `pair` (None: the row left ACTIVE, so it
-/// goes), removing it from where it was; each pair's rows stay in id order.
-fn place<T: Clone>(
-    rows: &mut HashMap<Pair, Vec<T>>,
-    places: &mut HashMap<String, Pair>,
-    row: &T,
-    pair: Option<Pair>,
-    id_of: fn(&T) -> &String,
-) {
-    let id = id_of(row);
-    if let Some(old) = places.remove(id)
-        && let Some(held) = rows.get_mut(&old)
-    {
-        held.retain(|other| id_of(other) != id);
-        if held.is_empty() {
-            rows.remove(&old);
-        }
+fn scope_bit(scope: Scope) -> u8 {
+    match scope {
+        Scope::Provisioning => 1,
+        Scope::Support => 2,
     }
-    if let Some(pair) = pair {
-        let held = rows.entry(pair.clone()).or_default();
-        let at = held.partition_point(|other| id_of(other) < id);
-        held.insert(at, row.clone());
-        places.insert(id.clone(), pair);
+}
+
+/// Puts the new state of the row `id` in `rows` (None: it left ACTIVE, so
+/// it goes), keeping them in id order.
+fn place<T>(rows: &mut Vec<T>, id: Id, row: Option<T>, id_of: fn(&T) -> Id) {
+    match (rows.binary_search_by_key(&id, id_of), row) {
+        (Ok(at), Some(row)) => rows[at] = row,
+        (Ok(at), None) => drop(rows.remove(at)),
+        (Err(at), Some(row)) => rows.insert(at, row),
+        (Err(_), None) => {}
     }
 }
 
@@ -186,7 +480,58 @@ fn place<T: Clone>(
 pub struct IndexSize {
     pub partners: usize,
     pub links: usize,
+    pub customers: usize,
     pub relationships: usize,
     pub grants: usize,
     pub subscriptions: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a1_index_ids_are_only_canonical_uuids_and_keep_the_texts_order() {
+        let low = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let high = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+        assert_eq!(Id::of(low).map(Id::text).as_deref(), Some(low));
+        assert!(Id::of(low) < Id::of(high));
+        // Another spelling of the same UUID names nothing: the store
+        // compares texts, so the index must too.
+        assert_eq!(Id::of(&low.to_uppercase()), None);
+        assert_eq!(Id::of(&low.replace('-', "")), None);
+        assert_eq!(Id::of("partner-1"), None);
+    }
+
+    #[test]
+    fn a1_index_passes_over_rows_of_customers_it_does_not_hold() {
+        let mut index = AccessIndex::default();
+        let customer = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let subscription = Subscription {
+            id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60".into(),
+            customer_id: customer.into(),
+            service: Service::Azure,
+            offer_name: "o".into(),
+            quantity: 1,
+            billing: super::super::model::Billing::Usage,
+            status: super::super::model::SubscriptionStatus::Active,
+            channel: Channel::Direct,
+            partner_of_record_id: None,
+            indirect_provider_id: None,
+            version: 1,
+            create_time: 0,
+            update_time: 0,
+        };
+        index.apply(&EventResource::Subscription(subscription.clone()));
+        assert_eq!(index.size().subscriptions, 0);
+        assert!(!index.covers(customer));
+        assert!(index.hold(customer));
+        index.apply(&EventResource::Subscription(subscription));
+        assert_eq!(index.size().subscriptions, 1);
+        assert!(index.covers(customer));
+        index.evict_to(0);
+        assert!(!index.covers(customer));
+        // A text that is no id is covered: it names no customer.
+        assert!(index.covers("not-an-id"));
+    }
 }

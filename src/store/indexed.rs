@@ -8,14 +8,20 @@
 //! every write acknowledged before the check, on any replica, is in it.
 //! Checks that arrive while such a read runs share the next one: one small
 //! read per group of checks, however many.
+//!
+//! The index holds at most `capacity` customers. A check about a customer
+//! not held reads that customer's rows, in one snapshot with the committed
+//! `seq`, brings the index up to that `seq`, and only then holds them: so
+//! the rows and the events applied after them are one history.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use sea_orm::{
     AccessMode, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IsolationLevel, QueryFilter,
-    Statement, TransactionTrait,
+    QueryTrait, Statement, TransactionTrait,
 };
 
 use super::Store;
@@ -45,26 +51,35 @@ pub struct IndexedChecker {
     /// This process is the store's only writer (`Store::claim_sole_writer`):
     /// its own commits are all there is, and no read is needed.
     sole_writer: bool,
+    /// The most customers held at once.
+    capacity: usize,
 }
 
 impl IndexedChecker {
-    /// Loads the index from one consistent snapshot of the store.
+    /// Loads the partners and links from one consistent snapshot of the
+    /// store; customers are read as checks need them.
     /// `sole_writer`: the store's lock is claimed already (see the field).
-    pub async fn load(store: Store, sole_writer: bool) -> Result<Arc<Self>> {
+    pub async fn load(store: Store, sole_writer: bool, capacity: usize) -> Result<Arc<Self>> {
         let started = std::time::Instant::now();
-        let (index, seq) = load_snapshot(&store).await?;
+        let (rows, seq) = load_snapshot(&store, Customers::None).await?;
+        let mut index = AccessIndex::default();
+        rows.move_into(&mut index);
         let size = index.size();
         tracing::info!(
             seq,
             partners = size.partners,
             links = size.links,
-            relationships = size.relationships,
-            grants = size.grants,
-            subscriptions = size.subscriptions,
+            capacity,
             load_ms = started.elapsed().as_millis() as u64,
             "access index loaded"
         );
-        Ok(Arc::new(IndexedChecker {
+        Ok(Self::resume(store, index, seq, sole_writer, capacity))
+    }
+
+    /// An index that reflected the store at `seq`, brought up to date by
+    /// replaying the events after it as checks arrive.
+    pub fn resume(store: Store, index: AccessIndex, seq: i64, sole_writer: bool, capacity: usize) -> Arc<Self> {
+        Arc::new(IndexedChecker {
             store,
             index: RwLock::new(index),
             applied: AtomicI64::new(seq),
@@ -73,7 +88,8 @@ impl IndexedChecker {
             reads_finished: AtomicU64::new(0),
             joined: AtomicU64::new(0),
             sole_writer,
-        }))
+            capacity: capacity.max(1),
+        })
     }
 
     /// The last seq applied.
@@ -126,10 +142,7 @@ impl IndexedChecker {
                     self.applied_seq()
                 )));
             };
-            let mut index = self
-                .index
-                .write()
-                .map_err(|_| Error::internal("the access index lock is poisoned"))?;
+            let mut index = self.write()?;
             for event in &events {
                 index.apply(&event.resource);
             }
@@ -138,31 +151,77 @@ impl IndexedChecker {
         Ok(())
     }
 
-    fn decide_all(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>> {
+    /// Decides every query from the index, first reading (and holding)
+    /// the customers it does not hold.
+    async fn decide_all(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>> {
         let now = self.store.now();
-        let index = self
-            .index
-            .read()
-            .map_err(|_| Error::internal("the access index lock is poisoned"))?;
-        Ok(queries
-            .iter()
-            .map(|query| decide(query, &index.facts(query), now))
-            .collect())
+        {
+            let index = self.read()?;
+            if queries.iter().all(|query| index.covers(&query.customer_id)) {
+                return Ok(decide_from(&index, queries, now));
+            }
+        }
+        let _turn = self.turn.lock().await;
+        let missing: BTreeSet<String> = {
+            let index = self.read()?;
+            (queries.iter())
+                .filter(|query| !index.covers(&query.customer_id))
+                .map(|query| query.customer_id.clone())
+                .collect()
+        };
+        if !missing.is_empty() {
+            let (rows, seq) = load_snapshot(&self.store, Customers::These(&missing)).await?;
+            // Events up to the rows' snapshot first, so that every later
+            // event applies on top of them: no event of theirs is lost or
+            // applied out of order (those before it pass over them, as they
+            // are not held yet). The turn is held: no other catch-up runs,
+            // and what was applied is at most what the snapshot saw.
+            self.catch_up(seq).await?;
+            let mut index = self.write()?;
+            for customer in &missing {
+                index.hold(customer);
+            }
+            rows.move_into(&mut index);
+        }
+        let mut index = self.write()?;
+        let decisions = decide_from(&index, queries, now);
+        index.evict_to(self.capacity);
+        Ok(decisions)
     }
+
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, AccessIndex>> {
+        self.index
+            .read()
+            .map_err(|_| Error::internal("the access index lock is poisoned"))
+    }
+
+    fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, AccessIndex>> {
+        self.index
+            .write()
+            .map_err(|_| Error::internal("the access index lock is poisoned"))
+    }
+}
+
+fn decide_from(index: &AccessIndex, queries: &[AccessQuery], now: Micros) -> Vec<Decision> {
+    queries
+        .iter()
+        .map(|query| decide(query, &index.facts(query), now))
+        .collect()
 }
 
 #[async_trait]
 impl AccessChecker for IndexedChecker {
     async fn check(&self, query: &AccessQuery) -> Result<Decision> {
         self.barrier().await?;
-        self.decide_all(std::slice::from_ref(query))?
+        self.decide_all(std::slice::from_ref(query))
+            .await?
             .pop()
             .ok_or_else(|| Error::internal("no decision for the check"))
     }
 
     async fn check_batch(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>> {
         self.barrier().await?;
-        self.decide_all(queries)
+        self.decide_all(queries).await
     }
 }
 
@@ -180,10 +239,35 @@ async fn committed_seq<C: ConnectionTrait>(db: &C) -> Result<i64> {
     Ok(row.try_get("", "value")?)
 }
 
-/// The index and the seq it reflects, read in one transaction that sees
-/// one snapshot (REPEATABLE READ on PostgreSQL; a read transaction in WAL
-/// mode on SQLite).
-async fn load_snapshot(store: &Store) -> Result<(AccessIndex, i64)> {
+/// Which customers a load reads.
+#[derive(Clone, Copy)]
+enum Customers<'a> {
+    None,
+    These(&'a BTreeSet<String>),
+    All,
+}
+
+/// Ids per `IN (…)` list: well inside SQLite's and PostgreSQL's limits on
+/// bound parameters.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// Rows read for the index, applied once the index has caught up.
+#[derive(Default)]
+struct LoadedRows(Vec<EventResource>);
+
+impl LoadedRows {
+    fn move_into(self, index: &mut AccessIndex) {
+        for row in &self.0 {
+            index.apply(row);
+        }
+    }
+}
+
+/// The partners, the ACTIVE links, the rows of `customers`, and the seq
+/// they reflect, read in one transaction that sees one snapshot
+/// (REPEATABLE READ on PostgreSQL; a read transaction in WAL mode on
+/// SQLite).
+async fn load_snapshot(store: &Store, customers: Customers<'_>) -> Result<(LoadedRows, i64)> {
     let db = store.connection();
     let txn = match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -192,48 +276,95 @@ async fn load_snapshot(store: &Store) -> Result<(AccessIndex, i64)> {
         }
         _ => db.begin().await?,
     };
-    let loaded = load_rows(&txn).await;
+    let loaded = load_rows(&txn, customers).await;
     txn.rollback().await?;
     loaded
 }
 
-async fn load_rows(txn: &DatabaseTransaction) -> Result<(AccessIndex, i64)> {
+async fn load_rows(txn: &DatabaseTransaction, customers: Customers<'_>) -> Result<(LoadedRows, i64)> {
     // The counter first: it starts the snapshot every later read shares.
     let seq = committed_seq(txn).await?;
-    let mut index = AccessIndex::default();
-    for row in partner::Entity::find().all(txn).await? {
-        index.apply(&EventResource::Partner(Partner::try_from(row)?));
+    let mut rows = LoadedRows::default();
+    match customers {
+        Customers::None | Customers::All => {
+            for row in partner::Entity::find().all(txn).await? {
+                rows.0.push(EventResource::Partner(Partner::try_from(row)?));
+            }
+            let links = partner_link::Entity::find()
+                .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
+                .all(txn)
+                .await?;
+            for row in links {
+                rows.0.push(EventResource::PartnerLink(PartnerLink::try_from(row)?));
+            }
+            if matches!(customers, Customers::All) {
+                customer_rows(txn, None, &mut rows).await?;
+            }
+        }
+        Customers::These(ids) => {
+            let ids: Vec<&String> = ids.iter().collect();
+            for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                customer_rows(txn, Some(chunk), &mut rows).await?;
+            }
+        }
     }
-    let links = partner_link::Entity::find()
-        .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
-        .all(txn)
-        .await?;
-    for row in links {
-        index.apply(&EventResource::PartnerLink(PartnerLink::try_from(row)?));
-    }
+    Ok((rows, seq))
+}
+
+/// What A1 reads of some customers (None: of all): their ACTIVE
+/// relationships and grants and every subscription.
+async fn customer_rows(txn: &DatabaseTransaction, ids: Option<&[&String]>, rows: &mut LoadedRows) -> Result<()> {
     let relationships = relationship::Entity::find()
         .filter(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+        .apply_if(ids, |query, ids| {
+            query.filter(relationship::Column::CustomerId.is_in(ids.iter().copied()))
+        })
         .all(txn)
         .await?;
     for row in relationships {
-        index.apply(&EventResource::Relationship(Relationship::try_from(row)?));
+        rows.0.push(EventResource::Relationship(Relationship::try_from(row)?));
     }
     let grants = grant::Entity::find()
         .filter(grant::Column::State.eq(GrantState::Active.as_str()))
+        .apply_if(ids, |query, ids| {
+            query.filter(grant::Column::CustomerId.is_in(ids.iter().copied()))
+        })
         .all(txn)
         .await?;
     for row in grants {
-        index.apply(&EventResource::DelegatedAdminGrant(DelegatedAdminGrant::try_from(row)?));
+        rows.0
+            .push(EventResource::DelegatedAdminGrant(DelegatedAdminGrant::try_from(row)?));
     }
-    for row in subscription::Entity::find().all(txn).await? {
-        index.apply(&EventResource::Subscription(Subscription::try_from(row)?));
+    let subscriptions = subscription::Entity::find()
+        .apply_if(ids, |query, ids| {
+            query.filter(subscription::Column::CustomerId.is_in(ids.iter().copied()))
+        })
+        .all(txn)
+        .await?;
+    for row in subscriptions {
+        rows.0.push(EventResource::Subscription(Subscription::try_from(row)?));
     }
-    Ok((index, seq))
+    Ok(())
 }
 
 impl Store {
-    /// A fresh index of the store as it is now, with the seq it reflects.
+    /// A fresh index of the store as it is now, holding every customer that
+    /// has rows, with the seq it reflects.
     pub async fn load_access_index(&self) -> Result<(AccessIndex, i64)> {
-        load_snapshot(self).await
+        let (rows, seq) = load_snapshot(self, Customers::All).await?;
+        let mut index = AccessIndex::default();
+        for row in &rows.0 {
+            let customer = match row {
+                EventResource::Relationship(row) => Some(&row.customer_id),
+                EventResource::DelegatedAdminGrant(row) => Some(&row.customer_id),
+                EventResource::Subscription(row) => Some(&row.customer_id),
+                _ => None,
+            };
+            if let Some(customer) = customer {
+                index.hold(customer);
+            }
+            index.apply(row);
+        }
+        Ok((index, seq))
     }
 }

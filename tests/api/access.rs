@@ -1509,3 +1509,103 @@ async fn a1_remote_relationships_decide_and_refuse_as_the_local_service() {
         assert_eq!((batch.code, batch.reason), (here.code, here.reason), "{who:?}");
     }
 }
+
+/// A3 across a restart: an index saved at some seq and resumed later (as a
+/// process would that kept it) replays the events after that seq and then
+/// holds what one read afresh from the store holds, deciding as the store
+/// does. Meanwhile every kind of fact A1 reads changed: a partner was
+/// suspended, a link revoked, a grant revoked, a relationship ended, and a
+/// customer, a subscription and a grant were made.
+#[tokio::test]
+async fn a3_an_index_resumed_from_a_saved_seq_replays_the_events_after_it() {
+    use partnercenter::domain::access::{AccessQuery, Action as Decided};
+    use partnercenter::domain::ports::AccessChecker;
+    use partnercenter::store::IndexedChecker;
+
+    let server = TestServer::start().await;
+    let Some(index) = server.server.access_index() else {
+        panic!("the access index is on by default");
+    };
+    let (provider, reseller, chained) = indirect_chain(&server).await;
+    let (direct, owned) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let granted = server
+        .grant(&owned.id, &helper.id, "azure", &[Scope::Support])
+        .await
+        .expect("granted")
+        .grant
+        .expect("a grant");
+    let partners = [&provider.id, &reseller.id, &direct.id, &helper.id];
+    let mut customers = vec![chained.id.clone(), owned.id.clone()];
+    // Checks about both customers make the index hold them; then it is saved.
+    for customer_id in &customers {
+        server.check(&direct.id, customer_id, Action::View, "", "").await;
+    }
+    index.barrier().await.expect("caught up");
+    let (saved, saved_seq) = (index.snapshot(), index.applied_seq());
+    assert_eq!(saved.customers_held(), 2, "the two customers checked are held");
+
+    server.set_partner_status(&provider.id, PartnerStatus::Suspended).await;
+    server.unlink(&provider.id, &reseller.id).await;
+    revoke_grant_as(&server, &customer(&owned.id), &granted.id)
+        .await
+        .expect("revoked");
+    server
+        .relationships(&partner(&direct.id))
+        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+            customer_id: owned.id.clone(),
+            partner_id: direct.id.clone(),
+        })
+        .await
+        .expect("ended");
+    let fresh = server
+        .create_customer(&partner(&helper.id), None)
+        .await
+        .expect("created");
+    customers.push(fresh.id.clone());
+    server
+        .grant(&chained.id, &helper.id, "office365", &BOTH)
+        .await
+        .expect("granted");
+
+    let resumed = IndexedChecker::resume(server.server.store().clone(), saved, saved_seq, false, 100);
+    let queries: Vec<AccessQuery> = partners
+        .iter()
+        .flat_map(|partner_id| {
+            customers.iter().flat_map(move |customer_id| {
+                [Decided::View, Decided::Sell, Decided::Provision, Decided::Support].map(|action| AccessQuery {
+                    partner_id: (*partner_id).clone(),
+                    customer_id: customer_id.clone(),
+                    action,
+                    service: Some(partnercenter::domain::model::Service::Office365),
+                    subscription_id: None,
+                })
+            })
+        })
+        .collect();
+    let from_resumed = resumed.check_batch(&queries).await.expect("decided");
+    let (rebuilt, seq) = server.server.store().load_access_index().await.expect("rebuilt");
+    assert!(saved_seq < seq, "the writes came after the saved seq");
+    assert_eq!(resumed.applied_seq(), seq, "the resumed index replayed every event");
+    assert_eq!(resumed.snapshot().differs_from(&rebuilt), None);
+    assert_eq!(
+        resumed.snapshot().customers_held(),
+        3,
+        "the new customer was read when checked"
+    );
+    let from_store = server.server.store().check_batch(&queries).await.expect("decided");
+    assert_eq!(from_resumed, from_store);
+    // The changes are really in the decisions: the ended relationship no
+    // longer lets the direct reseller view, the suspended provider is denied.
+    let view = |partner_id: &str, customer_id: &str| {
+        let at = queries
+            .iter()
+            .position(|q| q.partner_id == partner_id && q.customer_id == customer_id && q.action == Decided::View)
+            .expect("asked");
+        from_resumed[at].allowed
+    };
+    assert!(!view(&direct.id, &owned.id));
+    assert!(!view(&provider.id, &chained.id));
+    assert!(view(&helper.id, &chained.id));
+    assert!(view(&helper.id, &fresh.id));
+}
