@@ -15,8 +15,8 @@ use crate::domain::model::*;
 use crate::domain::paging::Page;
 use crate::domain::{Error, Result, validate};
 use crate::service::customers::{
-    CreateCustomer, CreateSubscription, CustomerField, Customers, GetCustomer, GetSubscription, ListCustomers,
-    ListSubscriptions, UpdateCustomer, UpdateSubscription,
+    CheckDomainAvailability, CreateCustomer, CreateSubscription, CustomerField, Customers, GetCustomer,
+    GetSubscription, ListCustomers, ListSubscriptions, UpdateCustomer, UpdateSubscription,
 };
 
 pub struct CustomerApi {
@@ -115,6 +115,17 @@ impl CustomerService for CustomerApi {
         let subscription = self.service.update_subscription(&principal, command).await?;
         Ok(Response::new((&subscription).into()))
     }
+
+    async fn check_domain_availability(
+        &self,
+        request: Request<pb::CheckDomainAvailabilityRequest>,
+    ) -> Result<Response<pb::CheckDomainAvailabilityResponse>, Status> {
+        let caller = principal(&request);
+        let command = CheckDomainAvailability::try_from(request.into_inner())?;
+        let principal = caller?;
+        let available = self.service.check_domain_availability(&principal, command).await?;
+        Ok(Response::new(pb::CheckDomainAvailabilityResponse { available }))
+    }
 }
 
 // Requests into commands: every check on the request alone, all its
@@ -144,6 +155,22 @@ impl TryFrom<pb::CreateCustomerRequest> for CreateCustomer {
             indirect_reseller_id,
             request_id,
         })
+    }
+}
+
+impl TryFrom<pb::CheckDomainAvailabilityRequest> for CheckDomainAvailability {
+    type Error = Error;
+
+    fn try_from(body: pb::CheckDomainAvailabilityRequest) -> Result<Self> {
+        Ok(CheckDomainAvailability {
+            domain: validate::domain("domain", &body.domain)?,
+        })
+    }
+}
+
+impl From<CheckDomainAvailability> for pb::CheckDomainAvailabilityRequest {
+    fn from(command: CheckDomainAvailability) -> Self {
+        pb::CheckDomainAvailabilityRequest { domain: command.domain }
     }
 }
 

@@ -190,6 +190,7 @@ bounded! {
         b.id("customer_id", &m.customer_id).page_token(&m.page_token).service("service", &m.service);
     }
     UpdateSubscriptionRequest(m, b) { b.subscription(&m.subscription).mask(&m.update_mask); }
+    CheckDomainAvailabilityRequest(m, b) { b.text("domain", &m.domain, MAX_DOMAIN_CHARS); }
 
     CreateRelationshipRequestRequest(m, b) { b.invitation(&m.relationship_request).request_id(&m.request_id); }
     GetRelationshipRequestRequest(m, b) { b.id("id", &m.id); }
@@ -233,7 +234,7 @@ macro_rules! unbounded {
 
 unbounded! {
     Partner, PartnerLink, ListPartnersResponse, ListPartnerLinksResponse,
-    Customer, Subscription, ListCustomersResponse, ListSubscriptionsResponse,
+    Customer, Subscription, ListCustomersResponse, ListSubscriptionsResponse, CheckDomainAvailabilityResponse,
     RelationshipRequest, Relationship, DelegatedAdminGrant, ListRelationshipRequestsResponse,
     AcceptRelationshipRequestResponse, ListCustomerRelationshipsResponse, GrantDelegatedAdminResponse,
     CheckAccessResponse, BatchCheckAccessResponse, Event, ListEventsResponse,

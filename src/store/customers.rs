@@ -2,7 +2,9 @@
 //! with them.
 
 use sea_orm::sea_query::{LikeExpr, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::access::{grant_in_force, grant_in_force_sql};
 use super::convert::{all, customer_row, grant_row, relationship_row, subscription_row};
@@ -93,6 +95,15 @@ impl Store {
 
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>> {
         find_subscription(&self.db, id).await
+    }
+
+    /// C3, C7: a customer has this (canonical, lower-case) domain.
+    pub async fn domain_taken(&self, domain: &str) -> Result<bool> {
+        let taken = customer::Entity::find()
+            .filter(customer::Column::Domain.eq(domain))
+            .count(&self.db)
+            .await?;
+        Ok(taken > 0)
     }
 
     pub async fn list_customers(&self, filter: &CustomerFilter, page: &PageRequest) -> Result<Vec<Customer>> {

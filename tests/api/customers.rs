@@ -1844,3 +1844,111 @@ fn etag_of(version: i64) -> String {
 fn uuid_of(n: u8) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }
+
+async fn domain_available(
+    server: &TestServer,
+    who: &partnercenter::domain::principal::Principal,
+    domain: &str,
+) -> Result<bool, tonic::Status> {
+    server
+        .customers(who)
+        .check_domain_availability(pb::CheckDomainAvailabilityRequest { domain: domain.into() })
+        .await
+        .map(|reply| reply.into_inner().available)
+}
+
+/// C7: CheckDomainAvailability tells what C3 would (regardless of case),
+/// and creates nothing.
+#[tokio::test]
+async fn c7_a_domain_is_available_exactly_until_a_customer_has_it_in_any_case() {
+    let server = TestServer::start().await;
+    let (reseller, _) = reseller_with_customer(&server).await;
+    let domain = unique_domain("avail");
+    let before = last_seq(&server).await;
+    for who in [operator(), service(), partner(&reseller.id)] {
+        assert_eq!(domain_available(&server, &who, &domain).await.expect("answered"), true);
+    }
+    assert_eq!(last_seq(&server).await, before, "asking changes nothing");
+    assert!(
+        !all_customers(&server).await.iter().any(|c| c.domain == domain),
+        "asking creates no customer"
+    );
+    server
+        .customers(&partner(&reseller.id))
+        .create_customer(customer_request(&domain, None))
+        .await
+        .expect("created");
+    for asked in [domain.clone(), domain.to_uppercase()] {
+        for who in [operator(), service(), partner(&reseller.id)] {
+            assert_eq!(
+                domain_available(&server, &who, &asked).await.expect("answered"),
+                false,
+                "{asked}"
+            );
+        }
+    }
+    // C3 says the same.
+    let again = server
+        .customers(&operator())
+        .create_customer(customer_request(&domain.to_uppercase(), None))
+        .await;
+    assert_error(again, Code::AlreadyExists, "DOMAIN_TAKEN");
+}
+
+/// C7: asked by whoever may create customers (C1), and refused to others
+/// as C1 refuses them; a customer admin is PERMISSION_DENIED.
+#[tokio::test]
+async fn c7_only_those_who_may_create_customers_may_ask_and_others_are_refused_as_c1_refuses_them() {
+    let server = TestServer::start().await;
+    let domain = unique_domain("who");
+    let provider = server.create_partner(Kind::IndirectProvider).await;
+    assert!(
+        domain_available(&server, &partner(&provider.id), &domain)
+            .await
+            .expect("a provider may ask")
+    );
+    for kind in [Kind::IndirectReseller, Kind::Advisor] {
+        let refused = server.create_partner(kind).await;
+        let asked = domain_available(&server, &partner(&refused.id), &domain).await;
+        let status = assert_error(asked, Code::PermissionDenied, "PARTNER_KIND_NOT_ALLOWED");
+        let created = server
+            .customers(&partner(&refused.id))
+            .create_customer(customer_request(&domain, None))
+            .await;
+        let c1 = assert_error(created, Code::PermissionDenied, "PARTNER_KIND_NOT_ALLOWED");
+        assert_eq!(status.message(), c1.message(), "the same refusal as C1's");
+    }
+    let (suspended, tenant) = reseller_with_customer(&server).await;
+    server.set_partner_status(&suspended.id, PartnerStatus::Suspended).await;
+    let asked = domain_available(&server, &partner(&suspended.id), &domain).await;
+    assert_error(asked, Code::PermissionDenied, "PARTNER_NOT_ACTIVE");
+    let asked = domain_available(&server, &customer(&tenant.id), &domain).await;
+    assert_error(asked, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
+    let unknown = domain_available(&server, &partner("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"), &domain).await;
+    assert!(unknown.is_err(), "an unknown partner may not ask");
+}
+
+/// C7: a name that is no DNS name is INVALID_ARGUMENT on the field, before
+/// the caller is looked at.
+#[tokio::test]
+async fn c7_an_invalid_dns_name_is_invalid_argument() {
+    let server = TestServer::start().await;
+    let too_long = format!("{}.cn", "a".repeat(251));
+    for bad in [
+        "",
+        "no spaces.cn",
+        "-lead.cn",
+        "under_score.cn",
+        too_long.as_str(),
+        "x..cn",
+    ] {
+        for who in [operator(), customer("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")] {
+            let status = assert_error(
+                domain_available(&server, &who, bad).await,
+                Code::InvalidArgument,
+                "INVALID_FIELD",
+            );
+            assert_eq!(violated_fields(&status), vec!["domain".to_owned()], "{bad:?}");
+        }
+    }
+}

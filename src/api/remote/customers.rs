@@ -10,8 +10,8 @@ use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
 use crate::service::customers::{
-    CreateCustomer, CreateSubscription, Customers, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions,
-    UpdateCustomer, UpdateSubscription,
+    CheckDomainAvailability, CreateCustomer, CreateSubscription, Customers, GetCustomer, GetSubscription,
+    ListCustomers, ListSubscriptions, UpdateCustomer, UpdateSubscription,
 };
 
 /// The CustomerService of another process.
@@ -96,5 +96,17 @@ impl Customers for RemoteCustomers {
             .request(principal, pb::UpdateSubscriptionRequest::from(command))?;
         let reply = self.client().update_subscription(request).await.map_err(Error::from)?;
         Subscription::try_from(reply.into_inner())
+    }
+
+    async fn check_domain_availability(&self, principal: &Principal, command: CheckDomainAvailability) -> Result<bool> {
+        let request = self
+            .remote
+            .request(principal, pb::CheckDomainAvailabilityRequest::from(command))?;
+        let reply = self
+            .client()
+            .check_domain_availability(request)
+            .await
+            .map_err(Error::from)?;
+        Ok(reply.into_inner().available)
     }
 }

@@ -45,6 +45,8 @@ pub trait Customers: Send + Sync + 'static {
     -> Result<Page<Subscription>>;
     /// S3.
     async fn update_subscription(&self, principal: &Principal, command: UpdateSubscription) -> Result<Subscription>;
+    /// C7: true when no customer has the domain.
+    async fn check_domain_availability(&self, principal: &Principal, command: CheckDomainAvailability) -> Result<bool>;
 }
 
 /// A new customer. Names as sent (trimmed when stored); the domain already
@@ -134,6 +136,12 @@ pub struct ListSubscriptions {
     pub customer_id: String,
     pub service: Option<Service>,
     pub status: Option<SubscriptionStatus>,
+}
+
+/// C7. The domain already in its canonical form.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckDomainAvailability {
+    pub domain: String,
 }
 
 /// S3: the fields set are the ones the update changes.
@@ -243,6 +251,10 @@ impl Customers for LocalCustomers {
 
     async fn update_subscription(&self, principal: &Principal, command: UpdateSubscription) -> Result<Subscription> {
         self.update_subscription(principal, command).await
+    }
+
+    async fn check_domain_availability(&self, principal: &Principal, command: CheckDomainAvailability) -> Result<bool> {
+        self.check_domain_availability(principal, command).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! C1-C6: creating, reading, listing and updating customers (tenants).
 
 use super::{
-    CreateCustomer, CustomerField, GetCustomer, ListCustomers, LocalCustomers, UpdateCustomer, customer_not_found,
-    query, require_sell, tenant_mismatch,
+    CheckDomainAvailability, CreateCustomer, CustomerField, GetCustomer, ListCustomers, LocalCustomers, UpdateCustomer,
+    customer_not_found, query, require_sell, tenant_mismatch,
 };
 use crate::domain::access::Action;
 use crate::domain::consequence::Consequence;
@@ -15,6 +15,26 @@ use crate::store::{CustomerFilter, new_id};
 
 impl LocalCustomers {
     /// C1, C2, C3.
+    /// C7: tells what C3 would, to whoever may create customers (C1's
+    /// callers: the operator, and ACTIVE DIRECT_RESELLER and
+    /// INDIRECT_PROVIDER partners) and to the service; others are refused
+    /// as C1 refuses them.
+    pub(super) async fn check_domain_availability(
+        &self,
+        principal: &Principal,
+        command: CheckDomainAvailability,
+    ) -> Result<bool> {
+        match principal {
+            Principal::Operator { .. } | Principal::Service { .. } => {}
+            Principal::Partner { partner_id } => {
+                let caller = self.active_caller(partner_id).await?;
+                rules::check_customer_creator(&caller, false)?;
+            }
+            Principal::Customer { .. } => return Err(Error::role_not_allowed("check domain availability")),
+        }
+        Ok(!self.store.domain_taken(&command.domain).await?)
+    }
+
     pub(super) async fn create_customer(&self, principal: &Principal, command: CreateCustomer) -> Result<Customer> {
         let key = request_key(principal, "CreateCustomer", command.request_id.as_deref(), &command)?;
         let reseller_id = command.indirect_reseller_id;
