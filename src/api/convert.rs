@@ -86,6 +86,7 @@ proto_enum! {
     RelationshipSource => pb::relationship::Source,
     Scope => pb::delegated_admin_grant::Scope,
     GrantState => pb::delegated_admin_grant::State,
+    EndCause => pb::EndCause,
 }
 
 /// A required enum field: UNSPECIFIED or an unknown number is INVALID_ARGUMENT.
@@ -206,6 +207,10 @@ impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
             start_time: timestamp(g.start_time),
             end_time: g.end_time.and_then(timestamp),
             auto_extend: g.auto_extend,
+            end_cause: g.end_cause.map_or(0, EndCause::to_proto),
+            end_note: g.end_note.clone().unwrap_or_default(),
+            etag: etag(g.version),
+            update_time: timestamp(g.update_time),
         }
     }
 }

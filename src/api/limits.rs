@@ -210,7 +210,7 @@ bounded! {
             .items("scopes", m.scopes.len(), MAX_SCOPES)
             .request_id(&m.request_id);
     }
-    RevokeDelegatedAdminRequest(m, b) { b.id("grant_id", &m.grant_id); }
+    RevokeDelegatedAdminRequest(m, b) { b.id("grant_id", &m.grant_id).text("note", &m.note, MAX_NOTE_CHARS); }
     CheckAccessRequest(m, b) { b.check("", m); }
     BatchCheckAccessRequest(m, b) {
         b.items("checks", m.checks.len(), super::MAX_BATCH_CHECKS);

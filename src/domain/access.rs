@@ -433,6 +433,10 @@ mod tests {
                     End::Passed | End::PassedAutoExtending => Some(NOW),
                 },
                 auto_extend: matches!(g.end, End::PassedAutoExtending),
+                end_cause: None,
+                end_note: None,
+                version: 1,
+                update_time: 0,
             })
             .into_iter()
             .collect();

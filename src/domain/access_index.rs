@@ -378,6 +378,11 @@ impl AccessIndex {
             start_time: row.start_time,
             end_time: row.end_time,
             auto_extend: row.auto_extend,
+            // A1 reads none of these: a grant it reads is ACTIVE.
+            end_cause: None,
+            end_note: None,
+            version: 0,
+            update_time: 0,
         }
     }
 

@@ -93,6 +93,30 @@ named_enum!(GrantState {
     Superseded => "SUPERSEDED",
 });
 
+named_enum!(
+    /// G4: why a grant left ACTIVE.
+    EndCause {
+        CustomerRevoked => "CUSTOMER_REVOKED",
+        PartnerRelinquished => "PARTNER_RELINQUISHED",
+        RelationshipEnded => "RELATIONSHIP_ENDED",
+        Superseded => "SUPERSEDED",
+        Expired => "EXPIRED",
+    }
+);
+
+impl EndCause {
+    /// The state a grant ending for this cause takes.
+    pub fn state(self) -> GrantState {
+        match self {
+            EndCause::CustomerRevoked | EndCause::PartnerRelinquished | EndCause::RelationshipEnded => {
+                GrantState::Revoked
+            }
+            EndCause::Superseded => GrantState::Superseded,
+            EndCause::Expired => GrantState::Expired,
+        }
+    }
+}
+
 /// A resource's optimistic-concurrency token (AIP-154), derived from its
 /// row version.
 pub fn etag(version: i64) -> String {
@@ -207,6 +231,22 @@ pub struct DelegatedAdminGrant {
     pub start_time: Micros,
     pub end_time: Option<Micros>,
     pub auto_extend: bool,
+    /// G4: why it left ACTIVE (None while ACTIVE). Events recorded before
+    /// G4 have none.
+    #[serde(default)]
+    pub end_cause: Option<EndCause>,
+    /// G4: the note RevokeDelegatedAdmin was given, if any.
+    #[serde(default)]
+    pub end_note: Option<String>,
+    /// The row version behind the etag; every change moves it.
+    #[serde(default = "first_version")]
+    pub version: i64,
+    #[serde(default)]
+    pub update_time: Micros,
+}
+
+fn first_version() -> i64 {
+    1
 }
 
 /// D4, the one home of "in force", on a grant's fields (for readers that

@@ -454,6 +454,10 @@ pub fn creator_rights(
             start_time: now,
             end_time: None,
             auto_extend: false,
+            end_cause: None,
+            end_note: None,
+            version: 1,
+            update_time: now,
         })
         .collect();
     (relationships, grants)
@@ -564,6 +568,10 @@ mod tests {
             start_time: 0,
             end_time,
             auto_extend: false,
+            end_cause: None,
+            end_note: None,
+            version: 1,
+            update_time: 0,
         }
     }
 

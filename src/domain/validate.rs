@@ -26,6 +26,8 @@ pub const MAX_SERVICE_CHARS: usize = 32;
 pub const MAX_INVITATION_CODE_CHARS: usize = 64;
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_MASK_PATHS: usize = 10;
+/// G4: RevokeDelegatedAdmin's note.
+pub const MAX_NOTE_CHARS: usize = 500;
 pub const MAX_MASK_PATH_CHARS: usize = 64;
 /// Delegated admin services named in one request (there are three).
 pub const MAX_SERVICES: usize = 3;
@@ -59,6 +61,21 @@ pub fn id(field: &str, value: &str) -> Result<String> {
     uuid::Uuid::parse_str(value)
         .map(|uuid| uuid.hyphenated().to_string())
         .map_err(|_| Error::invalid(field, "must be a UUID"))
+}
+
+/// G4: an optional free-text note (empty or blank: none), at most
+/// `MAX_NOTE_CHARS`, without control characters other than line breaks
+/// and tabs; stored trimmed.
+pub fn note(field: &str, value: &str) -> Result<Option<String>> {
+    max_chars(field, value, MAX_NOTE_CHARS)?;
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid(field, "must not hold control characters"));
+    }
+    let trimmed = value.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
 /// An optional id: empty means absent.

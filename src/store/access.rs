@@ -193,6 +193,11 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                     end_time: n2,
                     auto_extend: f1 == 1,
                     relationship_request_id: None,
+                    // A1 reads none of these: a grant it reads is ACTIVE.
+                    end_cause: None,
+                    end_note: None,
+                    version: 0,
+                    update_time: 0,
                 })?;
                 let key = (grant.partner_id.clone(), grant.customer_id.clone());
                 grants.entry(key).or_default().push(grant);
@@ -361,7 +366,12 @@ mod tests {
                         .await
                         .expect("grant");
                     if state != GrantState::Active {
-                        tx.set_grant_state(granted, state).await.expect("state");
+                        let cause = match state {
+                            GrantState::Superseded => EndCause::Superseded,
+                            GrantState::Expired => EndCause::Expired,
+                            _ => EndCause::CustomerRevoked,
+                        };
+                        tx.end_grant(granted, cause, None).await.expect("state");
                     }
                     cases += 1;
                 }

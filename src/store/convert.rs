@@ -235,6 +235,14 @@ impl TryFrom<grant::Model> for DelegatedAdminGrant {
             start_time: row.start_time,
             end_time: row.end_time,
             auto_extend: row.auto_extend,
+            end_cause: row
+                .end_cause
+                .as_deref()
+                .map(|cause| parse("end cause", cause, EndCause::parse))
+                .transpose()?,
+            end_note: row.end_note,
+            version: row.version,
+            update_time: row.update_time,
         })
     }
 }
@@ -251,6 +259,10 @@ pub(super) fn grant_row(g: &DelegatedAdminGrant, relationship_request_id: Option
         end_time: Set(g.end_time),
         auto_extend: Set(g.auto_extend),
         relationship_request_id: Set(relationship_request_id),
+        end_cause: Set(g.end_cause.map(|cause| cause.as_str().to_owned())),
+        end_note: Set(g.end_note.clone()),
+        version: Set(g.version),
+        update_time: Set(g.update_time),
     }
 }
 

@@ -188,6 +188,10 @@ pub mod grant {
         pub end_time: Option<i64>,
         pub auto_extend: bool,
         pub relationship_request_id: Option<String>,
+        pub end_cause: Option<String>,
+        pub end_note: Option<String>,
+        pub version: i64,
+        pub update_time: i64,
     }
 
     no_relations!();

@@ -8,7 +8,7 @@ use super::Store;
 use super::convert::all;
 use super::entity::{event, event_audience, grant, relationship_request};
 use crate::domain::model::{
-    DelegatedAdminGrant, Event, EventResource, GrantState, InvitationState, RelationshipRequest,
+    DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, RelationshipRequest,
 };
 use crate::domain::{Error, Result};
 
@@ -142,11 +142,11 @@ impl Store {
                 match grant.extended_end(now) {
                     Some(end) => {
                         grant.end_time = Some(end);
-                        tx.update_grant(&grant, "grant.extended").await?;
+                        tx.update_grant(&mut grant, "grant.extended").await?;
                         report.grants_extended += 1;
                     }
                     None => {
-                        tx.set_grant_state(grant, GrantState::Expired).await?;
+                        tx.end_grant(grant, EndCause::Expired, None).await?;
                         report.grants_expired += 1;
                     }
                 }

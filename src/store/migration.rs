@@ -36,7 +36,7 @@ pub async fn up(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema), Box::new(Outbox)]
+        vec![Box::new(InitialSchema), Box::new(Outbox), Box::new(GrantLifecycle)]
     }
 }
 
@@ -420,5 +420,62 @@ impl MigrationTrait for Outbox {
         manager
             .drop_table(Table::drop().table("outbox").if_exists().take())
             .await
+    }
+}
+
+/// G2-G4: why a grant ended, its note, and the version and update time
+/// behind its etag. Rows made before this get version 1 and their start
+/// time as update time.
+pub struct GrantLifecycle;
+
+impl MigrationName for GrantLifecycle {
+    fn name(&self) -> &str {
+        "m0003_grant_lifecycle"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for GrantLifecycle {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        let columns = [
+            text_null("end_cause"),
+            text_null("end_note"),
+            big_integer("version").default(1).take(),
+            big_integer("update_time").default(0).take(),
+        ];
+        for mut column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("delegated_admin_grants")
+                        .add_column(&mut column)
+                        .take(),
+                )
+                .await?;
+        }
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE delegated_admin_grants SET update_time = start_time")
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["end_cause", "end_note", "version", "update_time"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("delegated_admin_grants")
+                        .drop_column(column)
+                        .take(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

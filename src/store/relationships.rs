@@ -375,8 +375,11 @@ impl WriteTx {
         all(query.order_by_asc(grant::Column::Id).all(self.conn()).await?)
     }
 
-    /// Writes a grant's new state under the given event type.
-    pub async fn update_grant(&mut self, grant: &DelegatedAdminGrant, event_type: &'static str) -> Result<()> {
+    /// Writes a grant's new state under the given event type; its version
+    /// and update time move.
+    pub async fn update_grant(&mut self, grant: &mut DelegatedAdminGrant, event_type: &'static str) -> Result<()> {
+        grant.version += 1;
+        grant.update_time = self.now();
         let mut row = grant_row(grant, None);
         // The invitation a grant came from never changes.
         row.relationship_request_id = sea_orm::ActiveValue::NotSet;
@@ -385,19 +388,22 @@ impl WriteTx {
         Ok(())
     }
 
-    pub async fn set_grant_state(
+    /// G4: an ACTIVE grant ends, recording why (and the revoker's note).
+    pub async fn end_grant(
         &mut self,
         mut grant: DelegatedAdminGrant,
-        state: GrantState,
+        cause: EndCause,
+        note: Option<String>,
     ) -> Result<DelegatedAdminGrant> {
-        grant.state = state;
-        let event_type = match state {
-            GrantState::Revoked => "grant.revoked",
+        grant.state = cause.state();
+        grant.end_cause = Some(cause);
+        grant.end_note = note;
+        let event_type = match grant.state {
             GrantState::Superseded => "grant.superseded",
             GrantState::Expired => "grant.expired",
-            GrantState::Active => "grant.updated",
+            GrantState::Revoked | GrantState::Active => "grant.revoked",
         };
-        self.update_grant(&grant, event_type).await?;
+        self.update_grant(&mut grant, event_type).await?;
         Ok(grant)
     }
 
@@ -423,7 +429,7 @@ impl WriteTx {
             grant.start_time = now;
             grant.end_time = end_time;
             grant.auto_extend = auto_extend;
-            self.update_grant(&grant, "grant.replaced").await?;
+            self.update_grant(&mut grant, "grant.replaced").await?;
             return Ok(grant);
         }
         let grant = DelegatedAdminGrant {
@@ -436,6 +442,10 @@ impl WriteTx {
             start_time: now,
             end_time,
             auto_extend,
+            end_cause: None,
+            end_note: None,
+            version: 1,
+            update_time: now,
         };
         self.insert_grant(&grant, relationship_request_id).await?;
         Ok(grant)

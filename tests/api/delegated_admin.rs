@@ -1436,14 +1436,14 @@ async fn d2_remote_relationships_grant_list_and_revoke_as_the_local_service() {
     );
 
     let revoked = remote
-        .revoke_delegated_admin(&admin, &taken.grant.id)
+        .revoke_delegated_admin(&admin, revoke_command(&taken.grant.id))
         .await
         .expect("revoked");
     assert_eq!(revoked.state, DomainGrantState::Revoked);
     // Revoking again returns it as it is.
     assert_eq!(
         local
-            .revoke_delegated_admin(&admin, &taken.grant.id)
+            .revoke_delegated_admin(&admin, revoke_command(&taken.grant.id))
             .await
             .expect("revoked again"),
         revoked
@@ -1474,20 +1474,194 @@ async fn d2_remote_relationships_grant_list_and_revoke_as_the_local_service() {
     let outsider = customer(&partnercenter::store::new_id());
     let refused = assert_same_refusal(
         local
-            .revoke_delegated_admin(&outsider, &granted.grant.id)
+            .revoke_delegated_admin(&outsider, revoke_command(&granted.grant.id))
             .await
             .expect_err("local refuses"),
         remote
-            .revoke_delegated_admin(&outsider, &granted.grant.id)
+            .revoke_delegated_admin(&outsider, revoke_command(&granted.grant.id))
             .await
             .expect_err("remote refuses"),
         server
             .relationships(&outsider)
             .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
                 grant_id: granted.grant.id.clone(),
+                note: String::new(),
             })
             .await
             .expect_err("gRPC refuses"),
     );
     assert_eq!(refused.reason.as_str(), "NOT_GRANT_PARTY");
+}
+
+fn revoke_command(grant_id: &str) -> partnercenter::service::relationships::RevokeDelegatedAdmin {
+    partnercenter::service::relationships::RevokeDelegatedAdmin {
+        grant_id: grant_id.to_owned(),
+        note: None,
+    }
+}
+
+// ---------------------------------------------------------------- G4
+
+fn end_cause(grant: &pb::DelegatedAdminGrant) -> pb::EndCause {
+    pb::EndCause::try_from(grant.end_cause).expect("a known end cause")
+}
+
+/// G4: every way a grant leaves ACTIVE records why, in the grant and in its
+/// event: the customer's revocation (with its note), the holder giving it
+/// up, M3's end of the relationship, D2's supersession and D4's expiry.
+/// The etag moves with the change.
+#[tokio::test]
+async fn g4_a_grant_that_leaves_active_records_its_end_cause_and_the_revokers_note() {
+    use partnercenter::domain::model::EndCause;
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (creator, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+
+    // The customer revokes, with a note.
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let granted = server
+        .grant(&tenant.id, &helper.id, "azure", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    assert_eq!(granted.end_cause, 0, "an ACTIVE grant has no end cause");
+    let revoked = server
+        .relationships(&admin)
+        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+            grant_id: granted.id.clone(),
+            note: "  contract ended in March  ".into(),
+        })
+        .await
+        .expect("revoked")
+        .into_inner();
+    assert_eq!(state(&revoked), GrantState::Revoked);
+    assert_eq!(end_cause(&revoked), pb::EndCause::CustomerRevoked);
+    assert_eq!(revoked.end_note, "contract ended in March", "stored trimmed");
+    assert_ne!(revoked.etag, granted.etag, "the etag moves");
+    let events = server.events().await;
+    let recorded = grant_events(&events, "grant.revoked");
+    let last = recorded.last().expect("an event");
+    assert_eq!(last.end_cause, Some(EndCause::CustomerRevoked));
+    assert_eq!(last.end_note.as_deref(), Some("contract ended in March"));
+
+    // The holder gives its own grant up.
+    let own = server
+        .grant(&tenant.id, &helper.id, "dynamics365", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let given_up = revoke_grant_as(&server, &partner(&helper.id), &own.id)
+        .await
+        .expect("given up");
+    assert_eq!(end_cause(&given_up), pb::EndCause::PartnerRelinquished);
+    assert_eq!(given_up.end_note, "", "no note given");
+
+    // D2: a second transacting partner's office365 grant supersedes the
+    // creator's.
+    let rival = server.create_partner(Kind::DirectReseller).await;
+    let invitation = server
+        .invite(
+            &rival.id,
+            pb::RelationshipRequest {
+                include_delegated_admin: true,
+                delegated_admin_services: vec!["office365".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("invitation created");
+    let accepted = server.accept(&tenant.id, &invitation.code).await.expect("accepted");
+    let superseded = accepted
+        .superseded_grants
+        .iter()
+        .find(|g| g.service == "office365")
+        .expect("the creator's office365 grant is superseded");
+    assert_eq!(state(superseded), GrantState::Superseded);
+    assert_eq!(end_cause(superseded), pb::EndCause::Superseded);
+
+    // M3: the creator ends its relationship; its remaining grants end with it.
+    server
+        .relationships(&partner(&creator.id))
+        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+            customer_id: tenant.id.clone(),
+            partner_id: creator.id.clone(),
+        })
+        .await
+        .expect("ended");
+    let listing = relationships_listing(&server, &admin, &tenant.id).await;
+    let creators: Vec<&pb::DelegatedAdminGrant> = listing
+        .delegated_admin_grants
+        .iter()
+        .filter(|g| g.partner_id == creator.id && g.service != "office365")
+        .collect();
+    assert_eq!(creators.len(), 2);
+    for grant in creators {
+        assert_eq!(end_cause(grant), pb::EndCause::RelationshipEnded, "{grant:?}");
+    }
+
+    // D4: a one-day grant, once the sweep records its expiry.
+    let short = grant_as(
+        &server,
+        &admin,
+        pb::GrantDelegatedAdminRequest {
+            duration_days: 1,
+            ..request(&helper.id, "azure", &[Scope::Support])
+        },
+    )
+    .await
+    .expect("granted")
+    .grant
+    .expect("grant");
+    clock.advance(DAY);
+    server.server.store().sweep().await.expect("sweep");
+    let listing = relationships_listing(&server, &admin, &tenant.id).await;
+    let expired = grant_by_id(&listing, &short.id);
+    assert_eq!(state(&expired), GrantState::Expired);
+    assert_eq!(end_cause(&expired), pb::EndCause::Expired);
+    let events = server.events().await;
+    assert_eq!(
+        grant_events(&events, "grant.expired").last().and_then(|g| g.end_cause),
+        Some(EndCause::Expired)
+    );
+}
+
+/// G4, W3: a note over 500 characters, or with control characters, is
+/// INVALID_ARGUMENT on `note`, and the grant stays as it was.
+#[tokio::test]
+async fn g4_a_note_too_long_or_with_control_characters_is_invalid_argument_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let (_, tenant) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let granted = server
+        .grant(&tenant.id, &helper.id, "azure", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let before = last_seq(&server).await;
+    // 500 characters of three bytes each pass; one more does not.
+    for note in ["界".repeat(501), "a\u{7}b".to_owned()] {
+        let refused = server
+            .relationships(&customer(&tenant.id))
+            .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+                grant_id: granted.id.clone(),
+                note,
+            })
+            .await;
+        let status = assert_error(refused, Code::InvalidArgument, "INVALID_FIELD");
+        assert_eq!(violated_fields(&status), vec!["note".to_owned()]);
+    }
+    assert_eq!(last_seq(&server).await, before, "nothing changed");
+    let revoked = server
+        .relationships(&customer(&tenant.id))
+        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+            grant_id: granted.id.clone(),
+            note: "界".repeat(500),
+        })
+        .await
+        .expect("a note of 500 characters is accepted")
+        .into_inner();
+    assert_eq!(revoked.end_note.chars().count(), 500);
 }

@@ -1343,6 +1343,7 @@ async fn i6_accepting_again_returns_the_rows_as_they_are_now() {
         .relationships(&customer(&tenant.id))
         .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
             grant_id: revoked_grant.id.clone(),
+            note: String::new(),
         })
         .await
         .expect("the customer revokes a grant");

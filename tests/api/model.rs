@@ -369,6 +369,7 @@ impl Run {
                     .relationships(&customer(&self.model.customers[c]))
                     .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
                         grant_id: grant.id.clone(),
+                        note: String::new(),
                     })
                     .await
                     .unwrap();

@@ -368,7 +368,10 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
         ),
         Rpc::RevokeDelegatedAdmin => answer(
             relationships
-                .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest { grant_id: id })
+                .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+                    grant_id: id,
+                    note: String::new(),
+                })
                 .await,
         ),
         Rpc::CheckAccess | Rpc::BatchCheckAccess => {

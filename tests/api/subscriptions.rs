@@ -61,6 +61,10 @@ async fn insert_dap(server: &TestServer, customer_id: &str, partner_id: &str) {
             start_time: store.now(),
             end_time: None,
             auto_extend: false,
+            end_cause: None,
+            end_note: None,
+            version: 1,
+            update_time: store.now(),
         };
         tx.insert_grant(&grant, None).await.expect("grant");
     }

@@ -819,6 +819,7 @@ pub async fn revoke_grant_as(
         .relationships(who)
         .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
             grant_id: grant_id.into(),
+            note: String::new(),
         })
         .await
         .map(|r| r.into_inner())

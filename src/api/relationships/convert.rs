@@ -4,7 +4,7 @@
 //! generated client), a domain reply into its message and back.
 
 use super::super::convert::{
-    self, ProtoEnum, malformed_reply, micros, optional, present, reply_enum, reply_service, required,
+    self, ProtoEnum, malformed_reply, micros, optional, present, reply_enum, reply_service, required, version,
 };
 use super::super::{pb, validated};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
@@ -13,7 +13,7 @@ use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
 use crate::service::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
-    ListCustomerRelationships, ListEvents, ListRelationshipRequests, WatchEvents,
+    ListCustomerRelationships, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin, WatchEvents,
 };
 
 /// A2: the most checks one BatchCheckAccess takes.
@@ -489,6 +489,27 @@ impl TryFrom<pb::Relationship> for Relationship {
     }
 }
 
+impl TryFrom<pb::RevokeDelegatedAdminRequest> for RevokeDelegatedAdmin {
+    type Error = Error;
+
+    fn try_from(body: pb::RevokeDelegatedAdminRequest) -> Result<Self> {
+        validated! {
+            grant_id = validate::id("grant_id", &body.grant_id);
+            note = validate::note("note", &body.note);
+        }
+        Ok(RevokeDelegatedAdmin { grant_id, note })
+    }
+}
+
+impl From<RevokeDelegatedAdmin> for pb::RevokeDelegatedAdminRequest {
+    fn from(command: RevokeDelegatedAdmin) -> Self {
+        pb::RevokeDelegatedAdminRequest {
+            grant_id: command.grant_id,
+            note: command.note.unwrap_or_default(),
+        }
+    }
+}
+
 impl TryFrom<pb::DelegatedAdminGrant> for DelegatedAdminGrant {
     type Error = Error;
 
@@ -503,6 +524,13 @@ impl TryFrom<pb::DelegatedAdminGrant> for DelegatedAdminGrant {
             state: reply_enum("state", message.state)?,
             start_time: micros("start_time", message.start_time)?,
             end_time: message.end_time.map(|t| micros("end_time", Some(t))).transpose()?,
+            end_cause: match message.end_cause {
+                0 => None,
+                cause => Some(reply_enum("end_cause", cause)?),
+            },
+            end_note: Some(message.end_note).filter(|note| !note.is_empty()),
+            version: version("etag", &message.etag)?,
+            update_time: micros("update_time", message.update_time)?,
             id: message.id,
             customer_id: message.customer_id,
             partner_id: message.partner_id,

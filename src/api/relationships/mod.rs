@@ -16,7 +16,7 @@ pub use convert::MAX_BATCH_CHECKS;
 use super::pb::relationship_service_server::RelationshipService;
 use super::{pb, principal};
 use crate::domain::Result;
-use crate::service::relationships::Relationships;
+use crate::service::relationships::{Relationships, RevokeDelegatedAdmin};
 
 pub struct RelationshipApi {
     service: Arc<dyn Relationships>,
@@ -142,9 +142,9 @@ impl RelationshipService for RelationshipApi {
         request: Request<pb::RevokeDelegatedAdminRequest>,
     ) -> Result<Response<pb::DelegatedAdminGrant>, Status> {
         let caller = principal(&request);
-        let grant_id = crate::domain::validate::id("grant_id", &request.get_ref().grant_id)?;
+        let command = RevokeDelegatedAdmin::try_from(request.into_inner())?;
         let principal = caller?;
-        let revoked = self.service.revoke_delegated_admin(&principal, &grant_id).await?;
+        let revoked = self.service.revoke_delegated_admin(&principal, command).await?;
         Ok(Response::new((&revoked).into()))
     }
 

@@ -14,7 +14,7 @@ use crate::domain::{Error, Result};
 use crate::service::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
     GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListEvents, ListRelationshipRequests, Relationships,
-    WatchEvents,
+    RevokeDelegatedAdmin, WatchEvents,
 };
 
 /// The RelationshipService of another process.
@@ -156,13 +156,14 @@ impl Relationships for RemoteRelationships {
         Granted::try_from(reply.into_inner())
     }
 
-    async fn revoke_delegated_admin(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant> {
-        let request = self.remote.request(
-            principal,
-            pb::RevokeDelegatedAdminRequest {
-                grant_id: grant_id.to_owned(),
-            },
-        )?;
+    async fn revoke_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: RevokeDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant> {
+        let request = self
+            .remote
+            .request(principal, pb::RevokeDelegatedAdminRequest::from(command))?;
         let reply = self
             .client()
             .revoke_delegated_admin(request)

@@ -5,7 +5,7 @@ use super::{
     CustomerRelationships, EndResellerRelationship, ListCustomerRelationships, LocalRelationships, tenant_mismatch,
     view_query,
 };
-use crate::domain::model::{GrantState, Relationship, RelationshipKind};
+use crate::domain::model::{EndCause, Relationship, RelationshipKind};
 use crate::domain::paging::PageRequest;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
@@ -112,7 +112,7 @@ impl LocalRelationships {
             ended.push(tx.end_relationship(relationship).await?);
         }
         for grant in tx.active_grants(&customer_id, Some(&partner_id), None).await? {
-            tx.set_grant_state(grant, GrantState::Revoked).await?;
+            tx.end_grant(grant, EndCause::RelationshipEnded, None).await?;
         }
         for indirect in tx.indirect_relationships_via(&customer_id, &partner_id).await? {
             let reseller_id = indirect.partner_id.clone();
@@ -121,7 +121,7 @@ impl LocalRelationships {
             // own (another provider's chain) still stands on this customer.
             if !tx.has_active_relationship(&customer_id, &reseller_id).await? {
                 for grant in tx.active_grants(&customer_id, Some(&reseller_id), None).await? {
-                    tx.set_grant_state(grant, GrantState::Revoked).await?;
+                    tx.end_grant(grant, EndCause::RelationshipEnded, None).await?;
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! D1-D3: delegated admin grants, and D2's one home: a customer has at most
 //! one transacting partner holding delegated admin per service.
 
-use super::{GrantDelegatedAdmin, Granted, LocalRelationships, tenant_mismatch};
-use crate::domain::model::{DelegatedAdminGrant, GrantState, Service};
+use super::{GrantDelegatedAdmin, Granted, LocalRelationships, RevokeDelegatedAdmin, tenant_mismatch};
+use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, Service};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
 use crate::service::request_key;
@@ -62,7 +62,7 @@ pub async fn supersede_for_transacting(
             .cloned()
             .collect();
         for loser in losers {
-            superseded.push(tx.set_grant_state(loser, GrantState::Superseded).await?);
+            superseded.push(tx.end_grant(loser, EndCause::Superseded, None).await?);
         }
     }
     Ok(superseded)
@@ -138,8 +138,14 @@ impl LocalRelationships {
         })
     }
 
-    /// D3.
-    pub(super) async fn revoke_grant(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant> {
+    /// D3, G4: the customer admin revokes (CUSTOMER_REVOKED), or the holder
+    /// gives its own grant up (PARTNER_RELINQUISHED), with an optional note.
+    pub(super) async fn revoke_grant(
+        &self,
+        principal: &Principal,
+        command: RevokeDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant> {
+        let grant_id = command.grant_id.as_str();
         match principal {
             Principal::Customer { .. } => {}
             Principal::Partner { partner_id } => {
@@ -162,7 +168,11 @@ impl LocalRelationships {
         if grant.state != GrantState::Active {
             return Ok(grant);
         }
-        let revoked = tx.set_grant_state(grant, GrantState::Revoked).await?;
+        let cause = match principal {
+            Principal::Partner { .. } => EndCause::PartnerRelinquished,
+            _ => EndCause::CustomerRevoked,
+        };
+        let revoked = tx.end_grant(grant, cause, command.note).await?;
         tx.commit().await?;
         tracing::info!(grant_id = %revoked.id, "delegated admin revoked");
         Ok(revoked)
@@ -193,6 +203,10 @@ mod tests {
             start_time: NOW - MICROS_PER_DAY,
             end_time,
             auto_extend: false,
+            end_cause: None,
+            end_note: None,
+            version: 1,
+            update_time: 0,
         }
     }
 

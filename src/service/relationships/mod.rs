@@ -77,8 +77,12 @@ pub trait Relationships: Send + Sync + 'static {
     /// D1, D2.
     async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted>;
 
-    /// D3.
-    async fn revoke_delegated_admin(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant>;
+    /// D3, G4.
+    async fn revoke_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: RevokeDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant>;
 
     /// A1: one decision, about `query.partner_id` on `query.customer_id`. A
     /// partner asks only about itself (a suspended one is still answered:
@@ -156,6 +160,13 @@ pub struct EndResellerRelationship {
     /// The partner whose relationship ends: the caller for a partner; the
     /// operator names it.
     pub partner_id: Option<String>,
+}
+
+/// D3, G4: a grant to revoke, and why (kept in the grant and its event).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RevokeDelegatedAdmin {
+    pub grant_id: String,
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -336,8 +347,12 @@ impl Relationships for LocalRelationships {
         self.grant(principal, command).await
     }
 
-    async fn revoke_delegated_admin(&self, principal: &Principal, grant_id: &str) -> Result<DelegatedAdminGrant> {
-        self.revoke_grant(principal, grant_id).await
+    async fn revoke_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: RevokeDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant> {
+        self.revoke_grant(principal, command).await
     }
 
     async fn check_access(&self, principal: &Principal, query: AccessQuery) -> Result<Decision> {
