@@ -479,6 +479,9 @@ fn place<T>(rows: &mut Vec<T>, id: Id, row: Option<T>, id_of: fn(&T) -> Id) {
         (Err(at), Some(row)) => rows.insert(at, row),
         (Err(_), None) => {}
     }
+    // A customer has a few rows, which change rarely: no room is kept for
+    // more (a Vec grows by at least four at a time).
+    rows.shrink_to_fit();
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

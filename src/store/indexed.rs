@@ -53,6 +53,9 @@ pub struct IndexedChecker {
     sole_writer: bool,
     /// The most customers held at once.
     capacity: usize,
+    /// Customers checks are waiting for: whoever next reads customers reads
+    /// all of these, so checks that miss together share one read.
+    wanted: std::sync::Mutex<BTreeSet<String>>,
 }
 
 impl IndexedChecker {
@@ -89,6 +92,7 @@ impl IndexedChecker {
             joined: AtomicU64::new(0),
             sole_writer,
             capacity: capacity.max(1),
+            wanted: std::sync::Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -161,12 +165,28 @@ impl IndexedChecker {
                 return Ok(decide_from(&index, queries, now));
             }
         }
+        {
+            let index = self.read()?;
+            let mut wanted = self.wanted()?;
+            for query in queries {
+                if !index.covers(&query.customer_id) {
+                    wanted.insert(query.customer_id.clone());
+                }
+            }
+        }
         let _turn = self.turn.lock().await;
+        // Everyone's wanted customers that are still not held (an earlier
+        // turn may have read some).
+        // This check's own too: another turn may have taken them from the
+        // wanted set and then let them go again.
         let missing: BTreeSet<String> = {
             let index = self.read()?;
-            (queries.iter())
-                .filter(|query| !index.covers(&query.customer_id))
-                .map(|query| query.customer_id.clone())
+            let mut wanted = self.wanted()?;
+            let own = queries.iter().map(|query| query.customer_id.clone());
+            std::mem::take(&mut *wanted)
+                .into_iter()
+                .chain(own)
+                .filter(|customer| !index.covers(customer))
                 .collect()
         };
         if !missing.is_empty() {
@@ -187,6 +207,12 @@ impl IndexedChecker {
         let decisions = decide_from(&index, queries, now);
         index.evict_to(self.capacity);
         Ok(decisions)
+    }
+
+    fn wanted(&self) -> Result<std::sync::MutexGuard<'_, BTreeSet<String>>> {
+        self.wanted
+            .lock()
+            .map_err(|_| Error::internal("the access index's wanted set is poisoned"))
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, AccessIndex>> {
@@ -304,11 +330,32 @@ async fn load_rows(txn: &DatabaseTransaction, customers: Customers<'_>) -> Resul
         Customers::These(ids) => {
             let ids: Vec<&String> = ids.iter().collect();
             for chunk in ids.chunks(IDS_PER_STATEMENT) {
-                customer_rows(txn, Some(chunk), &mut rows).await?;
+                customer_rows(txn, Some(&padded(chunk)), &mut rows).await?;
             }
         }
     }
     Ok((rows, seq))
+}
+
+/// The lengths an `IN (…)` list of ids is padded to. Each length is one
+/// statement text, prepared once per connection and kept in its statement
+/// cache; a length per batch size would fill the caches with large
+/// statements (hundreds of MiB on SQLite).
+const ID_LIST_LENGTHS: [usize; 4] = [1, 8, 64, IDS_PER_STATEMENT];
+
+/// `ids`, padded to the next of `ID_LIST_LENGTHS` by repeating the last
+/// one (a repeated id in `IN (…)` changes nothing).
+fn padded<'a>(ids: &[&'a String]) -> Vec<&'a String> {
+    let length = ID_LIST_LENGTHS
+        .iter()
+        .copied()
+        .find(|length| *length >= ids.len())
+        .unwrap_or(ids.len());
+    let mut padded = ids.to_vec();
+    if let Some(last) = ids.last() {
+        padded.resize(length, last);
+    }
+    padded
 }
 
 /// What A1 reads of some customers (None: of all): their ACTIVE

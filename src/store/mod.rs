@@ -58,6 +58,9 @@ pub struct StoreOptions {
 /// kernel, and eight connections stay far below the memory budget.
 pub const DEFAULT_PAGE_CACHE_MIB: u32 = 8;
 
+/// Prepared statements kept per SQLite connection.
+const SQLITE_STATEMENT_CACHE: usize = 48;
+
 /// A snapshot of the store's pool.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -224,6 +227,11 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                     .busy_timeout(Duration::from_secs(30))
                     // Negative: in KiB rather than pages.
                     .pragma("cache_size", cache_size.clone())
+                    // Statements of many lengths (the access facts of a batch,
+                    // the ids a load reads) are large when prepared: a small
+                    // cache keeps the common ones without holding every
+                    // length ever seen on every connection.
+                    .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
             }
         })
         .map_sqlx_sqlite_pool_opts(|pool| {
