@@ -210,6 +210,12 @@ bounded! {
             .items("scopes", m.scopes.len(), MAX_SCOPES)
             .request_id(&m.request_id);
     }
+    ListDelegatedAdminGrantsRequest(m, b) {
+        b.page_token(&m.page_token)
+            .id("customer_id", &m.customer_id)
+            .id("partner_id", &m.partner_id)
+            .service("service", &m.service);
+    }
     RevokeDelegatedAdminRequest(m, b) { b.id("grant_id", &m.grant_id).text("note", &m.note, MAX_NOTE_CHARS); }
     CheckAccessRequest(m, b) { b.check("", m); }
     BatchCheckAccessRequest(m, b) {
@@ -237,6 +243,7 @@ unbounded! {
     Customer, Subscription, ListCustomersResponse, ListSubscriptionsResponse, CheckDomainAvailabilityResponse,
     RelationshipRequest, Relationship, DelegatedAdminGrant, ListRelationshipRequestsResponse,
     AcceptRelationshipRequestResponse, ListCustomerRelationshipsResponse, GrantDelegatedAdminResponse,
+    ListDelegatedAdminGrantsResponse,
     CheckAccessResponse, BatchCheckAccessResponse, Event, ListEventsResponse,
 }
 

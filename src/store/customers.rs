@@ -61,6 +61,12 @@ fn active_relationship_customers(partner_id: &str) -> SelectStatement {
 
 /// C6 = A1 VIEW in SQL: an ACTIVE relationship or a grant in force.
 fn viewable_by(partner_id: &str, now: Micros) -> Condition {
+    customer_viewable_by(customer::Column::Id, partner_id, now)
+}
+
+/// A1 VIEW in SQL on any column that holds a customer id: the customers
+/// where the partner has an ACTIVE relationship or a grant in force.
+pub(super) fn customer_viewable_by(column: impl ColumnTrait, partner_id: &str, now: Micros) -> Condition {
     let granted = Query::select()
         .column(grant::Column::CustomerId)
         .from(grant::Entity)
@@ -68,8 +74,8 @@ fn viewable_by(partner_id: &str, now: Micros) -> Condition {
         .cond_where(grant_in_force(now))
         .to_owned();
     Condition::any()
-        .add(customer::Column::Id.in_subquery(active_relationship_customers(partner_id)))
-        .add(customer::Column::Id.in_subquery(granted))
+        .add(column.in_subquery(active_relationship_customers(partner_id)))
+        .add(column.in_subquery(granted))
 }
 
 pub(super) async fn find_customer<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Customer>> {

@@ -36,7 +36,7 @@ pub use events::{EventAudience, EventFilter, SweepReport};
 pub use indexed::IndexedChecker;
 pub use outbox::OutboxEntry;
 pub use partners::{LinkFilter, PartnerFilter};
-pub use relationships::{ChainView, GrantTerms, InvitationFilter, RelationshipView};
+pub use relationships::{ChainView, GrantFilter, GrantTerms, InvitationFilter, RelationshipView};
 pub use write::{RequestKey, WriteGate, WriteTx};
 
 use crate::domain::clock::Clock;

@@ -27,6 +27,21 @@ pub struct InvitationFilter {
     pub party: Option<String>,
 }
 
+/// G1: which grants a list holds (None: not filtered).
+#[derive(Clone, Debug, Default)]
+pub struct GrantFilter {
+    pub customer_id: Option<String>,
+    /// Some(empty): none at all.
+    pub partner_ids: Option<Vec<String>>,
+    pub service: Option<Service>,
+    pub state: Option<GrantState>,
+    /// (now, until): grants in force whose effective end is after now and
+    /// at most until.
+    pub expiring_by: Option<(Micros, Micros)>,
+    /// Only on customers this partner may VIEW (A1).
+    pub viewable_by: Option<String>,
+}
+
 /// What a grant gives: one service, its scopes, and its term (D1, D4).
 #[derive(Clone, Debug)]
 pub struct GrantTerms {
@@ -54,6 +69,32 @@ pub struct ChainView {
     pub providers: Vec<String>,
     /// The resellers working through it on this customer.
     pub resellers: Vec<String>,
+}
+
+/// G1 in SQL: ACTIVE grants whose effective end (D4: end_time, or for an
+/// auto_extend grant past it, end_time plus the fewest 180-day periods
+/// that put it after `now`) is after `now` and at most `until`. For an
+/// auto_extend grant past its end_time, some extended end falls in
+/// (now, until] exactly when `until` is in a later period than `now`,
+/// counted from end_time, which is how `DelegatedAdminGrant::extended_end`
+/// counts.
+fn expiring(now: Micros, until: Micros) -> Condition {
+    use grant::Column;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let period = |at: Micros| Expr::val(at).sub(Expr::col(Column::EndTime)).div(AUTO_EXTEND_PERIOD);
+    Condition::all()
+        .add(Column::State.eq(GrantState::Active.as_str()))
+        .add(Column::EndTime.is_not_null())
+        .add(
+            Condition::any()
+                .add(Column::EndTime.gt(now).and(Column::EndTime.lte(until)))
+                .add(
+                    Condition::all()
+                        .add(Column::AutoExtend.eq(true))
+                        .add(Column::EndTime.lte(now))
+                        .add(period(until).gt(period(now))),
+                ),
+        )
 }
 
 async fn find_invitation<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<RelationshipRequest>> {
@@ -96,6 +137,47 @@ impl Store {
 
     pub async fn grant(&self, id: &str) -> Result<Option<DelegatedAdminGrant>> {
         find_grant(&self.db, id).await
+    }
+
+    /// G1: a page of grants in id order.
+    pub async fn list_grants(&self, filter: &GrantFilter, page: &PageRequest) -> Result<Vec<DelegatedAdminGrant>> {
+        use grant::Column;
+        if filter.partner_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut query = grant::Entity::find();
+        if let Some(id) = &filter.customer_id {
+            query = query.filter(Column::CustomerId.eq(id.as_str()));
+        }
+        if let Some(ids) = &filter.partner_ids {
+            query = query.filter(Column::PartnerId.is_in(ids.iter().map(String::as_str)));
+        }
+        if let Some(service) = filter.service {
+            query = query.filter(Column::Service.eq(service.as_str()));
+        }
+        if let Some(state) = filter.state {
+            query = query.filter(Column::State.eq(state.as_str()));
+        }
+        let now = self.now();
+        if let Some(partner_id) = &filter.viewable_by {
+            query = query.filter(super::customers::customer_viewable_by(
+                Column::CustomerId,
+                partner_id,
+                now,
+            ));
+        }
+        if let Some((now, until)) = filter.expiring_by {
+            query = query.filter(expiring(now, until));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(Column::Id)
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await?;
+        all(rows)
     }
 
     pub async fn list_invitations(

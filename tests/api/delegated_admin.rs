@@ -1665,3 +1665,325 @@ async fn g4_a_note_too_long_or_with_control_characters_is_invalid_argument_and_c
         .into_inner();
     assert_eq!(revoked.end_note.chars().count(), 500);
 }
+
+// ---------------------------------------------------------------- G1
+
+async fn list_grants(
+    server: &TestServer,
+    who: &partnercenter::domain::principal::Principal,
+    request: pb::ListDelegatedAdminGrantsRequest,
+) -> Result<pb::ListDelegatedAdminGrantsResponse, tonic::Status> {
+    server
+        .relationships(who)
+        .list_delegated_admin_grants(request)
+        .await
+        .map(|reply| reply.into_inner())
+}
+
+/// Every grant id the list holds, following the pages.
+async fn listed_ids(
+    server: &TestServer,
+    who: &partnercenter::domain::principal::Principal,
+    request: pb::ListDelegatedAdminGrantsRequest,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list_grants(
+            server,
+            who,
+            pb::ListDelegatedAdminGrantsRequest {
+                page_token: token,
+                ..request.clone()
+            },
+        )
+        .await
+        .expect("listed");
+        ids.extend(page.delegated_admin_grants.into_iter().map(|g| g.id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        token = page.next_page_token;
+    }
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// G1: the filters (customer, partner, service, recorded state) and keyset
+/// pages in id order; a page token reused with other filters is refused.
+#[tokio::test]
+async fn g1_grants_are_listed_by_customer_partner_service_and_state_in_id_order() {
+    let server = TestServer::start().await;
+    let (creator, first) = reseller_with_customer(&server).await;
+    let (_, second) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let on_first = server
+        .grant(&first.id, &helper.id, "azure", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let revoked = server
+        .grant(&second.id, &helper.id, "azure", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    revoke_grant_as(&server, &customer(&second.id), &revoked.id)
+        .await
+        .expect("revoked");
+    let all = relationships_listing(&server, &operator(), &first.id).await;
+    let first_ids: Vec<String> = all.delegated_admin_grants.iter().map(|g| g.id.clone()).collect();
+    assert_eq!(first_ids.len(), 4, "three of C1 and the helper's");
+
+    let by =
+        |customer_id: &str, partner_id: &str, service: &str, state: GrantState| pb::ListDelegatedAdminGrantsRequest {
+            customer_id: customer_id.into(),
+            partner_id: partner_id.into(),
+            service: service.into(),
+            state: state as i32,
+            page_size: 2,
+            ..Default::default()
+        };
+    let listed = listed_ids(&server, &operator(), by(&first.id, "", "", GrantState::Unspecified)).await;
+    assert_eq!(
+        listed,
+        sorted(first_ids.clone()),
+        "every grant of the customer, in id order, over pages of 2"
+    );
+    let helpers = listed_ids(&server, &operator(), by("", &helper.id, "", GrantState::Unspecified)).await;
+    assert_eq!(helpers, sorted(vec![on_first.id.clone(), revoked.id.clone()]));
+    let azure_active = listed_ids(&server, &operator(), by("", &helper.id, "azure", GrantState::Active)).await;
+    assert_eq!(azure_active, vec![on_first.id.clone()]);
+    let revoked_only = listed_ids(&server, &service(), by("", "", "", GrantState::Revoked)).await;
+    assert_eq!(revoked_only, vec![revoked.id.clone()]);
+    let creators = listed_ids(
+        &server,
+        &operator(),
+        by(&first.id, &creator.id, "office365", GrantState::Active),
+    )
+    .await;
+    assert_eq!(creators.len(), 1);
+
+    let page = list_grants(&server, &operator(), by(&first.id, "", "", GrantState::Unspecified))
+        .await
+        .expect("first page");
+    assert_eq!(page.delegated_admin_grants.len(), 2);
+    let reused = list_grants(
+        &server,
+        &operator(),
+        pb::ListDelegatedAdminGrantsRequest {
+            page_token: page.next_page_token,
+            ..by(&second.id, "", "", GrantState::Unspecified)
+        },
+    )
+    .await;
+    assert_error(reused, Code::InvalidArgument, "INVALID_FIELD");
+    let negative = list_grants(
+        &server,
+        &operator(),
+        pb::ListDelegatedAdminGrantsRequest {
+            page_size: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_error(negative, Code::InvalidArgument, "INVALID_FIELD");
+}
+
+/// G1, D4: `expiring_within_days` N lists the grants in force whose
+/// effective end is within N days: a grant's end_time, or for an
+/// auto_extend grant past it, its next extended end. Grants without an
+/// end, past their end (not yet swept) or ending later are not listed.
+#[tokio::test]
+async fn g1_expiring_within_days_lists_grants_in_force_whose_effective_end_is_that_close() {
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (_, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let grant_for = async |service: &str, days: i32, auto_extend: bool| {
+        let partner = server.create_partner(Kind::DirectReseller).await;
+        grant_as(
+            &server,
+            &admin,
+            pb::GrantDelegatedAdminRequest {
+                duration_days: days,
+                auto_extend,
+                ..request(&partner.id, service, &BOTH)
+            },
+        )
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant")
+        .id
+    };
+    let one_day_auto = grant_for("azure", 1, true).await;
+    let ten_days = grant_for("azure", 10, false).await;
+    let forty_days = grant_for("azure", 40, false).await;
+    let two_days = grant_for("dynamics365", 2, false).await;
+    // Three days on: the two-day grant is past its end (not in force, and
+    // not swept); the one-day auto_extend grant now ends 181 days after it
+    // started, 178 days from now.
+    clock.advance(3 * DAY);
+    let expiring = async |days: i32| {
+        sorted(
+            listed_ids(
+                &server,
+                &operator(),
+                pb::ListDelegatedAdminGrantsRequest {
+                    customer_id: tenant.id.clone(),
+                    expiring_within_days: days,
+                    ..Default::default()
+                },
+            )
+            .await,
+        )
+    };
+    assert_eq!(
+        expiring(7).await,
+        vec![ten_days.clone()],
+        "7 days: the 10-day grant (7 left)"
+    );
+    assert_eq!(expiring(6).await, Vec::<String>::new(), "6 days: none");
+    assert_eq!(expiring(37).await, sorted(vec![ten_days.clone(), forty_days.clone()]));
+    assert_eq!(expiring(177).await, sorted(vec![ten_days.clone(), forty_days.clone()]));
+    assert_eq!(
+        expiring(178).await,
+        sorted(vec![ten_days.clone(), forty_days.clone(), one_day_auto.clone()]),
+        "the auto_extend grant's next end is 178 days away"
+    );
+    assert!(!expiring(365).await.contains(&two_days), "past its end: not in force");
+    // With no filter every grant is listed, the lapsed one too.
+    assert!(expiring(0).await.contains(&two_days));
+
+    for (days, state) in [
+        (366, GrantState::Unspecified),
+        (-1, GrantState::Unspecified),
+        (30, GrantState::Revoked),
+    ] {
+        let refused = list_grants(
+            &server,
+            &operator(),
+            pb::ListDelegatedAdminGrantsRequest {
+                expiring_within_days: days,
+                state: state as i32,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_error(refused, Code::InvalidArgument, "INVALID_FIELD");
+    }
+}
+
+/// G1, M2: the customer's admin sees every grant of its tenant and no
+/// other tenant's; a partner sees, on a customer it may VIEW, its own and
+/// its chain counterparts' ACTIVE grants, and without customer_id its own;
+/// it may not list a customer it cannot VIEW.
+#[tokio::test]
+async fn g1_each_caller_sees_the_grants_m2_shows_it() {
+    let server = TestServer::start().await;
+    let (provider, reseller, chained) = indirect_chain(&server).await;
+    let (stranger, elsewhere) = reseller_with_customer(&server).await;
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let helped = server
+        .grant(&chained.id, &helper.id, "azure", &[Scope::Support])
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let ended = server
+        .grant(&chained.id, &helper.id, "dynamics365", &[Scope::Support])
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    revoke_grant_as(&server, &customer(&chained.id), &ended.id)
+        .await
+        .expect("revoked");
+    let of_customer = |customer_id: &str| pb::ListDelegatedAdminGrantsRequest {
+        customer_id: customer_id.into(),
+        ..Default::default()
+    };
+    let everything = relationships_listing(&server, &operator(), &chained.id).await;
+    let every_id: Vec<String> = everything.delegated_admin_grants.iter().map(|g| g.id.clone()).collect();
+
+    // The customer's admin: all of its tenant, ended ones too; by default
+    // its own tenant; another tenant is refused.
+    let admin = customer(&chained.id);
+    assert_eq!(
+        listed_ids(&server, &admin, of_customer(&chained.id)).await,
+        sorted(every_id.clone())
+    );
+    assert_eq!(
+        listed_ids(&server, &admin, of_customer("")).await,
+        sorted(every_id.clone())
+    );
+    assert!(every_id.contains(&ended.id));
+    let other_tenant = list_grants(&server, &admin, of_customer(&elsewhere.id)).await;
+    assert_error(other_tenant, Code::PermissionDenied, "TENANT_MISMATCH");
+
+    // The provider sees its reseller's grants on the chained customer (M2's
+    // counterpart), and the ACTIVE grant of the helper not at all.
+    let reseller_grants: Vec<String> = everything
+        .delegated_admin_grants
+        .iter()
+        .filter(|g| g.partner_id == reseller.id)
+        .map(|g| g.id.clone())
+        .collect();
+    assert_eq!(reseller_grants.len(), 3);
+    let by_provider = listed_ids(&server, &partner(&provider.id), of_customer(&chained.id)).await;
+    assert_eq!(by_provider, sorted(reseller_grants.clone()));
+    let by_helper = listed_ids(&server, &partner(&helper.id), of_customer(&chained.id)).await;
+    assert_eq!(
+        by_helper,
+        vec![helped.id.clone()],
+        "its own ACTIVE grant, not the revoked one"
+    );
+    // Without customer_id: a partner's own grants, on customers it may VIEW.
+    assert_eq!(
+        listed_ids(&server, &partner(&helper.id), of_customer("")).await,
+        vec![helped.id.clone()]
+    );
+    assert_eq!(
+        listed_ids(&server, &partner(&provider.id), of_customer("")).await,
+        Vec::<String>::new()
+    );
+    let another = list_grants(
+        &server,
+        &partner(&helper.id),
+        pb::ListDelegatedAdminGrantsRequest {
+            partner_id: reseller.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_error(another, Code::InvalidArgument, "INVALID_FIELD");
+    // Ended grants are never shown to a partner.
+    let revoked_listed = listed_ids(
+        &server,
+        &partner(&helper.id),
+        pb::ListDelegatedAdminGrantsRequest {
+            customer_id: chained.id.clone(),
+            state: GrantState::Revoked as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(revoked_listed.is_empty());
+    // A customer the partner may not VIEW: refused as an unknown one (W2).
+    let unseen = list_grants(&server, &partner(&stranger.id), of_customer(&chained.id)).await;
+    let unknown = list_grants(
+        &server,
+        &partner(&stranger.id),
+        of_customer("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+    )
+    .await;
+    let (unseen, unknown) = (
+        assert_error(unseen, Code::PermissionDenied, "NO_RELATIONSHIP"),
+        assert_error(unknown, Code::PermissionDenied, "NO_RELATIONSHIP"),
+    );
+    assert_eq!(unseen.message(), unknown.message());
+}

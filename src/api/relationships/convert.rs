@@ -13,7 +13,8 @@ use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
 use crate::service::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
-    ListCustomerRelationships, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin, WatchEvents,
+    ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin,
+    WatchEvents,
 };
 
 /// A2: the most checks one BatchCheckAccess takes.
@@ -486,6 +487,62 @@ impl TryFrom<pb::Relationship> for Relationship {
             indirect_provider_id: present(message.indirect_provider_id),
             relationship_request_id: present(message.relationship_request_id),
         })
+    }
+}
+
+/// G1: expiring_within_days is 1-365 (0: not filtered), and only with
+/// state ACTIVE or unset.
+const MAX_EXPIRING_WITHIN_DAYS: i32 = 365;
+
+impl TryFrom<pb::ListDelegatedAdminGrantsRequest> for ListDelegatedAdminGrants {
+    type Error = Error;
+
+    fn try_from(body: pb::ListDelegatedAdminGrantsRequest) -> Result<Self> {
+        let days = body.expiring_within_days;
+        let expiring = match days {
+            0 => Ok(None),
+            1..=MAX_EXPIRING_WITHIN_DAYS => Ok(Some(days)),
+            _ => Err(Error::invalid(
+                "expiring_within_days",
+                format!("must be 1 to {MAX_EXPIRING_WITHIN_DAYS} days (0: no expiry filter), not {days}"),
+            )),
+        };
+        validated! {
+            customer_id = validate::optional_id("customer_id", &body.customer_id);
+            partner_id = validate::optional_id("partner_id", &body.partner_id);
+            service = if body.service.is_empty() { Ok(None) } else { validate::service("service", &body.service).map(Some) };
+            state = optional::<GrantState>("state", body.state);
+            expiring_within_days = expiring;
+        }
+        if expiring_within_days.is_some() && state.is_some_and(|state| state != GrantState::Active) {
+            return Err(Error::invalid(
+                "state",
+                "expiring_within_days lists grants in force, which are ACTIVE: leave state unset or ACTIVE",
+            ));
+        }
+        Ok(ListDelegatedAdminGrants {
+            customer_id,
+            partner_id,
+            service,
+            state,
+            expiring_within_days,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+impl From<ListDelegatedAdminGrants> for pb::ListDelegatedAdminGrantsRequest {
+    fn from(command: ListDelegatedAdminGrants) -> Self {
+        pb::ListDelegatedAdminGrantsRequest {
+            page_size: command.page_size,
+            page_token: command.page_token,
+            customer_id: command.customer_id.unwrap_or_default(),
+            partner_id: command.partner_id.unwrap_or_default(),
+            service: command.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            state: command.state.map_or(0, GrantState::to_proto),
+            expiring_within_days: command.expiring_within_days.unwrap_or(0),
+        }
     }
 }
 

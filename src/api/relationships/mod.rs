@@ -16,7 +16,7 @@ pub use convert::MAX_BATCH_CHECKS;
 use super::pb::relationship_service_server::RelationshipService;
 use super::{pb, principal};
 use crate::domain::Result;
-use crate::service::relationships::{Relationships, RevokeDelegatedAdmin};
+use crate::service::relationships::{ListDelegatedAdminGrants, Relationships, RevokeDelegatedAdmin};
 
 pub struct RelationshipApi {
     service: Arc<dyn Relationships>,
@@ -135,6 +135,20 @@ impl RelationshipService for RelationshipApi {
         let principal = caller?;
         let granted = self.service.grant_delegated_admin(&principal, command).await?;
         Ok(Response::new((&granted).into()))
+    }
+
+    async fn list_delegated_admin_grants(
+        &self,
+        request: Request<pb::ListDelegatedAdminGrantsRequest>,
+    ) -> Result<Response<pb::ListDelegatedAdminGrantsResponse>, Status> {
+        let caller = principal(&request);
+        let command = ListDelegatedAdminGrants::try_from(request.into_inner())?;
+        let principal = caller?;
+        let page = self.service.list_delegated_admin_grants(&principal, command).await?;
+        Ok(Response::new(pb::ListDelegatedAdminGrantsResponse {
+            delegated_admin_grants: page.items.iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token,
+        }))
     }
 
     async fn revoke_delegated_admin(

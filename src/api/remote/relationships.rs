@@ -13,8 +13,8 @@ use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
 use crate::service::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
-    GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListEvents, ListRelationshipRequests, Relationships,
-    RevokeDelegatedAdmin, WatchEvents,
+    GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
+    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, WatchEvents,
 };
 
 /// The RelationshipService of another process.
@@ -154,6 +154,30 @@ impl Relationships for RemoteRelationships {
             .await
             .map_err(Error::from)?;
         Granted::try_from(reply.into_inner())
+    }
+
+    async fn list_delegated_admin_grants(
+        &self,
+        principal: &Principal,
+        command: ListDelegatedAdminGrants,
+    ) -> Result<Page<DelegatedAdminGrant>> {
+        let request = self
+            .remote
+            .request(principal, pb::ListDelegatedAdminGrantsRequest::from(command))?;
+        let reply = self
+            .client()
+            .list_delegated_admin_grants(request)
+            .await
+            .map_err(Error::from)?
+            .into_inner();
+        Ok(Page {
+            items: reply
+                .delegated_admin_grants
+                .into_iter()
+                .map(DelegatedAdminGrant::try_from)
+                .collect::<Result<_>>()?,
+            next_page_token: reply.next_page_token,
+        })
     }
 
     async fn revoke_delegated_admin(

@@ -1,12 +1,16 @@
 //! D1-D3: delegated admin grants, and D2's one home: a customer has at most
 //! one transacting partner holding delegated admin per service.
 
-use super::{GrantDelegatedAdmin, Granted, LocalRelationships, RevokeDelegatedAdmin, tenant_mismatch};
-use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, Service};
+use super::{
+    GrantDelegatedAdmin, Granted, ListDelegatedAdminGrants, LocalRelationships, RevokeDelegatedAdmin, tenant_mismatch,
+    view_query,
+};
+use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Service};
+use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
 use crate::service::request_key;
-use crate::store::{GrantTerms, WriteTx};
+use crate::store::{GrantFilter, GrantTerms, WriteTx};
 
 /// D2, its one home: when `winner` is transacting with the customer and
 /// holds a grant in force for a service, every other transacting holder's
@@ -136,6 +140,88 @@ impl LocalRelationships {
             grant,
             superseded_grants: superseded,
         })
+    }
+
+    /// G1: grants by customer, partner, service, recorded state and expiry,
+    /// each caller seeing what M2 shows it: the customer's admin, operator
+    /// and service every grant (ended ones too); a partner, on a customer it
+    /// may VIEW, its own ACTIVE grants and those of its counterparts in the
+    /// same indirect chain. A partner without `customer_id` lists its own
+    /// (another partner's only on one customer, as M2 shows them).
+    pub(super) async fn list_grants(
+        &self,
+        principal: &Principal,
+        command: ListDelegatedAdminGrants,
+    ) -> Result<Page<DelegatedAdminGrant>> {
+        self.gate(principal).await?;
+        let ListDelegatedAdminGrants {
+            customer_id,
+            partner_id,
+            service,
+            state,
+            expiring_within_days,
+            page_size,
+            page_token,
+        } = command;
+        let mut filter = GrantFilter {
+            customer_id: customer_id.clone(),
+            partner_ids: partner_id.clone().map(|id| vec![id]),
+            service,
+            state,
+            expiring_by: None,
+            viewable_by: None,
+        };
+        match principal {
+            Principal::Operator { .. } | Principal::Service { .. } => {}
+            Principal::Customer { customer_id: own } => match &customer_id {
+                Some(asked) if asked != own => return Err(tenant_mismatch()),
+                _ => filter.customer_id = Some(own.clone()),
+            },
+            Principal::Partner { partner_id: caller } => {
+                let visible: Vec<String> = match &customer_id {
+                    Some(customer_id) => {
+                        let decision = self.access.check(&view_query(caller, customer_id)).await?;
+                        rules::require_view(&decision)?;
+                        let chain = self.store.chain_view(customer_id, caller).await?;
+                        std::iter::once(caller.clone())
+                            .chain(chain.providers)
+                            .chain(chain.resellers)
+                            .collect()
+                    }
+                    None => {
+                        if partner_id.as_ref().is_some_and(|asked| asked != caller) {
+                            return Err(Error::invalid(
+                                "partner_id",
+                                "a partner lists another partner's grants only on one customer: set customer_id",
+                            ));
+                        }
+                        filter.viewable_by = Some(caller.clone());
+                        vec![caller.clone()]
+                    }
+                };
+                let asked = visible
+                    .into_iter()
+                    .filter(|id| partner_id.as_ref().is_none_or(|asked| asked == id));
+                // M2 shows a partner ACTIVE grants only.
+                filter.partner_ids = Some(match state {
+                    Some(state) if state != GrantState::Active => Vec::new(),
+                    _ => asked.collect(),
+                });
+                filter.state = Some(GrantState::Active);
+            }
+        }
+        let now = self.store.now();
+        if let Some(days) = expiring_within_days {
+            filter.expiring_by = Some((now, now + i64::from(days) * MICROS_PER_DAY));
+        }
+        let page = PageRequest::parse(
+            page_size,
+            &page_token,
+            &format!("grants|{customer_id:?}|{partner_id:?}|{service:?}|{state:?}|{expiring_within_days:?}"),
+        )?;
+        let rows = self.store.list_grants(&filter, &page).await?;
+        // W3: cut by bytes too.
+        Ok(page.page(rows, |grant: &DelegatedAdminGrant| grant.id.clone()))
     }
 
     /// D3, G4: the customer admin revokes (CUSTOMER_REVOKED), or the holder

@@ -24,7 +24,7 @@ pub use delegated_admin::{supersede_for_new_transactor, supersede_for_transactin
 
 use crate::domain::access::{AccessQuery, Action, Decision};
 use crate::domain::model::{
-    DelegatedAdminGrant, Event, InvitationState, Partner, Relationship, RelationshipRequest, Scope, Service,
+    DelegatedAdminGrant, Event, GrantState, InvitationState, Partner, Relationship, RelationshipRequest, Scope, Service,
 };
 use crate::domain::paging::Page;
 use crate::domain::ports::AccessChecker;
@@ -76,6 +76,13 @@ pub trait Relationships: Send + Sync + 'static {
 
     /// D1, D2.
     async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted>;
+
+    /// G1.
+    async fn list_delegated_admin_grants(
+        &self,
+        principal: &Principal,
+        command: ListDelegatedAdminGrants,
+    ) -> Result<Page<DelegatedAdminGrant>>;
 
     /// D3, G4.
     async fn revoke_delegated_admin(
@@ -160,6 +167,19 @@ pub struct EndResellerRelationship {
     /// The partner whose relationship ends: the caller for a partner; the
     /// operator names it.
     pub partner_id: Option<String>,
+}
+
+/// G1: the filters of a grant list (None: not filtered).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListDelegatedAdminGrants {
+    pub customer_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub service: Option<Service>,
+    pub state: Option<GrantState>,
+    /// 1-365.
+    pub expiring_within_days: Option<i32>,
+    pub page_size: i32,
+    pub page_token: String,
 }
 
 /// D3, G4: a grant to revoke, and why (kept in the grant and its event).
@@ -345,6 +365,14 @@ impl Relationships for LocalRelationships {
 
     async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted> {
         self.grant(principal, command).await
+    }
+
+    async fn list_delegated_admin_grants(
+        &self,
+        principal: &Principal,
+        command: ListDelegatedAdminGrants,
+    ) -> Result<Page<DelegatedAdminGrant>> {
+        self.list_grants(principal, command).await
     }
 
     async fn revoke_delegated_admin(
