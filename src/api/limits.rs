@@ -216,6 +216,18 @@ bounded! {
             .id("partner_id", &m.partner_id)
             .service("service", &m.service);
     }
+    UpdateDelegatedAdminRequest(m, b) {
+        if let Some(g) = &m.grant {
+            b.id("grant.id", &g.id)
+                .id("grant.customer_id", &g.customer_id)
+                .id("grant.partner_id", &g.partner_id)
+                .service("grant.service", &g.service)
+                .items("grant.scopes", g.scopes.len(), MAX_SCOPES)
+                .text("grant.end_note", &g.end_note, MAX_NOTE_CHARS)
+                .text("grant.etag", &g.etag, MAX_ETAG_CHARS);
+        }
+        b.mask(&m.update_mask);
+    }
     RevokeDelegatedAdminRequest(m, b) { b.id("grant_id", &m.grant_id).text("note", &m.note, MAX_NOTE_CHARS); }
     CheckAccessRequest(m, b) { b.check("", m); }
     BatchCheckAccessRequest(m, b) {

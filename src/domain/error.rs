@@ -116,6 +116,7 @@ reasons! {
     RelationshipNotFound => "RELATIONSHIP_NOT_FOUND", false;
     NotInvitationParty => "NOT_INVITATION_PARTY", false;
     NotGrantParty => "NOT_GRANT_PARTY", false;
+    GrantNotInForce => "GRANT_NOT_IN_FORCE", false;
     SlowConsumer => "SLOW_CONSUMER", false;
     EtagMismatch => "ETAG_MISMATCH", false;
     StoreUnavailable => "STORE_UNAVAILABLE", false;

@@ -372,6 +372,51 @@ pub fn check_grant_revoker(principal: &Principal, grant: &DelegatedAdminGrant) -
     }
 }
 
+/// G3: the term a customer admin gives a grant in force: a new end_time
+/// (1 to 730 days from now) and/or auto_extend on or off. auto_extend needs
+/// an end_time; turning it off keeps the current term's end (D4's extended
+/// end, if the grant is past its recorded one). Returns the new end_time
+/// and auto_extend.
+pub fn updated_grant_term(
+    grant: &DelegatedAdminGrant,
+    end_time: Option<Micros>,
+    auto_extend: Option<bool>,
+    now: Micros,
+) -> Result<(Option<Micros>, bool)> {
+    if !grant.in_force(now) {
+        return Err(Error::failed_precondition(
+            Reason::GrantNotInForce,
+            format!(
+                "grant {} is not in force (it is {}, or past its end); grant delegated admin anew instead",
+                grant.id, grant.state
+            ),
+        ));
+    }
+    if let Some(end) = end_time {
+        let (earliest, latest) = (now + MICROS_PER_DAY, now + i64::from(MAX_GRANT_DAYS) * MICROS_PER_DAY);
+        if end < earliest || end > latest {
+            return Err(Error::invalid(
+                "grant.end_time",
+                format!("must be 1 to {MAX_GRANT_DAYS} days from now"),
+            ));
+        }
+    }
+    let auto = auto_extend.unwrap_or(grant.auto_extend);
+    let end = match (end_time, auto_extend) {
+        (Some(end), _) => Some(end),
+        // Turned off: the term now running ends when it would have.
+        (None, Some(false)) if grant.auto_extend => grant.extended_end(now).or(grant.end_time),
+        (None, _) => grant.end_time,
+    };
+    if auto && end.is_none() {
+        return Err(Error::invalid(
+            "grant.auto_extend",
+            "auto_extend needs an end_time: set grant.end_time too",
+        ));
+    }
+    Ok((end, auto))
+}
+
 /// D2, the decision (applied by `service::relationships::supersede_for_transacting`):
 /// when `winner` is transacting and holds a grant in force for `service`,
 /// every other transacting holder's grant in force for it gives way; else

@@ -1987,3 +1987,278 @@ async fn g1_each_caller_sees_the_grants_m2_shows_it() {
     );
     assert_eq!(unseen.message(), unknown.message());
 }
+
+// ---------------------------------------------------------------- G3
+
+fn ts(micros: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    })
+}
+
+async fn update_grant(
+    server: &TestServer,
+    who: &partnercenter::domain::principal::Principal,
+    grant: pb::DelegatedAdminGrant,
+    paths: &[&str],
+) -> Result<pb::DelegatedAdminGrant, tonic::Status> {
+    server
+        .relationships(who)
+        .update_delegated_admin(pb::UpdateDelegatedAdminRequest {
+            grant: Some(grant),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+        })
+        .await
+        .map(|reply| reply.into_inner())
+}
+
+/// G3: the customer admin extends a grant in force and turns auto_extend
+/// on and off, each time with the etag it last read; turning auto_extend
+/// off keeps the running term's end. Not a new grant: nothing is
+/// superseded. Event `grant.updated`.
+#[tokio::test]
+async fn g3_the_customer_admin_extends_a_grant_and_turns_auto_extend_on_and_off_with_its_etag() {
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (_, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let granted = grant_as(
+        &server,
+        &admin,
+        pb::GrantDelegatedAdminRequest {
+            duration_days: 10,
+            ..request(&helper.id, "azure", &BOTH)
+        },
+    )
+    .await
+    .expect("granted")
+    .grant
+    .expect("grant");
+    let seq = last_seq(&server).await;
+
+    let extended = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: granted.id.clone(),
+            etag: granted.etag.clone(),
+            end_time: ts(CLOCK_START + 100 * DAY),
+            ..Default::default()
+        },
+        &["end_time"],
+    )
+    .await
+    .expect("extended");
+    assert_eq!(micros(&extended.end_time), Some(CLOCK_START + 100 * DAY));
+    assert_ne!(extended.etag, granted.etag);
+    assert!(!extended.auto_extend);
+    let events = server.events().await;
+    let appended: Vec<&str> = events
+        .iter()
+        .filter(|e| e.seq > seq)
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(appended, vec!["grant.updated"], "one event, nothing superseded");
+
+    // The etag read before the change is stale now.
+    let stale = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: granted.id.clone(),
+            etag: granted.etag.clone(),
+            auto_extend: true,
+            ..Default::default()
+        },
+        &["auto_extend"],
+    )
+    .await;
+    assert_error(stale, Code::Aborted, "ETAG_MISMATCH");
+    let auto = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: granted.id.clone(),
+            etag: extended.etag.clone(),
+            auto_extend: true,
+            ..Default::default()
+        },
+        &["auto_extend"],
+    )
+    .await
+    .expect("auto_extend on");
+    assert!(auto.auto_extend);
+    assert_eq!(micros(&auto.end_time), Some(CLOCK_START + 100 * DAY));
+
+    // Past its recorded end it is still in force (D4); turned off, it keeps
+    // the term now running: 180 days more.
+    clock.advance(101 * DAY);
+    assert!(provision_allowed(&server, &helper.id, &tenant.id, "azure").await);
+    let off = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: granted.id.clone(),
+            etag: auto.etag.clone(),
+            auto_extend: false,
+            ..Default::default()
+        },
+        &["auto_extend"],
+    )
+    .await
+    .expect("auto_extend off");
+    assert!(!off.auto_extend);
+    assert_eq!(micros(&off.end_time), Some(CLOCK_START + 280 * DAY));
+    assert!(provision_allowed(&server, &helper.id, &tenant.id, "azure").await);
+
+    // The same values again change nothing and append nothing.
+    let seq = last_seq(&server).await;
+    let same = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: granted.id.clone(),
+            etag: off.etag.clone(),
+            auto_extend: false,
+            ..Default::default()
+        },
+        &["auto_extend"],
+    )
+    .await
+    .expect("no change");
+    assert_eq!(same.etag, off.etag);
+    assert_eq!(last_seq(&server).await, seq);
+
+    // Ends out of 1-730 days, auto_extend without an end, bad masks and a
+    // missing etag are INVALID_ARGUMENT.
+    let now = CLOCK_START + 101 * DAY;
+    for end in [now + DAY - 1, now + 731 * DAY] {
+        let refused = update_grant(
+            &server,
+            &admin,
+            pb::DelegatedAdminGrant {
+                id: granted.id.clone(),
+                etag: off.etag.clone(),
+                end_time: ts(end),
+                ..Default::default()
+            },
+            &["end_time"],
+        )
+        .await;
+        let status = assert_error(refused, Code::InvalidArgument, "INVALID_FIELD");
+        assert_eq!(violated_fields(&status), vec!["grant.end_time".to_owned()]);
+    }
+    let unending = server
+        .grant(&tenant.id, &helper.id, "dynamics365", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let refused = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: unending.id.clone(),
+            etag: unending.etag.clone(),
+            auto_extend: true,
+            ..Default::default()
+        },
+        &["auto_extend"],
+    )
+    .await;
+    let status = assert_error(refused, Code::InvalidArgument, "INVALID_FIELD");
+    assert_eq!(violated_fields(&status), vec!["grant.auto_extend".to_owned()]);
+    for (etag, paths) in [
+        (off.etag.as_str(), vec!["scopes"]),
+        (off.etag.as_str(), vec![]),
+        ("", vec!["auto_extend"]),
+    ] {
+        let refused = update_grant(
+            &server,
+            &admin,
+            pb::DelegatedAdminGrant {
+                id: granted.id.clone(),
+                etag: etag.to_owned(),
+                ..Default::default()
+            },
+            &paths,
+        )
+        .await;
+        assert_error(refused, Code::InvalidArgument, "INVALID_FIELD");
+    }
+}
+
+/// G3, W2: only the customer's admin updates, and only a grant in force;
+/// another tenant's grant and an unknown id are refused alike.
+#[tokio::test]
+async fn g3_only_the_customer_admin_updates_and_only_a_grant_in_force() {
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (_, tenant) = reseller_with_customer(&server).await;
+    let (_, other) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let granted = grant_as(
+        &server,
+        &admin,
+        pb::GrantDelegatedAdminRequest {
+            duration_days: 5,
+            ..request(&helper.id, "azure", &BOTH)
+        },
+    )
+    .await
+    .expect("granted")
+    .grant
+    .expect("grant");
+    let change = |id: &str| pb::DelegatedAdminGrant {
+        id: id.into(),
+        etag: granted.etag.clone(),
+        end_time: ts(CLOCK_START + 30 * DAY),
+        ..Default::default()
+    };
+    for who in [partner(&helper.id), operator(), service()] {
+        let refused = update_grant(&server, &who, change(&granted.id), &["end_time"]).await;
+        assert_error(refused, Code::PermissionDenied, "ROLE_NOT_ALLOWED");
+    }
+    let foreign = update_grant(&server, &customer(&other.id), change(&granted.id), &["end_time"]).await;
+    let unknown = update_grant(
+        &server,
+        &customer(&other.id),
+        change("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+        &["end_time"],
+    )
+    .await;
+    let foreign = assert_error(foreign, Code::PermissionDenied, "NOT_GRANT_PARTY");
+    let unknown = assert_error(unknown, Code::PermissionDenied, "NOT_GRANT_PARTY");
+    assert_eq!(foreign.message(), unknown.message());
+
+    // Past its end (not auto_extend, not yet swept): not in force.
+    clock.advance(5 * DAY);
+    let lapsed = update_grant(&server, &admin, change(&granted.id), &["end_time"]).await;
+    assert_error(lapsed, Code::FailedPrecondition, "GRANT_NOT_IN_FORCE");
+    // Revoked: not in force either.
+    let other_grant = server
+        .grant(&tenant.id, &helper.id, "office365", &BOTH)
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let revoked = revoke_grant_as(&server, &admin, &other_grant.id)
+        .await
+        .expect("revoked");
+    let refused = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: revoked.id.clone(),
+            etag: revoked.etag.clone(),
+            end_time: ts(CLOCK_START + 30 * DAY),
+            ..Default::default()
+        },
+        &["end_time"],
+    )
+    .await;
+    assert_error(refused, Code::FailedPrecondition, "GRANT_NOT_IN_FORCE");
+}

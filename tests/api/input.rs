@@ -446,7 +446,7 @@ fn limit_of(name: &str) -> usize {
         "delegated_admin_services" => 3,
         "delegated_admin_scopes" | "scopes" => 2,
         "checks" => 1000,
-        "note" => 500,
+        "note" | "end_note" => 500,
         "paths" => 10,
         other => panic!("no maximum is known for field {other}: give it one (W3)"),
     }

@@ -14,7 +14,7 @@ use crate::domain::{Error, ErrorCode, Result, rules, validate};
 use crate::service::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
     ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin,
-    WatchEvents,
+    UpdateDelegatedAdmin, WatchEvents,
 };
 
 /// A2: the most checks one BatchCheckAccess takes.
@@ -542,6 +542,66 @@ impl From<ListDelegatedAdminGrants> for pb::ListDelegatedAdminGrantsRequest {
             service: command.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
             state: command.state.map_or(0, GrantState::to_proto),
             expiring_within_days: command.expiring_within_days.unwrap_or(0),
+        }
+    }
+}
+
+impl TryFrom<pb::UpdateDelegatedAdminRequest> for UpdateDelegatedAdmin {
+    type Error = Error;
+
+    fn try_from(body: pb::UpdateDelegatedAdminRequest) -> Result<Self> {
+        let input = body.grant.unwrap_or_default();
+        let grant_id = validate::id("grant.id", &input.id)?;
+        if input.etag.is_empty() {
+            return Err(Error::invalid(
+                "grant.etag",
+                "is required: send the etag of the grant as last read",
+            ));
+        }
+        let paths = crate::api::mask_paths(body.update_mask, &["end_time", "auto_extend"])?;
+        let mut end_time = None;
+        let mut auto_extend = None;
+        for path in &paths {
+            match path.as_str() {
+                "end_time" => {
+                    let end = input
+                        .end_time
+                        .ok_or_else(|| Error::invalid("grant.end_time", "is required when update_mask names it"))?;
+                    end_time = Some(
+                        micros("grant.end_time", Some(end))
+                            .map_err(|_| Error::invalid("grant.end_time", "is not a valid time"))?,
+                    );
+                }
+                _ => auto_extend = Some(input.auto_extend),
+            }
+        }
+        Ok(UpdateDelegatedAdmin {
+            grant_id,
+            etag: input.etag,
+            end_time,
+            auto_extend,
+        })
+    }
+}
+
+impl From<UpdateDelegatedAdmin> for pb::UpdateDelegatedAdminRequest {
+    fn from(command: UpdateDelegatedAdmin) -> Self {
+        let mut paths = Vec::new();
+        if command.end_time.is_some() {
+            paths.push("end_time".to_owned());
+        }
+        if command.auto_extend.is_some() {
+            paths.push("auto_extend".to_owned());
+        }
+        pb::UpdateDelegatedAdminRequest {
+            grant: Some(pb::DelegatedAdminGrant {
+                id: command.grant_id,
+                etag: command.etag,
+                end_time: command.end_time.and_then(crate::api::convert::timestamp),
+                auto_extend: command.auto_extend.unwrap_or_default(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths }),
         }
     }
 }

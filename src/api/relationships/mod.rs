@@ -16,7 +16,9 @@ pub use convert::MAX_BATCH_CHECKS;
 use super::pb::relationship_service_server::RelationshipService;
 use super::{pb, principal};
 use crate::domain::Result;
-use crate::service::relationships::{ListDelegatedAdminGrants, Relationships, RevokeDelegatedAdmin};
+use crate::service::relationships::{
+    ListDelegatedAdminGrants, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
+};
 
 pub struct RelationshipApi {
     service: Arc<dyn Relationships>,
@@ -149,6 +151,17 @@ impl RelationshipService for RelationshipApi {
             delegated_admin_grants: page.items.iter().map(Into::into).collect(),
             next_page_token: page.next_page_token,
         }))
+    }
+
+    async fn update_delegated_admin(
+        &self,
+        request: Request<pb::UpdateDelegatedAdminRequest>,
+    ) -> Result<Response<pb::DelegatedAdminGrant>, Status> {
+        let caller = principal(&request);
+        let command = UpdateDelegatedAdmin::try_from(request.into_inner())?;
+        let principal = caller?;
+        let updated = self.service.update_delegated_admin(&principal, command).await?;
+        Ok(Response::new((&updated).into()))
     }
 
     async fn revoke_delegated_admin(

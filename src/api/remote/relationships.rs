@@ -14,7 +14,7 @@ use crate::domain::{Error, Result};
 use crate::service::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
     GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
-    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, WatchEvents,
+    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
 };
 
 /// The RelationshipService of another process.
@@ -178,6 +178,22 @@ impl Relationships for RemoteRelationships {
                 .collect::<Result<_>>()?,
             next_page_token: reply.next_page_token,
         })
+    }
+
+    async fn update_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: UpdateDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant> {
+        let request = self
+            .remote
+            .request(principal, pb::UpdateDelegatedAdminRequest::from(command))?;
+        let reply = self
+            .client()
+            .update_delegated_admin(request)
+            .await
+            .map_err(Error::from)?;
+        DelegatedAdminGrant::try_from(reply.into_inner())
     }
 
     async fn revoke_delegated_admin(

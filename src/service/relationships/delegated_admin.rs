@@ -2,10 +2,10 @@
 //! one transacting partner holding delegated admin per service.
 
 use super::{
-    GrantDelegatedAdmin, Granted, ListDelegatedAdminGrants, LocalRelationships, RevokeDelegatedAdmin, tenant_mismatch,
-    view_query,
+    GrantDelegatedAdmin, Granted, ListDelegatedAdminGrants, LocalRelationships, RevokeDelegatedAdmin,
+    UpdateDelegatedAdmin, tenant_mismatch, view_query,
 };
-use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Service};
+use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Service, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
@@ -222,6 +222,45 @@ impl LocalRelationships {
         let rows = self.store.list_grants(&filter, &page).await?;
         // W3: cut by bytes too.
         Ok(page.page(rows, |grant: &DelegatedAdminGrant| grant.id.clone()))
+    }
+
+    /// G3: the customer admin gives a grant in force a new end_time and/or
+    /// turns auto_extend on or off, with the grant's etag. Not a new grant:
+    /// D2 is not applied again.
+    pub(super) async fn update_grant(
+        &self,
+        principal: &Principal,
+        command: UpdateDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant> {
+        let Principal::Customer { customer_id: own } = principal else {
+            return Err(Error::role_not_allowed("update delegated admin privileges"));
+        };
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        // Unknown ids are refused like another tenant's: nothing leaks.
+        let mut grant = match tx.grant(&command.grant_id).await? {
+            Some(grant) if &grant.customer_id == own => grant,
+            _ => {
+                return Err(Error::permission_denied(
+                    Reason::NotGrantParty,
+                    "only the customer's admin may update this grant",
+                ));
+            }
+        };
+        let (end_time, auto_extend) =
+            rules::updated_grant_term(&grant, command.end_time, command.auto_extend, tx.now())?;
+        if etag(grant.version) != command.etag {
+            return Err(Error::stale_etag("grant"));
+        }
+        if (end_time, auto_extend) == (grant.end_time, grant.auto_extend) {
+            // E1: no change, no event.
+            return Ok(grant);
+        }
+        grant.end_time = end_time;
+        grant.auto_extend = auto_extend;
+        tx.update_grant(&mut grant, "grant.updated").await?;
+        tx.commit().await?;
+        tracing::info!(grant_id = %grant.id, end_time = ?grant.end_time, auto_extend = grant.auto_extend, "delegated admin updated");
+        Ok(grant)
     }
 
     /// D3, G4: the customer admin revokes (CUSTOMER_REVOKED), or the holder

@@ -84,6 +84,13 @@ pub trait Relationships: Send + Sync + 'static {
         command: ListDelegatedAdminGrants,
     ) -> Result<Page<DelegatedAdminGrant>>;
 
+    /// G3.
+    async fn update_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: UpdateDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant>;
+
     /// D3, G4.
     async fn revoke_delegated_admin(
         &self,
@@ -180,6 +187,15 @@ pub struct ListDelegatedAdminGrants {
     pub expiring_within_days: Option<i32>,
     pub page_size: i32,
     pub page_token: String,
+}
+
+/// G3: the fields set are the ones the update changes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpdateDelegatedAdmin {
+    pub grant_id: String,
+    pub etag: String,
+    pub end_time: Option<crate::domain::model::Micros>,
+    pub auto_extend: Option<bool>,
 }
 
 /// D3, G4: a grant to revoke, and why (kept in the grant and its event).
@@ -373,6 +389,14 @@ impl Relationships for LocalRelationships {
         command: ListDelegatedAdminGrants,
     ) -> Result<Page<DelegatedAdminGrant>> {
         self.list_grants(principal, command).await
+    }
+
+    async fn update_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: UpdateDelegatedAdmin,
+    ) -> Result<DelegatedAdminGrant> {
+        self.update_grant(principal, command).await
     }
 
     async fn revoke_delegated_admin(
