@@ -209,6 +209,7 @@ impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
             auto_extend: g.auto_extend,
             end_cause: g.end_cause.map_or(0, EndCause::to_proto),
             end_note: g.end_note.clone().unwrap_or_default(),
+            notice_days: g.notice_days.unwrap_or(0),
             etag: etag(g.version),
             update_time: timestamp(g.update_time),
         }

@@ -723,6 +723,7 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
             Ok(report) => tracing::info!(
                 grants_expired = report.grants_expired,
                 grants_extended = report.grants_extended,
+                grants_noticed = report.grants_noticed,
                 invitations_expired = report.invitations_expired,
                 "sweep recorded expiries"
             ),

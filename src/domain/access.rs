@@ -435,6 +435,7 @@ mod tests {
                 auto_extend: matches!(g.end, End::PassedAutoExtending),
                 end_cause: None,
                 end_note: None,
+                notice_days: None,
                 version: 1,
                 update_time: 0,
             })

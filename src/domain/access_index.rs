@@ -381,6 +381,7 @@ impl AccessIndex {
             // A1 reads none of these: a grant it reads is ACTIVE.
             end_cause: None,
             end_note: None,
+            notice_days: None,
             version: 0,
             update_time: 0,
         }

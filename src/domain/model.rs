@@ -238,6 +238,11 @@ pub struct DelegatedAdminGrant {
     /// G4: the note RevokeDelegatedAdmin was given, if any.
     #[serde(default)]
     pub end_note: Option<String>,
+    /// G2: the last notice mark (30, 7 or 1 days before end_time) passed;
+    /// None before the first, and for a grant without an end or with
+    /// auto_extend.
+    #[serde(default)]
+    pub notice_days: Option<i32>,
     /// The row version behind the etag; every change moves it.
     #[serde(default = "first_version")]
     pub version: i64,

@@ -372,6 +372,33 @@ pub fn check_grant_revoker(principal: &Principal, grant: &DelegatedAdminGrant) -
     }
 }
 
+/// G2: the notice marks, in days before a grant's end, largest first.
+pub const NOTICE_MARKS: [i32; 3] = [30, 7, 1];
+
+/// G2: the last notice mark a grant ending at `end_time` has passed at
+/// `now` (the smallest mark it is inside), None if none, or if it has no
+/// end or auto-extends. A grant given its end (D1, G3) stores this: the
+/// marks it is already inside count as passed.
+pub fn notice_mark(end_time: Option<Micros>, auto_extend: bool, now: Micros) -> Option<i32> {
+    let end = end_time.filter(|_| !auto_extend)?;
+    NOTICE_MARKS
+        .iter()
+        .rev()
+        .copied()
+        .find(|mark| end - now <= i64::from(*mark) * MICROS_PER_DAY)
+}
+
+/// G2: the notice a sweep records for this grant at `now`: the smallest
+/// mark it is inside, if that is further than the one it stored; None when
+/// nothing is due (an ended grant, or one past its end, which D4 expires).
+pub fn notice_due(grant: &DelegatedAdminGrant, now: Micros) -> Option<i32> {
+    if grant.state != GrantState::Active || grant.end_time.is_none_or(|end| end <= now) {
+        return None;
+    }
+    let mark = notice_mark(grant.end_time, grant.auto_extend, now)?;
+    grant.notice_days.is_none_or(|stored| mark < stored).then_some(mark)
+}
+
 /// G3: the term a customer admin gives a grant in force: a new end_time
 /// (1 to 730 days from now) and/or auto_extend on or off. auto_extend needs
 /// an end_time; turning it off keeps the current term's end (D4's extended
@@ -501,6 +528,7 @@ pub fn creator_rights(
             auto_extend: false,
             end_cause: None,
             end_note: None,
+            notice_days: None,
             version: 1,
             update_time: now,
         })
@@ -615,6 +643,7 @@ mod tests {
             auto_extend: false,
             end_cause: None,
             end_note: None,
+            notice_days: None,
             version: 1,
             update_time: 0,
         }
@@ -1010,6 +1039,36 @@ mod tests {
                 Reason::PartnerNotActive,
             );
         }
+    }
+
+    #[test]
+    fn g2_the_mark_passed_is_the_smallest_the_grant_is_inside() {
+        let day = MICROS_PER_DAY;
+        let mark = |days_left: i64| notice_mark(Some(NOW + days_left), false, NOW);
+        assert_eq!(mark(31 * day), None);
+        assert_eq!(mark(30 * day), Some(30));
+        assert_eq!(
+            mark(10 * day),
+            Some(30),
+            "a 10-day grant is inside the 30-day mark at once"
+        );
+        assert_eq!(mark(7 * day), Some(7));
+        assert_eq!(mark(day + 1), Some(7));
+        assert_eq!(mark(day), Some(1));
+        assert_eq!(notice_mark(None, false, NOW), None, "no end");
+        assert_eq!(notice_mark(Some(NOW + day), true, NOW), None, "auto_extend");
+        let mut ten = grant("p", Service::Azure, GrantState::Active, Some(NOW + 10 * day));
+        ten.notice_days = notice_mark(ten.end_time, false, NOW);
+        assert_eq!(notice_due(&ten, NOW), None, "the 30-day mark counts as passed");
+        assert_eq!(notice_due(&ten, NOW + 3 * day), Some(7));
+        ten.notice_days = Some(7);
+        assert_eq!(notice_due(&ten, NOW + 5 * day), None);
+        // Past two marks at once: only the smallest is due.
+        ten.notice_days = Some(30);
+        assert_eq!(notice_due(&ten, NOW + 9 * day + 1), Some(1));
+        assert_eq!(notice_due(&ten, NOW + 10 * day), None, "at its end D4 expires it");
+        ten.state = GrantState::Revoked;
+        assert_eq!(notice_due(&ten, NOW + 9 * day), None);
     }
 
     #[test]

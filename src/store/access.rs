@@ -196,6 +196,7 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                     // A1 reads none of these: a grant it reads is ACTIVE.
                     end_cause: None,
                     end_note: None,
+                    notice_days: None,
                     version: 0,
                     update_time: 0,
                 })?;

@@ -241,6 +241,7 @@ impl TryFrom<grant::Model> for DelegatedAdminGrant {
                 .map(|cause| parse("end cause", cause, EndCause::parse))
                 .transpose()?,
             end_note: row.end_note,
+            notice_days: row.notice_days,
             version: row.version,
             update_time: row.update_time,
         })
@@ -261,6 +262,7 @@ pub(super) fn grant_row(g: &DelegatedAdminGrant, relationship_request_id: Option
         relationship_request_id: Set(relationship_request_id),
         end_cause: Set(g.end_cause.map(|cause| cause.as_str().to_owned())),
         end_note: Set(g.end_note.clone()),
+        notice_days: Set(g.notice_days),
         version: Set(g.version),
         update_time: Set(g.update_time),
     }

@@ -190,6 +190,7 @@ pub mod grant {
         pub relationship_request_id: Option<String>,
         pub end_cause: Option<String>,
         pub end_note: Option<String>,
+        pub notice_days: Option<i32>,
         pub version: i64,
         pub update_time: i64,
     }

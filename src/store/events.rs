@@ -2,15 +2,16 @@
 //! and extensions (D4, I5).
 
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::Store;
 use super::convert::all;
 use super::entity::{event, event_audience, grant, relationship_request};
 use crate::domain::model::{
-    DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, RelationshipRequest,
+    DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, MICROS_PER_DAY, Micros,
+    RelationshipRequest,
 };
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Result, rules};
 
 /// Whose events a caller may read (E2).
 #[derive(Clone, Debug)]
@@ -50,10 +51,35 @@ impl TryFrom<event::Model> for Event {
 pub struct SweepReport {
     pub grants_expired: usize,
     pub grants_extended: usize,
+    /// G2: expiry notices recorded.
+    pub grants_noticed: usize,
     pub invitations_expired: usize,
 }
 
 const SWEEP_BATCH: u64 = 500;
+
+/// G2 in SQL: the grants `rules::notice_due` may find a notice due for: ACTIVE,
+/// not auto-extending, ending after `now` and within the largest mark, and
+/// inside a mark smaller than the one stored.
+fn notice_due_sql(now: Micros) -> Condition {
+    use grant::Column;
+    let within = |days: i32| Column::EndTime.lte(now + i64::from(days) * MICROS_PER_DAY);
+    let mut further = Condition::any().add(Column::NoticeDays.is_null());
+    for pair in rules::NOTICE_MARKS.windows(2) {
+        // Stored the larger mark of the pair, now inside the smaller.
+        further = further.add(
+            Condition::all()
+                .add(Column::NoticeDays.gte(pair[0]))
+                .add(within(pair[1])),
+        );
+    }
+    Condition::all()
+        .add(Column::State.eq(GrantState::Active.as_str()))
+        .add(Column::AutoExtend.eq(false))
+        .add(Column::EndTime.gt(now))
+        .add(within(rules::NOTICE_MARKS[0]))
+        .add(further)
+}
 
 impl Store {
     /// Events with seq greater than `after_seq`, in seq order.
@@ -137,7 +163,22 @@ impl Store {
                 .limit(SWEEP_BATCH)
                 .all(tx.conn())
                 .await?)?;
-            let full = due_grants.len() as u64 == SWEEP_BATCH || due_invitations.len() as u64 == SWEEP_BATCH;
+            let due_notices: Vec<DelegatedAdminGrant> = all(grant::Entity::find()
+                .filter(notice_due_sql(now))
+                .order_by_asc(grant::Column::Id)
+                .limit(SWEEP_BATCH)
+                .all(tx.conn())
+                .await?)?;
+            let full = due_grants.len() as u64 == SWEEP_BATCH
+                || due_invitations.len() as u64 == SWEEP_BATCH
+                || due_notices.len() as u64 == SWEEP_BATCH;
+            for grant in due_notices {
+                if let Some(mark) = rules::notice_due(&grant, now)
+                    && tx.record_notice(grant, mark).await?
+                {
+                    report.grants_noticed += 1;
+                }
+            }
             for mut grant in due_grants {
                 match grant.extended_end(now) {
                     Some(end) => {

@@ -5,7 +5,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_integer_null, boolean, integer, text, text_null};
+use sea_orm_migration::schema::{big_integer, big_integer_null, boolean, integer, integer_null, text, text_null};
 
 pub struct Migrator;
 
@@ -423,7 +423,7 @@ impl MigrationTrait for Outbox {
     }
 }
 
-/// G2-G4: why a grant ended, its note, and the version and update time
+/// G2-G4: why a grant ended, its note, its last notice mark, and the version and update time
 /// behind its etag. Rows made before this get version 1 and their start
 /// time as update time.
 pub struct GrantLifecycle;
@@ -445,6 +445,7 @@ impl MigrationTrait for GrantLifecycle {
         let columns = [
             text_null("end_cause"),
             text_null("end_note"),
+            integer_null("notice_days"),
             big_integer("version").default(1).take(),
             big_integer("update_time").default(0).take(),
         ];
@@ -466,7 +467,7 @@ impl MigrationTrait for GrantLifecycle {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in ["end_cause", "end_note", "version", "update_time"] {
+        for column in ["end_cause", "end_note", "notice_days", "version", "update_time"] {
             manager
                 .alter_table(
                     Table::alter()

@@ -11,10 +11,10 @@ use super::access::load_facts_batch;
 use super::convert::{all, grant_row, relationship_request_row, relationship_row};
 use super::entity::{grant, invitation_acceptance, relationship, relationship_request, subscription};
 use super::{Store, WriteTx};
-use crate::domain::Result;
 use crate::domain::access::{AccessQuery, Action};
 use crate::domain::model::*;
 use crate::domain::paging::PageRequest;
+use crate::domain::{Result, rules};
 
 #[derive(Clone, Debug, Default)]
 pub struct InvitationFilter {
@@ -470,6 +470,30 @@ impl WriteTx {
         Ok(())
     }
 
+    /// G2: records that `grant` passed the notice `mark`, in one conditional
+    /// update (only if the grant is as read), with its `grant.expiring`
+    /// event. False when the grant changed meanwhile: nothing is recorded.
+    pub async fn record_notice(&mut self, mut grant: DelegatedAdminGrant, mark: i32) -> Result<bool> {
+        use sea_orm::sea_query::Expr;
+        let now = self.now();
+        let updated = grant::Entity::update_many()
+            .col_expr(grant::Column::NoticeDays, Expr::value(mark))
+            .col_expr(grant::Column::Version, Expr::value(grant.version + 1))
+            .col_expr(grant::Column::UpdateTime, Expr::value(now))
+            .filter(grant::Column::Id.eq(grant.id.as_str()))
+            .filter(grant::Column::Version.eq(grant.version))
+            .exec(self.conn())
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        grant.notice_days = Some(mark);
+        grant.version += 1;
+        grant.update_time = now;
+        self.record("grant.expiring", EventResource::DelegatedAdminGrant(grant));
+        Ok(true)
+    }
+
     /// G4: an ACTIVE grant ends, recording why (and the revoker's note).
     pub async fn end_grant(
         &mut self,
@@ -511,6 +535,7 @@ impl WriteTx {
             grant.start_time = now;
             grant.end_time = end_time;
             grant.auto_extend = auto_extend;
+            grant.notice_days = rules::notice_mark(end_time, auto_extend, now);
             self.update_grant(&mut grant, "grant.replaced").await?;
             return Ok(grant);
         }
@@ -526,6 +551,7 @@ impl WriteTx {
             auto_extend,
             end_cause: None,
             end_note: None,
+            notice_days: rules::notice_mark(end_time, auto_extend, now),
             version: 1,
             update_time: now,
         };

@@ -2262,3 +2262,90 @@ async fn g3_only_the_customer_admin_updates_and_only_a_grant_in_force() {
     .await;
     assert_error(refused, Code::FailedPrecondition, "GRANT_NOT_IN_FORCE");
 }
+
+// ---------------------------------------------------------------- G2
+
+fn expiring_events(events: &[Event], grant_id: &str) -> Vec<Option<i32>> {
+    grant_events(events, "grant.expiring")
+        .into_iter()
+        .filter(|g| g.id == grant_id)
+        .map(|g| g.notice_days)
+        .collect()
+}
+
+/// G2: a 10-day grant is inside the 30-day mark when made, so it gets the
+/// 7- and 1-day notices only, each recorded once however many sweeps run
+/// (two at once here); a grant past two marks between sweeps gets only the
+/// smaller; a new end (G3) takes the marks it is inside as passed.
+#[tokio::test]
+async fn g2_expiry_notices_at_30_7_and_1_days_are_recorded_once_each() {
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (_, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let grant_days = async |days: i32| {
+        let partner = server.create_partner(Kind::DirectReseller).await;
+        grant_as(
+            &server,
+            &admin,
+            pb::GrantDelegatedAdminRequest {
+                duration_days: days,
+                ..request(&partner.id, "azure", &BOTH)
+            },
+        )
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant")
+    };
+    let ten = grant_days(10).await;
+    let forty = grant_days(40).await;
+    assert_eq!(ten.notice_days, 30, "made inside the 30-day mark: taken as passed");
+    assert_eq!(forty.notice_days, 0);
+    let store = server.server.store();
+    let sweep_twice = async || {
+        let (a, b) = tokio::join!(store.sweep(), store.sweep());
+        a.expect("sweep").grants_noticed + b.expect("sweep").grants_noticed
+    };
+
+    assert_eq!(sweep_twice().await, 0, "nothing due yet");
+    clock.advance(10 * DAY); // ten: at its end; forty: 30 days left
+    // (ten expires now: D4; no notice for a grant at its end.)
+    assert_eq!(sweep_twice().await, 1, "forty's 30-day notice, once");
+    clock.advance(29 * DAY + DAY / 2); // forty: half a day left, inside 7 and 1
+    assert_eq!(sweep_twice().await, 1, "only the smaller mark");
+    assert_eq!(sweep_twice().await, 0);
+    let events = server.events().await;
+    assert_eq!(expiring_events(&events, &forty.id), vec![Some(30), Some(1)]);
+    assert!(expiring_events(&events, &ten.id).is_empty());
+
+    // A 10-day grant swept at 7 and at 1 day left: both notices.
+    let fresh = grant_days(10).await;
+    clock.advance(3 * DAY);
+    assert_eq!(sweep_twice().await, 1);
+    clock.advance(6 * DAY);
+    assert_eq!(sweep_twice().await, 1);
+    let events = server.events().await;
+    assert_eq!(expiring_events(&events, &fresh.id), vec![Some(7), Some(1)]);
+    let listing = relationships_listing(&server, &admin, &tenant.id).await;
+    let noticed = grant_by_id(&listing, &fresh.id);
+    assert_eq!(noticed.notice_days, 1);
+    assert_ne!(noticed.etag, fresh.etag, "a notice is a change: the etag moves");
+
+    // Extended to 100 days from now (G3): inside no mark, so notices start over.
+    let extended = update_grant(
+        &server,
+        &admin,
+        pb::DelegatedAdminGrant {
+            id: fresh.id.clone(),
+            etag: noticed.etag.clone(),
+            end_time: ts(CLOCK_START + 48 * DAY + DAY / 2 + 100 * DAY),
+            ..Default::default()
+        },
+        &["end_time"],
+    )
+    .await
+    .expect("extended");
+    assert_eq!(extended.notice_days, 0);
+    clock.advance(70 * DAY);
+    assert_eq!(sweep_twice().await, 1, "the 30-day notice of the new term");
+}

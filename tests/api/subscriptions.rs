@@ -63,6 +63,7 @@ async fn insert_dap(server: &TestServer, customer_id: &str, partner_id: &str) {
             auto_extend: false,
             end_cause: None,
             end_note: None,
+            notice_days: None,
             version: 1,
             update_time: store.now(),
         };

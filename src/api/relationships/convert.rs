@@ -646,6 +646,7 @@ impl TryFrom<pb::DelegatedAdminGrant> for DelegatedAdminGrant {
                 cause => Some(reply_enum("end_cause", cause)?),
             },
             end_note: Some(message.end_note).filter(|note| !note.is_empty()),
+            notice_days: Some(message.notice_days).filter(|days| *days > 0),
             version: version("etag", &message.etag)?,
             update_time: micros("update_time", message.update_time)?,
             id: message.id,

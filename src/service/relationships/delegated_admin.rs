@@ -257,6 +257,8 @@ impl LocalRelationships {
         }
         grant.end_time = end_time;
         grant.auto_extend = auto_extend;
+        // G2: the marks the new term is already inside count as passed.
+        grant.notice_days = rules::notice_mark(end_time, auto_extend, tx.now());
         tx.update_grant(&mut grant, "grant.updated").await?;
         tx.commit().await?;
         tracing::info!(grant_id = %grant.id, end_time = ?grant.end_time, auto_extend = grant.auto_extend, "delegated admin updated");
@@ -330,6 +332,7 @@ mod tests {
             auto_extend: false,
             end_cause: None,
             end_note: None,
+            notice_days: None,
             version: 1,
             update_time: 0,
         }
