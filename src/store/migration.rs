@@ -36,7 +36,12 @@ pub async fn up(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema), Box::new(Outbox), Box::new(GrantLifecycle)]
+        vec![
+            Box::new(InitialSchema),
+            Box::new(Outbox),
+            Box::new(GrantLifecycle),
+            Box::new(GrantNotices),
+        ]
     }
 }
 
@@ -423,7 +428,7 @@ impl MigrationTrait for Outbox {
     }
 }
 
-/// G2-G4: why a grant ended, its note, its last notice mark, and the version and update time
+/// G3, G4: why a grant ended, its note, and the version and update time
 /// behind its etag. Rows made before this get version 1 and their start
 /// time as update time.
 pub struct GrantLifecycle;
@@ -445,7 +450,6 @@ impl MigrationTrait for GrantLifecycle {
         let columns = [
             text_null("end_cause"),
             text_null("end_note"),
-            integer_null("notice_days"),
             big_integer("version").default(1).take(),
             big_integer("update_time").default(0).take(),
         ];
@@ -467,7 +471,7 @@ impl MigrationTrait for GrantLifecycle {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in ["end_cause", "end_note", "notice_days", "version", "update_time"] {
+        for column in ["end_cause", "end_note", "version", "update_time"] {
             manager
                 .alter_table(
                     Table::alter()
@@ -478,5 +482,43 @@ impl MigrationTrait for GrantLifecycle {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// G2: the last expiry notice mark a grant passed.
+pub struct GrantNotices;
+
+impl MigrationName for GrantNotices {
+    fn name(&self) -> &str {
+        "m0004_grant_notices"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for GrantNotices {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("delegated_admin_grants")
+                    .add_column(&mut integer_null("notice_days"))
+                    .take(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("delegated_admin_grants")
+                    .drop_column("notice_days")
+                    .take(),
+            )
+            .await
     }
 }

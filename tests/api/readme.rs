@@ -289,6 +289,22 @@ fn check_walkthrough(round: u32, output: &str) {
         in_events, 1,
         "round {round}: no grant.superseded event for it:\n{output}"
     );
+    // G1, G3: the 20-day grant is listed as expiring within 30 days, then
+    // extended, and listed no more.
+    let expiring: Vec<&serde_json::Value> = values.iter().filter_map(|value| value.get("expiring")).collect();
+    let [before, after] = expiring.as_slice() else {
+        panic!("round {round}: two expiring lists:\n{output}");
+    };
+    assert_eq!(before.as_array().map(Vec::len), Some(1), "round {round}: {before}");
+    assert_eq!(after.as_array().map(Vec::len), Some(0), "round {round}: {after}");
+    let extended = values
+        .iter()
+        .find(|value| value.get("endTime").is_some() && value.get("noticeDays").is_some())
+        .unwrap_or_else(|| panic!("round {round}: no extended grant:\n{output}"));
+    assert_eq!(
+        extended["noticeDays"], 0,
+        "round {round}: 300 days from its end: no mark passed"
+    );
 }
 
 /// Every JSON value printed at the top level of `output` (grpcurl and jq
