@@ -505,7 +505,7 @@ impl MigrationTrait for GrantNotices {
             .alter_table(
                 Table::alter()
                     .table("delegated_admin_grants")
-                    .add_column(&mut integer_null("notice_days"))
+                    .add_column(integer_null("notice_days"))
                     .take(),
             )
             .await
