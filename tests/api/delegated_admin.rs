@@ -2349,3 +2349,66 @@ async fn g2_expiry_notices_at_30_7_and_1_days_are_recorded_once_each() {
     clock.advance(70 * DAY);
     assert_eq!(sweep_twice().await, 1, "the 30-day notice of the new term");
 }
+
+/// G2 with several replicas and restarts: three stores opened on the
+/// server's database (as replicas are), on one clock, sweep at once, again
+/// and again; each notice is recorded once. A store opened afresh later (a
+/// restart) records nothing again.
+#[tokio::test]
+async fn g2_replicas_sweeping_at_once_and_after_a_restart_record_each_notice_once() {
+    use partnercenter::store::{Store, StoreOptions};
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (_, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let mut grants = Vec::new();
+    for days in [3, 10, 20, 40] {
+        let partner = server.create_partner(Kind::DirectReseller).await;
+        let grant = grant_as(
+            &server,
+            &admin,
+            pb::GrantDelegatedAdminRequest {
+                duration_days: days,
+                ..request(&partner.id, "azure", &BOTH)
+            },
+        )
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+        grants.push(grant.id);
+    }
+    let options = StoreOptions {
+        url: server.database_url.clone(),
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(10),
+        statement_timeout: std::time::Duration::from_secs(10),
+        sqlite_page_cache_mib: 2,
+    };
+    let open = async || Store::open(&options, clock.clone()).await.expect("a replica's store");
+    let replicas = [open().await, open().await, open().await];
+    let mut noticed = 0;
+    // Day by day to the end of the longest grant, three sweeps at once.
+    for _ in 0..40 {
+        clock.advance(DAY);
+        let (a, b, c) = tokio::join!(replicas[0].sweep(), replicas[1].sweep(), replicas[2].sweep());
+        noticed += [a, b, c]
+            .into_iter()
+            .map(|report| report.expect("sweep").grants_noticed)
+            .sum::<usize>();
+    }
+    let events = server.events().await;
+    let notices: Vec<Vec<Option<i32>>> = grants.iter().map(|id| expiring_events(&events, id)).collect();
+    assert_eq!(
+        notices,
+        vec![
+            vec![Some(1)],                   // 3 days: inside 30 and 7 when made
+            vec![Some(7), Some(1)],          // 10 days: inside 30 when made
+            vec![Some(7), Some(1)],          // 20 days
+            vec![Some(30), Some(7), Some(1)] // 40 days
+        ]
+    );
+    assert_eq!(noticed, 8, "each recorded by exactly one sweep");
+    drop(replicas);
+    let restarted = open().await;
+    assert_eq!(restarted.sweep().await.expect("sweep").grants_noticed, 0);
+}
