@@ -2401,10 +2401,10 @@ async fn g2_replicas_sweeping_at_once_and_after_a_restart_record_each_notice_onc
     assert_eq!(
         notices,
         vec![
-            vec![Some(1)],                   // 3 days: inside 30 and 7 when made
-            vec![Some(7), Some(1)],          // 10 days: inside 30 when made
-            vec![Some(7), Some(1)],          // 20 days
-            vec![Some(30), Some(7), Some(1)] // 40 days
+            vec![Some(1)],                    // 3 days: inside 30 and 7 when made
+            vec![Some(7), Some(1)],           // 10 days: inside 30 when made
+            vec![Some(7), Some(1)],           // 20 days
+            vec![Some(30), Some(7), Some(1)]  // 40 days
         ]
     );
     assert_eq!(noticed, 8, "each recorded by exactly one sweep");

@@ -62,6 +62,8 @@ struct MGrant {
     scopes: Vec<i32>,
     /// ACTIVE, REVOKED or SUPERSEDED.
     state: i32,
+    /// G4: why it left ACTIVE (0 while ACTIVE).
+    cause: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +90,9 @@ const ADVISOR: i32 = pb::relationship::Kind::Advisor as i32;
 const G_ACTIVE: i32 = pb::delegated_admin_grant::State::Active as i32;
 const G_REVOKED: i32 = pb::delegated_admin_grant::State::Revoked as i32;
 const G_SUPERSEDED: i32 = pb::delegated_admin_grant::State::Superseded as i32;
+const CUSTOMER_REVOKED: i32 = pb::EndCause::CustomerRevoked as i32;
+const RELATIONSHIP_ENDED: i32 = pb::EndCause::RelationshipEnded as i32;
+const SUPERSEDED: i32 = pb::EndCause::Superseded as i32;
 
 impl Model {
     fn transacting(&self, p: usize, c: usize) -> bool {
@@ -155,6 +160,7 @@ impl Model {
                 service,
                 scopes,
                 state: G_ACTIVE,
+                cause: 0,
             }),
         }
     }
@@ -180,6 +186,7 @@ impl Model {
                 .collect();
             for i in losers {
                 self.grants[i].state = G_SUPERSEDED;
+                self.grants[i].cause = SUPERSEDED;
             }
         }
     }
@@ -379,6 +386,7 @@ impl Run {
                     })
                 {
                     g.state = G_REVOKED;
+                    g.cause = CUSTOMER_REVOKED;
                 }
             }
             8 => {
@@ -430,6 +438,7 @@ impl Run {
                             && (g.partner == p || ended_resellers.contains(&g.partner))
                         {
                             g.state = G_REVOKED;
+                            g.cause = RELATIONSHIP_ENDED;
                         }
                     }
                 }
@@ -664,6 +673,7 @@ impl Run {
                             .unwrap_or("dynamics365"),
                         scopes,
                         state: g.state,
+                        cause: g.end_cause,
                     }
                 })
                 .collect();
@@ -680,7 +690,69 @@ impl Run {
             listed.sort();
             modelled.sort();
             assert_eq!(listed, modelled, "grants of c{c}\nsteps:\n{}", self.log.join("\n"));
+
+            // G1: the customer's admin lists the grants M2 shows it.
+            let mut by_m2: Vec<String> = grants.iter().map(|g| g.id.clone()).collect();
+            let mut by_g1: Vec<String> = self
+                .list_grants(&customer(&model.customers[c]))
+                .await
+                .expect("the admin lists its grants")
+                .into_iter()
+                .map(|g| g.id)
+                .collect();
+            by_m2.sort();
+            by_g1.sort();
+            assert_eq!(by_g1, by_m2, "G1 and M2 of c{c}\nsteps:\n{}", self.log.join("\n"));
         }
+
+        // G1: a partner lists its own ACTIVE grants on customers it may
+        // VIEW; a suspended one is refused (P4).
+        for p in 0..model.partners.len() {
+            let listed = self.list_grants(&partner(&model.partners[p].id)).await;
+            if !model.partners[p].active {
+                assert!(listed.is_err(), "p{p} is suspended\nsteps:\n{}", self.log.join("\n"));
+                continue;
+            }
+            let mut listed: Vec<(usize, &'static str, i32)> = listed
+                .expect("a partner lists its grants")
+                .iter()
+                .map(|g| {
+                    let service = SERVICES.iter().copied().find(|s| *s == g.service).unwrap_or("?");
+                    (self.customer_index(&g.customer_id), service, g.state)
+                })
+                .collect();
+            let mut modelled: Vec<(usize, &'static str, i32)> = model
+                .grants
+                .iter()
+                .filter(|g| g.partner == p && g.state == G_ACTIVE && model.view(p, g.customer))
+                .map(|g| (g.customer, g.service, g.state))
+                .collect();
+            listed.sort();
+            modelled.sort();
+            assert_eq!(listed, modelled, "G1 of p{p}\nsteps:\n{}", self.log.join("\n"));
+        }
+    }
+
+    /// G1: every grant `who` may list, in one page.
+    async fn list_grants(
+        &self,
+        who: &partnercenter::domain::principal::Principal,
+    ) -> Result<Vec<pb::DelegatedAdminGrant>, tonic::Status> {
+        let page = self
+            .server
+            .relationships(who)
+            .list_delegated_admin_grants(pb::ListDelegatedAdminGrantsRequest {
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        assert!(page.next_page_token.is_empty());
+        Ok(page.delegated_admin_grants)
+    }
+
+    fn customer_index(&self, id: &str) -> usize {
+        self.model.customers.iter().position(|c| c == id).unwrap_or(usize::MAX)
     }
 }
 
