@@ -87,6 +87,7 @@ proto_enum! {
     Scope => pb::delegated_admin_grant::Scope,
     GrantState => pb::delegated_admin_grant::State,
     EndCause => pb::EndCause,
+    TransferState => pb::transfer::State,
 }
 
 /// A required enum field: UNSPECIFIED or an unknown number is INVALID_ARGUMENT.
@@ -216,6 +217,67 @@ impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
     }
 }
 
+impl From<&Transfer> for pb::Transfer {
+    fn from(t: &Transfer) -> Self {
+        pb::Transfer {
+            id: t.id.clone(),
+            customer_id: t.customer_id.clone(),
+            proposing_partner_id: t.proposing_partner_id.clone(),
+            partner_of_record_id: t.partner_of_record_id.clone(),
+            indirect_provider_id: id_or_empty(&t.indirect_provider_id),
+            subscriptions: t
+                .subscriptions
+                .iter()
+                .map(|item| pb::TransferredSubscription {
+                    subscription_id: item.subscription_id.clone(),
+                    partner_of_record_id: id_or_empty(&item.partner_of_record_id),
+                    indirect_provider_id: id_or_empty(&item.indirect_provider_id),
+                    channel: item.channel.to_proto(),
+                    status: item.status.to_proto(),
+                })
+                .collect(),
+            state: t.state.to_proto(),
+            expire_time: timestamp(t.expire_time),
+            etag: etag(t.version),
+            create_time: timestamp(t.create_time),
+            update_time: timestamp(t.update_time),
+        }
+    }
+}
+
+impl TryFrom<pb::Transfer> for Transfer {
+    type Error = Error;
+
+    fn try_from(message: pb::Transfer) -> Result<Self> {
+        let some = |id: String| Some(id).filter(|id| !id.is_empty());
+        Ok(Transfer {
+            subscriptions: message
+                .subscriptions
+                .into_iter()
+                .map(|item| {
+                    Ok(TransferItem {
+                        channel: reply_enum("subscriptions.channel", item.channel)?,
+                        status: reply_enum("subscriptions.status", item.status)?,
+                        subscription_id: item.subscription_id,
+                        partner_of_record_id: some(item.partner_of_record_id),
+                        indirect_provider_id: some(item.indirect_provider_id),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            state: reply_enum("state", message.state)?,
+            expire_time: micros("expire_time", message.expire_time)?,
+            version: version("etag", &message.etag)?,
+            create_time: micros("create_time", message.create_time)?,
+            update_time: micros("update_time", message.update_time)?,
+            id: message.id,
+            customer_id: message.customer_id,
+            proposing_partner_id: message.proposing_partner_id,
+            partner_of_record_id: message.partner_of_record_id,
+            indirect_provider_id: some(message.indirect_provider_id),
+        })
+    }
+}
+
 /// I3: the link a customer's admin opens. It carries the partner, the
 /// reseller, the DAP flag and the code; an invitation without its code
 /// (as in events) has no link.
@@ -273,6 +335,7 @@ pub fn event(event: &Event) -> pb::Event {
         }
         EventResource::Relationship(r) => Resource::Relationship(r.into()),
         EventResource::DelegatedAdminGrant(r) => Resource::DelegatedAdminGrant(r.into()),
+        EventResource::Transfer(r) => Resource::Transfer(r.into()),
     };
     pb::Event {
         seq: event.seq,

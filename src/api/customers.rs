@@ -15,8 +15,9 @@ use crate::domain::model::*;
 use crate::domain::paging::Page;
 use crate::domain::{Error, Result, validate};
 use crate::service::customers::{
-    CheckDomainAvailability, CreateCustomer, CreateSubscription, CustomerField, Customers, GetCustomer,
-    GetSubscription, ListCustomers, ListSubscriptions, UpdateCustomer, UpdateSubscription,
+    CheckDomainAvailability, CreateCustomer, CreateSubscription, CreateTransfer, CustomerField, Customers,
+    DecideTransfer, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions, ListTransfers, UpdateCustomer,
+    UpdateSubscription,
 };
 
 pub struct CustomerApi {
@@ -125,6 +126,179 @@ impl CustomerService for CustomerApi {
         let principal = caller?;
         let available = self.service.check_domain_availability(&principal, command).await?;
         Ok(Response::new(pb::CheckDomainAvailabilityResponse { available }))
+    }
+
+    async fn create_transfer(
+        &self,
+        request: Request<pb::CreateTransferRequest>,
+    ) -> Result<Response<pb::Transfer>, Status> {
+        let caller = principal(&request);
+        let command = CreateTransfer::try_from(request.into_inner())?;
+        let principal = caller?;
+        let transfer = self.service.create_transfer(&principal, command).await?;
+        Ok(Response::new((&transfer).into()))
+    }
+
+    async fn get_transfer(&self, request: Request<pb::GetTransferRequest>) -> Result<Response<pb::Transfer>, Status> {
+        let caller = principal(&request);
+        let id = validate::id("id", &request.get_ref().id)?;
+        let principal = caller?;
+        let transfer = self.service.get_transfer(&principal, &id).await?;
+        Ok(Response::new((&transfer).into()))
+    }
+
+    async fn list_transfers(
+        &self,
+        request: Request<pb::ListTransfersRequest>,
+    ) -> Result<Response<pb::ListTransfersResponse>, Status> {
+        let caller = principal(&request);
+        let command = ListTransfers::try_from(request.into_inner())?;
+        let principal = caller?;
+        let page = self.service.list_transfers(&principal, command).await?;
+        Ok(Response::new(pb::ListTransfersResponse {
+            transfers: page.items.iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn accept_transfer(
+        &self,
+        request: Request<pb::AcceptTransferRequest>,
+    ) -> Result<Response<pb::AcceptTransferResponse>, Status> {
+        let caller = principal(&request);
+        let body = request.into_inner();
+        let command = decide_transfer(&body.id, body.etag)?;
+        let principal = caller?;
+        let accepted = self.service.accept_transfer(&principal, command).await?;
+        Ok(Response::new(pb::AcceptTransferResponse {
+            transfer: Some((&accepted.transfer).into()),
+            subscriptions: accepted.subscriptions.iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn reject_transfer(
+        &self,
+        request: Request<pb::RejectTransferRequest>,
+    ) -> Result<Response<pb::Transfer>, Status> {
+        let caller = principal(&request);
+        let body = request.into_inner();
+        let command = decide_transfer(&body.id, body.etag)?;
+        let principal = caller?;
+        let transfer = self.service.reject_transfer(&principal, command).await?;
+        Ok(Response::new((&transfer).into()))
+    }
+
+    async fn cancel_transfer(
+        &self,
+        request: Request<pb::CancelTransferRequest>,
+    ) -> Result<Response<pb::Transfer>, Status> {
+        let caller = principal(&request);
+        let body = request.into_inner();
+        let command = decide_transfer(&body.id, body.etag)?;
+        let principal = caller?;
+        let transfer = self.service.cancel_transfer(&principal, command).await?;
+        Ok(Response::new((&transfer).into()))
+    }
+}
+
+/// T1: how many subscriptions one transfer names.
+pub const MAX_TRANSFER_SUBSCRIPTIONS: usize = 100;
+
+fn decide_transfer(id: &str, etag: String) -> Result<DecideTransfer> {
+    Ok(DecideTransfer {
+        id: validate::id("id", id)?,
+        etag,
+    })
+}
+
+impl TryFrom<pb::CreateTransferRequest> for CreateTransfer {
+    type Error = Error;
+
+    fn try_from(body: pb::CreateTransferRequest) -> Result<Self> {
+        let request_id = validate::request_id("request_id", &body.request_id)?;
+        let count = body.subscription_ids.len();
+        let counted = if (1..=MAX_TRANSFER_SUBSCRIPTIONS).contains(&count) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "subscription_ids",
+                format!("must name 1 to {MAX_TRANSFER_SUBSCRIPTIONS} subscriptions, not {count}"),
+            ))
+        };
+        let mut ids = Vec::with_capacity(count);
+        let mut violations = Violations::default();
+        violations.check(counted);
+        for (i, id) in body
+            .subscription_ids
+            .iter()
+            .enumerate()
+            .take(MAX_TRANSFER_SUBSCRIPTIONS)
+        {
+            if let Some(id) = violations.take(validate::id(&format!("subscription_ids[{i}]"), id)) {
+                if ids.contains(&id) {
+                    violations.check(Err(Error::invalid(
+                        format!("subscription_ids[{i}]"),
+                        "names a subscription already named: each once",
+                    )));
+                } else {
+                    ids.push(id);
+                }
+            }
+        }
+        let customer_id = violations.take(validate::id("customer_id", &body.customer_id));
+        let partner_of_record_id = violations.take(validate::optional_id(
+            "partner_of_record_id",
+            &body.partner_of_record_id,
+        ));
+        violations.into_result()?;
+        Ok(CreateTransfer {
+            customer_id: customer_id.unwrap_or_default(),
+            subscription_ids: ids,
+            partner_of_record_id: partner_of_record_id.flatten(),
+            request_id,
+        })
+    }
+}
+
+impl From<CreateTransfer> for pb::CreateTransferRequest {
+    fn from(command: CreateTransfer) -> Self {
+        pb::CreateTransferRequest {
+            customer_id: command.customer_id,
+            subscription_ids: command.subscription_ids,
+            partner_of_record_id: command.partner_of_record_id.unwrap_or_default(),
+            request_id: command.request_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl TryFrom<pb::ListTransfersRequest> for ListTransfers {
+    type Error = Error;
+
+    fn try_from(body: pb::ListTransfersRequest) -> Result<Self> {
+        validated! {
+            customer_id = validate::optional_id("customer_id", &body.customer_id);
+            state = optional::<TransferState>("state", body.state);
+            proposing_partner_id = validate::optional_id("proposing_partner_id", &body.proposing_partner_id);
+        }
+        Ok(ListTransfers {
+            customer_id,
+            state,
+            proposing_partner_id,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+impl From<ListTransfers> for pb::ListTransfersRequest {
+    fn from(command: ListTransfers) -> Self {
+        pb::ListTransfersRequest {
+            page_size: command.page_size,
+            page_token: command.page_token,
+            customer_id: command.customer_id.unwrap_or_default(),
+            state: command.state.map_or(0, ProtoEnum::to_proto),
+            proposing_partner_id: command.proposing_partner_id.unwrap_or_default(),
+        }
     }
 }
 

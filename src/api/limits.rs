@@ -191,6 +191,30 @@ bounded! {
     }
     UpdateSubscriptionRequest(m, b) { b.subscription(&m.subscription).mask(&m.update_mask); }
     CheckDomainAvailabilityRequest(m, b) { b.text("domain", &m.domain, MAX_DOMAIN_CHARS); }
+    CreateTransferRequest(m, b) {
+        b.id("customer_id", &m.customer_id)
+            .id("partner_of_record_id", &m.partner_of_record_id)
+            .items(
+                "subscription_ids",
+                m.subscription_ids.len(),
+                super::customers::MAX_TRANSFER_SUBSCRIPTIONS,
+            )
+            .request_id(&m.request_id);
+        if m.subscription_ids.len() <= super::customers::MAX_TRANSFER_SUBSCRIPTIONS {
+            for (i, id) in m.subscription_ids.iter().enumerate() {
+                b.id(&format!("subscription_ids[{i}]"), id);
+            }
+        }
+    }
+    GetTransferRequest(m, b) { b.id("id", &m.id); }
+    ListTransfersRequest(m, b) {
+        b.page_token(&m.page_token)
+            .id("customer_id", &m.customer_id)
+            .id("proposing_partner_id", &m.proposing_partner_id);
+    }
+    AcceptTransferRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
+    RejectTransferRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
+    CancelTransferRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
 
     CreateRelationshipRequestRequest(m, b) { b.invitation(&m.relationship_request).request_id(&m.request_id); }
     GetRelationshipRequestRequest(m, b) { b.id("id", &m.id); }
@@ -253,6 +277,7 @@ macro_rules! unbounded {
 unbounded! {
     Partner, PartnerLink, ListPartnersResponse, ListPartnerLinksResponse,
     Customer, Subscription, ListCustomersResponse, ListSubscriptionsResponse, CheckDomainAvailabilityResponse,
+    Transfer, ListTransfersResponse, AcceptTransferResponse,
     RelationshipRequest, Relationship, DelegatedAdminGrant, ListRelationshipRequestsResponse,
     AcceptRelationshipRequestResponse, ListCustomerRelationshipsResponse, GrantDelegatedAdminResponse,
     ListDelegatedAdminGrantsResponse,

@@ -724,6 +724,7 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
                 grants_expired = report.grants_expired,
                 grants_extended = report.grants_extended,
                 grants_noticed = report.grants_noticed,
+                transfers_expired = report.transfers_expired,
                 invitations_expired = report.invitations_expired,
                 "sweep recorded expiries"
             ),

@@ -203,7 +203,8 @@ impl AccessIndex {
             EventResource::Subscription(subscription) => self.put_subscription(subscription),
             // A1 reads nothing of customers (an unknown one has no rows) or
             // of invitations.
-            EventResource::Customer(_) | EventResource::RelationshipRequest(_) => {}
+            // A transfer's effect on A1 comes as its subscriptions' events (T3).
+            EventResource::Customer(_) | EventResource::RelationshipRequest(_) | EventResource::Transfer(_) => {}
         }
     }
 

@@ -117,6 +117,13 @@ reasons! {
     NotInvitationParty => "NOT_INVITATION_PARTY", false;
     NotGrantParty => "NOT_GRANT_PARTY", false;
     GrantNotInForce => "GRANT_NOT_IN_FORCE", false;
+    SubscriptionCancelled => "SUBSCRIPTION_CANCELLED", true;
+    AlreadyPartnerOfRecord => "ALREADY_PARTNER_OF_RECORD", true;
+    TransferPending => "TRANSFER_PENDING", true;
+    TransferStale => "TRANSFER_STALE", true;
+    TransferNotPending => "TRANSFER_NOT_PENDING", true;
+    NotTransferParty => "NOT_TRANSFER_PARTY", false;
+    TransferNotFound => "TRANSFER_NOT_FOUND", false;
     SlowConsumer => "SLOW_CONSUMER", false;
     EtagMismatch => "ETAG_MISMATCH", false;
     StoreUnavailable => "STORE_UNAVAILABLE", false;

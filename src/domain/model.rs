@@ -117,6 +117,68 @@ impl EndCause {
     }
 }
 
+named_enum!(TransferState {
+    Pending => "PENDING",
+    Completed => "COMPLETED",
+    Rejected => "REJECTED",
+    Cancelled => "CANCELLED",
+    Expired => "EXPIRED",
+});
+
+/// T2: a transfer expires this long after it is proposed.
+pub const TRANSFER_LIFETIME: Micros = 30 * MICROS_PER_DAY;
+
+/// T1: a subscription a transfer names, as it was when proposed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransferItem {
+    pub subscription_id: String,
+    pub partner_of_record_id: Option<String>,
+    pub indirect_provider_id: Option<String>,
+    pub channel: Channel,
+    pub status: SubscriptionStatus,
+}
+
+impl TransferItem {
+    /// The snapshot of a subscription now.
+    pub fn of(subscription: &Subscription) -> Self {
+        TransferItem {
+            subscription_id: subscription.id.clone(),
+            partner_of_record_id: subscription.partner_of_record_id.clone(),
+            indirect_provider_id: subscription.indirect_provider_id.clone(),
+            channel: subscription.channel,
+            status: subscription.status,
+        }
+    }
+}
+
+/// T1-T4: a proposal to move subscriptions of one customer to a CSP
+/// partner of record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: String,
+    pub customer_id: String,
+    pub proposing_partner_id: String,
+    pub partner_of_record_id: String,
+    pub indirect_provider_id: Option<String>,
+    pub subscriptions: Vec<TransferItem>,
+    pub state: TransferState,
+    pub expire_time: Micros,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+}
+
+impl Transfer {
+    /// T2: a PENDING transfer past its expire_time is EXPIRED for every
+    /// decision, whether or not the sweep has recorded it.
+    pub fn effective_state(&self, now: Micros) -> TransferState {
+        match self.state {
+            TransferState::Pending if self.expire_time <= now => TransferState::Expired,
+            state => state,
+        }
+    }
+}
+
 /// A resource's optimistic-concurrency token (AIP-154), derived from its
 /// row version.
 pub fn etag(version: i64) -> String {
@@ -311,6 +373,7 @@ pub enum EventResource {
     RelationshipRequest(RelationshipRequest),
     Relationship(Relationship),
     DelegatedAdminGrant(DelegatedAdminGrant),
+    Transfer(Transfer),
 }
 
 impl EventResource {
@@ -323,6 +386,7 @@ impl EventResource {
             EventResource::RelationshipRequest(r) => &r.id,
             EventResource::Relationship(r) => &r.id,
             EventResource::DelegatedAdminGrant(r) => &r.id,
+            EventResource::Transfer(r) => &r.id,
         }
     }
 
@@ -333,6 +397,7 @@ impl EventResource {
             EventResource::Subscription(r) => Some(&r.customer_id),
             EventResource::Relationship(r) => Some(&r.customer_id),
             EventResource::DelegatedAdminGrant(r) => Some(&r.customer_id),
+            EventResource::Transfer(r) => Some(&r.customer_id),
             EventResource::Partner(_) | EventResource::PartnerLink(_) | EventResource::RelationshipRequest(_) => None,
         }
     }
@@ -346,6 +411,7 @@ impl EventResource {
             EventResource::RelationshipRequest(r) => Some(&r.inviting_partner_id),
             EventResource::Relationship(r) => Some(&r.partner_id),
             EventResource::DelegatedAdminGrant(r) => Some(&r.partner_id),
+            EventResource::Transfer(r) => Some(&r.proposing_partner_id),
             EventResource::Customer(_) => None,
         }
     }

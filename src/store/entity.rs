@@ -198,6 +198,30 @@ pub mod grant {
     no_relations!();
 }
 
+pub mod transfer {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "transfers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub customer_id: String,
+        pub proposing_partner_id: String,
+        pub partner_of_record_id: String,
+        pub indirect_provider_id: Option<String>,
+        /// The subscriptions with what each had when proposed, as JSON.
+        pub subscriptions: String,
+        pub state: String,
+        pub expire_time: i64,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
 pub mod event {
     use sea_orm::entity::prelude::*;
 

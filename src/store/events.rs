@@ -9,7 +9,7 @@ use super::convert::all;
 use super::entity::{event, event_audience, grant, relationship_request};
 use crate::domain::model::{
     DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, MICROS_PER_DAY, Micros,
-    RelationshipRequest,
+    RelationshipRequest, TransferState,
 };
 use crate::domain::{Error, Result, rules};
 
@@ -53,6 +53,8 @@ pub struct SweepReport {
     pub grants_extended: usize,
     /// G2: expiry notices recorded.
     pub grants_noticed: usize,
+    /// T2: transfers past their expire_time recorded EXPIRED.
+    pub transfers_expired: usize,
     pub invitations_expired: usize,
 }
 
@@ -191,6 +193,12 @@ impl Store {
                         report.grants_expired += 1;
                     }
                 }
+            }
+            let due_transfers = tx.due_transfers(now, SWEEP_BATCH).await?;
+            let full = full || due_transfers.len() as u64 == SWEEP_BATCH;
+            for transfer in due_transfers {
+                tx.set_transfer_state(transfer, TransferState::Expired).await?;
+                report.transfers_expired += 1;
             }
             for invitation in due_invitations {
                 tx.set_invitation_state(invitation, InvitationState::Expired).await?;

@@ -41,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(Outbox),
             Box::new(GrantLifecycle),
             Box::new(GrantNotices),
+            Box::new(Transfers),
         ]
     }
 }
@@ -519,6 +520,61 @@ impl MigrationTrait for GrantNotices {
                     .drop_column("notice_days")
                     .take(),
             )
+            .await
+    }
+}
+
+/// T1-T4: transfers, by customer and by proposer.
+pub struct Transfers;
+
+impl MigrationName for Transfers {
+    fn name(&self) -> &str {
+        "m0005_transfers"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Transfers {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                table("transfers")
+                    .col(id())
+                    .col(text("customer_id"))
+                    .col(text("proposing_partner_id"))
+                    .col(text("partner_of_record_id"))
+                    .col(text_null("indirect_provider_id"))
+                    .col(text("subscriptions"))
+                    .col(text("state"))
+                    .col(big_integer("expire_time"))
+                    .col(big_integer("version"))
+                    .col(big_integer("create_time"))
+                    .col(big_integer("update_time"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("transfers", "customer_id")
+                            .to("customers", "id"),
+                    )
+                    .take(),
+            )
+            .await?;
+        for statement in [
+            index("transfers", "transfers_customer", &["customer_id", "id"]),
+            index("transfers", "transfers_proposer", &["proposing_partner_id", "id"]),
+            index("transfers", "transfers_pending", &["state", "expire_time"]),
+        ] {
+            manager.create_index(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("transfers").if_exists().take())
             .await
     }
 }

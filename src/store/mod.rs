@@ -15,6 +15,7 @@ mod outbox;
 mod partners;
 pub mod probe;
 mod relationships;
+mod transfers;
 mod write;
 
 use std::future::Future;
@@ -37,6 +38,7 @@ pub use indexed::IndexedChecker;
 pub use outbox::OutboxEntry;
 pub use partners::{LinkFilter, PartnerFilter};
 pub use relationships::{ChainView, GrantFilter, GrantTerms, InvitationFilter, RelationshipView};
+pub use transfers::TransferFilter;
 pub use write::{RequestKey, WriteGate, WriteTx};
 
 use crate::domain::clock::Clock;

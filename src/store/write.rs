@@ -299,6 +299,17 @@ async fn audience(
             partners.extend(parties.resellers_of(&grant.partner_id).cloned());
             partners.extend(parties.providers_of(&grant.partner_id).cloned());
         }
+        // T4: its proposer and the partner of record it names, while they
+        // may VIEW the customer.
+        EventResource::Transfer(transfer) => {
+            let parties = of(&transfer.customer_id);
+            partners.extend(
+                [&transfer.proposing_partner_id, &transfer.partner_of_record_id]
+                    .into_iter()
+                    .filter(|p| parties.views(p))
+                    .cloned(),
+            );
+        }
         EventResource::RelationshipRequest(invitation) => {
             let named = std::iter::once(invitation.inviting_partner_id.as_str())
                 .chain(invitation.indirect_reseller_id.as_deref());

@@ -446,6 +446,7 @@ fn limit_of(name: &str) -> usize {
         "delegated_admin_services" => 3,
         "delegated_admin_scopes" | "scopes" => 2,
         "checks" => 1000,
+        "subscription_ids" | "subscriptions" => 100,
         "note" | "end_note" => 500,
         "paths" => 10,
         other => panic!("no maximum is known for field {other}: give it one (W3)"),
@@ -513,8 +514,10 @@ fn leaves(
                     path: path.clone(),
                     encode: Box::new(move |n| wrap(field_bytes(number, b"azure").repeat(n))),
                 });
+                // A repeated string holds services, or ids.
+                let item = if name.ends_with("_ids") { "id" } else { "service" };
                 out.push(Leaf {
-                    max: limit_of("service"),
+                    max: limit_of(item),
                     path: format!("{path}[0]"),
                     encode: Box::new(move |n| item_wrap(field_bytes(number, "é".repeat(n).as_bytes()))),
                 });

@@ -26,4 +26,5 @@ mod split;
 mod subscriptions;
 mod support;
 mod traces;
+mod transfers;
 mod watch;

@@ -755,6 +755,7 @@ impl TryFrom<pb::Event> for Event {
             Some(Resource::RelationshipRequest(r)) => EventResource::RelationshipRequest(r.try_into()?),
             Some(Resource::Relationship(r)) => EventResource::Relationship(r.try_into()?),
             Some(Resource::DelegatedAdminGrant(r)) => EventResource::DelegatedAdminGrant(r.try_into()?),
+            Some(Resource::Transfer(r)) => EventResource::Transfer(r.try_into()?),
             None => {
                 return Err(malformed_reply("resource", "absent"));
             }

@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use super::Remote;
 use crate::api::pb;
 use crate::api::pb::customer_service_client::CustomerServiceClient;
-use crate::domain::model::{Customer, Subscription};
+use crate::domain::model::{Customer, Subscription, Transfer};
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
 use crate::service::customers::{
-    CheckDomainAvailability, CreateCustomer, CreateSubscription, Customers, GetCustomer, GetSubscription,
-    ListCustomers, ListSubscriptions, UpdateCustomer, UpdateSubscription,
+    AcceptedTransfer, CheckDomainAvailability, CreateCustomer, CreateSubscription, CreateTransfer, Customers,
+    DecideTransfer, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions, ListTransfers, UpdateCustomer,
+    UpdateSubscription,
 };
 
 /// The CustomerService of another process.
@@ -108,5 +109,93 @@ impl Customers for RemoteCustomers {
             .await
             .map_err(Error::from)?;
         Ok(reply.into_inner().available)
+    }
+
+    async fn create_transfer(&self, principal: &Principal, command: CreateTransfer) -> Result<Transfer> {
+        let request = self
+            .remote
+            .request(principal, pb::CreateTransferRequest::from(command))?;
+        let reply = self.client().create_transfer(request).await.map_err(Error::from)?;
+        Transfer::try_from(reply.into_inner())
+    }
+
+    async fn get_transfer(&self, principal: &Principal, id: &str) -> Result<Transfer> {
+        let request = self
+            .remote
+            .request(principal, pb::GetTransferRequest { id: id.to_owned() })?;
+        let reply = self.client().get_transfer(request).await.map_err(Error::from)?;
+        Transfer::try_from(reply.into_inner())
+    }
+
+    async fn list_transfers(&self, principal: &Principal, command: ListTransfers) -> Result<Page<Transfer>> {
+        let request = self
+            .remote
+            .request(principal, pb::ListTransfersRequest::from(command))?;
+        let reply = self
+            .client()
+            .list_transfers(request)
+            .await
+            .map_err(Error::from)?
+            .into_inner();
+        Ok(Page {
+            items: reply
+                .transfers
+                .into_iter()
+                .map(Transfer::try_from)
+                .collect::<Result<_>>()?,
+            next_page_token: reply.next_page_token,
+        })
+    }
+
+    async fn accept_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<AcceptedTransfer> {
+        let request = self.remote.request(
+            principal,
+            pb::AcceptTransferRequest {
+                id: command.id,
+                etag: command.etag,
+            },
+        )?;
+        let reply = self
+            .client()
+            .accept_transfer(request)
+            .await
+            .map_err(Error::from)?
+            .into_inner();
+        Ok(AcceptedTransfer {
+            transfer: Transfer::try_from(
+                reply
+                    .transfer
+                    .ok_or_else(|| crate::api::convert::malformed_reply("transfer", "absent"))?,
+            )?,
+            subscriptions: reply
+                .subscriptions
+                .into_iter()
+                .map(Subscription::try_from)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    async fn reject_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer> {
+        let request = self.remote.request(
+            principal,
+            pb::RejectTransferRequest {
+                id: command.id,
+                etag: command.etag,
+            },
+        )?;
+        let reply = self.client().reject_transfer(request).await.map_err(Error::from)?;
+        Transfer::try_from(reply.into_inner())
+    }
+
+    async fn cancel_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer> {
+        let request = self.remote.request(
+            principal,
+            pb::CancelTransferRequest {
+                id: command.id,
+                etag: command.etag,
+            },
+        )?;
+        let reply = self.client().cancel_transfer(request).await.map_err(Error::from)?;
+        Transfer::try_from(reply.into_inner())
     }
 }

@@ -6,6 +6,7 @@
 
 mod subscriptions;
 mod tenants;
+mod transfers;
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use serde::Serialize;
 
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
 use crate::domain::model::{
-    Billing, BillingContact, Channel, Customer, Partner, Service, Subscription, SubscriptionStatus,
+    Billing, BillingContact, Channel, Customer, Partner, Service, Subscription, SubscriptionStatus, Transfer,
+    TransferState,
 };
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
@@ -47,6 +49,53 @@ pub trait Customers: Send + Sync + 'static {
     async fn update_subscription(&self, principal: &Principal, command: UpdateSubscription) -> Result<Subscription>;
     /// C7: true when no customer has the domain.
     async fn check_domain_availability(&self, principal: &Principal, command: CheckDomainAvailability) -> Result<bool>;
+    /// T1.
+    async fn create_transfer(&self, principal: &Principal, command: CreateTransfer) -> Result<Transfer>;
+    /// T4.
+    async fn get_transfer(&self, principal: &Principal, id: &str) -> Result<Transfer>;
+    /// T4.
+    async fn list_transfers(&self, principal: &Principal, command: ListTransfers) -> Result<Page<Transfer>>;
+    /// T2, T3: the transfer and its subscriptions as they now are.
+    async fn accept_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<AcceptedTransfer>;
+    /// T2.
+    async fn reject_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer>;
+    /// T2.
+    async fn cancel_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer>;
+}
+
+/// T1: subscriptions of one customer, to a new partner of record (None:
+/// the proposer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CreateTransfer {
+    pub customer_id: String,
+    pub subscription_ids: Vec<String>,
+    pub partner_of_record_id: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// T4's filters (None: not filtered).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListTransfers {
+    pub customer_id: Option<String>,
+    pub state: Option<TransferState>,
+    pub proposing_partner_id: Option<String>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// T2: accept, reject or cancel this transfer (etag empty: no
+/// precondition).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DecideTransfer {
+    pub id: String,
+    pub etag: String,
+}
+
+/// T2: an accepted transfer and its subscriptions as they now are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcceptedTransfer {
+    pub transfer: Transfer,
+    pub subscriptions: Vec<Subscription>,
 }
 
 /// A new customer. Names as sent (trimmed when stored); the domain already
@@ -255,6 +304,30 @@ impl Customers for LocalCustomers {
 
     async fn check_domain_availability(&self, principal: &Principal, command: CheckDomainAvailability) -> Result<bool> {
         self.check_domain_availability(principal, command).await
+    }
+
+    async fn create_transfer(&self, principal: &Principal, command: CreateTransfer) -> Result<Transfer> {
+        self.create_transfer(principal, command).await
+    }
+
+    async fn get_transfer(&self, principal: &Principal, id: &str) -> Result<Transfer> {
+        self.get_transfer(principal, id).await
+    }
+
+    async fn list_transfers(&self, principal: &Principal, command: ListTransfers) -> Result<Page<Transfer>> {
+        self.list_transfers(principal, command).await
+    }
+
+    async fn accept_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<AcceptedTransfer> {
+        self.accept_transfer(principal, command).await
+    }
+
+    async fn reject_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer> {
+        self.reject_transfer(principal, command).await
+    }
+
+    async fn cancel_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer> {
+        self.cancel_transfer(principal, command).await
     }
 }
 
