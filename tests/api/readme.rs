@@ -264,7 +264,14 @@ fn check_grpcurl_examples(round: u32, output: &str) {
 fn check_walkthrough(round: u32, output: &str) {
     let values = json_values(output);
     let allowed: Vec<&serde_json::Value> = values.iter().filter_map(|value| value.get("allowed")).collect();
-    assert_eq!(allowed, [true, true, false], "round {round}:\n{output}");
+    // A1, D5 (true, true, false); then T3 before and after the transfer.
+    assert_eq!(allowed, [true, true, false, false, true], "round {round}:\n{output}");
+    let moved = values
+        .iter()
+        .find(|value| value.get("state").is_some() && value.get("channel").is_some())
+        .unwrap_or_else(|| panic!("round {round}: no accepted transfer:\n{output}"));
+    assert_eq!(moved["state"], "COMPLETED", "round {round}");
+    assert_eq!(moved["channel"], "CSP", "round {round}");
     let superseded: Vec<&Vec<serde_json::Value>> = values.iter().filter_map(serde_json::Value::as_array).collect();
     assert_eq!(
         superseded.len(),

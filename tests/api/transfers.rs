@@ -662,3 +662,63 @@ async fn t4_a_transfer_is_seen_by_its_customer_admin_operator_service_and_partie
     );
     assert!(list(&server, &partner(&proposer.id), all).await.is_empty());
 }
+
+/// T2, W1: an acceptance racing an update of one of its subscriptions
+/// never leaves a transfer half-moved: either every subscription moved
+/// (and the update applied after), or none did (TRANSFER_STALE).
+#[tokio::test]
+async fn t2_an_acceptance_racing_a_subscription_update_moves_all_or_nothing() {
+    let server = TestServer::start().await;
+    let (proposer, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let ops = operator();
+    let mut outcomes = (0, 0);
+    for round in 0..8 {
+        let mut subscriptions = Vec::new();
+        for _ in 0..3 {
+            subscriptions.push(recorded(&server, &tenant.id, Channel::Direct, "").await);
+        }
+        let ids: Vec<&str> = subscriptions.iter().map(|s| s.id.as_str()).collect();
+        let proposed = propose(&server, &proposer.id, &tenant.id, &ids, "")
+            .await
+            .expect("proposed");
+        let suspend = update_subscription(
+            &server,
+            &ops,
+            pb::Subscription {
+                id: subscriptions[2].id.clone(),
+                status: SubscriptionStatus::Suspended as i32,
+                ..Default::default()
+            },
+            &["status"],
+        );
+        let (accepted, suspended) = tokio::join!(accept(&server, &admin, &proposed.id), suspend);
+        suspended.expect("the update applies either way");
+        let now: Vec<pb::Subscription> = subscriptions_of(&server, &tenant.id)
+            .await
+            .into_iter()
+            .filter(|s| ids.contains(&s.id.as_str()))
+            .collect();
+        let csp = now.iter().filter(|s| s.channel == Channel::Csp as i32).count();
+        match accepted {
+            Ok(_) => {
+                assert_eq!(csp, 3, "round {round}: accepted, so all moved");
+                outcomes.0 += 1;
+            }
+            Err(status) => {
+                assert_error::<()>(Err(status), Code::FailedPrecondition, "TRANSFER_STALE");
+                assert_eq!(csp, 0, "round {round}: refused, so none moved");
+                outcomes.1 += 1;
+            }
+        }
+        // Close what is left so the next round's proposal does not overlap.
+        let _ = server
+            .customers(&partner(&proposer.id))
+            .cancel_transfer(pb::CancelTransferRequest {
+                id: proposed.id.clone(),
+                etag: String::new(),
+            })
+            .await;
+    }
+    assert_eq!(outcomes.0 + outcomes.1, 8);
+}
