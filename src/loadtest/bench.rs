@@ -510,6 +510,7 @@ fn scenario_row(scenario: Scenario, batch_size: usize, place: &str) -> String {
         Scenario::Mixed => "99% checks, 1% writes".to_owned(),
         Scenario::List => "ListCustomers pages".to_owned(),
         Scenario::Accept => "AcceptRelationshipRequest".to_owned(),
+        Scenario::Transfer => "record + CreateTransfer + AcceptTransfer".to_owned(),
     };
     format!("{} ({what}){place}", scenario.name())
 }
@@ -748,7 +749,7 @@ async fn measure_all(
                     ctx: ctx.clone(),
                 })
             };
-            if scenario == Scenario::Accept {
+            if matches!(scenario, Scenario::Accept | Scenario::Transfer) {
                 // Writes are compared with what the store can commit.
                 let reference = bench.measure(RAW_COMMIT, None, &raw, 0.0).await?;
                 let name = scenario_row(scenario, args.load.batch_size, "");
@@ -775,7 +776,10 @@ async fn measure_all(
                     .await?;
             }
         }
-        if !scenarios.contains(&Scenario::Accept) {
+        if !scenarios
+            .iter()
+            .any(|s| matches!(s, Scenario::Accept | Scenario::Transfer))
+        {
             bench.measure(RAW_COMMIT, None, &raw, 0.0).await?;
         }
         bench.measure(BARE_ECHO, None, &bare, 0.0).await?;

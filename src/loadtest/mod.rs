@@ -220,7 +220,7 @@ pub struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "check,batch-check,mixed,list,accept"
+        default_value = "check,batch-check,mixed,list,accept,transfer"
     )]
     pub scenarios: Vec<Scenario>,
     /// Partners to seed.

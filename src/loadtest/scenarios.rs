@@ -36,6 +36,10 @@ pub enum Scenario {
     List,
     /// AcceptRelationshipRequest only: the heaviest write transaction.
     Accept,
+    /// T1, T2: the operator records a DIRECT subscription, the partner
+    /// that created the customer proposes to take it over, and the
+    /// customer's admin accepts: three writes per call.
+    Transfer,
 }
 
 impl Scenario {
@@ -46,12 +50,13 @@ impl Scenario {
             Scenario::Mixed => "mixed",
             Scenario::List => "list",
             Scenario::Accept => "accept",
+            Scenario::Transfer => "transfer",
         }
     }
 
     /// Whether it acts as partners and customers (and so needs a secret).
     pub fn writes(self) -> bool {
-        matches!(self, Scenario::Mixed | Scenario::Accept)
+        matches!(self, Scenario::Mixed | Scenario::Accept | Scenario::Transfer)
     }
 }
 
@@ -81,6 +86,10 @@ pub struct Ctx {
     accept_cursor: AtomicU64,
     /// Codes of invitations `mixed` created, waiting to be accepted.
     fresh_codes: Mutex<Vec<String>>,
+    /// Customers `transfer` can move a subscription of: their creator (the
+    /// first related partner) is a DIRECT_RESELLER or INDIRECT_PROVIDER
+    /// whose token we hold.
+    transferable: Vec<usize>,
 }
 
 /// Codes kept for acceptance at most (bounds memory on long runs).
@@ -101,6 +110,17 @@ impl Ctx {
         let grantees = (0..dataset.partners.len())
             .filter(|&p| dataset.partners[p].kind != Kind::Advisor)
             .collect();
+        let transferable = (0..dataset.customers.len())
+            .filter(|&c| {
+                let customer = &dataset.customers[c];
+                customer.bearer.is_some()
+                    && customer.related.first().is_some_and(|&p| {
+                        let creator = &dataset.partners[p];
+                        creator.bearer.is_some()
+                            && matches!(creator.kind, Kind::DirectReseller | Kind::IndirectProvider)
+                    })
+            })
+            .collect();
         Ctx {
             channels,
             dataset,
@@ -110,6 +130,7 @@ impl Ctx {
             grantees,
             accept_cursor: AtomicU64::new(0),
             fresh_codes: Mutex::new(Vec::new()),
+            transferable,
         }
     }
 
@@ -210,6 +231,7 @@ impl Workload for ScenarioLoad {
             Scenario::Mixed if state.rng.random_bool(self.ctx.knobs.write_ratio) => self.write(state).await,
             Scenario::Mixed => self.check(state).await,
             Scenario::Accept => self.accept(state).await,
+            Scenario::Transfer => self.transfer(state).await,
         }
     }
 }
@@ -285,6 +307,56 @@ impl ScenarioLoad {
         )
     }
 
+    /// T1, T2: a DIRECT subscription recorded, proposed by the customer's
+    /// creator (transacting: C1) and accepted by the customer's admin.
+    async fn transfer(&self, state: &mut WorkerState) -> Outcome {
+        const OP: &str = "CreateTransfer+AcceptTransfer";
+        let ctx = &self.ctx;
+        let dataset = &ctx.dataset;
+        let Some(&c) = ctx.transferable.choose(&mut state.rng) else {
+            return (OP, Err(tonic::Code::FailedPrecondition));
+        };
+        let customer = &dataset.customers[c];
+        let creator = customer
+            .related
+            .first()
+            .and_then(|&p| dataset.partners[p].bearer.as_ref());
+        let (Some(admin), Some(creator), Some(operator)) = (&customer.bearer, creator, &dataset.operator) else {
+            return (OP, Err(tonic::Code::Unauthenticated));
+        };
+        let record = pb::CreateSubscriptionRequest {
+            subscription: Some(pb::Subscription {
+                customer_id: customer.id.clone(),
+                service: SERVICES[state.rng.random_range(0..SERVICES.len())].to_owned(),
+                offer_name: "transfer loadtest offer".into(),
+                quantity: 5,
+                billing: pb::subscription::Billing::License as i32,
+                channel: pb::subscription::Channel::Direct as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let subscription = match state.customers.create_subscription(authed(record, operator)).await {
+            Ok(reply) => reply.into_inner().id,
+            Err(status) => return ("CreateSubscription", Err(status.code())),
+        };
+        let propose = pb::CreateTransferRequest {
+            customer_id: customer.id.clone(),
+            subscription_ids: vec![subscription],
+            partner_of_record_id: String::new(),
+            request_id: String::new(),
+        };
+        let transfer = match state.customers.create_transfer(authed(propose, creator)).await {
+            Ok(reply) => reply.into_inner().id,
+            Err(status) => return ("CreateTransfer", Err(status.code())),
+        };
+        let accept = pb::AcceptTransferRequest {
+            id: transfer,
+            etag: String::new(),
+        };
+        outcome(OP, state.customers.accept_transfer(authed(accept, admin)).await)
+    }
+
     /// D1: a customer's admin grants DAP to some partner.
     async fn grant(&self, state: &mut WorkerState) -> Option<Outcome> {
         let dataset = &self.ctx.dataset;
@@ -336,6 +408,12 @@ pub fn check_feasible(scenario: Scenario, ctx: &Ctx, can_mint: bool) -> Result<(
             scenario.name()
         )
         .into());
+    }
+    if scenario == Scenario::Transfer && (ctx.transferable.is_empty() || ctx.dataset.operator.is_none()) {
+        return Err(
+            "--scenario transfer needs the operator's token and customers created by partners whose tokens it can mint"
+                .into(),
+        );
     }
     if scenario == Scenario::Accept && ctx.dataset.invitations.is_empty() {
         return Err("--scenario accept needs invitations, and no partner may create them".into());
