@@ -70,8 +70,21 @@ struct MGrant {
 struct MSubscription {
     id: String,
     customer: usize,
-    partner_of_record: usize,
+    /// None: bought directly (DIRECT, recorded by the operator); else CSP.
+    partner_of_record: Option<usize>,
     active: bool,
+}
+
+/// T1: a transfer of one subscription to its proposer.
+#[derive(Clone, Debug)]
+struct MTransfer {
+    id: String,
+    customer: usize,
+    proposer: usize,
+    subscription: usize,
+    /// The subscription's partner of record and standing when proposed.
+    snapshot: (Option<usize>, bool),
+    pending: bool,
 }
 
 #[derive(Default)]
@@ -82,6 +95,7 @@ struct Model {
     relationships: Vec<MRelationship>,
     grants: Vec<MGrant>,
     subscriptions: Vec<MSubscription>,
+    transfers: Vec<MTransfer>,
 }
 
 const RESELLER: i32 = pb::relationship::Kind::Reseller as i32;
@@ -138,9 +152,8 @@ impl Model {
             Action::Sell => self.transacting(p, c),
             Action::Provision => self.has_grant(p, c, Some(service), Some(Scope::Provisioning)),
             Action::Support => self.has_grant(p, c, Some(service), Some(Scope::Support)),
-            Action::ManageSubscription => {
-                subscription.is_some_and(|s| s.customer == c && s.partner_of_record == p && self.transacting(p, c))
-            }
+            Action::ManageSubscription => subscription
+                .is_some_and(|s| s.customer == c && s.partner_of_record == Some(p) && self.transacting(p, c)),
             Action::Unspecified => false,
         }
     }
@@ -253,7 +266,7 @@ impl Run {
     async fn step(&mut self) {
         let model = &self.model;
         let c = self.rng.below(model.customers.len());
-        match self.rng.below(11) {
+        match self.rng.below(13) {
             0 => {
                 // P2: link or unlink a provider and a reseller.
                 let provider = self.pick_partner(&[Kind::IndirectProvider]);
@@ -402,7 +415,7 @@ impl Run {
                     .model
                     .subscriptions
                     .iter()
-                    .any(|s| s.active && s.customer == c && s.partner_of_record == p);
+                    .any(|s| s.active && s.customer == c && s.partner_of_record == Some(p));
                 let result = self
                     .server
                     .relationships(&operator())
@@ -462,11 +475,13 @@ impl Run {
                     self.model.subscriptions.push(MSubscription {
                         id: subscription.id,
                         customer: c,
-                        partner_of_record: p,
+                        partner_of_record: Some(p),
                         active: true,
                     });
                 }
             }
+            11 => self.propose_transfer().await,
+            12 => self.decide_transfer().await,
             _ => {
                 // The operator cancels a subscription (which unblocks M3).
                 let active: Vec<usize> = (0..self.model.subscriptions.len())
@@ -491,6 +506,146 @@ impl Run {
                     .unwrap();
                 self.model.subscriptions[i].active = false;
             }
+        }
+    }
+
+    /// T1: a partner proposes to take over one subscription of the customer.
+    async fn propose_transfer(&mut self) {
+        // What was bought directly is what transfers most often move: the
+        // operator records a DIRECT subscription first, every other time.
+        if self.model.subscriptions.is_empty() || self.rng.below(2) == 0 {
+            let c = self.rng.below(self.model.customers.len());
+            self.log.push(format!("record direct c{c}"));
+            let recorded = self
+                .server
+                .create_subscription(
+                    &operator(),
+                    pb::Subscription {
+                        channel: pb::subscription::Channel::Direct as i32,
+                        ..csp_subscription(&self.model.customers[c], "")
+                    },
+                )
+                .await
+                .unwrap();
+            self.model.subscriptions.push(MSubscription {
+                id: recorded.id,
+                customer: c,
+                partner_of_record: None,
+                active: true,
+            });
+        }
+        let model = &self.model;
+        let takers_of = |i: usize| -> Vec<usize> {
+            (0..model.partners.len())
+                .filter(|&p| {
+                    matches!(model.partners[p].kind, Kind::DirectReseller | Kind::IndirectProvider)
+                        && model.transacting(p, model.subscriptions[i].customer)
+                        && model.subscriptions[i].partner_of_record != Some(p)
+                })
+                .collect()
+        };
+        // Mostly a subscription someone could take over, by such a partner;
+        // sometimes any subscription, by any partner.
+        let movable: Vec<usize> = (0..model.subscriptions.len())
+            .filter(|&i| !takers_of(i).is_empty())
+            .collect();
+        let i = if !movable.is_empty() && self.rng.below(3) > 0 {
+            movable[self.rng.below(movable.len())]
+        } else {
+            self.rng.below(model.subscriptions.len())
+        };
+        let takers = takers_of(i);
+        let c = self.model.subscriptions[i].customer;
+        let p = if !takers.is_empty() && self.rng.below(3) > 0 {
+            takers[self.rng.below(takers.len())]
+        } else {
+            self.pick_partner(&[
+                Kind::DirectReseller,
+                Kind::IndirectProvider,
+                Kind::IndirectReseller,
+                Kind::Advisor,
+            ])
+        };
+        self.log.push(format!("propose c{c} s{i} to p{p}"));
+        let model = &self.model;
+        let subscription = &model.subscriptions[i];
+        let ok = matches!(model.partners[p].kind, Kind::DirectReseller | Kind::IndirectProvider)
+            && model.partners[p].active
+            && model.transacting(p, c)
+            && subscription.active
+            && subscription.partner_of_record != Some(p)
+            && !model
+                .transfers
+                .iter()
+                .any(|t| t.pending && t.proposer == p && t.subscription == i);
+        let result = self
+            .server
+            .customers(&partner(&model.partners[p].id))
+            .create_transfer(pb::CreateTransferRequest {
+                customer_id: model.customers[c].clone(),
+                subscription_ids: vec![subscription.id.clone()],
+                partner_of_record_id: String::new(),
+                request_id: String::new(),
+            })
+            .await;
+        self.expect("propose", ok, &result);
+        if let Ok(reply) = result {
+            let snapshot = (subscription.partner_of_record, subscription.active);
+            self.model.transfers.push(MTransfer {
+                id: reply.into_inner().id,
+                customer: c,
+                proposer: p,
+                subscription: i,
+                snapshot,
+                pending: true,
+            });
+        }
+    }
+
+    /// T2: the customer's admin accepts (two times in three) or rejects a
+    /// pending transfer. An acceptance completes exactly when its proposer
+    /// is ACTIVE and transacting and the subscription is as proposed.
+    async fn decide_transfer(&mut self) {
+        let pending: Vec<usize> = (0..self.model.transfers.len())
+            .filter(|&t| self.model.transfers[t].pending)
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let t = pending[self.rng.below(pending.len())];
+        let transfer = self.model.transfers[t].clone();
+        let admin = customer(&self.model.customers[transfer.customer]);
+        if self.rng.below(3) == 0 {
+            self.log.push(format!("reject transfer {t}"));
+            self.server
+                .customers(&admin)
+                .reject_transfer(pb::RejectTransferRequest {
+                    id: transfer.id.clone(),
+                    etag: String::new(),
+                })
+                .await
+                .unwrap();
+            self.model.transfers[t].pending = false;
+            return;
+        }
+        self.log.push(format!("accept transfer {t}"));
+        let model = &self.model;
+        let subscription = &model.subscriptions[transfer.subscription];
+        let ok = model.partners[transfer.proposer].active
+            && model.transacting(transfer.proposer, transfer.customer)
+            && (subscription.partner_of_record, subscription.active) == transfer.snapshot;
+        let result = self
+            .server
+            .customers(&admin)
+            .accept_transfer(pb::AcceptTransferRequest {
+                id: transfer.id.clone(),
+                etag: String::new(),
+            })
+            .await;
+        self.expect("accept transfer", ok, &result);
+        if ok {
+            self.model.subscriptions[transfer.subscription].partner_of_record = Some(transfer.proposer);
+            self.model.transfers[t].pending = false;
         }
     }
 
