@@ -85,12 +85,6 @@ struct Held {
     subscriptions: Vec<HeldSubscription>,
 }
 
-impl Held {
-    fn is_empty(&self) -> bool {
-        self.relationships.is_empty() && self.grants.is_empty() && self.subscriptions.is_empty()
-    }
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct AccessIndex {
     /// Every partner id seen, numbered in the order seen.
@@ -456,12 +450,6 @@ impl AccessIndex {
             grants: held.clone().map(|held| held.grants.len()).sum(),
             subscriptions: held.map(|held| held.subscriptions.len()).sum(),
         }
-    }
-
-    /// Customers held with no rows at all (unknown ones, or ones with
-    /// nothing A1 reads).
-    pub fn customers_without_rows(&self) -> usize {
-        self.customers.values().filter(|held| held.is_empty()).count()
     }
 }
 

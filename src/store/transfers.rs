@@ -84,7 +84,21 @@ impl Store {
             query = query.filter(Column::CustomerId.eq(id.as_str()));
         }
         if let Some(state) = filter.state {
-            query = query.filter(Column::State.eq(state.as_str()));
+            // T2, T4: by the state GetTransfer shows, EXPIRED from the clock
+            // (`Transfer::effective_state`) before the sweep records it.
+            let now = self.now();
+            let pending = TransferState::Pending.as_str();
+            query = query.filter(match state {
+                TransferState::Pending => Condition::all()
+                    .add(Column::State.eq(pending))
+                    .add(Column::ExpireTime.gt(now)),
+                TransferState::Expired => Condition::any().add(Column::State.eq(state.as_str())).add(
+                    Condition::all()
+                        .add(Column::State.eq(pending))
+                        .add(Column::ExpireTime.lte(now)),
+                ),
+                _ => Condition::all().add(Column::State.eq(state.as_str())),
+            });
         }
         if let Some(id) = &filter.proposing_partner_id {
             query = query.filter(Column::ProposingPartnerId.eq(id.as_str()));

@@ -99,6 +99,33 @@ async fn manage(server: &TestServer, partner_id: &str, customer_id: &str, subscr
         .allowed
 }
 
+/// A second DIRECT_RESELLER the customer accepts (I6): transacting too.
+async fn second_reseller(server: &TestServer, customer_id: &str) -> pb::Partner {
+    let reseller = server.create_partner(Kind::DirectReseller).await;
+    let invitation = server
+        .invite(&reseller.id, pb::RelationshipRequest::default())
+        .await
+        .expect("invited");
+    server.accept(customer_id, &invitation.code).await.expect("accepted");
+    reseller
+}
+
+/// The operator sets a subscription's status (S3).
+async fn set_status(server: &TestServer, subscription_id: &str, status: SubscriptionStatus) {
+    update_subscription(
+        server,
+        &operator(),
+        pb::Subscription {
+            id: subscription_id.into(),
+            status: status as i32,
+            ..Default::default()
+        },
+        &["status"],
+    )
+    .await
+    .expect("status set");
+}
+
 /// The seed's second customer: it bought from an advisor, which then
 /// joined CSP (P3) and was accepted as its reseller (I6).
 async fn advisor_now_in_csp(server: &TestServer) -> (pb::Partner, pb::Customer, pb::Subscription) {
@@ -227,17 +254,7 @@ async fn t3_the_former_partner_of_record_loses_manage_and_support_and_the_new_on
         .create_subscription(&partner(&former.id), csp_subscription(&tenant.id, ""))
         .await
         .expect("sold");
-    let (taker, _) = {
-        let taker = server.create_partner(Kind::DirectReseller).await;
-        let invitation = server
-            .invite(&taker.id, pb::RelationshipRequest::default())
-            .await
-            .expect("invited");
-        (
-            taker,
-            server.accept(&tenant.id, &invitation.code).await.expect("accepted"),
-        )
-    };
+    let taker = second_reseller(&server, &tenant.id).await;
     let support = |p: String| {
         let server = &server;
         let (tenant, sold) = (tenant.id.clone(), sold.id.clone());
@@ -273,18 +290,7 @@ async fn t1_a_proposal_is_refused_for_the_wrong_partner_subscriptions_or_an_over
         .await
         .expect("sold");
     let cancelled = recorded(&server, &tenant.id, Channel::Direct, "").await;
-    update_subscription(
-        &server,
-        &operator(),
-        pb::Subscription {
-            id: cancelled.id.clone(),
-            status: SubscriptionStatus::Cancelled as i32,
-            ..Default::default()
-        },
-        &["status"],
-    )
-    .await
-    .expect("cancelled");
+    set_status(&server, &cancelled.id, SubscriptionStatus::Cancelled).await;
     let before = last_seq(&server).await;
 
     for kind in [Kind::IndirectReseller, Kind::Advisor] {
@@ -351,12 +357,7 @@ async fn t1_a_proposal_is_refused_for_the_wrong_partner_subscriptions_or_an_over
         .expect("proposed");
     let overlap = propose(&server, &reseller.id, &tenant.id, &[&direct.id], "").await;
     assert_error(overlap, Code::FailedPrecondition, "TRANSFER_PENDING");
-    let other = server.create_partner(Kind::DirectReseller).await;
-    let invitation = server
-        .invite(&other.id, pb::RelationshipRequest::default())
-        .await
-        .expect("invited");
-    server.accept(&tenant.id, &invitation.code).await.expect("accepted");
+    let other = second_reseller(&server, &tenant.id).await;
     propose(&server, &other.id, &tenant.id, &[&direct.id], "")
         .await
         .expect("another partner may overlap");
@@ -425,18 +426,7 @@ async fn t2_acceptance_fails_whole_when_a_subscription_or_partner_changed() {
     let proposed = propose(&server, &first.id, &tenant.id, &[&a.id, &b.id], "")
         .await
         .expect("proposed");
-    update_subscription(
-        &server,
-        &operator(),
-        pb::Subscription {
-            id: b.id.clone(),
-            status: SubscriptionStatus::Suspended as i32,
-            ..Default::default()
-        },
-        &["status"],
-    )
-    .await
-    .expect("suspended");
+    set_status(&server, &b.id, SubscriptionStatus::Suspended).await;
     let before = last_seq(&server).await;
     let stale = accept(&server, &customer(&tenant.id), &proposed.id).await;
     let status = assert_error(stale, Code::FailedPrecondition, "TRANSFER_STALE");
@@ -450,12 +440,7 @@ async fn t2_acceptance_fails_whole_when_a_subscription_or_partner_changed() {
 
     // Two partners propose the same subscription; the second accepted
     // makes the first stale.
-    let second = server.create_partner(Kind::DirectReseller).await;
-    let invitation = server
-        .invite(&second.id, pb::RelationshipRequest::default())
-        .await
-        .expect("invited");
-    server.accept(&tenant.id, &invitation.code).await.expect("accepted");
+    let second = second_reseller(&server, &tenant.id).await;
     let d = recorded(&server, &tenant.id, Channel::Direct, "").await;
     let mine = propose(&server, &first.id, &tenant.id, &[&d.id], "")
         .await
@@ -485,12 +470,7 @@ async fn t2_acceptance_fails_whole_when_a_subscription_or_partner_changed() {
 async fn t2_two_transfers_of_one_subscription_accepted_at_once_exactly_one_wins() {
     let server = TestServer::start().await;
     let (first, tenant) = reseller_with_customer(&server).await;
-    let second = server.create_partner(Kind::DirectReseller).await;
-    let invitation = server
-        .invite(&second.id, pb::RelationshipRequest::default())
-        .await
-        .expect("invited");
-    server.accept(&tenant.id, &invitation.code).await.expect("accepted");
+    let second = second_reseller(&server, &tenant.id).await;
     for round in 0..5 {
         let shared = recorded(&server, &tenant.id, Channel::Direct, "").await;
         let x = propose(&server, &first.id, &tenant.id, &[&shared.id], "")
@@ -584,6 +564,17 @@ async fn t2_reject_cancel_and_expiry_end_a_pending_transfer() {
         Code::FailedPrecondition,
         "TRANSFER_NOT_PENDING",
     );
+    // T4: ListTransfers filters by the state GetTransfer shows, before the
+    // sweep has recorded it.
+    let by_state = |state: State| pb::ListTransfersRequest {
+        state: state as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        list(&server, &admin, by_state(State::Expired)).await,
+        vec![third.id.clone()]
+    );
+    assert!(list(&server, &admin, by_state(State::Pending)).await.is_empty());
     // Expired, it no longer blocks a new proposal of the same proposer.
     propose(&server, &proposer.id, &tenant.id, &[&sub.id], "")
         .await

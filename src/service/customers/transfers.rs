@@ -154,7 +154,7 @@ impl LocalCustomers {
     }
 
     /// T4: exactly what GetTransfer would show the caller, filtered by
-    /// customer, recorded state and proposer.
+    /// customer, the state it shows, and proposer.
     pub(super) async fn list_transfers(&self, principal: &Principal, command: ListTransfers) -> Result<Page<Transfer>> {
         self.gate(principal).await?;
         let ListTransfers {
