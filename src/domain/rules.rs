@@ -5,7 +5,7 @@
 use super::access::{AccessReason, Decision};
 use super::error::{Error, Reason, Result};
 use super::model::{
-    Channel, DelegatedAdminGrant, GrantState, InvitationState, MICROS_PER_DAY, Micros, Partner, PartnerKind,
+    Channel, DelegatedAdminGrant, EndCause, GrantState, InvitationState, MICROS_PER_DAY, Micros, Partner, PartnerKind,
     Relationship, RelationshipKind, RelationshipRequest, RelationshipSource, RelationshipState, Scope, Service,
     Subscription, SubscriptionStatus, Transfer, TransferItem, TransferState,
 };
@@ -507,6 +507,18 @@ pub fn notice_due(grant: &DelegatedAdminGrant, now: Micros) -> Option<i32> {
     }
     let mark = notice_mark(grant.end_time, grant.auto_extend, now)?;
     grant.notice_days.is_none_or(|stored| mark < stored).then_some(mark)
+}
+
+/// G4, D4: why a grant that leaves ACTIVE at `now` ended: the cause asked
+/// for, unless the grant was already past its end, which D4 had ended it
+/// at: then EXPIRED (and the note is dropped). So the recorded history is
+/// the same whether or not the sweep ran first.
+pub fn end_cause(grant: &DelegatedAdminGrant, asked: EndCause, now: Micros) -> EndCause {
+    if grant.state == GrantState::Active && !grant.in_force(now) {
+        EndCause::Expired
+    } else {
+        asked
+    }
 }
 
 /// G3: the term a customer admin gives a grant in force: a new end_time

@@ -494,16 +494,19 @@ impl WriteTx {
         Ok(true)
     }
 
-    /// G4: an ACTIVE grant ends, recording why (and the revoker's note).
+    /// G4: an ACTIVE grant ends, recording why (and the revoker's note):
+    /// the cause asked for, or EXPIRED for one already past its end
+    /// (`rules::end_cause`).
     pub async fn end_grant(
         &mut self,
         mut grant: DelegatedAdminGrant,
         cause: EndCause,
         note: Option<String>,
     ) -> Result<DelegatedAdminGrant> {
-        grant.state = cause.state();
-        grant.end_cause = Some(cause);
-        grant.end_note = note;
+        let ended = rules::end_cause(&grant, cause, self.now());
+        grant.state = ended.state();
+        grant.end_cause = Some(ended);
+        grant.end_note = note.filter(|_| ended == cause);
         let event_type = match grant.state {
             GrantState::Superseded => "grant.superseded",
             GrantState::Expired => "grant.expired",
@@ -514,7 +517,8 @@ impl WriteTx {
     }
 
     /// A grant for `partner_id` on `service`: a new one, or its existing
-    /// ACTIVE grant for the service replaced in place (D1).
+    /// grant in force for the service replaced in place (D1); one past its
+    /// end is recorded EXPIRED first (G4).
     pub async fn put_grant(
         &mut self,
         customer_id: &str,
@@ -529,8 +533,17 @@ impl WriteTx {
             auto_extend,
         } = terms;
         let now = self.now();
-        let existing = self.active_grants(customer_id, Some(partner_id), Some(service)).await?;
-        if let Some(mut grant) = existing.into_iter().next() {
+        let mut in_place = None;
+        for grant in self.active_grants(customer_id, Some(partner_id), Some(service)).await? {
+            if grant.in_force(now) {
+                in_place = Some(grant);
+            } else {
+                // D4 ended it at its end_time: that is recorded, and the
+                // new grant is one of its own, as after the sweep.
+                self.end_grant(grant, EndCause::Expired, None).await?;
+            }
+        }
+        if let Some(mut grant) = in_place {
             grant.scopes = scopes;
             grant.start_time = now;
             grant.end_time = end_time;

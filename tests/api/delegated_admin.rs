@@ -1627,6 +1627,88 @@ async fn g4_a_grant_that_leaves_active_records_its_end_cause_and_the_revokers_no
     );
 }
 
+/// G4, D4: a grant already past its end when something else would end it
+/// (a revoke, M3, the holder's new grant for the service) is recorded
+/// EXPIRED, as the sweep would have recorded it first: the history does not
+/// depend on when the sweep ran. A new grant for the service is a grant of
+/// its own.
+#[tokio::test]
+async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_expired() {
+    let (server, clock) = start_with_clock_and_idle_sweeper().await;
+    let (creator, tenant) = reseller_with_customer(&server).await;
+    let admin = customer(&tenant.id);
+    let helper = server.create_partner(Kind::DirectReseller).await;
+    let one_day = |partner_id: &str, service: &str| {
+        grant_as(
+            &server,
+            &admin,
+            pb::GrantDelegatedAdminRequest {
+                duration_days: 1,
+                ..request(partner_id, service, &BOTH)
+            },
+        )
+    };
+    let revoked_late = one_day(&helper.id, "azure").await.expect("granted").grant.expect("grant");
+    let replaced_late = one_day(&helper.id, "office365").await.expect("granted").grant.expect("grant");
+    let creators_late = one_day(&creator.id, "dynamics365").await.expect("granted").grant.expect("grant");
+    clock.advance(DAY);
+
+    // The customer revokes, with a note: the grant had already expired.
+    let revoked = server
+        .relationships(&admin)
+        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
+            grant_id: revoked_late.id.clone(),
+            note: "too late".into(),
+        })
+        .await
+        .expect("an ended grant is returned as it is")
+        .into_inner();
+    assert_eq!(state(&revoked), GrantState::Expired);
+    assert_eq!(end_cause(&revoked), pb::EndCause::Expired);
+    assert_eq!(revoked.end_note, "", "the note of a revoke that ended nothing is not kept");
+
+    // The holder's new grant for the service: the old one EXPIRED, a new id.
+    let events_before = server.events().await.len();
+    let renewed = server
+        .grant(&tenant.id, &helper.id, "office365", &BOTH)
+        .await
+        .expect("granted anew")
+        .grant
+        .expect("grant");
+    assert_ne!(renewed.id, replaced_late.id, "not replaced in place");
+    assert_eq!(state(&renewed), GrantState::Active);
+    let listing = relationships_listing(&server, &admin, &tenant.id).await;
+    let old = grant_by_id(&listing, &replaced_late.id);
+    assert_eq!((state(&old), end_cause(&old)), (GrantState::Expired, pb::EndCause::Expired));
+    let new_events = &server.events().await[events_before..];
+    let types: Vec<&str> = new_events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["grant.expired", "grant.created"], "{new_events:?}");
+
+    // M3: the creator's relationship ends; its expired grant says EXPIRED,
+    // its grants in force RELATIONSHIP_ENDED.
+    server
+        .relationships(&partner(&creator.id))
+        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+            customer_id: tenant.id.clone(),
+            partner_id: creator.id.clone(),
+        })
+        .await
+        .expect("ended");
+    let listing = relationships_listing(&server, &admin, &tenant.id).await;
+    for grant in listing.delegated_admin_grants.iter().filter(|g| g.partner_id == creator.id) {
+        let expected = if grant.id == creators_late.id {
+            pb::EndCause::Expired
+        } else {
+            pb::EndCause::RelationshipEnded
+        };
+        assert_eq!(end_cause(grant), expected, "{grant:?}");
+    }
+
+    // The sweep finds nothing left to record.
+    let report = server.server.store().sweep().await.expect("sweep");
+    assert_eq!(report.grants_expired, 0, "{report:?}");
+}
+
 /// G4, W3: a note over 500 characters, or with control characters, is
 /// INVALID_ARGUMENT on `note`, and the grant stays as it was.
 #[tokio::test]

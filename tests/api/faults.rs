@@ -318,10 +318,7 @@ impl PgCluster {
                 "chown of the cluster directory to postgres"
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::replicas::free_port();
         let cluster = PgCluster { dir, bin, port };
         let data = cluster.data();
         cluster.run(
@@ -630,10 +627,7 @@ async fn open_error(url: &str) -> String {
 /// with its password.
 #[tokio::test]
 async fn unreachable_postgres_names_host_and_port() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = crate::replicas::free_port();
     let error = open_error(&format!("postgres://pc:s3cret-pw@127.0.0.1:{port}/pc")).await;
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     assert!(error.contains("refused"), "the cause: {error}");

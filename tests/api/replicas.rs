@@ -30,12 +30,38 @@ impl Drop for Replica {
     }
 }
 
+/// A loopback port for a child process to listen on. It comes from below
+/// the kernel's ephemeral range, which `bind(…:0)` never hands out, so no
+/// other test's listener can take it between this call and the child's
+/// bind (a port from `bind(…:0)`, dropped and passed on, once went to an
+/// in-process server, and a test talked to the wrong one); each call
+/// takes the next port this process has not given out.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const BASE: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_low.saturating_sub(BASE);
+    if span < 1_000 {
+        // No room below the ephemeral range: the racy way is all there is.
+        return std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a loopback port")
+            .port();
+    }
+    // Test binaries running at once start at different places.
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (BASE + (start + n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {BASE}..{ephemeral_low}");
 }
 
 pub(crate) async fn start_replica(database_url: &str) -> Replica {
@@ -95,6 +121,9 @@ pub(crate) async fn start_process_with<S: AsRef<std::ffi::OsStr>>(
         .expect("replica starts");
     let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
     for _ in 0..200 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the serve process for port {port} exited before it served: {status}");
+        }
         if let Ok(channel) = endpoint.connect().await {
             let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
             let serving = health
