@@ -11,6 +11,16 @@ use super::model::{
 };
 use super::principal::Principal;
 
+/// "an ADVISOR", "a DIRECT_RESELLER": a kind as a message names it.
+fn with_article(kind: PartnerKind) -> String {
+    let article = if kind.to_string().starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
+}
+
 /// P1 and every operator-only write.
 pub fn require_operator(principal: &Principal, what: &str) -> Result<()> {
     if principal.is_operator() {
@@ -98,7 +108,7 @@ pub fn check_customer_creator(creator: &Partner, names_reseller: bool) -> Result
         PartnerKind::DirectReseller | PartnerKind::IndirectProvider => Ok(()),
         PartnerKind::IndirectReseller | PartnerKind::Advisor => Err(Error::permission_denied(
             Reason::PartnerKindNotAllowed,
-            format!("a {} may not create customers", creator.kind),
+            format!("{} may not create customers", with_article(creator.kind)),
         )),
     }
 }
@@ -136,7 +146,7 @@ pub fn check_subscription_seller(seller: &Partner, channel: Channel) -> Result<(
     if !matches!(seller.kind, PartnerKind::DirectReseller | PartnerKind::IndirectProvider) {
         return Err(Error::permission_denied(
             Reason::PartnerKindNotAllowed,
-            format!("a {} may not create subscriptions", seller.kind),
+            format!("{} may not create subscriptions", with_article(seller.kind)),
         ));
     }
     if channel != Channel::Csp {
@@ -383,7 +393,7 @@ pub fn check_transfer_proposer(proposer: &Partner, names_reseller: bool) -> Resu
         PartnerKind::DirectReseller | PartnerKind::IndirectProvider => Ok(()),
         PartnerKind::IndirectReseller | PartnerKind::Advisor => Err(Error::permission_denied(
             Reason::PartnerKindNotAllowed,
-            format!("a {} may not propose transfers", proposer.kind),
+            format!("{} may not propose transfers", with_article(proposer.kind)),
         )),
     }
 }

@@ -22,7 +22,7 @@ const CLOCK_START: i64 = 1_800_000_000_000_000;
 
 // ---------------------------------------------------------------- helpers
 
-fn micros(time: &Option<prost_types::Timestamp>) -> Option<i64> {
+pub(crate) fn micros(time: &Option<prost_types::Timestamp>) -> Option<i64> {
     time.as_ref()
         .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000)
 }
@@ -1648,9 +1648,21 @@ async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_ex
             },
         )
     };
-    let revoked_late = one_day(&helper.id, "azure").await.expect("granted").grant.expect("grant");
-    let replaced_late = one_day(&helper.id, "office365").await.expect("granted").grant.expect("grant");
-    let creators_late = one_day(&creator.id, "dynamics365").await.expect("granted").grant.expect("grant");
+    let revoked_late = one_day(&helper.id, "azure")
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let replaced_late = one_day(&helper.id, "office365")
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
+    let creators_late = one_day(&creator.id, "dynamics365")
+        .await
+        .expect("granted")
+        .grant
+        .expect("grant");
     clock.advance(DAY);
 
     // The customer revokes, with a note: the grant had already expired.
@@ -1665,7 +1677,10 @@ async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_ex
         .into_inner();
     assert_eq!(state(&revoked), GrantState::Expired);
     assert_eq!(end_cause(&revoked), pb::EndCause::Expired);
-    assert_eq!(revoked.end_note, "", "the note of a revoke that ended nothing is not kept");
+    assert_eq!(
+        revoked.end_note, "",
+        "the note of a revoke that ended nothing is not kept"
+    );
 
     // The holder's new grant for the service: the old one EXPIRED, a new id.
     let events_before = server.events().await.len();
@@ -1679,7 +1694,10 @@ async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_ex
     assert_eq!(state(&renewed), GrantState::Active);
     let listing = relationships_listing(&server, &admin, &tenant.id).await;
     let old = grant_by_id(&listing, &replaced_late.id);
-    assert_eq!((state(&old), end_cause(&old)), (GrantState::Expired, pb::EndCause::Expired));
+    assert_eq!(
+        (state(&old), end_cause(&old)),
+        (GrantState::Expired, pb::EndCause::Expired)
+    );
     let new_events = &server.events().await[events_before..];
     let types: Vec<&str> = new_events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["grant.expired", "grant.created"], "{new_events:?}");
@@ -1695,7 +1713,11 @@ async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_ex
         .await
         .expect("ended");
     let listing = relationships_listing(&server, &admin, &tenant.id).await;
-    for grant in listing.delegated_admin_grants.iter().filter(|g| g.partner_id == creator.id) {
+    for grant in listing
+        .delegated_admin_grants
+        .iter()
+        .filter(|g| g.partner_id == creator.id)
+    {
         let expected = if grant.id == creators_late.id {
             pb::EndCause::Expired
         } else {

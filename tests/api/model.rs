@@ -4,13 +4,18 @@
 //! BatchCheckAccess) and every customer's relationship list (M2) must agree
 //! with the model. This is the test that shows the rules compose.
 //!
+//! The server's clock moves only when a step moves it, so the model also
+//! learns time: grants' terms and their expiry (D4, decided on the clock),
+//! notices (G2) and extensions (G3) recorded by sweeps the steps run, and
+//! transfers expiring after 30 days (T2).
+//!
 //! The seed is fixed, so a failure reproduces; `PARTNERCENTER_MODEL_SEED` and
 //! `PARTNERCENTER_MODEL_STEPS` explore further.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use partnercenter::domain::clock::SystemClock;
+use partnercenter::domain::clock::ManualClock;
 
 use rand::RngExt;
 
@@ -64,6 +69,11 @@ struct MGrant {
     state: i32,
     /// G4: why it left ACTIVE (0 while ACTIVE).
     cause: i32,
+    /// D1, G3: its end_time (micros), and whether it auto-extends.
+    end: Option<i64>,
+    auto_extend: bool,
+    /// G2: the last notice mark passed (0: none).
+    notice: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -84,8 +94,31 @@ struct MTransfer {
     subscription: usize,
     /// The subscription's partner of record and standing when proposed.
     snapshot: (Option<usize>, bool),
-    pending: bool,
+    /// The state recorded; a PENDING one past `expire` is EXPIRED for
+    /// every decision.
+    state: i32,
+    expire: i64,
 }
+
+impl MTransfer {
+    fn pending(&self) -> bool {
+        self.state == T_PENDING
+    }
+
+    /// T2: the state every call sees at `now`.
+    fn effective(&self, now: i64) -> i32 {
+        if self.pending() && now >= self.expire {
+            T_EXPIRED
+        } else {
+            self.state
+        }
+    }
+}
+
+const T_PENDING: i32 = pb::transfer::State::Pending as i32;
+const T_COMPLETED: i32 = pb::transfer::State::Completed as i32;
+const T_REJECTED: i32 = pb::transfer::State::Rejected as i32;
+const T_EXPIRED: i32 = pb::transfer::State::Expired as i32;
 
 #[derive(Default)]
 struct Model {
@@ -96,7 +129,13 @@ struct Model {
     grants: Vec<MGrant>,
     subscriptions: Vec<MSubscription>,
     transfers: Vec<MTransfer>,
+    /// The server's clock.
+    now: i64,
 }
+
+const DAY: i64 = 86_400_000_000;
+/// Where the server's clock starts.
+const CLOCK_START: i64 = 1_800_000_000_000_000;
 
 const RESELLER: i32 = pb::relationship::Kind::Reseller as i32;
 const INDIRECT: i32 = pb::relationship::Kind::IndirectReseller as i32;
@@ -107,6 +146,48 @@ const G_SUPERSEDED: i32 = pb::delegated_admin_grant::State::Superseded as i32;
 const CUSTOMER_REVOKED: i32 = pb::EndCause::CustomerRevoked as i32;
 const RELATIONSHIP_ENDED: i32 = pb::EndCause::RelationshipEnded as i32;
 const SUPERSEDED: i32 = pb::EndCause::Superseded as i32;
+const G_EXPIRED: i32 = pb::delegated_admin_grant::State::Expired as i32;
+const EXPIRED: i32 = pb::EndCause::Expired as i32;
+
+/// G2: the smallest of the marks 30, 7, 1 days that a grant ending at `end`
+/// is inside at `now` (0: none, or no end, or auto_extend).
+fn notice_mark(end: Option<i64>, auto_extend: bool, now: i64) -> i32 {
+    match end {
+        Some(end) if !auto_extend => [1, 7, 30]
+            .into_iter()
+            .find(|mark| end - now <= i64::from(*mark) * DAY)
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// D4: an auto-extending grant's end moved by the fewest 180-day periods
+/// that put it after `now`.
+fn extended(end: i64, now: i64) -> i64 {
+    const PERIOD: i64 = 180 * DAY;
+    if end > now {
+        end
+    } else {
+        end + ((now - end) / PERIOD + 1) * PERIOD
+    }
+}
+
+impl MGrant {
+    /// D4: ACTIVE and before its end, or auto-extending.
+    fn in_force(&self, now: i64) -> bool {
+        self.state == G_ACTIVE && (self.auto_extend || self.end.is_none_or(|end| now < end))
+    }
+
+    /// G4: it leaves ACTIVE for `cause`, or, already past its end, as
+    /// EXPIRED (the sweep's record, whenever it runs).
+    fn end_as(&mut self, state: i32, cause: i32, now: i64) {
+        (self.state, self.cause) = if self.in_force(now) {
+            (state, cause)
+        } else {
+            (G_EXPIRED, EXPIRED)
+        };
+    }
+}
 
 impl Model {
     fn transacting(&self, p: usize, c: usize) -> bool {
@@ -126,7 +207,7 @@ impl Model {
 
     fn has_grant(&self, p: usize, c: usize, service: Option<&str>, scope: Option<Scope>) -> bool {
         self.grants.iter().any(|g| {
-            g.state == G_ACTIVE
+            g.in_force(self.now)
                 && g.partner == p
                 && g.customer == c
                 && service.is_none_or(|s| g.service == s)
@@ -158,24 +239,86 @@ impl Model {
         }
     }
 
-    /// A grant for `p` on a service: its own ACTIVE one replaced in place,
-    /// or a new one.
-    fn put_grant(&mut self, c: usize, p: usize, service: &'static str, scopes: Vec<i32>) {
+    /// A grant for `p` on a service: its own one in force replaced in
+    /// place, or a new one (one past its end recorded EXPIRED first).
+    fn put_grant(
+        &mut self,
+        c: usize,
+        p: usize,
+        service: &'static str,
+        scopes: Vec<i32>,
+        end: Option<i64>,
+        auto_extend: bool,
+    ) {
+        let now = self.now;
+        let notice = notice_mark(end, auto_extend, now);
         match self
             .grants
             .iter_mut()
             .find(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == service)
         {
-            Some(existing) => existing.scopes = scopes,
-            None => self.grants.push(MGrant {
-                customer: c,
-                partner: p,
-                service,
-                scopes,
-                state: G_ACTIVE,
-                cause: 0,
-            }),
+            Some(existing) if existing.in_force(now) => {
+                (existing.scopes, existing.end, existing.auto_extend, existing.notice) =
+                    (scopes, end, auto_extend, notice);
+            }
+            found => {
+                if let Some(expired) = found {
+                    expired.end_as(G_EXPIRED, EXPIRED, now);
+                }
+                self.grants.push(MGrant {
+                    customer: c,
+                    partner: p,
+                    service,
+                    scopes,
+                    state: G_ACTIVE,
+                    cause: 0,
+                    end,
+                    auto_extend,
+                    notice,
+                });
+            }
         }
+    }
+
+    /// D4, G2, T2: what a sweep records at `now`: the notices due, the
+    /// expiries and extensions, the transfers past their 30 days.
+    fn sweep(&mut self) {
+        let now = self.now;
+        for g in self.grants.iter_mut().filter(|g| g.state == G_ACTIVE) {
+            match g.end {
+                Some(end) if end <= now && g.auto_extend => g.end = Some(extended(end, now)),
+                Some(end) if end <= now => g.end_as(G_EXPIRED, EXPIRED, now),
+                _ => {
+                    let mark = notice_mark(g.end, g.auto_extend, now);
+                    if mark != 0 && (g.notice == 0 || mark < g.notice) {
+                        g.notice = mark;
+                    }
+                }
+            }
+        }
+        for t in self.transfers.iter_mut() {
+            t.state = t.effective(now);
+        }
+    }
+
+    /// G1: the (partner, service) of the customer's grants in force whose
+    /// effective end is within `days` days.
+    fn expiring(&self, c: usize, days: i64) -> Vec<(usize, &'static str)> {
+        let until = self.now + days * DAY;
+        let mut found: Vec<(usize, &'static str)> = self
+            .grants
+            .iter()
+            .filter(|g| g.customer == c && g.in_force(self.now))
+            .filter(|g| {
+                g.end.is_some_and(|end| {
+                    let effective = if g.auto_extend { extended(end, self.now) } else { end };
+                    effective <= until
+                })
+            })
+            .map(|g| (g.partner, g.service))
+            .collect();
+        found.sort();
+        found
     }
 
     /// D2 with `winner` as the newest transacting holder.
@@ -190,7 +333,7 @@ impl Model {
             let losers: Vec<usize> = (0..self.grants.len())
                 .filter(|&i| {
                     let g = &self.grants[i];
-                    g.state == G_ACTIVE
+                    g.in_force(self.now)
                         && g.customer == c
                         && g.service == *service
                         && g.partner != winner
@@ -198,8 +341,7 @@ impl Model {
                 })
                 .collect();
             for i in losers {
-                self.grants[i].state = G_SUPERSEDED;
-                self.grants[i].cause = SUPERSEDED;
+                self.grants[i].end_as(G_SUPERSEDED, SUPERSEDED, self.now);
             }
         }
     }
@@ -239,6 +381,7 @@ fn scope_set(rng: &mut Rng) -> Vec<i32> {
 
 struct Run {
     server: TestServer,
+    clock: Arc<ManualClock>,
     model: Model,
     rng: Rng,
     log: Vec<String>,
@@ -266,7 +409,7 @@ impl Run {
     async fn step(&mut self) {
         let model = &self.model;
         let c = self.rng.below(model.customers.len());
-        match self.rng.below(13) {
+        match self.rng.below(18) {
             0 => {
                 // P2: link or unlink a provider and a reseller.
                 let provider = self.pick_partner(&[Kind::IndirectProvider]);
@@ -356,7 +499,16 @@ impl Run {
                 ]);
                 let service = SERVICES[self.rng.below(SERVICES.len())];
                 let scopes = scope_set(&mut self.rng);
-                self.log.push(format!("grant c{c} p{p} {service} {scopes:?}"));
+                // D1: no end, or 1 to 40 days, auto-extending one time in three.
+                let days = if self.rng.chance(25) {
+                    0
+                } else {
+                    1 + self.rng.below(40) as i32
+                };
+                let auto_extend = days > 0 && self.rng.chance(33);
+                self.log.push(format!(
+                    "grant c{c} p{p} {service} {scopes:?} days={days} auto={auto_extend}"
+                ));
                 let ok = self.model.partners[p].kind != Kind::Advisor && self.model.partners[p].active;
                 let result = self
                     .server
@@ -365,12 +517,15 @@ impl Run {
                         partner_id: self.model.partners[p].id.clone(),
                         service: service.into(),
                         scopes: scopes.clone(),
+                        duration_days: days,
+                        auto_extend,
                         ..Default::default()
                     })
                     .await;
                 self.expect("grant", ok, &result);
                 if ok {
-                    self.model.put_grant(c, p, service, scopes);
+                    let end = (days > 0).then(|| self.model.now + i64::from(days) * DAY);
+                    self.model.put_grant(c, p, service, scopes, end, auto_extend);
                     self.model.enforce(c, p, &[service]);
                 }
             }
@@ -398,8 +553,7 @@ impl Run {
                         g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == grant.service
                     })
                 {
-                    g.state = G_REVOKED;
-                    g.cause = CUSTOMER_REVOKED;
+                    g.end_as(G_REVOKED, CUSTOMER_REVOKED, self.model.now);
                 }
             }
             8 => {
@@ -445,13 +599,13 @@ impl Run {
                             .iter()
                             .any(|x| x.active && x.customer == c && x.partner == *r)
                     });
+                    let now = self.model.now;
                     for g in self.model.grants.iter_mut() {
                         if g.state == G_ACTIVE
                             && g.customer == c
                             && (g.partner == p || ended_resellers.contains(&g.partner))
                         {
-                            g.state = G_REVOKED;
-                            g.cause = RELATIONSHIP_ENDED;
+                            g.end_as(G_REVOKED, RELATIONSHIP_ENDED, now);
                         }
                     }
                 }
@@ -480,8 +634,10 @@ impl Run {
                     });
                 }
             }
-            11 => self.propose_transfer().await,
-            12 => self.decide_transfer().await,
+            11 | 15 => self.propose_transfer().await,
+            12 | 16 => self.decide_transfer().await,
+            13 | 17 => self.time_passes().await,
+            14 => self.update_grant(c).await,
             _ => {
                 // The operator cancels a subscription (which unblocks M3).
                 let active: Vec<usize> = (0..self.model.subscriptions.len())
@@ -539,6 +695,8 @@ impl Run {
             (0..model.partners.len())
                 .filter(|&p| {
                     matches!(model.partners[p].kind, Kind::DirectReseller | Kind::IndirectProvider)
+                        && model.partners[p].active
+                        && model.subscriptions[i].active
                         && model.transacting(p, model.subscriptions[i].customer)
                         && model.subscriptions[i].partner_of_record != Some(p)
                 })
@@ -577,7 +735,7 @@ impl Run {
             && !model
                 .transfers
                 .iter()
-                .any(|t| t.pending && t.proposer == p && t.subscription == i);
+                .any(|t| t.effective(model.now) == T_PENDING && t.proposer == p && t.subscription == i);
         let result = self
             .server
             .customers(&partner(&model.partners[p].id))
@@ -597,7 +755,8 @@ impl Run {
                 proposer: p,
                 subscription: i,
                 snapshot,
-                pending: true,
+                state: T_PENDING,
+                expire: self.model.now + 30 * DAY,
             });
         }
     }
@@ -607,7 +766,7 @@ impl Run {
     /// is ACTIVE and transacting and the subscription is as proposed.
     async fn decide_transfer(&mut self) {
         let pending: Vec<usize> = (0..self.model.transfers.len())
-            .filter(|&t| self.model.transfers[t].pending)
+            .filter(|&t| self.model.transfers[t].pending())
             .collect();
         if pending.is_empty() {
             return;
@@ -615,23 +774,27 @@ impl Run {
         let t = pending[self.rng.below(pending.len())];
         let transfer = self.model.transfers[t].clone();
         let admin = customer(&self.model.customers[transfer.customer]);
+        // T2: past its 30 days it is EXPIRED for every decision, swept or not.
+        let in_time = self.model.now < transfer.expire;
         if self.rng.below(3) == 0 {
             self.log.push(format!("reject transfer {t}"));
-            self.server
+            let result = self
+                .server
                 .customers(&admin)
                 .reject_transfer(pb::RejectTransferRequest {
                     id: transfer.id.clone(),
                     etag: String::new(),
                 })
-                .await
-                .unwrap();
-            self.model.transfers[t].pending = false;
+                .await;
+            self.expect("reject transfer", in_time, &result);
+            self.model.transfers[t].state = if in_time { T_REJECTED } else { T_EXPIRED };
             return;
         }
         self.log.push(format!("accept transfer {t}"));
         let model = &self.model;
         let subscription = &model.subscriptions[transfer.subscription];
-        let ok = model.partners[transfer.proposer].active
+        let ok = in_time
+            && model.partners[transfer.proposer].active
             && model.transacting(transfer.proposer, transfer.customer)
             && (subscription.partner_of_record, subscription.active) == transfer.snapshot;
         let result = self
@@ -645,7 +808,116 @@ impl Run {
         self.expect("accept transfer", ok, &result);
         if ok {
             self.model.subscriptions[transfer.subscription].partner_of_record = Some(transfer.proposer);
-            self.model.transfers[t].pending = false;
+            self.model.transfers[t].state = T_COMPLETED;
+        }
+        if !in_time {
+            self.model.transfers[t].state = T_EXPIRED;
+        }
+    }
+
+    /// D4, T2: the clock moves on, by hours to a month; a third of the time a
+    /// sweep then records what the clock decided (G2's notices too).
+    async fn time_passes(&mut self) {
+        const STEPS: [i64; 6] = [DAY / 4, DAY, 3 * DAY, 8 * DAY, 23 * DAY, 31 * DAY];
+        // Half the time to the next deadline (a grant's end or notice mark,
+        // a transfer's expiry), a microsecond either side or exactly on it:
+        // the edges are where a rule is off by one.
+        let now = self.model.now;
+        let next_deadline = self
+            .model
+            .grants
+            .iter()
+            .filter(|g| g.state == G_ACTIVE)
+            .filter_map(|g| g.end)
+            .flat_map(|end| [end, end - DAY, end - 7 * DAY, end - 30 * DAY])
+            .chain(self.model.transfers.iter().filter(|t| t.pending()).map(|t| t.expire))
+            .filter(|at| *at > now + 1)
+            .min();
+        let by = match next_deadline {
+            Some(at) if self.rng.chance(50) => at - now + self.rng.below(3) as i64 - 1,
+            _ => STEPS[self.rng.below(STEPS.len())],
+        };
+        let sweep = self.rng.chance(35);
+        self.log.push(format!("time +{by}us sweep={sweep}"));
+        self.clock.advance(by);
+        self.model.now += by;
+        if sweep {
+            self.server.server.store().sweep().await.expect("sweep");
+            self.model.sweep();
+        }
+    }
+
+    /// G3: the customer's admin gives one of its grants a new end and/or
+    /// turns auto_extend on or off, with the etag it just read. Refused for
+    /// a grant not in force, and for auto_extend without an end.
+    async fn update_grant(&mut self, c: usize) {
+        let (_, listed) = self.list(c).await;
+        if listed.is_empty() {
+            return;
+        }
+        let grant = listed[self.rng.below(listed.len())].clone();
+        let p = self.index_of(&grant.partner_id);
+        let days = 1 + self.rng.below(40) as i64;
+        let (end, auto) = match self.rng.below(4) {
+            0 => (Some(self.model.now + days * DAY), None),
+            1 => (None, Some(true)),
+            2 => (None, Some(false)),
+            _ => (Some(self.model.now + days * DAY), Some(true)),
+        };
+        self.log.push(format!(
+            "update c{c} p{p} {} end+{days}d={} auto={auto:?}",
+            grant.service,
+            end.is_some()
+        ));
+        let mut paths = Vec::new();
+        if end.is_some() {
+            paths.push("end_time");
+        }
+        if auto.is_some() {
+            paths.push("auto_extend");
+        }
+        let now = self.model.now;
+        let found = self
+            .model
+            .grants
+            .iter()
+            .position(|g| g.in_force(now) && g.customer == c && g.partner == p && g.service == grant.service);
+        let found = found.filter(|_| grant.state == G_ACTIVE);
+        let term = found.map(|i| {
+            let g = &self.model.grants[i];
+            let auto_extend = auto.unwrap_or(g.auto_extend);
+            let new_end = match (end, auto) {
+                (Some(end), _) => Some(end),
+                (None, Some(false)) if g.auto_extend => g.end.map(|e| extended(e, now)),
+                (None, _) => g.end,
+            };
+            (new_end, auto_extend)
+        });
+        let ok = term.is_some_and(|(end, auto_extend)| !auto_extend || end.is_some());
+        let result = self
+            .server
+            .relationships(&customer(&self.model.customers[c]))
+            .update_delegated_admin(pb::UpdateDelegatedAdminRequest {
+                grant: Some(pb::DelegatedAdminGrant {
+                    id: grant.id.clone(),
+                    etag: grant.etag.clone(),
+                    end_time: end.map(|micros| prost_types::Timestamp {
+                        seconds: micros.div_euclid(1_000_000),
+                        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+                    }),
+                    auto_extend: auto.unwrap_or(false),
+                    ..Default::default()
+                }),
+                update_mask: mask(&paths),
+            })
+            .await;
+        self.expect("update grant", ok, &result);
+        if let (true, Some(i), Some((new_end, auto_extend))) = (ok, found, term) {
+            let g = &mut self.model.grants[i];
+            // E1: no change, nothing recorded (the notice mark too).
+            if (new_end, auto_extend) != (g.end, g.auto_extend) {
+                (g.end, g.auto_extend, g.notice) = (new_end, auto_extend, notice_mark(new_end, auto_extend, now));
+            }
         }
     }
 
@@ -699,7 +971,7 @@ impl Run {
         }
         let grantee = reseller.unwrap_or(inviter);
         for service in &services {
-            model.put_grant(c, grantee, service, scopes.clone());
+            model.put_grant(c, grantee, service, scopes.clone(), None, false);
         }
         let mut parties = vec![inviter];
         parties.extend(reseller);
@@ -829,6 +1101,9 @@ impl Run {
                         scopes,
                         state: g.state,
                         cause: g.end_cause,
+                        end: crate::delegated_admin::micros(&g.end_time),
+                        auto_extend: g.auto_extend,
+                        notice: g.notice_days,
                     }
                 })
                 .collect();
@@ -858,6 +1133,88 @@ impl Run {
             by_m2.sort();
             by_g1.sort();
             assert_eq!(by_g1, by_m2, "G1 and M2 of c{c}\nsteps:\n{}", self.log.join("\n"));
+
+            // G1: grants expiring within 7 and 30 days, on the clock.
+            for days in [7, 30] {
+                let mut listed: Vec<(usize, &'static str)> = self
+                    .list_grants_where(
+                        &customer(&model.customers[c]),
+                        pb::ListDelegatedAdminGrantsRequest {
+                            expiring_within_days: days as i32,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("the admin lists expiring grants")
+                    .iter()
+                    .map(|g| {
+                        let service = SERVICES
+                            .iter()
+                            .copied()
+                            .find(|s| *s == g.service)
+                            .unwrap_or("dynamics365");
+                        (self.index_of(&g.partner_id), service)
+                    })
+                    .collect();
+                listed.sort();
+                assert_eq!(
+                    listed,
+                    model.expiring(c, days),
+                    "G1 of c{c} expiring within {days} days\nsteps:\n{}",
+                    self.log.join("\n")
+                );
+            }
+
+            // T2: the transfers PENDING for the customer's admin, expired
+            // ones left out whether or not a sweep recorded them.
+            let mut listed: Vec<String> = self
+                .server
+                .customers(&customer(&model.customers[c]))
+                .list_transfers(pb::ListTransfersRequest {
+                    page_size: 1000,
+                    state: pb::transfer::State::Pending as i32,
+                    ..Default::default()
+                })
+                .await
+                .expect("the admin lists its transfers")
+                .into_inner()
+                .transfers
+                .into_iter()
+                .map(|t| t.id)
+                .collect();
+            let mut modelled: Vec<String> = model
+                .transfers
+                .iter()
+                .filter(|t| t.customer == c && t.effective(model.now) == T_PENDING)
+                .map(|t| t.id.clone())
+                .collect();
+            listed.sort();
+            modelled.sort();
+            assert_eq!(
+                listed,
+                modelled,
+                "pending transfers of c{c}\nsteps:\n{}",
+                self.log.join("\n")
+            );
+        }
+
+        // T2: every transfer's state as GetTransfer shows it, on the clock.
+        for (t, transfer) in model.transfers.iter().enumerate() {
+            let shown = self
+                .server
+                .customers(&customer(&model.customers[transfer.customer]))
+                .get_transfer(pb::GetTransferRequest {
+                    id: transfer.id.clone(),
+                })
+                .await
+                .expect("the admin reads its transfer")
+                .into_inner();
+            assert_eq!(
+                shown.state,
+                transfer.effective(model.now),
+                "transfer {t}: {shown:?}\nsteps:\n{}",
+                self.log.join("\n")
+            );
         }
 
         // G1: a partner lists its own ACTIVE grants on customers it may
@@ -893,12 +1250,22 @@ impl Run {
         &self,
         who: &partnercenter::domain::principal::Principal,
     ) -> Result<Vec<pb::DelegatedAdminGrant>, tonic::Status> {
+        self.list_grants_where(who, pb::ListDelegatedAdminGrantsRequest::default())
+            .await
+    }
+
+    /// G1: the grants `who` may list with these filters, in one page.
+    async fn list_grants_where(
+        &self,
+        who: &partnercenter::domain::principal::Principal,
+        filters: pb::ListDelegatedAdminGrantsRequest,
+    ) -> Result<Vec<pb::DelegatedAdminGrant>, tonic::Status> {
         let page = self
             .server
             .relationships(who)
             .list_delegated_admin_grants(pb::ListDelegatedAdminGrantsRequest {
                 page_size: 1000,
-                ..Default::default()
+                ..filters
             })
             .await?
             .into_inner();
@@ -914,11 +1281,17 @@ impl Run {
 /// `capacity`: the most customers the access index holds (small: every
 /// step reads some customers afresh and lets others go).
 async fn setup(seed: u64, capacity: usize) -> Run {
-    let server = TestServer::start_configured(Arc::new(SystemClock), Some(SECRET), |config| {
+    let clock = Arc::new(ManualClock::new(CLOCK_START));
+    let server = TestServer::start_configured(clock.clone(), Some(SECRET), |config| {
         config.access_index_customers = capacity;
+        // Only the steps sweep: the model knows when.
+        config.sweep_interval = std::time::Duration::from_secs(24 * 3600);
     })
     .await;
-    let mut model = Model::default();
+    let mut model = Model {
+        now: CLOCK_START,
+        ..Model::default()
+    };
     for kind in [
         Kind::DirectReseller,
         Kind::DirectReseller,
@@ -962,6 +1335,7 @@ async fn setup(seed: u64, capacity: usize) -> Run {
     });
     Run {
         server,
+        clock,
         model,
         rng: Rng(partnercenter::loadtest::rng::seeded(seed)),
         log: Vec::new(),
@@ -1020,12 +1394,26 @@ async fn model_random_operations_agree_with_the_rules_of_domain_md() {
     let seed = env_or("PARTNERCENTER_MODEL_SEED", 0x5eed_2026);
     let steps = env_or("PARTNERCENTER_MODEL_STEPS", 150);
     // The second run's index holds two customers at a time.
-    for (run, capacity) in [(0, 200_000), (1, 2)] {
-        let mut run = setup(seed.wrapping_add(run), capacity).await;
+    for (run_no, capacity) in [(0u64, 200_000), (1, 2)] {
+        let mut run = setup(seed.wrapping_add(run_no), capacity).await;
         run.compare().await;
         for _ in 0..steps {
             run.step().await;
             run.compare().await;
         }
+        // What the run covered, for whoever tunes the steps.
+        let m = &run.model;
+        let count = |state: i32| m.grants.iter().filter(|g| g.state == state).count();
+        eprintln!(
+            "model run {run_no}: {} grants ({} active, {} expired, {} with a notice), {} transfers ({} expired), {} days passed, {} updates",
+            m.grants.len(),
+            count(G_ACTIVE),
+            count(G_EXPIRED),
+            m.grants.iter().filter(|g| g.notice != 0).count(),
+            m.transfers.len(),
+            m.transfers.iter().filter(|t| m.now >= t.expire).count(),
+            (m.now - CLOCK_START) / DAY,
+            run.log.iter().filter(|line| line.starts_with("update")).count(),
+        );
     }
 }
