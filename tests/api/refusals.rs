@@ -29,6 +29,13 @@ enum Rpc {
     GetSubscription,
     ListSubscriptions,
     UpdateSubscription,
+    CheckDomainAvailability,
+    CreateTransfer,
+    GetTransfer,
+    ListTransfers,
+    AcceptTransfer,
+    RejectTransfer,
+    CancelTransfer,
     CreateRelationshipRequest,
     GetRelationshipRequest,
     ListRelationshipRequests,
@@ -37,6 +44,8 @@ enum Rpc {
     ListCustomerRelationships,
     EndResellerRelationship,
     GrantDelegatedAdmin,
+    ListDelegatedAdminGrants,
+    UpdateDelegatedAdmin,
     RevokeDelegatedAdmin,
     CheckAccess,
     BatchCheckAccess,
@@ -44,7 +53,7 @@ enum Rpc {
     WatchEvents,
 }
 
-const RPCS: [Rpc; 28] = [
+const RPCS: [Rpc; 37] = [
     Rpc::CreatePartner,
     Rpc::GetPartner,
     Rpc::ListPartners,
@@ -60,6 +69,13 @@ const RPCS: [Rpc; 28] = [
     Rpc::GetSubscription,
     Rpc::ListSubscriptions,
     Rpc::UpdateSubscription,
+    Rpc::CheckDomainAvailability,
+    Rpc::CreateTransfer,
+    Rpc::GetTransfer,
+    Rpc::ListTransfers,
+    Rpc::AcceptTransfer,
+    Rpc::RejectTransfer,
+    Rpc::CancelTransfer,
     Rpc::CreateRelationshipRequest,
     Rpc::GetRelationshipRequest,
     Rpc::ListRelationshipRequests,
@@ -68,6 +84,8 @@ const RPCS: [Rpc; 28] = [
     Rpc::ListCustomerRelationships,
     Rpc::EndResellerRelationship,
     Rpc::GrantDelegatedAdmin,
+    Rpc::ListDelegatedAdminGrants,
+    Rpc::UpdateDelegatedAdmin,
     Rpc::RevokeDelegatedAdmin,
     Rpc::CheckAccess,
     Rpc::BatchCheckAccess,
@@ -84,6 +102,9 @@ struct TenantA {
     invitation: String,
     code: String,
     grant: String,
+    /// A PENDING transfer of a DIRECT subscription to the provider (T1).
+    transfer: String,
+    domain: String,
     /// A suspended partner: no customer admin or unrelated partner reads it.
     hidden_partner: String,
 }
@@ -127,6 +148,35 @@ impl TenantA {
             .delegated_admin_grants
             .remove(0)
             .id;
+        let direct = server
+            .create_subscription(
+                &operator(),
+                pb::Subscription {
+                    channel: pb::subscription::Channel::Direct as i32,
+                    ..csp_subscription(&customer, "")
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        let transfer = server
+            .customers(&partner(&provider))
+            .create_transfer(pb::CreateTransferRequest {
+                customer_id: customer.clone(),
+                subscription_ids: vec![direct],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .id;
+        let domain = server
+            .customers(&operator())
+            .get_customer(pb::GetCustomerRequest { id: customer.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .domain;
         let hidden_partner = server.create_partner(pb::partner::Kind::DirectReseller).await.id;
         server
             .set_partner_status(&hidden_partner, pb::partner::Status::Suspended)
@@ -139,6 +189,8 @@ impl TenantA {
             invitation: invitation.id,
             code: invitation.code,
             grant,
+            transfer,
+            domain,
             hidden_partner,
         }
     }
@@ -158,7 +210,9 @@ impl TenantA {
             Rpc::GetSubscription | Rpc::UpdateSubscription => &self.subscription,
             Rpc::GetRelationshipRequest | Rpc::RevokeRelationshipRequest => &self.invitation,
             Rpc::AcceptRelationshipRequest => &self.code,
-            Rpc::RevokeDelegatedAdmin => &self.grant,
+            Rpc::RevokeDelegatedAdmin | Rpc::UpdateDelegatedAdmin => &self.grant,
+            Rpc::GetTransfer | Rpc::AcceptTransfer | Rpc::RejectTransfer | Rpc::CancelTransfer => &self.transfer,
+            Rpc::CheckDomainAvailability => &self.domain,
             _ => &self.customer,
         }
     }
@@ -301,6 +355,54 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                 })
                 .await,
         ),
+        Rpc::CheckDomainAvailability => answer(
+            customers
+                .check_domain_availability(pb::CheckDomainAvailabilityRequest { domain: id })
+                .await,
+        ),
+        Rpc::CreateTransfer => answer(
+            customers
+                .create_transfer(pb::CreateTransferRequest {
+                    customer_id: id,
+                    // No such subscription: nothing is proposed for anyone.
+                    subscription_ids: vec!["00000000-0000-7000-8000-000000000000".into()],
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::GetTransfer => answer(customers.get_transfer(pb::GetTransferRequest { id }).await),
+        Rpc::ListTransfers => answer(
+            customers
+                .list_transfers(pb::ListTransfersRequest {
+                    customer_id: id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::AcceptTransfer => answer(
+            customers
+                .accept_transfer(pb::AcceptTransferRequest {
+                    id,
+                    etag: String::new(),
+                })
+                .await,
+        ),
+        Rpc::RejectTransfer => answer(
+            customers
+                .reject_transfer(pb::RejectTransferRequest {
+                    id,
+                    etag: String::new(),
+                })
+                .await,
+        ),
+        Rpc::CancelTransfer => answer(
+            customers
+                .cancel_transfer(pb::CancelTransferRequest {
+                    id,
+                    etag: String::new(),
+                })
+                .await,
+        ),
         Rpc::CreateRelationshipRequest => answer(
             relationships
                 .create_relationship_request(pb::CreateRelationshipRequestRequest {
@@ -366,6 +468,27 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                 })
                 .await,
         ),
+        Rpc::ListDelegatedAdminGrants => answer(
+            relationships
+                .list_delegated_admin_grants(pb::ListDelegatedAdminGrantsRequest {
+                    customer_id: id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::UpdateDelegatedAdmin => answer(
+            relationships
+                .update_delegated_admin(pb::UpdateDelegatedAdminRequest {
+                    grant: Some(pb::DelegatedAdminGrant {
+                        id,
+                        etag: "\"stale\"".into(),
+                        auto_extend: false,
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["auto_extend"]),
+                })
+                .await,
+        ),
         Rpc::RevokeDelegatedAdmin => answer(
             relationships
                 .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
@@ -418,6 +541,16 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                 Err(status) => answer::<pb::Event>(Err(status)),
             }
         }
+    }
+}
+
+/// What an RPC is asked about that does not exist: an id, a code, a domain
+/// nobody has.
+fn unknown(rpc: Rpc) -> String {
+    match rpc {
+        Rpc::AcceptRelationshipRequest => "an-unknown-code".to_owned(),
+        Rpc::CheckDomainAvailability => unique_domain("untaken"),
+        _ => uuid::Uuid::now_v7().to_string(),
     }
 }
 
@@ -488,14 +621,14 @@ async fn w2_every_refusal_is_the_same_for_an_existing_and_an_unknown_id() {
             if rpc == Rpc::AcceptRelationshipRequest && matches!(who, Principal::Customer { .. }) {
                 continue;
             }
+            // C7 tells whoever may ask whether a domain is taken: that is
+            // its answer, not a leak (W2 names it).
+            if rpc == Rpc::CheckDomainAvailability {
+                continue;
+            }
             let before = last_seq(&server).await;
             let existing = call(&server, who, rpc, tenant.id_for(rpc), &tenant.provider).await;
-            let unknown_id = if rpc == Rpc::AcceptRelationshipRequest {
-                "an-unknown-code".to_owned()
-            } else {
-                uuid::Uuid::now_v7().to_string()
-            };
-            let unknown = call(&server, who, rpc, &unknown_id, &tenant.provider).await;
+            let unknown = call(&server, who, rpc, &unknown(rpc), &tenant.provider).await;
             // Operator and service read every tenant: only their refusals
             // by role are compared.
             let reads_everything = who.reads_everything();
@@ -540,7 +673,7 @@ async fn p4_a_suspended_partner_is_refused_every_call_but_reading_itself() {
     let refused = Answer::Refused(status.code(), status.message().to_owned(), status.details().to_vec());
     let before = last_seq(&server).await;
     for rpc in RPCS {
-        for id in [tenant.id_for(rpc).to_owned(), uuid::Uuid::now_v7().to_string()] {
+        for id in [tenant.id_for(rpc).to_owned(), unknown(rpc)] {
             let answer = call(&server, &who, rpc, &id, &tenant.provider).await;
             // CheckAccess about itself answers (denied, PARTNER_NOT_ACTIVE).
             if matches!(rpc, Rpc::CheckAccess | Rpc::BatchCheckAccess) {

@@ -212,6 +212,8 @@ impl LocalCustomers {
         principal: &Principal,
         command: DecideTransfer,
     ) -> Result<AcceptedTransfer> {
+        // P4 before the role: a suspended partner gets the one refusal.
+        self.gate(principal).await?;
         if !matches!(principal, Principal::Customer { .. }) {
             return Err(Error::role_not_allowed("accept transfers"));
         }
@@ -277,6 +279,7 @@ impl LocalCustomers {
 
     /// T2: the customer's admin rejects a PENDING transfer.
     pub(super) async fn reject_transfer(&self, principal: &Principal, command: DecideTransfer) -> Result<Transfer> {
+        self.gate(principal).await?;
         if !matches!(principal, Principal::Customer { .. }) {
             return Err(Error::role_not_allowed("reject transfers"));
         }

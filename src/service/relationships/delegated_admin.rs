@@ -232,6 +232,8 @@ impl LocalRelationships {
         principal: &Principal,
         command: UpdateDelegatedAdmin,
     ) -> Result<DelegatedAdminGrant> {
+        // P4 before the role: a suspended partner gets the one refusal.
+        self.gate(principal).await?;
         let Principal::Customer { customer_id: own } = principal else {
             return Err(Error::role_not_allowed("update delegated admin privileges"));
         };
