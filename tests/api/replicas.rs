@@ -160,7 +160,7 @@ pub(crate) fn relationships(replica: &Replica, principal: &Principal) -> Relatio
     RelationshipServiceClient::with_interceptor(replica.channel.clone(), bearer(principal))
 }
 
-async fn new_partner(replica: &Replica, kind: pb::partner::Kind) -> String {
+pub(crate) async fn new_partner(replica: &Replica, kind: pb::partner::Kind) -> String {
     partners(replica, &operator())
         .create_partner(pb::CreatePartnerRequest {
             partner: Some(pb::Partner {

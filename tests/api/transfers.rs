@@ -713,3 +713,230 @@ async fn t2_an_acceptance_racing_a_subscription_update_moves_all_or_nothing() {
     }
     assert_eq!(outcomes.0 + outcomes.1, 8);
 }
+
+/// T2, W4: `kill -9` of the server while customer admins accept transfers
+/// of two subscriptions each. After the restart every transfer is whole:
+/// COMPLETED with both subscriptions moved (one `subscription.updated`
+/// each and one `transfer.completed`), or PENDING with neither; every
+/// acceptance that was acknowledged is COMPLETED; and accepting what is
+/// left completes it, while accepting a COMPLETED one again appends
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t2_kill_9_during_acceptances_leaves_every_transfer_whole() {
+    use crate::replicas::{customers, free_port, new_partner, relationships, start_process};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = crate::replicas::shared_database(&dir).await;
+    let port = free_port();
+    let no_flags: [&str; 0] = [];
+    let process = start_process(&database_url, port, &no_flags).await;
+    let taker = new_partner(&process, Kind::DirectReseller).await;
+
+    // Customers of the taker (C1: it transacts), each with two DIRECT
+    // subscriptions the taker proposes to take over.
+    struct Proposed {
+        customer_id: String,
+        transfer_id: String,
+        subscription_ids: Vec<String>,
+    }
+    let mut proposed = Vec::new();
+    for _ in 0..60 {
+        let customer_id = customers(&process, &partner(&taker))
+            .create_customer(customer_request(&unique_domain("killed"), None))
+            .await
+            .expect("customer")
+            .into_inner()
+            .id;
+        let mut subscription_ids = Vec::new();
+        for _ in 0..2 {
+            let subscription = customers(&process, &operator())
+                .create_subscription(pb::CreateSubscriptionRequest {
+                    subscription: Some(pb::Subscription {
+                        channel: Channel::Direct as i32,
+                        ..csp_subscription(&customer_id, "")
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("recorded")
+                .into_inner();
+            subscription_ids.push(subscription.id);
+        }
+        let transfer_id = customers(&process, &partner(&taker))
+            .create_transfer(pb::CreateTransferRequest {
+                customer_id: customer_id.clone(),
+                subscription_ids: subscription_ids.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("proposed")
+            .into_inner()
+            .id;
+        proposed.push(Proposed {
+            customer_id,
+            transfer_id,
+            subscription_ids,
+        });
+    }
+
+    // Two admins' worth of acceptances at once, until the kill.
+    let process = Arc::new(tokio::sync::RwLock::new(process));
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for half in 0..2 {
+        let mine: Vec<(String, String)> = proposed
+            .iter()
+            .skip(half)
+            .step_by(2)
+            .map(|p| (p.customer_id.clone(), p.transfer_id.clone()))
+            .collect();
+        let (process, acknowledged) = (process.clone(), acknowledged.clone());
+        tasks.push(tokio::spawn(async move {
+            for (customer_id, transfer_id) in mine {
+                let replica = process.read().await;
+                let answered = tokio::time::timeout(
+                    Duration::from_secs(3),
+                    customers(&replica, &customer(&customer_id)).accept_transfer(pb::AcceptTransferRequest {
+                        id: transfer_id.clone(),
+                        etag: String::new(),
+                    }),
+                )
+                .await;
+                drop(replica);
+                match answered {
+                    Ok(Ok(_)) => acknowledged
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push(transfer_id),
+                    // The server is gone: this admin stops here.
+                    _ => return,
+                }
+            }
+        }));
+    }
+    // Kill once some acceptances are acknowledged, before all are.
+    for _ in 0..400 {
+        let done = acknowledged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len();
+        if done >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    {
+        let mut replica = process.write().await;
+        let pid = replica.child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success(), "kill -9 {pid}");
+        let _ = replica.child.wait();
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+        *replica = start_process(&database_url, port, &no_flags).await;
+    }
+    let process = process.read().await;
+    let acknowledged: Vec<String> = acknowledged
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < proposed.len(),
+        "the kill came between the first and the last acceptance: {} of {}",
+        acknowledged.len(),
+        proposed.len()
+    );
+
+    // Every transfer whole; every acknowledged one COMPLETED.
+    let mut completed = 0;
+    for transfer in &proposed {
+        let admin = customer(&transfer.customer_id);
+        let state = customers(&process, &admin)
+            .get_transfer(pb::GetTransferRequest {
+                id: transfer.transfer_id.clone(),
+            })
+            .await
+            .expect("the admin reads its transfer")
+            .into_inner()
+            .state;
+        let mut channels = Vec::new();
+        for id in &transfer.subscription_ids {
+            let subscription = customers(&process, &admin)
+                .get_subscription(pb::GetSubscriptionRequest { id: id.clone() })
+                .await
+                .expect("the admin reads its subscription")
+                .into_inner();
+            let moved = subscription.channel == Channel::Csp as i32 && subscription.partner_of_record_id == taker;
+            channels.push(moved);
+        }
+        match state {
+            s if s == State::Completed as i32 => {
+                completed += 1;
+                assert_eq!(channels, [true, true], "a COMPLETED transfer moved both");
+            }
+            s if s == State::Pending as i32 => {
+                assert_eq!(channels, [false, false], "a PENDING transfer moved neither");
+                assert!(
+                    !acknowledged.contains(&transfer.transfer_id),
+                    "an acknowledged acceptance was lost"
+                );
+            }
+            other => panic!("transfer {} is {other}", transfer.transfer_id),
+        }
+    }
+    assert!(completed >= acknowledged.len());
+    eprintln!(
+        "kill -9: {} acceptances acknowledged, {completed} of {} transfers completed",
+        acknowledged.len(),
+        proposed.len()
+    );
+
+    // The events say the same: each completion and each move once.
+    let count = |events: &[pb::Event], kind: &str| events.iter().filter(|e| e.r#type == kind).count();
+    let events = all_events(&process).await;
+    assert_eq!(count(&events, "transfer.completed"), completed);
+    assert_eq!(count(&events, "subscription.updated"), 2 * completed);
+
+    // What is left completes; a repeat appends nothing.
+    for transfer in &proposed {
+        let accepted = customers(&process, &customer(&transfer.customer_id))
+            .accept_transfer(pb::AcceptTransferRequest {
+                id: transfer.transfer_id.clone(),
+                etag: String::new(),
+            })
+            .await
+            .expect("accepted, or its repeat")
+            .into_inner();
+        assert_eq!(accepted.transfer.map(|t| t.state), Some(State::Completed as i32));
+        assert!(accepted.subscriptions.iter().all(|s| s.partner_of_record_id == taker));
+    }
+    let events = all_events(&process).await;
+    assert_eq!(count(&events, "transfer.completed"), proposed.len());
+    assert_eq!(count(&events, "subscription.updated"), 2 * proposed.len());
+
+    async fn all_events(process: &crate::replicas::Replica) -> Vec<pb::Event> {
+        let mut events = Vec::new();
+        let mut after_seq = 0;
+        loop {
+            let page = relationships(process, &operator())
+                .list_events(pb::ListEventsRequest {
+                    after_seq,
+                    page_size: 1000,
+                    ..Default::default()
+                })
+                .await
+                .expect("the operator lists events")
+                .into_inner()
+                .events;
+            let Some(last) = page.last() else { return events };
+            after_seq = last.seq;
+            events.extend(page);
+        }
+    }
+}
