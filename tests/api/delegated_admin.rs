@@ -1526,15 +1526,9 @@ async fn g4_a_grant_that_leaves_active_records_its_end_cause_and_the_revokers_no
         .grant
         .expect("grant");
     assert_eq!(granted.end_cause, 0, "an ACTIVE grant has no end cause");
-    let revoked = server
-        .relationships(&admin)
-        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
-            grant_id: granted.id.clone(),
-            note: "  contract ended in March  ".into(),
-        })
+    let revoked = revoke_with_note(&server, &admin, &granted.id, "  contract ended in March  ")
         .await
-        .expect("revoked")
-        .into_inner();
+        .expect("revoked");
     assert_eq!(state(&revoked), GrantState::Revoked);
     assert_eq!(end_cause(&revoked), pb::EndCause::CustomerRevoked);
     assert_eq!(revoked.end_note, "contract ended in March", "stored trimmed");
@@ -1582,14 +1576,7 @@ async fn g4_a_grant_that_leaves_active_records_its_end_cause_and_the_revokers_no
     assert_eq!(end_cause(superseded), pb::EndCause::Superseded);
 
     // M3: the creator ends its relationship; its remaining grants end with it.
-    server
-        .relationships(&partner(&creator.id))
-        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
-            customer_id: tenant.id.clone(),
-            partner_id: creator.id.clone(),
-        })
-        .await
-        .expect("ended");
+    end_relationship(&server, &creator.id, &tenant.id).await.expect("ended");
     let listing = relationships_listing(&server, &admin, &tenant.id).await;
     let creators: Vec<&pb::DelegatedAdminGrant> = listing
         .delegated_admin_grants
@@ -1666,15 +1653,9 @@ async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_ex
     clock.advance(DAY);
 
     // The customer revokes, with a note: the grant had already expired.
-    let revoked = server
-        .relationships(&admin)
-        .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
-            grant_id: revoked_late.id.clone(),
-            note: "too late".into(),
-        })
+    let revoked = revoke_with_note(&server, &admin, &revoked_late.id, "too late")
         .await
-        .expect("an ended grant is returned as it is")
-        .into_inner();
+        .expect("an ended grant is returned as it is");
     assert_eq!(state(&revoked), GrantState::Expired);
     assert_eq!(end_cause(&revoked), pb::EndCause::Expired);
     assert_eq!(
@@ -1704,14 +1685,7 @@ async fn g4_a_grant_ended_after_its_end_time_but_before_the_sweep_is_recorded_ex
 
     // M3: the creator's relationship ends; its expired grant says EXPIRED,
     // its grants in force RELATIONSHIP_ENDED.
-    server
-        .relationships(&partner(&creator.id))
-        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
-            customer_id: tenant.id.clone(),
-            partner_id: creator.id.clone(),
-        })
-        .await
-        .expect("ended");
+    end_relationship(&server, &creator.id, &tenant.id).await.expect("ended");
     let listing = relationships_listing(&server, &admin, &tenant.id).await;
     for grant in listing
         .delegated_admin_grants

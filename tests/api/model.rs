@@ -1060,7 +1060,7 @@ impl Run {
 
         for c in 0..model.customers.len() {
             let (relationships, grants) = self.list(c).await;
-            let mut listed: Vec<MRelationship> = relationships
+            let listed: Vec<MRelationship> = relationships
                 .iter()
                 .map(|r| MRelationship {
                     customer: c,
@@ -1070,22 +1070,15 @@ impl Run {
                     active: r.state == pb::relationship::State::Active as i32,
                 })
                 .collect();
-            let mut modelled: Vec<MRelationship> = model
+            let modelled: Vec<MRelationship> = model
                 .relationships
                 .iter()
                 .filter(|r| r.customer == c)
                 .cloned()
                 .collect();
-            listed.sort();
-            modelled.sort();
-            assert_eq!(
-                listed,
-                modelled,
-                "relationships of c{c}\nsteps:\n{}",
-                self.log.join("\n")
-            );
+            self.same(listed, modelled, &format!("relationships of c{c}"));
 
-            let mut listed: Vec<MGrant> = grants
+            let listed: Vec<MGrant> = grants
                 .iter()
                 .map(|g| {
                     let mut scopes = g.scopes.clone();
@@ -1107,7 +1100,7 @@ impl Run {
                     }
                 })
                 .collect();
-            let mut modelled: Vec<MGrant> = model
+            let modelled: Vec<MGrant> = model
                 .grants
                 .iter()
                 .filter(|g| g.customer == c)
@@ -1117,26 +1110,22 @@ impl Run {
                     g
                 })
                 .collect();
-            listed.sort();
-            modelled.sort();
-            assert_eq!(listed, modelled, "grants of c{c}\nsteps:\n{}", self.log.join("\n"));
+            self.same(listed, modelled, &format!("grants of c{c}"));
 
             // G1: the customer's admin lists the grants M2 shows it.
-            let mut by_m2: Vec<String> = grants.iter().map(|g| g.id.clone()).collect();
-            let mut by_g1: Vec<String> = self
+            let by_m2: Vec<String> = grants.iter().map(|g| g.id.clone()).collect();
+            let by_g1: Vec<String> = self
                 .list_grants(&customer(&model.customers[c]))
                 .await
                 .expect("the admin lists its grants")
                 .into_iter()
                 .map(|g| g.id)
                 .collect();
-            by_m2.sort();
-            by_g1.sort();
-            assert_eq!(by_g1, by_m2, "G1 and M2 of c{c}\nsteps:\n{}", self.log.join("\n"));
+            self.same(by_g1, by_m2, &format!("G1 and M2 of c{c}"));
 
             // G1: grants expiring within 7 and 30 days, on the clock.
             for days in [7, 30] {
-                let mut listed: Vec<(usize, &'static str)> = self
+                let listed: Vec<(usize, &'static str)> = self
                     .list_grants_where(
                         &customer(&model.customers[c]),
                         pb::ListDelegatedAdminGrantsRequest {
@@ -1156,18 +1145,16 @@ impl Run {
                         (self.index_of(&g.partner_id), service)
                     })
                     .collect();
-                listed.sort();
-                assert_eq!(
+                self.same(
                     listed,
                     model.expiring(c, days),
-                    "G1 of c{c} expiring within {days} days\nsteps:\n{}",
-                    self.log.join("\n")
+                    &format!("G1 of c{c} expiring within {days} days"),
                 );
             }
 
             // T2: the transfers PENDING for the customer's admin, expired
             // ones left out whether or not a sweep recorded them.
-            let mut listed: Vec<String> = self
+            let listed: Vec<String> = self
                 .server
                 .customers(&customer(&model.customers[c]))
                 .list_transfers(pb::ListTransfersRequest {
@@ -1182,20 +1169,13 @@ impl Run {
                 .into_iter()
                 .map(|t| t.id)
                 .collect();
-            let mut modelled: Vec<String> = model
+            let modelled: Vec<String> = model
                 .transfers
                 .iter()
                 .filter(|t| t.customer == c && t.effective(model.now) == T_PENDING)
                 .map(|t| t.id.clone())
                 .collect();
-            listed.sort();
-            modelled.sort();
-            assert_eq!(
-                listed,
-                modelled,
-                "pending transfers of c{c}\nsteps:\n{}",
-                self.log.join("\n")
-            );
+            self.same(listed, modelled, &format!("pending transfers of c{c}"));
         }
 
         // T2: every transfer's state as GetTransfer shows it, on the clock.
@@ -1225,7 +1205,7 @@ impl Run {
                 assert!(listed.is_err(), "p{p} is suspended\nsteps:\n{}", self.log.join("\n"));
                 continue;
             }
-            let mut listed: Vec<(usize, &'static str, i32)> = listed
+            let listed: Vec<(usize, &'static str, i32)> = listed
                 .expect("a partner lists its grants")
                 .iter()
                 .map(|g| {
@@ -1233,16 +1213,21 @@ impl Run {
                     (self.customer_index(&g.customer_id), service, g.state)
                 })
                 .collect();
-            let mut modelled: Vec<(usize, &'static str, i32)> = model
+            let modelled: Vec<(usize, &'static str, i32)> = model
                 .grants
                 .iter()
                 .filter(|g| g.partner == p && g.state == G_ACTIVE && model.view(p, g.customer))
                 .map(|g| (g.customer, g.service, g.state))
                 .collect();
-            listed.sort();
-            modelled.sort();
-            assert_eq!(listed, modelled, "G1 of p{p}\nsteps:\n{}", self.log.join("\n"));
+            self.same(listed, modelled, &format!("G1 of p{p}"));
         }
+    }
+
+    /// What the server listed is what the model holds, in any order.
+    fn same<T: Ord + std::fmt::Debug>(&self, mut listed: Vec<T>, mut modelled: Vec<T>, what: &str) {
+        listed.sort();
+        modelled.sort();
+        assert_eq!(listed, modelled, "{what}\nsteps:\n{}", self.log.join("\n"));
     }
 
     /// G1: every grant `who` may list, in one page.

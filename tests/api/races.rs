@@ -251,21 +251,6 @@ fn acknowledged<T>(result: &Result<T, Status>) -> bool {
     }
 }
 
-async fn end_relationship(
-    server: &TestServer,
-    partner_id: &str,
-    customer_id: &str,
-) -> Result<pb::Relationship, Status> {
-    server
-        .relationships(&partner(partner_id))
-        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
-            customer_id: customer_id.into(),
-            partner_id: String::new(),
-        })
-        .await
-        .map(|r| r.into_inner())
-}
-
 async fn unlink_as(server: &TestServer, provider_id: &str, reseller_id: &str) -> Result<pb::PartnerLink, Status> {
     server
         .partners(&partner(provider_id))

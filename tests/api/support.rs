@@ -820,11 +820,37 @@ pub async fn revoke_grant_as(
     who: &Principal,
     grant_id: &str,
 ) -> Result<pb::DelegatedAdminGrant, Status> {
+    revoke_with_note(server, who, grant_id, "").await
+}
+
+/// M3: a partner ends its own RESELLER relationship with the customer.
+pub async fn end_relationship(
+    server: &TestServer,
+    partner_id: &str,
+    customer_id: &str,
+) -> Result<pb::Relationship, Status> {
+    server
+        .relationships(&partner(partner_id))
+        .end_reseller_relationship(pb::EndResellerRelationshipRequest {
+            customer_id: customer_id.into(),
+            partner_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// D3, G4: a revoke with the revoker's note.
+pub async fn revoke_with_note(
+    server: &TestServer,
+    who: &Principal,
+    grant_id: &str,
+    note: &str,
+) -> Result<pb::DelegatedAdminGrant, Status> {
     server
         .relationships(who)
         .revoke_delegated_admin(pb::RevokeDelegatedAdminRequest {
             grant_id: grant_id.into(),
-            note: String::new(),
+            note: note.into(),
         })
         .await
         .map(|r| r.into_inner())
