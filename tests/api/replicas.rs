@@ -336,7 +336,7 @@ async fn replicas_share_writes_d2_and_the_event_stream() {
 async fn a3_a_check_on_one_replica_reflects_every_write_acknowledged_on_the_other() {
     use pb::check_access_request::Action;
     const WRITERS: usize = 4;
-    const ROUNDS: usize = 100;
+    const ROUNDS: usize = 300;
     let dir = tempfile::tempdir().unwrap();
     let database_url = shared_database(&dir).await;
     let a = std::sync::Arc::new(start_replica(&database_url).await);
