@@ -22,11 +22,15 @@ pub fn malformed_reply(field: &str, value: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// The inverse of `timestamp`; an absent or out-of-range time is malformed.
+/// The inverse of `timestamp`; an absent or out-of-range time (nanos
+/// outside 0-999,999,999, as google.protobuf.Timestamp defines them, or
+/// seconds beyond what microseconds hold) is malformed.
 pub fn micros(field: &str, time: Option<prost_types::Timestamp>) -> Result<Micros> {
     let time = time.ok_or_else(|| malformed_reply(field, "absent"))?;
-    time.seconds
-        .checked_mul(1_000_000)
+    (0..1_000_000_000)
+        .contains(&time.nanos)
+        .then(|| time.seconds.checked_mul(1_000_000))
+        .flatten()
         .and_then(|micros| micros.checked_add(i64::from(time.nanos / 1_000)))
         .ok_or_else(|| malformed_reply(field, format!("{}s {}ns", time.seconds, time.nanos)))
 }

@@ -2068,7 +2068,7 @@ async fn g1_each_caller_sees_the_grants_m2_shows_it() {
 
 // ---------------------------------------------------------------- G3
 
-fn ts(micros: i64) -> Option<prost_types::Timestamp> {
+pub(crate) fn ts(micros: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
         seconds: micros.div_euclid(1_000_000),
         nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
@@ -2212,15 +2212,35 @@ async fn g3_the_customer_admin_extends_a_grant_and_turns_auto_extend_on_and_off_
 
     // Ends out of 1-730 days, auto_extend without an end, bad masks and a
     // missing etag are INVALID_ARGUMENT.
+    // So are times that are not times (nanos outside 0-999,999,999,
+    // seconds beyond what microseconds hold).
     let now = CLOCK_START + 101 * DAY;
-    for end in [now + DAY - 1, now + 731 * DAY] {
+    let in_ten_days = ts(now + 10 * DAY).expect("a time");
+    let not_times = [
+        prost_types::Timestamp {
+            nanos: 1_000_000_000,
+            ..in_ten_days
+        },
+        prost_types::Timestamp {
+            nanos: -1,
+            ..in_ten_days
+        },
+        prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        },
+    ];
+    let ends = [ts(now + DAY - 1), ts(now + 731 * DAY)]
+        .into_iter()
+        .chain(not_times.map(Some));
+    for end_time in ends {
         let refused = update_grant(
             &server,
             &admin,
             pb::DelegatedAdminGrant {
                 id: granted.id.clone(),
                 etag: off.etag.clone(),
-                end_time: ts(end),
+                end_time,
                 ..Default::default()
             },
             &["end_time"],

@@ -901,10 +901,7 @@ impl Run {
                 grant: Some(pb::DelegatedAdminGrant {
                     id: grant.id.clone(),
                     etag: grant.etag.clone(),
-                    end_time: end.map(|micros| prost_types::Timestamp {
-                        seconds: micros.div_euclid(1_000_000),
-                        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
-                    }),
+                    end_time: end.and_then(crate::delegated_admin::ts),
                     auto_extend: auto.unwrap_or(false),
                     ..Default::default()
                 }),
