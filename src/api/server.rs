@@ -710,14 +710,26 @@ fn limit_status(error: BoxError) -> tonic::Status {
     error.into()
 }
 
+/// How often the sweeper refreshes the SQLite planner's statistics.
+const OPTIMIZE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// D4, I5: records expiries and extensions in the background. Decisions
 /// never wait for it: they read the clock.
 async fn sweep_periodically(store: Store, every: std::time::Duration) {
     // The first sweep waits a period: decisions never need it.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut optimized: Option<tokio::time::Instant> = None;
     loop {
         ticks.tick().await;
+        // Planner statistics, at the first tick and then hourly: cheap, and
+        // a store that grew under stale ones has its lists scanned whole.
+        if optimized.is_none_or(|at| at.elapsed() >= OPTIMIZE_INTERVAL) {
+            optimized = Some(tokio::time::Instant::now());
+            if let Err(error) = store.optimize().await {
+                tracing::warn!(%error, "updating the planner's statistics failed; retrying in an hour");
+            }
+        }
         match store.sweep().await {
             Ok(report) if report == crate::store::SweepReport::default() => {}
             Ok(report) => tracing::info!(

@@ -128,6 +128,19 @@ impl Store {
         &self.db
     }
 
+    /// Keeps a long-running SQLite store's planner statistics in step with
+    /// its size: `PRAGMA optimize` over every table (0x10000), analyzing
+    /// only those that changed much since they were last analyzed, with a
+    /// sampling limit (0x10, 0x02). Statistics of a store a fraction of its
+    /// size make the planner scan whole indexes where it should seek (as
+    /// `seed` once did). PostgreSQL's autovacuum keeps its own.
+    pub async fn optimize(&self) -> std::result::Result<(), DbErr> {
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            self.db.execute_unprepared("PRAGMA optimize = 0x10012").await?;
+        }
+        Ok(())
+    }
+
     /// The pool's connections at this moment, for the metrics gauges.
     pub fn pool_stats(&self) -> PoolStats {
         let (size, idle) = match self.db.get_database_backend() {

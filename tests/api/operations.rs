@@ -582,3 +582,45 @@ fn help_shows_defaults_and_environment_variables() {
         assert!(help.contains(expected), "{expected} missing from\n{help}");
     }
 }
+
+/// The planner's statistics of partners (rows first), if ANALYZE ran.
+async fn partner_statistics(server: &TestServer) -> Option<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = server.server.store().connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'partners' AND idx = 'sqlite_autoindex_partners_1'",
+        ))
+        .await
+        .ok()??;
+    row.try_get::<String>("", "stat").ok()
+}
+
+/// Operations: statistics taken when the store was small are refreshed
+/// once it has grown (the sweeper runs this hourly), so the planner keeps
+/// seeking by customer rather than scanning whole indexes.
+#[tokio::test]
+async fn operations_stale_planner_statistics_are_refreshed_as_the_store_grows() {
+    use sea_orm::ConnectionTrait;
+    let server = TestServer::start().await;
+    if server.database_url.starts_with("postgres") {
+        // PostgreSQL's autovacuum keeps its own statistics.
+        return;
+    }
+    server.create_partner(pb::partner::Kind::DirectReseller).await;
+    let store = server.server.store();
+    store
+        .connection()
+        .execute_unprepared("ANALYZE")
+        .await
+        .expect("analyzed");
+    let small = partner_statistics(&server).await.expect("statistics");
+    assert!(small.starts_with("1 "), "{small}");
+    for _ in 0..120 {
+        server.create_partner(pb::partner::Kind::DirectReseller).await;
+    }
+    store.optimize().await.expect("optimized");
+    let grown = partner_statistics(&server).await.expect("statistics");
+    assert!(grown.starts_with("121 "), "stale statistics kept: {grown}");
+}
