@@ -71,6 +71,9 @@ pub struct WriteTx {
     /// A change with no event of its own (an outbox record carried out
     /// with nothing left to change): commit it all the same.
     pub(super) commit_without_events: bool,
+    /// The event counter as this transaction locked it: no other writer
+    /// moves it before this one commits.
+    last_seq: i64,
     store: Store,
 }
 
@@ -80,8 +83,16 @@ impl Store {
     /// this transaction sees all writes committed before it.
     pub async fn begin_write(&self, actor: String) -> Result<WriteTx> {
         let (txn, turn) = self.write_gate.begin(&self.db).await?;
-        txn.execute_unprepared("UPDATE event_counter SET value = value WHERE id = 1")
-            .await?;
+        // One statement takes the lock and reads the counter (a prepared
+        // one, kept: every write runs it).
+        let locked = txn
+            .query_one_raw(Statement::from_string(
+                txn.get_database_backend(),
+                "UPDATE event_counter SET value = value WHERE id = 1 RETURNING value",
+            ))
+            .await?
+            .ok_or_else(|| Error::internal("the event counter row is missing"))?;
+        let last_seq: i64 = locked.try_get("", "value")?;
         Ok(WriteTx {
             txn,
             _turn: turn,
@@ -90,6 +101,7 @@ impl Store {
             pending: Vec::new(),
             expected_viewers: Vec::new(),
             commit_without_events: false,
+            last_seq,
             store: self.clone(),
         })
     }
@@ -157,6 +169,7 @@ impl WriteTx {
             pending,
             expected_viewers,
             commit_without_events,
+            last_seq: last,
             store,
         } = self;
         if pending.is_empty() {
@@ -169,14 +182,6 @@ impl WriteTx {
             return Ok(0);
         }
         let backend = txn.get_database_backend();
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                backend,
-                "SELECT value FROM event_counter WHERE id = 1",
-            ))
-            .await?
-            .ok_or_else(|| Error::internal("the event counter row is missing"))?;
-        let last: i64 = row.try_get("", "value")?;
         // Viewers of every customer the events touch, read in a few
         // statements (a bulk seed appends events for thousands of customers).
         let customers: Vec<&str> = {
