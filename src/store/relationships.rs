@@ -526,50 +526,94 @@ impl WriteTx {
         terms: GrantTerms,
         relationship_request_id: Option<String>,
     ) -> Result<DelegatedAdminGrant> {
-        let GrantTerms {
-            service,
-            scopes,
-            end_time,
-            auto_extend,
-        } = terms;
+        let mut put = self
+            .put_grants(customer_id, partner_id, vec![terms], relationship_request_id)
+            .await?;
+        put.pop()
+            .ok_or_else(|| crate::domain::Error::internal("a grant put returned none"))
+    }
+
+    /// `put_grant` for several services at once (I6: an invitation's DAP),
+    /// in the order given, each service once (a later term for a service
+    /// wins): the partner's ACTIVE grants are read in one statement and
+    /// the new grants written in one, with their events in that order.
+    pub async fn put_grants(
+        &mut self,
+        customer_id: &str,
+        partner_id: &str,
+        terms: Vec<GrantTerms>,
+        relationship_request_id: Option<String>,
+    ) -> Result<Vec<DelegatedAdminGrant>> {
+        let mut terms = terms;
+        let mut seen = Vec::new();
+        terms.reverse();
+        terms.retain(|t| {
+            let first = !seen.contains(&t.service);
+            seen.push(t.service);
+            first
+        });
+        terms.reverse();
         let now = self.now();
-        let mut in_place = None;
-        for grant in self.active_grants(customer_id, Some(partner_id), Some(service)).await? {
-            if grant.in_force(now) {
-                in_place = Some(grant);
-            } else {
-                // D4 ended it at its end_time: that is recorded, and the
-                // new grant is one of its own, as after the sweep.
-                self.end_grant(grant, EndCause::Expired, None).await?;
-            }
-        }
-        if let Some(mut grant) = in_place {
-            grant.scopes = scopes;
-            grant.start_time = now;
-            grant.end_time = end_time;
-            grant.auto_extend = auto_extend;
-            grant.notice_days = rules::notice_mark(end_time, auto_extend, now);
-            self.update_grant(&mut grant, "grant.replaced").await?;
-            return Ok(grant);
-        }
-        let grant = DelegatedAdminGrant {
-            id: super::new_id(),
-            customer_id: customer_id.to_owned(),
-            partner_id: partner_id.to_owned(),
+        let mut active = self.active_grants(customer_id, Some(partner_id), None).await?;
+        let mut put = Vec::with_capacity(terms.len());
+        let mut new_rows = Vec::new();
+        for GrantTerms {
             service,
             scopes,
-            state: GrantState::Active,
-            start_time: now,
             end_time,
             auto_extend,
-            end_cause: None,
-            end_note: None,
-            notice_days: rules::notice_mark(end_time, auto_extend, now),
-            version: 1,
-            update_time: now,
-        };
-        self.insert_grant(&grant, relationship_request_id).await?;
-        Ok(grant)
+        } in terms
+        {
+            let mut in_place = None;
+            for grant in active.extract_if(.., |g| g.service == service) {
+                if grant.in_force(now) {
+                    in_place = Some(grant);
+                } else {
+                    // D4 ended it at its end_time: that is recorded, and the
+                    // new grant is one of its own, as after the sweep.
+                    self.end_grant(grant, EndCause::Expired, None).await?;
+                }
+            }
+            let grant = match in_place {
+                Some(mut grant) => {
+                    grant.scopes = scopes;
+                    grant.start_time = now;
+                    grant.end_time = end_time;
+                    grant.auto_extend = auto_extend;
+                    grant.notice_days = rules::notice_mark(end_time, auto_extend, now);
+                    self.update_grant(&mut grant, "grant.replaced").await?;
+                    grant
+                }
+                None => {
+                    let grant = DelegatedAdminGrant {
+                        id: super::new_id(),
+                        customer_id: customer_id.to_owned(),
+                        partner_id: partner_id.to_owned(),
+                        service,
+                        scopes,
+                        state: GrantState::Active,
+                        start_time: now,
+                        end_time,
+                        auto_extend,
+                        end_cause: None,
+                        end_note: None,
+                        notice_days: rules::notice_mark(end_time, auto_extend, now),
+                        version: 1,
+                        update_time: now,
+                    };
+                    new_rows.push(grant_row(&grant, relationship_request_id.clone()));
+                    self.record("grant.created", EventResource::DelegatedAdminGrant(grant.clone()));
+                    grant
+                }
+            };
+            put.push(grant);
+        }
+        if !new_rows.is_empty() {
+            grant::Entity::insert_many(new_rows)
+                .exec_without_returning(self.conn())
+                .await?;
+        }
+        Ok(put)
     }
 
     /// Which of these partners are transacting with the customer now, as

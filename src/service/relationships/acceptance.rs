@@ -154,23 +154,21 @@ async fn grant_requested_dap(
     customer_id: &str,
     invitation: &RelationshipRequest,
 ) -> Result<Vec<DelegatedAdminGrant>> {
-    let mut grants = Vec::new();
     if !invitation.include_delegated_admin {
-        return Ok(grants);
+        return Ok(Vec::new());
     }
-    for service in &invitation.delegated_admin_services {
-        let terms = GrantTerms {
+    let terms = invitation
+        .delegated_admin_services
+        .iter()
+        .map(|service| GrantTerms {
             service: *service,
             scopes: invitation.delegated_admin_scopes.clone(),
             end_time: None,
             auto_extend: false,
-        };
-        grants.push(
-            tx.put_grant(customer_id, grantee(invitation), terms, Some(invitation.id.clone()))
-                .await?,
-        );
-    }
-    Ok(grants)
+        })
+        .collect();
+    tx.put_grants(customer_id, grantee(invitation), terms, Some(invitation.id.clone()))
+        .await
 }
 
 /// An existing ACTIVE relationship of this kind (and chain), or a new one.
