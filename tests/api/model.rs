@@ -490,14 +490,25 @@ impl Run {
             }
             2..=4 => self.invite_and_accept(c).await,
             5..=6 => {
-                // D1: the customer's admin grants, unasked.
-                let p = self.pick_partner(&[
-                    Kind::DirectReseller,
-                    Kind::IndirectProvider,
-                    Kind::IndirectReseller,
-                    Kind::Advisor,
-                ]);
-                let service = SERVICES[self.rng.below(SERVICES.len())];
+                // D1: the customer's admin grants, unasked; now and then
+                // anew to a holder whose grant is past its end but not yet
+                // swept (G4: that one is recorded EXPIRED, not replaced).
+                let now = self.model.now;
+                let lapsed: Vec<(usize, &'static str)> = (self.model.grants.iter())
+                    .filter(|g| g.customer == c && g.state == G_ACTIVE && !g.in_force(now))
+                    .map(|g| (g.partner, g.service))
+                    .collect();
+                let (p, service) = if !lapsed.is_empty() && self.rng.chance(50) {
+                    lapsed[self.rng.below(lapsed.len())]
+                } else {
+                    let p = self.pick_partner(&[
+                        Kind::DirectReseller,
+                        Kind::IndirectProvider,
+                        Kind::IndirectReseller,
+                        Kind::Advisor,
+                    ]);
+                    (p, SERVICES[self.rng.below(SERVICES.len())])
+                };
                 let scopes = scope_set(&mut self.rng);
                 // D1: no end, or 1 to 40 days, auto-extending one time in three.
                 let days = if self.rng.chance(25) {
@@ -537,7 +548,18 @@ impl Run {
                 if active.is_empty() {
                     return;
                 }
-                let grant = &active[self.rng.below(active.len())];
+                // Now and then one past its end, not yet swept (G4).
+                let now = self.model.now;
+                let lapsed: Vec<&pb::DelegatedAdminGrant> = (active.iter())
+                    .filter(|g| {
+                        !g.auto_extend && crate::delegated_admin::micros(&g.end_time).is_some_and(|end| end <= now)
+                    })
+                    .collect();
+                let grant = if !lapsed.is_empty() && self.rng.chance(50) {
+                    lapsed[self.rng.below(lapsed.len())]
+                } else {
+                    &active[self.rng.below(active.len())]
+                };
                 let p = self.index_of(&grant.partner_id);
                 self.log.push(format!("revoke c{c} p{p} {}", grant.service));
                 self.server
