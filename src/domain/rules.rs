@@ -13,7 +13,7 @@ use super::principal::Principal;
 
 /// "an ADVISOR", "a DIRECT_RESELLER": a kind as a message names it.
 fn with_article(kind: PartnerKind) -> String {
-    let article = if kind.to_string().starts_with(['A', 'E', 'I', 'O', 'U']) {
+    let article = if kind.as_str().starts_with(['A', 'E', 'I', 'O', 'U']) {
         "an"
     } else {
         "a"

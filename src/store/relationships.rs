@@ -533,10 +533,10 @@ impl WriteTx {
             .ok_or_else(|| crate::domain::Error::internal("a grant put returned none"))
     }
 
-    /// `put_grant` for several services at once (I6: an invitation's DAP),
-    /// in the order given, each service once (a later term for a service
-    /// wins): the partner's ACTIVE grants are read in one statement and
-    /// the new grants written in one, with their events in that order.
+    /// `put_grant` for several distinct services at once (I6: an
+    /// invitation's DAP, whose services I3 made distinct), in the order
+    /// given: the partner's ACTIVE grants are read in one statement and the
+    /// new grants written in one, with their events in that order.
     pub async fn put_grants(
         &mut self,
         customer_id: &str,
@@ -544,15 +544,12 @@ impl WriteTx {
         terms: Vec<GrantTerms>,
         relationship_request_id: Option<String>,
     ) -> Result<Vec<DelegatedAdminGrant>> {
-        let mut terms = terms;
-        let mut seen = Vec::new();
-        terms.reverse();
-        terms.retain(|t| {
-            let first = !seen.contains(&t.service);
-            seen.push(t.service);
-            first
-        });
-        terms.reverse();
+        // A service twice would make two ACTIVE grants for it: a caller's bug.
+        if (1..terms.len()).any(|i| terms[..i].iter().any(|t| t.service == terms[i].service)) {
+            return Err(crate::domain::Error::internal(
+                "a service was asked twice in one grant put",
+            ));
+        }
         let now = self.now();
         let mut active = self.active_grants(customer_id, Some(partner_id), None).await?;
         let mut put = Vec::with_capacity(terms.len());
