@@ -6,22 +6,19 @@
 //! types), `domain` (the rules of `docs/rules.md` in plain Rust), `store`
 //! (sea-orm entities, migrations and queries, the only place sea-orm
 //! lives), and plain `auth`, `config`, `metrics`, `telemetry`. The load
-//! tools (`loadtest`, `seed`) use only the gRPC contract and the store's
-//! public API. `tests/api/layers.rs` checks these rules.
+//! tools are a crate of their own (`tools/`), a client of the generated
+//! `api::pb` and, with the `tools` feature, of the store's bulk loader.
+//! `tests/api/layers.rs` checks these rules.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod context;
 pub mod domain;
-pub mod loadtest;
 pub mod metrics;
-pub mod seed;
 pub mod service;
 pub mod store;
 pub mod telemetry;
-
-pub use api::pb;
 
 /// The error of the library's tools and of server start-up.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

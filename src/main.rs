@@ -1,4 +1,5 @@
-//! The `partnercenter` binary: `serve`, `migrate`, `token`.
+//! The `partnercenter` binary: `serve`, `migrate`, `token`, `health`. The
+//! load tools are a crate of their own (`tools/`, `partnercenter-load`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -66,27 +67,6 @@ enum Command {
         /// (jwt_max_lifetime_seconds, PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS).
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
-    },
-    /// The bare tonic echo `bench` measures beside the service: grpc.health
-    /// Check with the server's transport settings and nothing else.
-    #[command(hide = true)]
-    EchoServer {
-        #[arg(long)]
-        listen: std::net::SocketAddr,
-    },
-    /// Drive load against a running server; report throughput, latency
-    /// percentiles and errors by gRPC code.
-    Loadtest(partnercenter::loadtest::LoadtestArgs),
-    /// Calibrate in one run: the echo ceiling, the store's raw commit rate,
-    /// and each scenario against a server, with their ratios.
-    Bench(partnercenter::loadtest::BenchArgs),
-    /// Bulk-load a synthetic dataset straight into the store (every event
-    /// written, so E1 holds).
-    Seed {
-        #[command(flatten)]
-        config: ConfigArgs,
-        #[command(flatten)]
-        args: partnercenter::seed::SeedArgs,
     },
     /// Ask a server's grpc.health.v1 service; exit 0 when it is SERVING
     /// (a container health check).
@@ -203,30 +183,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             .with_max_lifetime(config.jwt_max_lifetime);
             println!("{}", authority.mint(&principal, ttl)?);
             Ok(())
-        }
-        Command::EchoServer { listen } => {
-            let (health, service) = tonic_health::server::health_reporter();
-            health
-                .set_service_status("", tonic_health::ServingStatus::Serving)
-                .await;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            let incoming = server::limited_incoming(listener, 1024);
-            tonic::transport::Server::builder()
-                .max_concurrent_streams(256)
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, server::termination())
-                .await
-                .context("the echo server failed")?;
-            Ok(())
-        }
-        Command::Loadtest(args) => partnercenter::loadtest::run_loadtest(args).await.map_err(boxed),
-        Command::Bench(args) => partnercenter::loadtest::run_bench(args).await.map_err(boxed),
-        Command::Seed { config, args } => {
-            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
-            let _logs = telemetry::init(config.log_format, None, "partnercenter").map_err(anyhow::Error::msg)?;
-            partnercenter::seed::run(&config, args).await.map_err(boxed)
         }
         Command::Health { addr, service } => {
             use tonic_health::pb::health_check_response::ServingStatus;

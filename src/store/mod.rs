@@ -2,6 +2,7 @@
 //! (the zero-setup default) or PostgreSQL (production).
 
 mod access;
+#[cfg(feature = "tools")]
 pub mod bulk;
 mod coalesce;
 mod convert;
@@ -13,6 +14,7 @@ mod indexed;
 pub mod migration;
 mod outbox;
 mod partners;
+#[cfg(feature = "tools")]
 pub mod probe;
 mod relationships;
 mod transfers;

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::check_access_request::Action;
+use partnercenter::api::pb::check_access_response::Reason;
+use partnercenter::api::pb::delegated_admin_grant::{Scope, State as GrantState};
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
+use partnercenter::api::pb::relationship::{Kind as RelationshipKind, State as RelationshipState};
+use partnercenter::api::pb::relationship_service_client::RelationshipServiceClient;
+use partnercenter::api::pb::subscription::Channel;
 use partnercenter::domain::clock::SystemClock;
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::check_access_request::Action;
-use partnercenter::pb::check_access_response::Reason;
-use partnercenter::pb::delegated_admin_grant::{Scope, State as GrantState};
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
-use partnercenter::pb::relationship::{Kind as RelationshipKind, State as RelationshipState};
-use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
-use partnercenter::pb::subscription::Channel;
 use tonic::Code;
 
 use crate::support::*;

@@ -1,7 +1,7 @@
 //! Authentication: every RPC but health and reflection needs a valid token.
 
+use partnercenter::api::pb;
 use partnercenter::auth::{Claims, TokenAuthority, unix_now};
-use partnercenter::pb;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -78,7 +78,7 @@ async fn every_rpc_needs_a_valid_token() {
     }
     for header in [None, Some("Bearer nope")] {
         let value: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> = header.map(|h| h.parse().unwrap());
-        let mut customers = partnercenter::pb::customer_service_client::CustomerServiceClient::with_interceptor(
+        let mut customers = partnercenter::api::pb::customer_service_client::CustomerServiceClient::with_interceptor(
             server.customer_channel.clone(),
             move |mut request: tonic::Request<()>| {
                 if let Some(v) = &value {

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
 use partnercenter::domain::access::{AccessReason, Action};
 use partnercenter::domain::model::{
     DelegatedAdminGrant, EventResource, GrantState, Relationship, RelationshipKind, RelationshipSource,
     RelationshipState, Scope, Service,
 };
-use partnercenter::pb;
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
 use tonic::Code;
 
 use crate::support::*;

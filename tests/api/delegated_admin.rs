@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::check_access_request::Action;
+use partnercenter::api::pb::check_access_response::Reason;
+use partnercenter::api::pb::delegated_admin_grant::{Scope, State as GrantState};
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
 use partnercenter::domain::clock::ManualClock;
 use partnercenter::domain::model::{DelegatedAdminGrant, Event, EventResource, GrantState as ModelGrantState};
-use partnercenter::pb;
-use partnercenter::pb::check_access_request::Action;
-use partnercenter::pb::check_access_response::Reason;
-use partnercenter::pb::delegated_admin_grant::{Scope, State as GrantState};
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
 use tonic::Code;
 
 use crate::support::*;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use partnercenter::api::pb;
 use partnercenter::domain::model::EventResource;
-use partnercenter::pb;
 use tonic::Code;
 
 use crate::support::*;

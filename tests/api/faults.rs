@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::partner_service_client::PartnerServiceClient;
 use partnercenter::api::server::{self, RunningServer};
 use partnercenter::config::Config;
 use partnercenter::domain::clock::SystemClock;
-use partnercenter::pb;
-use partnercenter::pb::partner_service_client::PartnerServiceClient;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -564,8 +564,8 @@ async fn postgres_for_test() -> (Option<PgCluster>, String) {
 async fn concurrent_migrations_on_postgres_all_succeed() {
     let (_cluster, admin_url) = postgres_for_test().await;
     for _ in 0..3 {
-        let url = fresh_postgres_database(&admin_url).await;
-        open_four_at_once(&url).await;
+        let database = fresh_postgres_database(&admin_url).await;
+        open_four_at_once(&database.url).await;
     }
 }
 
@@ -750,7 +750,7 @@ async fn w4_kill_9_under_write_load_loses_no_acknowledged_write() {
     use crate::replicas::{customers, partners, relationships, shared_database, start_replica};
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = shared_database(&dir).await;
+    let (database_url, _database) = shared_database(&dir).await;
     let first = Arc::new(start_replica(&database_url).await);
 
     // Eight writers, each alternating partner and customer creates, until

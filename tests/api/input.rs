@@ -1,7 +1,7 @@
 //! W3: every bad input is refused cleanly: bytes that do not decode, fields
 //! beyond their maximum, and errors small enough for every standard client.
 
-use partnercenter::pb;
+use partnercenter::api::pb;
 use prost::Message;
 use prost::bytes::{Buf, BufMut};
 use prost_types::field_descriptor_proto::Type;

@@ -2,14 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::check_access_request::Action;
+use partnercenter::api::pb::delegated_admin_grant::{Scope, State as GrantState};
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
+use partnercenter::api::pb::relationship::{Kind as RelationshipKind, Source, State as RelationshipState};
+use partnercenter::api::pb::relationship_request::State as InvitationState;
 use partnercenter::domain::model::{EventResource, MICROS_PER_DAY};
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::check_access_request::Action;
-use partnercenter::pb::delegated_admin_grant::{Scope, State as GrantState};
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
-use partnercenter::pb::relationship::{Kind as RelationshipKind, Source, State as RelationshipState};
-use partnercenter::pb::relationship_request::State as InvitationState;
 use tonic::Code;
 
 use crate::support::*;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use partnercenter::api::pb;
 use partnercenter::domain::clock::SystemClock;
-use partnercenter::pb;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;

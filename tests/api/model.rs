@@ -19,7 +19,7 @@ use partnercenter::domain::clock::ManualClock;
 
 use rand::RngExt;
 
-use partnercenter::pb;
+use partnercenter::api::pb;
 use pb::check_access_request::Action;
 use pb::delegated_admin_grant::Scope;
 use pb::partner::Kind;
@@ -28,9 +28,10 @@ use crate::support::*;
 
 const SERVICES: [&str; 2] = ["office365", "azure"];
 
-/// The load tools' seeded generator (`loadtest::rng`), so a seed replays
-/// the same steps everywhere.
-struct Rng(partnercenter::loadtest::rng::Rng);
+/// xoshiro256++, whose output for a seed is fixed by its published
+/// algorithm (unlike `SmallRng`'s), so a seed replays the same steps
+/// everywhere.
+struct Rng(rand::rngs::Xoshiro256PlusPlus);
 
 impl Rng {
     fn below(&mut self, n: usize) -> usize {
@@ -1341,7 +1342,7 @@ async fn setup(seed: u64, capacity: usize) -> Run {
         server,
         clock,
         model,
-        rng: Rng(partnercenter::loadtest::rng::seeded(seed)),
+        rng: Rng(rand::SeedableRng::seed_from_u64(seed)),
         log: Vec::new(),
     }
 }

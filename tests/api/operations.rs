@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use partnercenter::pb;
+use partnercenter::api::pb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic_types::StatusExt;
 

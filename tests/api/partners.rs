@@ -1,10 +1,10 @@
 //! PartnerService: P1-P5, pagination, etags, idempotent retries.
 
+use partnercenter::api::pb;
 use partnercenter::api::remote::RemotePartners;
 use partnercenter::domain::model::{LinkState, PartnerKind, etag};
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::{self, ErrorCode, Reason};
-use partnercenter::pb;
 use partnercenter::service::partners::{self as svc, LocalPartners, Partners as _};
 use pb::partner::{Kind, Status as PartnerStatus};
 use tonic::Code;

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::delegated_admin_grant::Scope;
 use partnercenter::domain::model::{
     Channel, DelegatedAdminGrant, Event, EventResource, GrantState, LinkState, Partner, PartnerLink, PartnerStatus,
     Relationship, RelationshipKind, RelationshipState, Service, Subscription, SubscriptionStatus,
 };
-use partnercenter::pb;
-use partnercenter::pb::delegated_admin_grant::Scope;
 use tonic::Status;
 
 use crate::support::*;

@@ -4,8 +4,8 @@
 //! changes nothing. A suspended partner is refused every call but GetPartner
 //! on itself and CheckAccess about itself.
 
+use partnercenter::api::pb;
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
 use prost::Message;
 use tonic::{Code, Status};
 

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::check_access_request::Action;
+use partnercenter::api::pb::delegated_admin_grant::State as GrantState;
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
+use partnercenter::api::pb::relationship::{Kind as RelationshipKind, State as RelationshipState};
+use partnercenter::api::pb::subscription::Status as SubscriptionStatus;
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::check_access_request::Action;
-use partnercenter::pb::delegated_admin_grant::State as GrantState;
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
-use partnercenter::pb::relationship::{Kind as RelationshipKind, State as RelationshipState};
-use partnercenter::pb::subscription::Status as SubscriptionStatus;
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -7,12 +7,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::customer_service_client::CustomerServiceClient;
+use partnercenter::api::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::api::pb::relationship_service_client::RelationshipServiceClient;
 use partnercenter::auth::TokenAuthority;
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::customer_service_client::CustomerServiceClient;
-use partnercenter::pb::partner_service_client::PartnerServiceClient;
-use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
 use tonic::transport::Channel;
 
 use crate::support::*;
@@ -208,18 +208,25 @@ pub(crate) async fn new_partner(replica: &Replica, kind: pb::partner::Kind) -> S
         .id
 }
 
-/// The database both replicas share.
-pub(crate) async fn shared_database(dir: &tempfile::TempDir) -> String {
+/// The database both replicas share, and on PostgreSQL its guard (keep it
+/// until the test ends: it drops the database).
+pub(crate) async fn shared_database(dir: &tempfile::TempDir) -> (String, Option<TestDatabase>) {
     match postgres_admin_url() {
-        Some(admin_url) => fresh_postgres_database(&admin_url).await,
-        None => format!("sqlite://{}?mode=rwc", dir.path().join("shared.db").display()),
+        Some(admin_url) => {
+            let database = fresh_postgres_database(&admin_url).await;
+            (database.url.clone(), Some(database))
+        }
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("shared.db").display()),
+            None,
+        ),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_writes_d2_and_the_event_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = shared_database(&dir).await;
+    let (database_url, _database) = shared_database(&dir).await;
     let a = start_replica(&database_url).await;
     let b = start_replica(&database_url).await;
 
@@ -373,7 +380,7 @@ async fn a3_a_check_on_one_replica_reflects_every_write_acknowledged_on_the_othe
     // Split, each creation is two hops: fewer rounds, thousands of checks still.
     let rounds: usize = if split_topology() { 150 } else { 300 };
     let dir = tempfile::tempdir().unwrap();
-    let database_url = shared_database(&dir).await;
+    let (database_url, _database) = shared_database(&dir).await;
     let a = std::sync::Arc::new(Deployment::start(&database_url).await);
     let b = std::sync::Arc::new(Deployment::start(&database_url).await);
     let mut writers = Vec::new();

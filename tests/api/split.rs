@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use partnercenter::api::pb;
 use partnercenter::api::pb_internal;
 use partnercenter::api::pb_internal::consequence_service_client::ConsequenceServiceClient;
 use partnercenter::api::server::{self, RunningServer};
 use partnercenter::config::Config;
 use partnercenter::domain::clock::SystemClock;
-use partnercenter::pb;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -158,7 +158,7 @@ async fn channel_to(server: &RunningServer) -> Channel {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c1_split_a_write_whose_consequences_wait_is_unavailable_and_its_retry_returns_the_full_result() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = crate::replicas::shared_database(&dir).await;
+    let (database_url, _database) = crate::replicas::shared_database(&dir).await;
     let config = split_config(&database_url);
     let (partner_process, customer_process, relationship_process) = spawn_split(&config, Arc::new(SystemClock)).await;
     let authority = partner_process.authority();
@@ -278,7 +278,7 @@ enum Write {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn c1_s1_kill_9_of_one_service_process_loses_no_consequence_and_doubles_none() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = crate::replicas::shared_database(&dir).await;
+    let (database_url, _database) = crate::replicas::shared_database(&dir).await;
     let split = SplitPorts::new();
     let start = |index: usize, services: &'static str| {
         let (database_url, port, flags) = (database_url.clone(), split.0[index], split.flags(services));
@@ -488,7 +488,7 @@ async fn new_partner(process: &Replica, kind: pb::partner::Kind) -> String {
 async fn d2_split_a_reinstatement_while_the_relationship_process_is_killed_is_carried_out_once() {
     use pb::delegated_admin_grant::State;
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = crate::replicas::shared_database(&dir).await;
+    let (database_url, _database) = crate::replicas::shared_database(&dir).await;
     let split = SplitPorts::new();
     let start = |index: usize, services: &'static str| {
         let (database_url, port, flags) = (database_url.clone(), split.0[index], split.flags(services));

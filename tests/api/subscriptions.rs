@@ -3,15 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
+use partnercenter::api::pb::subscription::{Channel, Status as SubscriptionStatus};
 use partnercenter::domain::access::{AccessReason, Action};
 use partnercenter::domain::model::{
     DelegatedAdminGrant, EventResource, GrantState, RelationshipKind, RelationshipSource, RelationshipState, Scope,
     Service,
 };
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
-use partnercenter::pb::subscription::{Channel, Status as SubscriptionStatus};
 use tonic::Code;
 
 use crate::support::*;

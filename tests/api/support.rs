@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::customer_service_client::CustomerServiceClient;
+use partnercenter::api::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::api::pb::relationship_service_client::RelationshipServiceClient;
 use partnercenter::api::server::{self, RunningServer};
 use partnercenter::config::Config;
 use partnercenter::domain::clock::{Clock, ManualClock, SystemClock};
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::customer_service_client::CustomerServiceClient;
-use partnercenter::pb::partner_service_client::PartnerServiceClient;
-use partnercenter::pb::relationship_service_client::RelationshipServiceClient;
 use tempfile::TempDir;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -31,25 +31,86 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// A database of the test server, dropped with this guard: a run leaves
+/// no `pc_test_*` databases behind.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop cannot await, and the test's runtime may be shutting down:
+        // a thread of its own with a runtime of its own. FORCE ends the
+        // connections of servers not yet stopped.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                use sea_orm::ConnectionTrait;
+                let admin = sea_orm::Database::connect(&admin_url).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin.close().await?;
+                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("the test database {} was not dropped", self.name);
+        }
+    }
+}
+
+/// Drops the `pc_test_*` databases that earlier runs left (killed before
+/// their guards ran), once per run. One in use by a run going on has
+/// connections and is not dropped (no FORCE).
+async fn drop_leftover_databases(admin: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = admin
+        .query_all_raw(Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'pc\\_test\\_%'",
+        ))
+        .await
+        .expect("databases listed");
+    for row in rows {
+        let name: String = row.try_get("", "datname").expect("a name");
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await;
+    }
+}
+
 /// A new, empty database on the test server, so tests never share state.
 /// A run that was asked for PostgreSQL and cannot reach it fails here.
-pub async fn fresh_postgres_database(admin_url: &str) -> String {
+pub async fn fresh_postgres_database(admin_url: &str) -> TestDatabase {
     use sea_orm::ConnectionTrait;
+    static LEFTOVERS_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let name = format!("pc_test_{}", uuid::Uuid::now_v7().simple());
-    let admin = sea_orm::Database::connect(admin_url)
-        .await
-        .unwrap_or_else(|error| panic!("PARTNERCENTER_TEST_POSTGRES_URL is set but unreachable: {error}"));
+    let admin = sea_orm::Database::connect(admin_url).await.unwrap_or_else(|error| {
+        panic!(
+            "PARTNERCENTER_TEST_POSTGRES_URL is set but unreachable: {error}; see README.md, \"Testing on PostgreSQL\""
+        )
+    });
+    LEFTOVERS_DROPPED.get_or_init(|| drop_leftover_databases(&admin)).await;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
-        .expect("test database created");
+        .expect("test database created (the test role needs CREATEDB)");
     admin.close().await.expect("admin connection closed");
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin_url, String::new()),
     };
     let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    format!("{server}/{name}{query}")
+    TestDatabase {
+        url: format!("{server}/{name}{query}"),
+        admin_url: admin_url.to_owned(),
+        name,
+    }
 }
 
 /// Adds `authorization: Bearer <token>` to every call.
@@ -99,6 +160,8 @@ pub struct TestServer {
     /// Holds the SQLite file until the server is dropped.
     _dir: TempDir,
     pub database_url: String,
+    /// Last, so the database is dropped after the servers over it.
+    _database: Option<TestDatabase>,
 }
 
 async fn connect(addr: std::net::SocketAddr) -> Channel {
@@ -201,10 +264,14 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         // A generated secret lives beside a SQLite file: without a secret the
         // test is about that zero-setup path, so it stays on SQLite.
-        let database_url = match (postgres_admin_url(), secret) {
-            (Some(admin_url), Some(_)) => fresh_postgres_database(&admin_url).await,
-            _ => format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display()),
+        let database = match (postgres_admin_url(), secret) {
+            (Some(admin_url), Some(_)) => Some(fresh_postgres_database(&admin_url).await),
+            _ => None,
         };
+        let database_url = database.as_ref().map_or_else(
+            || format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display()),
+            |database| database.url.clone(),
+        );
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
@@ -227,6 +294,7 @@ impl TestServer {
                 customer_channel,
                 _dir: dir,
                 database_url,
+                _database: database,
             };
         }
         let server = server::spawn(&config, clock).await.expect("server starts");
@@ -239,6 +307,7 @@ impl TestServer {
             channel,
             _dir: dir,
             database_url,
+            _database: database,
         }
     }
 

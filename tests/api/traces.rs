@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use partnercenter::pb;
+use partnercenter::api::pb;
 
 use crate::replicas::{Replica, SplitPorts, customers, partners, start_process_with};
 use crate::support::*;
@@ -76,7 +76,7 @@ async fn deployment_one_trace_crosses_every_hop_in_logs_and_exported_spans() {
     );
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = crate::replicas::shared_database(&dir).await;
+    let (database_url, _database) = crate::replicas::shared_database(&dir).await;
     let split = SplitPorts::new();
     let otlp = format!("http://{collector_addr}");
     let mut processes = Vec::new();

@@ -1,12 +1,12 @@
 //! Transfers: T1-T4 through CreateTransfer, GetTransfer, ListTransfers,
 //! AcceptTransfer, RejectTransfer, CancelTransfer, CheckAccess and the sweep.
 
+use partnercenter::api::pb;
+use partnercenter::api::pb::check_access_request::Action;
+use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
+use partnercenter::api::pb::subscription::{Channel, Status as SubscriptionStatus};
+use partnercenter::api::pb::transfer::State;
 use partnercenter::domain::principal::Principal;
-use partnercenter::pb;
-use partnercenter::pb::check_access_request::Action;
-use partnercenter::pb::partner::{Kind, Status as PartnerStatus};
-use partnercenter::pb::subscription::{Channel, Status as SubscriptionStatus};
-use partnercenter::pb::transfer::State;
 use tonic::{Code, Status};
 
 use crate::support::*;
@@ -728,7 +728,7 @@ async fn t2_kill_9_during_acceptances_leaves_every_transfer_whole() {
     use std::time::Duration;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = crate::replicas::shared_database(&dir).await;
+    let (database_url, _database) = crate::replicas::shared_database(&dir).await;
     let port = free_port();
     let no_flags: [&str; 0] = [];
     let process = start_process(&database_url, port, &no_flags).await;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use partnercenter::api::pb;
 use partnercenter::domain::clock::SystemClock;
-use partnercenter::pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -306,7 +306,7 @@ async fn e3_a_consumer_too_slow_is_closed_with_resource_exhausted_and_resumes() 
         .connect()
         .await
         .unwrap();
-    let mut stream = partnercenter::pb::relationship_service_client::RelationshipServiceClient::with_interceptor(
+    let mut stream = partnercenter::api::pb::relationship_service_client::RelationshipServiceClient::with_interceptor(
         channel,
         server.bearer(&service()),
     )

@@ -9,9 +9,9 @@ use base64::Engine as _;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::BoxError;
-use crate::auth::TokenAuthority;
-use crate::domain::principal::Principal;
+use partnercenter::BoxError;
+use partnercenter::auth::TokenAuthority;
+use partnercenter::domain::principal::Principal;
 
 /// Tokens live for a day: longer than any bounded run.
 const TOKEN_TTL_SECONDS: u64 = 24 * 3600;

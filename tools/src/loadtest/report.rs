@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::engine::{OpStats, RunStats, per_second};
-use crate::BoxError;
+use partnercenter::BoxError;
 
 /// Latency percentiles in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -1,4 +1,4 @@
-//! `partnercenter bench`: calibrates the service on this machine in one go.
+//! `partnercenter-load bench`: calibrates the service on this machine in one go.
 //!
 //! - the ceiling: a trivial unary call (grpc.health.v1 Check, answered from
 //!   memory) served by the very `serve` process the scenarios run against,
@@ -9,7 +9,7 @@
 //! - each scenario against that `serve`, a child process of this one (as in
 //!   production, the load generator does not share its runtime), over a
 //!   temporary SQLite file it seeds through the API, or over an existing
-//!   store (--store, e.g. one made by `partnercenter seed`); and, with
+//!   store (--store, e.g. one made by `partnercenter-load seed`); and, with
 //!   --target, against a running server; with --topology split, over a
 //!   store `migrate` prepared, one `serve` per service, each call sent to
 //!   its service's process (the ceiling to the relationship process's);
@@ -35,10 +35,10 @@ use super::engine::{self, Outcome, Plan, RunStats, Workload};
 use super::report::{Latency, median};
 use super::scenarios::{Ctx, Scenario, ScenarioLoad, outcome};
 use super::{BenchArgs, Topology, dataset, random_seed};
-use crate::BoxError;
-use crate::config::Config;
-use crate::store::StoreOptions;
-use crate::store::probe::CommitProbe;
+use partnercenter::BoxError;
+use partnercenter::config::Config;
+use partnercenter::store::StoreOptions;
+use partnercenter::store::probe::CommitProbe;
 
 /// The ceiling: grpc.health.v1 Check on the server, answered from memory.
 struct Echo {
@@ -71,7 +71,7 @@ impl RawCommit {
             max_connections: config.max_connections,
             acquire_timeout: config.acquire_timeout,
             statement_timeout: config.statement_timeout,
-            sqlite_page_cache_mib: crate::store::DEFAULT_PAGE_CACHE_MIB,
+            sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
         })
         .await?;
         Ok(RawCommit { probe })
@@ -95,6 +95,8 @@ impl Workload for RawCommit {
 /// How the bench starts its `partnercenter` children: over one store, with
 /// one secret, without a config file or a metrics listener.
 struct Launcher {
+    /// The `partnercenter` binary.
+    server_bin: std::path::PathBuf,
     database_url: String,
     /// The JWT secret to give them; without, they keep theirs beside the
     /// SQLite file.
@@ -104,7 +106,7 @@ struct Launcher {
 
 impl Launcher {
     fn command(&self, subcommand: &str) -> Result<tokio::process::Command, BoxError> {
-        let mut command = tokio::process::Command::new(std::env::current_exe()?);
+        let mut command = tokio::process::Command::new(&self.server_bin);
         command
             .arg(subcommand)
             .arg("--database-url")
@@ -151,7 +153,24 @@ impl Launcher {
     }
 }
 
-/// The bare tonic echo: `partnercenter echo-server`, a minimal tonic 0.14
+/// `given`, or the `partnercenter` binary beside this one (both land in
+/// the same target directory).
+fn server_bin(given: Option<&std::path::Path>) -> Result<std::path::PathBuf, BoxError> {
+    let path = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()?.with_file_name(format!("partnercenter{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !path.is_file() {
+        return Err(format!(
+            "no partnercenter binary at {}: build it first (`cargo build --release` builds both), or give --server-bin",
+            path.display()
+        )
+        .into());
+    }
+    Ok(path)
+}
+
+/// The bare tonic echo: `partnercenter-load echo-server`, a minimal tonic 0.14
 /// server answering grpc.health.v1 Check with the server's transport
 /// settings and nothing else (no auth, limits, tracing, metrics or store),
 /// as a second reference beside the service's own health Check.
@@ -544,6 +563,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
         None => (config.database_url.clone(), Some(secret.clone())),
     };
     let launcher = Launcher {
+        server_bin: server_bin(args.server_bin.as_deref())?,
         database_url,
         secret: serve_secret,
         max_connections: args.max_connections,

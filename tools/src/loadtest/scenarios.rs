@@ -14,12 +14,12 @@ use rand::RngExt;
 use rand::seq::IndexedRandom;
 
 use super::rng::{self, Rng};
-use crate::BoxError;
-use crate::pb;
-use crate::pb::check_access_request::Action;
-use crate::pb::customer_service_client::CustomerServiceClient;
-use crate::pb::partner::Kind;
-use crate::pb::relationship_service_client::RelationshipServiceClient;
+use partnercenter::BoxError;
+use partnercenter::api::pb;
+use partnercenter::api::pb::check_access_request::Action;
+use partnercenter::api::pb::customer_service_client::CustomerServiceClient;
+use partnercenter::api::pb::partner::Kind;
+use partnercenter::api::pb::relationship_service_client::RelationshipServiceClient;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -16,7 +16,7 @@ use indicatif::ProgressBar;
 use tokio::time::Instant;
 
 use super::progress;
-use crate::BoxError;
+use partnercenter::BoxError;
 
 /// The slowest latency a histogram tells apart (one minute, in microseconds);
 /// slower calls are recorded as this value.

@@ -1,6 +1,6 @@
 //! The dataset a run works on: seeded through the API with a skewed,
 //! Pareto-like shape (a few partners own most customers), or discovered in
-//! an existing database (`--no-seed`, e.g. after `partnercenter seed`).
+//! an existing database (`--no-seed`, e.g. after `partnercenter-load seed`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,11 +16,11 @@ use rand::RngExt;
 use rand::seq::IndexedRandom;
 
 use super::rng::{self, Skewed};
-use crate::BoxError;
-use crate::pb;
-use crate::pb::customer_service_client::CustomerServiceClient;
-use crate::pb::partner_service_client::PartnerServiceClient;
-use crate::pb::relationship_service_client::RelationshipServiceClient;
+use partnercenter::BoxError;
+use partnercenter::api::pb;
+use partnercenter::api::pb::customer_service_client::CustomerServiceClient;
+use partnercenter::api::pb::partner_service_client::PartnerServiceClient;
+use partnercenter::api::pb::relationship_service_client::RelationshipServiceClient;
 
 use pb::partner::Kind;
 

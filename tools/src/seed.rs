@@ -1,4 +1,4 @@
-//! `partnercenter seed`: bulk-loads a deterministic synthetic dataset
+//! `partnercenter-load seed`: bulk-loads a deterministic synthetic dataset
 //! straight into the store, in large write transactions that still append
 //! every row's event (E1), so the events table and `event_audience` are what
 //! the same changes made through the API would have produced.
@@ -25,15 +25,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 
-use crate::BoxError;
-use crate::config::Config;
-use crate::domain::clock::SystemClock;
-use crate::domain::model::*;
-use crate::domain::rules;
 use crate::loadtest::progress;
 use crate::loadtest::rng::{self, Rng, Skewed};
-use crate::store::bulk::{BulkAcceptance, BulkCounts, CustomerBundle, analyze, audience_rows_after, event_counter};
-use crate::store::{Store, StoreOptions, new_id};
+use partnercenter::BoxError;
+use partnercenter::config::Config;
+use partnercenter::domain::clock::SystemClock;
+use partnercenter::domain::model::*;
+use partnercenter::domain::rules;
+use partnercenter::store::bulk::{
+    BulkAcceptance, BulkCounts, CustomerBundle, analyze, audience_rows_after, event_counter,
+};
+use partnercenter::store::{Store, StoreOptions, new_id};
 
 #[derive(clap::Args, Debug)]
 pub struct SeedArgs {
@@ -107,7 +109,7 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
         args.customers,
         args.seed,
         args.batch,
-        crate::config::redact_url(&config.database_url)
+        partnercenter::config::redact_url(&config.database_url)
     );
 
     // Partners, links and one reusable invitation per creator: one transaction.
@@ -792,6 +794,6 @@ mod tests {
         // under a seed without notice.
         assert_eq!(a, "lucerne-1-s3.net.cn");
         assert_eq!(a, a.to_ascii_lowercase());
-        assert!(crate::domain::validate::domain("d", &a).is_ok());
+        assert!(partnercenter::domain::validate::domain("d", &a).is_ok());
     }
 }

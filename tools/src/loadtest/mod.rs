@@ -1,5 +1,5 @@
-//! The load-test tool (`partnercenter loadtest`) and the calibration
-//! benchmark (`partnercenter bench`).
+//! The load-test tool (`partnercenter-load loadtest`) and the calibration
+//! benchmark (`partnercenter-load bench`).
 //!
 //! - `engine`: the workers, pacing and HDR histograms;
 //! - `scenarios`: what each call asks (check, batch-check, mixed, list, accept);
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::BoxError;
+use partnercenter::BoxError;
 
 pub use scenarios::Scenario;
 
@@ -42,8 +42,12 @@ pub struct Credentials {
     /// neither --token nor --secret is given.
     #[arg(long, default_value = "partnercenter.db.jwt-secret")]
     pub secret_file: PathBuf,
+    /// The `iss` of the tokens minted with --secret: the server's
+    /// jwt_issuer, which it requires of every token.
     #[arg(long, env = "PARTNERCENTER_JWT_ISSUER", default_value = "partnercenter")]
     pub issuer: String,
+    /// The `aud` of the tokens minted with --secret: the server's
+    /// jwt_audience, if it requires one [default: none].
     #[arg(long, env = "PARTNERCENTER_JWT_AUDIENCE")]
     pub audience: Option<String>,
 }
@@ -164,7 +168,7 @@ pub struct LoadtestArgs {
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub max_duration: Duration,
     /// Use the partners and customers already there instead of seeding
-    /// (e.g. after `partnercenter seed`).
+    /// (e.g. after `partnercenter-load seed`).
     #[arg(long)]
     pub no_seed: bool,
     /// Partners to seed.
@@ -237,7 +241,7 @@ pub struct BenchArgs {
     /// measurement); default: the service's default.
     #[arg(long)]
     pub max_connections: Option<u32>,
-    /// Serve this existing SQLite file (e.g. made by `partnercenter seed`)
+    /// Serve this existing SQLite file (e.g. made by `partnercenter-load seed`)
     /// instead of seeding a fresh one; its secret is read from the
     /// `.jwt-secret` file beside it. Write scenarios change it.
     #[arg(long)]
@@ -246,6 +250,10 @@ pub struct BenchArgs {
     /// through its API: give its secret).
     #[arg(long)]
     pub target: Option<SocketAddr>,
+    /// The `partnercenter` binary to serve with [default: the one beside
+    /// this binary, as `cargo build --release` leaves them].
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
     #[command(flatten)]
     pub credentials: Credentials,
     #[command(flatten)]
