@@ -3,17 +3,19 @@
 //!
 //! Layers: `api` (the gRPC adapters and server assembly, the only place
 //! tonic and prost types live), `service` (one use case per RPC, in domain
-//! types), `domain` (the rules of `docs/rules.md` in plain Rust), `store`
-//! (sea-orm entities, migrations and queries, the only place sea-orm
-//! lives), and plain `auth`, `config`, `metrics`, `telemetry`. The load
-//! tools (`loadtest`, `seed`) use only the gRPC contract and the store's
-//! public API. `tests/api/layers.rs` checks these rules.
+//! types), `domain` (the rules of `docs/rules.md` in plain Rust), `index`
+//! (the access index in memory, on the domain alone), `store` (sea-orm
+//! entities, migrations and queries, the only place sea-orm lives), and
+//! plain `auth`, `config`, `metrics`, `telemetry`. The load tools
+//! (`loadtest`, `seed`) use only the gRPC contract and the store's public
+//! API. `tests/api/layers.rs` checks these rules.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod index;
 pub mod loadtest;
 pub mod metrics;
 pub mod seed;

@@ -1,8 +1,9 @@
 //! The layer rules, checked on the source text: tonic and prost only in the
 //! gRPC adapters (`src/api/`, with the generated `pb`), sea-orm only in the
-//! store, a domain that imports neither nor any other layer, a use-case
-//! layer without tonic, prost or sea-orm, and a store that never reaches up
-//! into the services or the adapters. A breach names its file and line.
+//! store, a domain that imports neither nor any other layer, an index in
+//! memory (`src/index/`) built on the domain alone, a use-case layer
+//! without tonic, prost or sea-orm, and a store that never reaches up into
+//! the services or the adapters. A breach names its file and line.
 //!
 //! The scan is textual: comments and string literals are blanked, then
 //! every path root (`tonic::`, `sea_orm::`, `crate::store`, `crate::{..}`)
@@ -21,6 +22,7 @@ enum Target {
     Api,
     Service,
     Store,
+    Index,
 }
 
 /// Where a file sits, by its path under `src/`.
@@ -28,6 +30,8 @@ enum Target {
 enum Layer {
     Api,
     Domain,
+    /// The indexes in memory: infrastructure on the domain's types.
+    Index,
     Service,
     Store,
     /// The load tools (`loadtest`, `bench`, `seed`): clients of the public
@@ -45,6 +49,7 @@ fn layer_of(relative: &str) -> Layer {
     match first {
         "api" => Layer::Api,
         "domain" => Layer::Domain,
+        "index" => Layer::Index,
         "service" => Layer::Service,
         "store" => Layer::Store,
         "loadtest" | "seed.rs" => Layer::Tool,
@@ -63,12 +68,14 @@ fn forbidden(layer: Layer, target: Target, path: &str) -> Option<&'static str> {
         (Layer::Store, Orm) => None,
         (_, Orm) => Some("sea-orm belongs to the store (src/store/)"),
         (Layer::Domain, _) => Some("the domain imports no other layer"),
+        (Layer::Index, Index) => None,
+        (Layer::Index, _) => Some("the index builds on the domain alone"),
         (Layer::Store, Service | Api) => Some("the store never imports the services or the adapters"),
         (Layer::Store, Store) => None,
         (Layer::Tool, Api) if path == "crate::pb" || path == "crate::api::pb" => None,
         (_, Api) => Some("only the adapters (and the binary) reach into src/api/"),
         (Layer::Tool, Service) => Some("the load tools reach the service only through its gRPC contract"),
-        (_, Service | Store) => None,
+        (_, Service | Store | Index) => None,
     }
 }
 
@@ -237,6 +244,7 @@ fn paths(line: &str) -> Vec<(String, Target)> {
                 "api" | "pb" => Target::Api,
                 "service" => Target::Service,
                 "store" => Target::Store,
+                "index" => Target::Index,
                 _ => continue,
             };
             let shown = if item.starts_with("api::pb") {
@@ -334,10 +342,32 @@ fn layers_scan_sees_imports() {
     assert_eq!(found[4], vec![("prost_types::".to_owned(), Target::Grpc)]);
     assert!(found[5].is_empty());
     assert_eq!(
-        forbidden(layer_of("domain/rules.rs"), Target::Store, "crate::store"),
+        forbidden(layer_of("domain/rules/mod.rs"), Target::Store, "crate::store"),
         Some("the domain imports no other layer")
     );
     assert_eq!(forbidden(layer_of("main.rs"), Target::Orm, "sea_orm::"), None);
     assert!(forbidden(layer_of("store/mod.rs"), Target::Service, "crate::service").is_some());
     assert!(forbidden(layer_of("service/partners.rs"), Target::Orm, "sea_orm::").is_some());
+    assert_eq!(
+        paths("use crate::index::AccessIndex;"),
+        vec![("crate::index".to_owned(), Target::Index)]
+    );
+    for (target, path) in [
+        (Target::Grpc, "tonic::"),
+        (Target::Orm, "sea_orm::"),
+        (Target::Store, "crate::store"),
+        (Target::Service, "crate::service"),
+        (Target::Api, "crate::api"),
+    ] {
+        assert!(forbidden(layer_of("index/access.rs"), target, path).is_some(), "{path}");
+    }
+    assert_eq!(
+        forbidden(layer_of("index/access.rs"), Target::Index, "crate::index"),
+        None
+    );
+    assert!(forbidden(layer_of("domain/model.rs"), Target::Index, "crate::index").is_some());
+    assert_eq!(
+        forbidden(layer_of("store/indexed.rs"), Target::Index, "crate::index"),
+        None
+    );
 }
