@@ -3,11 +3,12 @@
 //!
 //! Layers: `api` (the gRPC adapters and server assembly, the only place
 //! tonic and prost types live), `service` (one use case per RPC, in domain
-//! types), `domain` (the rules of `docs/rules.md` in plain Rust), `store`
-//! (sea-orm entities, migrations and queries, the only place sea-orm
-//! lives), and plain `auth`, `config`, `metrics`, `telemetry`. The load
-//! tools are a crate of their own (`tools/`), a client of the generated
-//! `api::pb` and, with the `tools` feature, of the store's bulk loader.
+//! types), `domain` (the rules of `docs/rules.md` in plain Rust), `index`
+//! (the access index in memory, on the domain alone), `store` (sea-orm
+//! entities, migrations and queries, the only place sea-orm lives), and
+//! plain `auth`, `config`, `metrics`, `telemetry`. The load tools are a
+//! crate of their own (`tools/`), a client of the generated `api::pb` and,
+//! with the `tools` feature, of the store's bulk loader.
 //! `tests/api/layers.rs` checks these rules.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod index;
 pub mod metrics;
 pub mod service;
 pub mod store;

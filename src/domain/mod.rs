@@ -4,7 +4,6 @@
 //! enforce them, so any rule can be found with one search.
 
 pub mod access;
-pub mod access_index;
 pub mod clock;
 pub mod consequence;
 pub mod error;

@@ -27,10 +27,10 @@ use sea_orm::{
 use super::Store;
 use super::entity::{grant, partner, partner_link, relationship, subscription};
 use crate::domain::access::{AccessQuery, Decision, decide};
-use crate::domain::access_index::AccessIndex;
 use crate::domain::model::*;
 use crate::domain::ports::AccessChecker;
 use crate::domain::{Error, Result};
+use crate::index::AccessIndex;
 
 /// Events applied per read while catching up.
 const CATCH_UP_BATCH: u64 = 2000;

@@ -97,12 +97,24 @@ fn docs_rules_lists_every_test_named_after_a_rule() {
         .map(|(_, _, item)| item)
         .collect();
     let mut unlisted = Vec::new();
-    // The integration tests, and the domain's unit tests.
-    let files = ["tests/api", "src/domain"]
+    // The integration tests, and the unit tests of the domain and the index,
+    // in their folders too.
+    let mut dirs: Vec<_> = ["tests/api", "src/domain", "src/index"]
         .iter()
-        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("a test directory"));
-    for entry in files {
-        let path = entry.expect("entry").path();
+        .map(|dir| root.join(dir))
+        .collect();
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a test directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).expect("a test file");
         for line in text.lines() {
             let Some(rest) = line

@@ -1,8 +1,9 @@
 //! The layer rules, checked on the source text: tonic and prost only in the
 //! gRPC adapters (`src/api/`, with the generated `pb`), sea-orm only in the
-//! store, a domain that imports neither nor any other layer, a use-case
-//! layer without tonic, prost or sea-orm, and a store that never reaches up
-//! into the services or the adapters. A breach names its file and line.
+//! store, a domain that imports neither nor any other layer, an index in
+//! memory (`src/index/`) built on the domain alone, a use-case layer
+//! without tonic, prost or sea-orm, and a store that never reaches up into
+//! the services or the adapters. A breach names its file and line.
 //!
 //! The scan is textual: comments and string literals are blanked, then
 //! every path root (`tonic::`, `sea_orm::`, `crate::store`, `crate::{..}`)
@@ -21,6 +22,7 @@ enum Target {
     Api,
     Service,
     Store,
+    Index,
 }
 
 /// Where a file sits, by its path under `src/`.
@@ -28,6 +30,8 @@ enum Target {
 enum Layer {
     Api,
     Domain,
+    /// The indexes in memory: infrastructure on the domain's types.
+    Index,
     Service,
     Store,
     /// Everything else in the library (`auth`, `config`, `metrics`,
@@ -41,6 +45,7 @@ fn layer_of(relative: &str) -> Layer {
     match first {
         "api" => Layer::Api,
         "domain" => Layer::Domain,
+        "index" => Layer::Index,
         "service" => Layer::Service,
         "store" => Layer::Store,
         "main.rs" => Layer::Binary,
@@ -57,10 +62,12 @@ fn forbidden(layer: Layer, target: Target) -> Option<&'static str> {
         (Layer::Store, Orm) => None,
         (_, Orm) => Some("sea-orm belongs to the store (src/store/)"),
         (Layer::Domain, _) => Some("the domain imports no other layer"),
+        (Layer::Index, Index) => None,
+        (Layer::Index, _) => Some("the index builds on the domain alone"),
         (Layer::Store, Service | Api) => Some("the store never imports the services or the adapters"),
         (Layer::Store, Store) => None,
         (_, Api) => Some("only the adapters (and the binary) reach into src/api/"),
-        (_, Service | Store) => None,
+        (_, Service | Store | Index) => None,
     }
 }
 
@@ -229,6 +236,7 @@ fn paths(line: &str) -> Vec<(String, Target)> {
                 "api" | "pb" => Target::Api,
                 "service" => Target::Service,
                 "store" => Target::Store,
+                "index" => Target::Index,
                 _ => continue,
             };
             let shown = if item.starts_with("api::pb") {
@@ -326,10 +334,20 @@ fn layers_scan_sees_imports() {
     assert_eq!(found[4], vec![("prost_types::".to_owned(), Target::Grpc)]);
     assert!(found[5].is_empty());
     assert_eq!(
-        forbidden(layer_of("domain/rules.rs"), Target::Store),
+        forbidden(layer_of("domain/rules/mod.rs"), Target::Store),
         Some("the domain imports no other layer")
     );
     assert_eq!(forbidden(layer_of("main.rs"), Target::Orm), None);
     assert!(forbidden(layer_of("store/mod.rs"), Target::Service).is_some());
     assert!(forbidden(layer_of("service/partners.rs"), Target::Orm).is_some());
+    assert_eq!(
+        paths("use crate::index::AccessIndex;"),
+        vec![("crate::index".to_owned(), Target::Index)]
+    );
+    for target in [Target::Grpc, Target::Orm, Target::Store, Target::Service, Target::Api] {
+        assert!(forbidden(layer_of("index/access.rs"), target).is_some(), "{target:?}");
+    }
+    assert_eq!(forbidden(layer_of("index/access.rs"), Target::Index), None);
+    assert!(forbidden(layer_of("domain/model.rs"), Target::Index).is_some());
+    assert_eq!(forbidden(layer_of("store/indexed.rs"), Target::Index), None);
 }

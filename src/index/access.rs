@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 
-use super::access::{AccessFacts, AccessQuery, ChainedRelationship, SubscriptionFacts};
-use super::model::{
+use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, SubscriptionFacts};
+use crate::domain::model::{
     Channel, DelegatedAdminGrant, EventResource, GrantState, LinkState, Micros, PartnerStatus, Relationship,
     RelationshipKind, RelationshipSource, RelationshipState, Scope, Service, Subscription,
 };
@@ -511,8 +511,8 @@ mod tests {
             service: Service::Azure,
             offer_name: "o".into(),
             quantity: 1,
-            billing: super::super::model::Billing::Usage,
-            status: super::super::model::SubscriptionStatus::Active,
+            billing: crate::domain::model::Billing::Usage,
+            status: crate::domain::model::SubscriptionStatus::Active,
             channel: Channel::Direct,
             partner_of_record_id: None,
             indirect_provider_id: None,
@@ -533,8 +533,8 @@ mod tests {
         assert!(index.covers("not-an-id"));
     }
 
-    use super::super::access::{Action, decide};
-    use super::super::model::{Billing, Partner, PartnerKind, PartnerLink, SubscriptionStatus};
+    use crate::domain::access::{Action, decide};
+    use crate::domain::model::{Billing, Partner, PartnerKind, PartnerLink, SubscriptionStatus};
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     use std::collections::BTreeMap;
