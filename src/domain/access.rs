@@ -74,7 +74,7 @@ pub struct ChainedRelationship {
 }
 
 impl ChainedRelationship {
-    /// The transacting-partner definition of DOMAIN.md: an ACTIVE RESELLER
+    /// The transacting-partner definition of docs/rules.md: an ACTIVE RESELLER
     /// relationship, or an ACTIVE INDIRECT_RESELLER one whose provider and
     /// link are ACTIVE. ADVISOR relationships never transact.
     pub fn is_transacting(&self) -> bool {
@@ -469,7 +469,7 @@ mod tests {
         }
     }
 
-    /// A1 as DOMAIN.md states it, written apart from `decide`: the answer
+    /// A1 as docs/rules.md states it, written apart from `decide`: the answer
     /// (allowed, reason) for one row of the table.
     fn expected(
         query: &AccessQuery,

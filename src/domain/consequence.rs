@@ -1,5 +1,5 @@
 //! The consequences of one service's write that another service's rows
-//! carry (DOMAIN.md, Deployment): C1's creator relationship and DAP and
+//! carry (docs/rules.md, Deployment): C1's creator relationship and DAP and
 //! S1's ADVISOR relationship (written for the CustomerService's writes),
 //! and D2 when a provider or a link is restored (for the PartnerService's).
 //! All three belong to the RelationshipService, which carries them out:

@@ -377,7 +377,7 @@ impl MigrationTrait for InitialSchema {
     }
 }
 
-/// The outbox of the split deployment (DOMAIN.md, Deployment): a write
+/// The outbox of the split deployment (docs/rules.md, Deployment): a write
 /// whose consequences belong to another service commits them here, and the
 /// owning service carries each out once, recording `applied_time` in the
 /// same transaction. Shared by the three services, like the events, their

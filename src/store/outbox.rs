@@ -1,4 +1,4 @@
-//! The outbox of the split deployment (DOMAIN.md, Deployment): a write
+//! The outbox of the split deployment (docs/rules.md, Deployment): a write
 //! records the consequences that belong to another service in the same
 //! transaction as itself; the owning service carries each out once, and
 //! records that in the transaction that carries it out, so a crash on

@@ -614,7 +614,7 @@ impl WriteTx {
     }
 
     /// Which of these partners are transacting with the customer now, as
-    /// seen by this transaction (the definition of DOMAIN.md, whatever the
+    /// seen by this transaction (the definition of docs/rules.md, whatever the
     /// partner's own status).
     pub async fn transacting(&self, customer_id: &str, partner_ids: &[String]) -> Result<HashMap<String, bool>> {
         let queries: Vec<AccessQuery> = partner_ids

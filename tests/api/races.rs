@@ -83,7 +83,7 @@ impl World {
 /// The log with each write's consequences right after the write. In the
 /// split deployment C1's creator relationship and grants are appended by
 /// the RelationshipService after the CustomerService's commit, at later
-/// seqs (DOMAIN.md, Deployment); they were decided by that commit, so they
+/// seqs (docs/rules.md, Deployment); they were decided by that commit, so they
 /// are judged where it is. Only C1's rows are made with a partner as actor
 /// (acceptances are the customer's, S1's the operator's).
 fn causal_order(events: &[Event]) -> Vec<&Event> {

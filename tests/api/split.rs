@@ -1,4 +1,4 @@
-//! The split deployment (DOMAIN.md, Deployment): one process per service
+//! The split deployment (docs/rules.md, Deployment): one process per service
 //! over one store. The `internal` role is refused by every public RPC and is
 //! the only one the internal API answers; a write whose consequences belong
 //! to the RelationshipService (C1, S1, D2 on reinstatement) is acknowledged
@@ -35,7 +35,7 @@ fn internal_token(server: &TestServer) -> String {
         .expect("an internal token")
 }
 
-/// DOMAIN.md, Deployment: every public RPC refuses an `internal` token,
+/// docs/rules.md, Deployment: every public RPC refuses an `internal` token,
 /// after INVALID_ARGUMENT on the request alone ("which error wins").
 #[tokio::test]
 async fn deployment_every_public_service_refuses_an_internal_token() {
@@ -84,7 +84,7 @@ async fn deployment_every_public_service_refuses_an_internal_token() {
     assert_eq!(last_seq(&server).await, 0, "nothing was written");
 }
 
-/// DOMAIN.md, Deployment: the internal API is served only in split mode,
+/// docs/rules.md, Deployment: the internal API is served only in split mode,
 /// by the relationship process, and answers only `internal` tokens.
 #[tokio::test]
 async fn deployment_the_internal_api_answers_only_internal_tokens() {
@@ -271,7 +271,7 @@ enum Write {
     Advisory(pb::CreateSubscriptionRequest),
 }
 
-/// C1, S1, DOMAIN.md Deployment: `kill -9` of the customer process and
+/// C1, S1, docs/rules.md, Deployment: `kill -9` of the customer process and
 /// then of the relationship process, in the middle of writes whose
 /// consequences cross from one to the other: after both are back, every
 /// write (retried with its request_id) has its consequence exactly once.
@@ -478,7 +478,7 @@ async fn new_partner(process: &Replica, kind: pb::partner::Kind) -> String {
         .id
 }
 
-/// D2 on reinstatement, DOMAIN.md Deployment: the relationship process is
+/// D2 on reinstatement, docs/rules.md, Deployment: the relationship process is
 /// `kill -9`ed; the operator reinstates a provider meanwhile, which
 /// commits and answers UNAVAILABLE with its consequence pending; once the
 /// process is back, the relay carries it out: the provider's reseller

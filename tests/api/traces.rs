@@ -1,4 +1,4 @@
-//! Traces across hops (DOMAIN.md, Deployment): in the split deployment one
+//! Traces across hops (docs/rules.md, Deployment): in the split deployment one
 //! call's trace id is in every log line of every process it passes
 //! through, its request id travels with it, and with `--otlp-endpoint` each
 //! process exports its spans over OTLP/gRPC to a real collector (here the
