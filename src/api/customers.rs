@@ -1,5 +1,5 @@
 //! CustomerService adapter: decodes requests into the commands of
-//! `service::customers`, calls the service, encodes its replies; and the
+//! `service::contract::customers`, calls the service, encodes its replies; and the
 //! reverse conversions the remote client needs. The rules live in the
 //! service.
 
@@ -14,7 +14,7 @@ use crate::domain::error::Violations;
 use crate::domain::model::*;
 use crate::domain::paging::Page;
 use crate::domain::{Error, Result, validate};
-use crate::service::customers::{
+use crate::service::contract::customers::{
     CheckDomainAvailability, CreateCustomer, CreateSubscription, CreateTransfer, CustomerField, Customers,
     DecideTransfer, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions, ListTransfers, UpdateCustomer,
     UpdateSubscription,

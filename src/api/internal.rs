@@ -10,7 +10,7 @@ use super::pb_internal;
 use super::pb_internal::consequence_service_server::ConsequenceService;
 use crate::domain::principal::Caller;
 use crate::domain::{Error, Reason};
-use crate::service::relationships::InternalRelationships;
+use crate::service::contract::consequences::InternalRelationships;
 
 pub struct ConsequenceApi {
     service: Arc<dyn InternalRelationships>,

@@ -13,7 +13,7 @@ use super::{mask_paths, pb, principal, validated};
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
 use crate::domain::paging::Page;
 use crate::domain::{Error, validate};
-use crate::service::partners::{
+use crate::service::contract::partners::{
     CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, PartnerField, Partners,
     UnlinkIndirectReseller, UpdatePartner,
 };

@@ -629,7 +629,7 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
         store.clone(),
         Arc::new(partnercenter::service::partners::LocalPartners::new(
             store.clone(),
-            partnercenter::service::consequences::Consequences::InProcess,
+            Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
         )),
         Arc::new(store),
         Default::default(),
@@ -691,10 +691,10 @@ pub fn local_customers(server: &TestServer) -> partnercenter::service::customers
         store.clone(),
         Arc::new(partnercenter::service::partners::LocalPartners::new(
             store.clone(),
-            partnercenter::service::consequences::Consequences::InProcess,
+            Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
         )),
         Arc::new(local_relationships(server)),
-        partnercenter::service::consequences::Consequences::InProcess,
+        Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
     )
 }
 

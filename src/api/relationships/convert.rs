@@ -11,7 +11,7 @@ use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
 use crate::domain::model::*;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
-use crate::service::relationships::{
+use crate::service::contract::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
     ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin,
     UpdateDelegatedAdmin, WatchEvents,

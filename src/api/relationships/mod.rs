@@ -16,7 +16,7 @@ pub use convert::MAX_BATCH_CHECKS;
 use super::pb::relationship_service_server::RelationshipService;
 use super::{pb, principal};
 use crate::domain::Result;
-use crate::service::relationships::{
+use crate::service::contract::relationships::{
     ListDelegatedAdminGrants, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
 };
 

@@ -9,7 +9,7 @@ use crate::domain::model::{Customer, Subscription, Transfer};
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
-use crate::service::customers::{
+use crate::service::contract::customers::{
     AcceptedTransfer, CheckDomainAvailability, CreateCustomer, CreateSubscription, CreateTransfer, Customers,
     DecideTransfer, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions, ListTransfers, UpdateCustomer,
     UpdateSubscription,

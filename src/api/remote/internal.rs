@@ -8,7 +8,7 @@ use super::Remote;
 use crate::api::pb_internal;
 use crate::api::pb_internal::consequence_service_client::ConsequenceServiceClient;
 use crate::domain::{Error, Result};
-use crate::service::relationships::InternalRelationships;
+use crate::service::contract::consequences::InternalRelationships;
 
 #[derive(Clone)]
 pub struct RemoteInternalRelationships {

@@ -9,7 +9,7 @@ use crate::domain::model::{Partner, PartnerLink};
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
-use crate::service::partners::{
+use crate::service::contract::partners::{
     CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, Partners, UnlinkIndirectReseller,
     UpdatePartner,
 };

@@ -11,7 +11,7 @@ use crate::domain::model::{DelegatedAdminGrant, Event, Relationship, Relationshi
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
-use crate::service::relationships::{
+use crate::service::contract::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
     GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
     ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
