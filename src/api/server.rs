@@ -31,9 +31,12 @@ use super::pb::customer_service_server::CustomerServiceServer;
 use super::pb::partner_service_server::PartnerServiceServer;
 use super::pb::relationship_service_server::RelationshipServiceServer;
 use super::pb_internal::consequence_service_server::ConsequenceServiceServer;
-use super::remote::{Remote, RemoteCustomers, RemoteInternalRelationships, RemotePartners, RemoteRelationships};
+use super::remote::Remote;
 use super::trace::GrpcTraceLayer;
-use super::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
+use super::{
+    CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, RemoteCustomers,
+    RemoteInternalRelationships, RemotePartners, RemoteRelationships, pb,
+};
 pub use crate::BoxError;
 use crate::auth::TokenAuthority;
 use crate::config::Config;

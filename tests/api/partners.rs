@@ -1,6 +1,6 @@
 //! PartnerService: P1-P5, pagination, etags, idempotent retries.
 
-use partnercenter::api::remote::RemotePartners;
+use partnercenter::api::RemotePartners;
 use partnercenter::domain::model::{LinkState, PartnerKind, etag};
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::{self, ErrorCode, Reason};

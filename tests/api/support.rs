@@ -638,8 +638,8 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
 
 /// The server's RelationshipService through the generated client, behind
 /// the same trait, with tokens minted from the server's secret.
-pub fn remote_relationships(server: &TestServer) -> partnercenter::api::remote::RemoteRelationships {
-    partnercenter::api::remote::RemoteRelationships::new(remote(server))
+pub fn remote_relationships(server: &TestServer) -> partnercenter::api::RemoteRelationships {
+    partnercenter::api::RemoteRelationships::new(remote(server))
 }
 
 /// A refusal of the local service, of the remote one, and of the gRPC
@@ -700,8 +700,8 @@ pub fn local_customers(server: &TestServer) -> partnercenter::service::customers
 
 /// The server's CustomerService through the generated client, behind the
 /// same trait, with tokens minted from the server's secret.
-pub fn remote_customers(server: &TestServer) -> partnercenter::api::remote::RemoteCustomers {
-    partnercenter::api::remote::RemoteCustomers::new(customer_remote(server))
+pub fn remote_customers(server: &TestServer) -> partnercenter::api::RemoteCustomers {
+    partnercenter::api::RemoteCustomers::new(customer_remote(server))
 }
 
 /// A well-formed CreatePartner request: a refusal of it is about the
