@@ -1,5 +1,8 @@
-//! Domain resources to protobuf messages, and protobuf enums to domain ones.
-//! Both sides name enum values alike, so the conversion goes by name.
+//! What the adapters of every service share to convert between protobuf
+//! and domain values: times, etags, enums (both sides name their values
+//! alike, so they convert by name), and the way a reply that does not
+//! decode is refused. Each service's own messages are converted in its
+//! folder (`decode.rs`, `encode.rs`).
 
 use super::pb;
 use crate::domain::model::*;
@@ -58,6 +61,28 @@ pub fn present(value: String) -> Option<String> {
     Some(value).filter(|value| !value.is_empty())
 }
 
+/// A list reply into the page it carries (`reply_type => Item, items_field;`),
+/// each item decoded by its resource's reply decoder.
+macro_rules! page_replies {
+    ($($reply:ty => $item:ty, $items:ident;)+) => {$(
+        impl TryFrom<$reply> for $crate::domain::paging::Page<$item> {
+            type Error = $crate::domain::Error;
+
+            fn try_from(reply: $reply) -> ::std::result::Result<Self, Self::Error> {
+                Ok($crate::domain::paging::Page {
+                    items: reply
+                        .$items
+                        .into_iter()
+                        .map(<$item>::try_from)
+                        .collect::<::std::result::Result<_, _>>()?,
+                    next_page_token: reply.next_page_token,
+                })
+            }
+        }
+    )+};
+}
+pub(crate) use page_replies;
+
 /// A protobuf enum and the domain enum of the same value names.
 pub trait ProtoEnum: Sized + Copy {
     fn from_proto(value: i32) -> Option<Self>;
@@ -110,247 +135,9 @@ pub fn optional<E: ProtoEnum>(field: &str, value: i32) -> Result<Option<E>> {
     }
 }
 
-fn id_or_empty(id: &Option<String>) -> String {
+/// An absent id as protobuf sends it (the inverse of `present`).
+pub fn id_or_empty(id: &Option<String>) -> String {
     id.clone().unwrap_or_default()
-}
-
-impl From<&Partner> for pb::Partner {
-    fn from(p: &Partner) -> Self {
-        pb::Partner {
-            id: p.id.clone(),
-            mpn_id: p.mpn_id.clone(),
-            display_name: p.display_name.clone(),
-            kind: p.kind.to_proto(),
-            status: p.status.to_proto(),
-            etag: etag(p.version),
-            create_time: timestamp(p.create_time),
-            update_time: timestamp(p.update_time),
-        }
-    }
-}
-
-impl From<&PartnerLink> for pb::PartnerLink {
-    fn from(l: &PartnerLink) -> Self {
-        pb::PartnerLink {
-            id: l.id.clone(),
-            provider_id: l.provider_id.clone(),
-            reseller_id: l.reseller_id.clone(),
-            state: l.state.to_proto(),
-            create_time: timestamp(l.create_time),
-            update_time: timestamp(l.update_time),
-        }
-    }
-}
-
-impl From<&Customer> for pb::Customer {
-    fn from(c: &Customer) -> Self {
-        let contact = &c.billing_contact;
-        pb::Customer {
-            id: c.id.clone(),
-            domain: c.domain.clone(),
-            company_name: c.company_name.clone(),
-            billing_contact: Some(pb::BillingContact {
-                email: contact.email.clone(),
-                first_name: contact.first_name.clone(),
-                last_name: contact.last_name.clone(),
-                culture: contact.culture.clone(),
-                language: contact.language.clone(),
-            }),
-            etag: etag(c.version),
-            create_time: timestamp(c.create_time),
-            update_time: timestamp(c.update_time),
-        }
-    }
-}
-
-impl From<&Subscription> for pb::Subscription {
-    fn from(s: &Subscription) -> Self {
-        pb::Subscription {
-            id: s.id.clone(),
-            customer_id: s.customer_id.clone(),
-            service: s.service.as_str().to_owned(),
-            offer_name: s.offer_name.clone(),
-            quantity: s.quantity,
-            billing: s.billing.to_proto(),
-            status: s.status.to_proto(),
-            channel: s.channel.to_proto(),
-            partner_of_record_id: id_or_empty(&s.partner_of_record_id),
-            indirect_provider_id: id_or_empty(&s.indirect_provider_id),
-            etag: etag(s.version),
-            create_time: timestamp(s.create_time),
-            update_time: timestamp(s.update_time),
-        }
-    }
-}
-
-impl From<&Relationship> for pb::Relationship {
-    fn from(r: &Relationship) -> Self {
-        pb::Relationship {
-            id: r.id.clone(),
-            customer_id: r.customer_id.clone(),
-            partner_id: r.partner_id.clone(),
-            kind: r.kind.to_proto(),
-            indirect_provider_id: id_or_empty(&r.indirect_provider_id),
-            state: r.state.to_proto(),
-            source: r.source.to_proto(),
-            relationship_request_id: id_or_empty(&r.relationship_request_id),
-            start_time: timestamp(r.start_time),
-            end_time: r.end_time.and_then(timestamp),
-        }
-    }
-}
-
-impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
-    fn from(g: &DelegatedAdminGrant) -> Self {
-        pb::DelegatedAdminGrant {
-            id: g.id.clone(),
-            customer_id: g.customer_id.clone(),
-            partner_id: g.partner_id.clone(),
-            service: g.service.as_str().to_owned(),
-            scopes: g.scopes.iter().map(|s| s.to_proto()).collect(),
-            state: g.state.to_proto(),
-            start_time: timestamp(g.start_time),
-            end_time: g.end_time.and_then(timestamp),
-            auto_extend: g.auto_extend,
-            end_cause: g.end_cause.map_or(0, EndCause::to_proto),
-            end_note: g.end_note.clone().unwrap_or_default(),
-            notice_days: g.notice_days.unwrap_or(0),
-            etag: etag(g.version),
-            update_time: timestamp(g.update_time),
-        }
-    }
-}
-
-impl From<&Transfer> for pb::Transfer {
-    fn from(t: &Transfer) -> Self {
-        pb::Transfer {
-            id: t.id.clone(),
-            customer_id: t.customer_id.clone(),
-            proposing_partner_id: t.proposing_partner_id.clone(),
-            partner_of_record_id: t.partner_of_record_id.clone(),
-            indirect_provider_id: id_or_empty(&t.indirect_provider_id),
-            subscriptions: t
-                .subscriptions
-                .iter()
-                .map(|item| pb::TransferredSubscription {
-                    subscription_id: item.subscription_id.clone(),
-                    partner_of_record_id: id_or_empty(&item.partner_of_record_id),
-                    indirect_provider_id: id_or_empty(&item.indirect_provider_id),
-                    channel: item.channel.to_proto(),
-                    status: item.status.to_proto(),
-                })
-                .collect(),
-            state: t.state.to_proto(),
-            expire_time: timestamp(t.expire_time),
-            etag: etag(t.version),
-            create_time: timestamp(t.create_time),
-            update_time: timestamp(t.update_time),
-        }
-    }
-}
-
-impl TryFrom<pb::Transfer> for Transfer {
-    type Error = Error;
-
-    fn try_from(message: pb::Transfer) -> Result<Self> {
-        let some = |id: String| Some(id).filter(|id| !id.is_empty());
-        Ok(Transfer {
-            subscriptions: message
-                .subscriptions
-                .into_iter()
-                .map(|item| {
-                    Ok(TransferItem {
-                        channel: reply_enum("subscriptions.channel", item.channel)?,
-                        status: reply_enum("subscriptions.status", item.status)?,
-                        subscription_id: item.subscription_id,
-                        partner_of_record_id: some(item.partner_of_record_id),
-                        indirect_provider_id: some(item.indirect_provider_id),
-                    })
-                })
-                .collect::<Result<_>>()?,
-            state: reply_enum("state", message.state)?,
-            expire_time: micros("expire_time", message.expire_time)?,
-            version: version("etag", &message.etag)?,
-            create_time: micros("create_time", message.create_time)?,
-            update_time: micros("update_time", message.update_time)?,
-            id: message.id,
-            customer_id: message.customer_id,
-            proposing_partner_id: message.proposing_partner_id,
-            partner_of_record_id: message.partner_of_record_id,
-            indirect_provider_id: some(message.indirect_provider_id),
-        })
-    }
-}
-
-/// I3: the link a customer's admin opens. It carries the partner, the
-/// reseller, the DAP flag and the code; an invitation without its code
-/// (as in events) has no link.
-pub fn invitation_url(base_url: &str, invitation: &RelationshipRequest) -> String {
-    if invitation.code.is_empty() {
-        return String::new();
-    }
-    let separator = if base_url.contains('?') { '&' } else { '?' };
-    format!(
-        "{base_url}{separator}partnerId={}&resellerId={}&dap={}&code={}",
-        invitation.inviting_partner_id,
-        invitation.indirect_reseller_id.as_deref().unwrap_or_default(),
-        invitation.include_delegated_admin,
-        invitation.code,
-    )
-}
-
-/// An invitation as its readers see it at `now`: the stored state, or
-/// EXPIRED once past its expiry (I5).
-pub fn invitation(invitation: &RelationshipRequest, base_url: &str, now: Micros) -> pb::RelationshipRequest {
-    pb::RelationshipRequest {
-        id: invitation.id.clone(),
-        inviting_partner_id: invitation.inviting_partner_id.clone(),
-        indirect_reseller_id: id_or_empty(&invitation.indirect_reseller_id),
-        include_delegated_admin: invitation.include_delegated_admin,
-        delegated_admin_services: invitation
-            .delegated_admin_services
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect(),
-        delegated_admin_scopes: invitation.delegated_admin_scopes.iter().map(|s| s.to_proto()).collect(),
-        customer_domain: id_or_empty(&invitation.customer_domain),
-        code: invitation.code.clone(),
-        url: invitation_url(base_url, invitation),
-        state: invitation.effective_state(now).to_proto(),
-        expire_time: timestamp(invitation.expire_time),
-        create_time: timestamp(invitation.create_time),
-    }
-}
-
-/// An event as sent to readers. Invitations in events never carry a code.
-pub fn event(event: &Event) -> pb::Event {
-    use pb::event::Resource;
-    let resource = match &event.resource {
-        EventResource::Partner(r) => Resource::Partner(r.into()),
-        EventResource::PartnerLink(r) => Resource::PartnerLink(r.into()),
-        EventResource::Customer(r) => Resource::Customer(r.into()),
-        EventResource::Subscription(r) => Resource::Subscription(r.into()),
-        EventResource::RelationshipRequest(r) => {
-            let mut message = invitation(r, "", event.time);
-            message.state = r.state.to_proto();
-            message.code.clear();
-            message.url.clear();
-            Resource::RelationshipRequest(message)
-        }
-        EventResource::Relationship(r) => Resource::Relationship(r.into()),
-        EventResource::DelegatedAdminGrant(r) => Resource::DelegatedAdminGrant(r.into()),
-        EventResource::Transfer(r) => Resource::Transfer(r.into()),
-    };
-    pb::Event {
-        seq: event.seq,
-        time: timestamp(event.time),
-        r#type: event.event_type.clone(),
-        actor: event.actor.clone(),
-        customer_id: event.resource.customer_id().unwrap_or_default().to_owned(),
-        partner_id: event.resource.partner_id().unwrap_or_default().to_owned(),
-        subject_id: event.resource.subject_id().to_owned(),
-        resource: Some(resource),
-    }
 }
 
 #[cfg(test)]

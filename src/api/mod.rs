@@ -1,5 +1,8 @@
 //! The gRPC adapters: protobuf in, domain calls, protobuf out. Tonic and
-//! prost types stay in this module (and in the generated `pb`).
+//! prost types stay in this module (and in the generated `pb`). One folder
+//! per service (`partners`, `customers`, `relationships`, and `internal`,
+//! the split deployment's consequences API): its server, its decoders and
+//! encoders, and its remote implementation; what they share is here.
 
 pub mod auth;
 pub mod codec;
@@ -18,11 +21,11 @@ mod unknown;
 
 use tonic::{Request, Status};
 
-pub use customers::CustomerApi;
+pub use customers::{CustomerApi, RemoteCustomers};
 pub use framing::Framing;
-pub use internal::ConsequenceApi;
-pub use partners::PartnerApi;
-pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings};
+pub use internal::{ConsequenceApi, RemoteInternalRelationships};
+pub use partners::{PartnerApi, RemotePartners};
+pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings, RemoteRelationships};
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
 pub use unknown::DetailedUnimplementedLayer;
 
@@ -54,8 +57,8 @@ pub const ERROR_DOMAIN: &str = "partnercenter";
 /// The principal the auth interceptor attached to a request of the public
 /// services. An `internal` token is refused there: it is only for this
 /// service's own processes (DOMAIN.md, Deployment). The adapters decode
-/// the request before they look at this result: INVALID_ARGUMENT on the
-/// request alone comes before a refusal of the caller's role.
+/// the request before they look at this result (`decoded`): INVALID_ARGUMENT
+/// on the request alone comes before a refusal of the caller's role.
 fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
     match request.extensions().get::<Caller>() {
         Some(Caller::Principal(principal)) => Ok(principal.clone()),
@@ -66,6 +69,16 @@ fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .into()),
         None => Err(Error::unauthenticated(Reason::TokenMissing, "the request carries no verified principal").into()),
     }
+}
+
+/// The prologue of a handler, written once: the caller and the request's
+/// body decoded by `decode`. A body that does not decode is refused before
+/// the caller is (see `principal`); the caller is read first only because
+/// decoding consumes the request.
+fn decoded<T, C>(request: Request<T>, decode: impl FnOnce(T) -> Result<C, Error>) -> Result<(Principal, C), Status> {
+    let caller = principal(&request);
+    let command = decode(request.into_inner())?;
+    Ok((caller?, command))
 }
 
 /// Validates every check, reports every violation at once, and binds the

@@ -31,18 +31,26 @@ use super::pb::customer_service_server::CustomerServiceServer;
 use super::pb::partner_service_server::PartnerServiceServer;
 use super::pb::relationship_service_server::RelationshipServiceServer;
 use super::pb_internal::consequence_service_server::ConsequenceServiceServer;
-use super::remote::{Remote, RemoteCustomers, RemoteInternalRelationships, RemotePartners, RemoteRelationships};
+use super::remote::Remote;
 use super::trace::GrpcTraceLayer;
-use super::{CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, pb};
+use super::{
+    CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, RemoteCustomers,
+    RemoteInternalRelationships, RemotePartners, RemoteRelationships, pb,
+};
 pub use crate::BoxError;
 use crate::auth::TokenAuthority;
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::ports::AccessChecker;
-use crate::service::consequences::Consequences;
-use crate::service::customers::{Customers, LocalCustomers};
-use crate::service::partners::{LocalPartners, Partners};
-use crate::service::relationships::{InternalRelationships, LocalRelationships, Relationships};
+use crate::service::consequences::OutboxConsequences;
+use crate::service::contract::consequences::{Consequences, InternalRelationships};
+use crate::service::contract::customers::Customers;
+use crate::service::contract::partners::Partners;
+use crate::service::contract::relationships::Relationships;
+use crate::service::customers::LocalCustomers;
+use crate::service::partners::LocalPartners;
+use crate::service::relationships::LocalRelationships;
+use crate::service::relationships::consequences::InProcessConsequences;
 use crate::store::{CoalescingChecker, IndexedChecker, Store, StoreOptions};
 
 const SERVICE_NAMES: [&str; 3] = [
@@ -199,17 +207,14 @@ fn wire(
         Ok(Remote::connect_lazy(url, authority.clone())?)
     };
     // C1, S1 and D2 on reinstatement are the relationship service's rows.
-    let consequences = if served.relationship {
-        Consequences::InProcess
+    let consequences: Arc<dyn Consequences> = if served.relationship {
+        Arc::new(InProcessConsequences)
     } else {
         let owner = RemoteInternalRelationships::new(
             peer(&config.relationship_service_url, "--relationship-service-url")?,
             &subject,
         );
-        Consequences::Outbox {
-            store: store.clone(),
-            owner: Arc::new(owner),
-        }
+        Arc::new(OutboxConsequences::new(store.clone(), Arc::new(owner)))
     };
     let local_partners: Option<Arc<dyn Partners>> = served
         .partner

@@ -1,6 +1,6 @@
 //! The reader of A1's facts behind the RelationshipService. Other services
 //! reach partners and decisions through the service traits
-//! (`service::partners::Partners`, `service::relationships::Relationships`).
+//! (`service::contract::partners::Partners`, `service::contract::relationships::Relationships`).
 
 use async_trait::async_trait;
 

@@ -1,18 +1,19 @@
-//! How a write of the CustomerService or the PartnerService has its
-//! consequences carried out by the RelationshipService, which owns their
-//! rows (DOMAIN.md, Deployment; the consequences themselves are
-//! `relationships::consequences`). Embedded, in the write's own
-//! transaction. Split, the write commits with outbox records, and its reply
-//! waits, up to the call's deadline, until the relationship process has
-//! carried them out: so A3 holds for every acknowledged write.
+//! The consequences of a write, split: the RelationshipService runs in
+//! another process, which owns their rows (DOMAIN.md, Deployment; the
+//! consequences themselves are `relationships::consequences`). The write
+//! commits with outbox records, and its reply waits, up to the call's
+//! deadline, until the relationship process has carried them out: so A3
+//! holds for every acknowledged write.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use crate::context::CallContext;
 use crate::domain::consequence::Consequence;
 use crate::domain::{Error, ErrorCode, Reason, Result};
-use crate::service::relationships::{InternalRelationships, carry_out};
+use crate::service::contract::consequences::{Consequences, InternalRelationships};
 use crate::store::{Store, WriteTx};
 
 /// The longest a reply waits for its consequences when the call has no
@@ -22,52 +23,34 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 /// What is kept of a call's deadline for answering after the wait.
 const ANSWER_MARGIN: Duration = Duration::from_millis(50);
 
-#[derive(Clone)]
-pub enum Consequences {
-    /// The RelationshipService runs in this process: one transaction.
-    InProcess,
-    /// The RelationshipService runs in another process.
-    Outbox {
-        store: Store,
-        owner: Arc<dyn InternalRelationships>,
-    },
+/// The consequences of this process's writes, recorded in the outbox and
+/// carried out by the RelationshipService of another process.
+pub struct OutboxConsequences {
+    store: Store,
+    owner: Arc<dyn InternalRelationships>,
 }
 
-impl Consequences {
-    /// Commits `tx` with `consequences` of the write on `origin_id` carried
-    /// out (or, split, recorded and then carried out before this returns).
-    pub async fn commit(&self, mut tx: WriteTx, origin_id: &str, consequences: Vec<Consequence>) -> Result<()> {
-        match self {
-            Consequences::InProcess => {
-                for consequence in &consequences {
-                    carry_out(&mut tx, consequence).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-            Consequences::Outbox { owner, .. } => {
-                let trace_id = CallContext::current_trace_id();
-                let mut ids = Vec::with_capacity(consequences.len());
-                for consequence in &consequences {
-                    ids.push(tx.queue_consequence(origin_id, &trace_id, consequence).await?);
-                }
-                tx.commit().await?;
-                wait_for(owner.as_ref(), ids).await
-            }
+impl OutboxConsequences {
+    pub fn new(store: Store, owner: Arc<dyn InternalRelationships>) -> Self {
+        OutboxConsequences { store, owner }
+    }
+}
+
+#[async_trait]
+impl Consequences for OutboxConsequences {
+    async fn commit(&self, mut tx: WriteTx, origin_id: &str, consequences: Vec<Consequence>) -> Result<()> {
+        let trace_id = CallContext::current_trace_id();
+        let mut ids = Vec::with_capacity(consequences.len());
+        for consequence in &consequences {
+            ids.push(tx.queue_consequence(origin_id, &trace_id, consequence).await?);
         }
+        tx.commit().await?;
+        wait_for(self.owner.as_ref(), ids).await
     }
 
-    /// A replayed or repeated write on `origin_id`: the consequences it
-    /// recorded the first time, if still pending, are carried out before
-    /// the reply (a retry after UNAVAILABLE returns the full result).
-    pub async fn settle(&self, origin_id: &str) -> Result<()> {
-        match self {
-            Consequences::InProcess => Ok(()),
-            Consequences::Outbox { store, owner } => {
-                let ids = store.pending_consequences_of(origin_id).await?;
-                wait_for(owner.as_ref(), ids).await
-            }
-        }
+    async fn settle(&self, origin_id: &str) -> Result<()> {
+        let ids = self.store.pending_consequences_of(origin_id).await?;
+        wait_for(self.owner.as_ref(), ids).await
     }
 }
 

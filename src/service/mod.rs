@@ -1,20 +1,22 @@
 //! The use-case layer: one service per gRPC service, one function per RPC.
 //!
 //! Each service is a Rust trait in domain types (`Partners`, `Customers`,
-//! `Relationships`): a function takes the calling `Principal` and a command
-//! (a plain struct, already checked for form by the adapter) and returns
-//! domain values or the one domain `Error`. Two implementations stand
-//! behind each trait: the local one here, over the store, and a remote one
-//! in `api::remote` over the generated tonic client (split deployment).
+//! `Relationships`, in `contract`): a function takes the calling
+//! `Principal` and a command (a plain struct, already checked for form by
+//! the adapter) and returns domain values or the one domain `Error`. Two
+//! implementations stand behind each trait: the local one here, over the
+//! store, and a remote one in `api` over the generated tonic client (split
+//! deployment). Both depend on the contract only, never on each other.
 //!
 //! A local service owns its transactions and decides every rule inside the
 //! write it guards (W1). It reaches another service only through that
-//! service's trait, except that inside its own write transaction it may read
+//! service's trait in `contract`, except that inside its own write transaction it may read
 //! (never write) another service's tables, as DOMAIN.md's deployment rules
 //! allow. No tonic or prost type appears here; the store is reached through
 //! its public API.
 
 pub mod consequences;
+pub mod contract;
 pub mod customers;
 pub mod partners;
 pub mod relationships;

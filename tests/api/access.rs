@@ -1431,7 +1431,7 @@ async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_
 async fn a1_remote_relationships_decide_and_refuse_as_the_local_service() {
     use partnercenter::domain::access::{AccessQuery, Action as DomainAction};
     use partnercenter::domain::model::Service;
-    use partnercenter::service::relationships::Relationships;
+    use partnercenter::service::contract::relationships::Relationships;
 
     let server = TestServer::start().await;
     let reseller = server.create_partner(Kind::DirectReseller).await;

@@ -1664,7 +1664,7 @@ async fn create_customer_rejects_each_bad_domain_and_email_alone() {
 async fn c4_remote_customers_give_and_refuse_as_the_local_service() {
     use partnercenter::domain::Error;
     use partnercenter::domain::model::{BillingContact, Customer};
-    use partnercenter::service::customers::{
+    use partnercenter::service::contract::customers::{
         CreateCustomer, CustomerField, Customers as _, GetCustomer, ListCustomers, UpdateCustomer,
     };
 

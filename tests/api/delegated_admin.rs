@@ -1367,7 +1367,9 @@ async fn d5_a_dap_holder_that_is_not_partner_of_record_may_not_manage_the_subscr
 #[tokio::test]
 async fn d2_remote_relationships_grant_list_and_revoke_as_the_local_service() {
     use partnercenter::domain::model::{GrantState as DomainGrantState, Scope as DomainScope, Service};
-    use partnercenter::service::relationships::{GrantDelegatedAdmin, ListCustomerRelationships, Relationships};
+    use partnercenter::service::contract::relationships::{
+        GrantDelegatedAdmin, ListCustomerRelationships, Relationships,
+    };
 
     let server = TestServer::start().await;
     let local = local_relationships(&server);
@@ -1493,8 +1495,8 @@ async fn d2_remote_relationships_grant_list_and_revoke_as_the_local_service() {
     assert_eq!(refused.reason.as_str(), "NOT_GRANT_PARTY");
 }
 
-fn revoke_command(grant_id: &str) -> partnercenter::service::relationships::RevokeDelegatedAdmin {
-    partnercenter::service::relationships::RevokeDelegatedAdmin {
+fn revoke_command(grant_id: &str) -> partnercenter::service::contract::relationships::RevokeDelegatedAdmin {
+    partnercenter::service::contract::relationships::RevokeDelegatedAdmin {
         grant_id: grant_id.to_owned(),
         note: None,
     }

@@ -271,7 +271,7 @@ async fn e2_the_partners_losing_view_see_the_end_of_their_rows() {
 /// resource decoded back), and refuses as it does.
 #[tokio::test]
 async fn e2_remote_relationships_list_and_watch_events_as_the_local_service() {
-    use partnercenter::service::relationships::{ListEvents, Relationships, WatchEvents};
+    use partnercenter::service::contract::relationships::{ListEvents, Relationships, WatchEvents};
     use tokio_stream::StreamExt;
 
     let server = TestServer::start().await;

@@ -1548,7 +1548,9 @@ async fn i7_link_revoked_before_acceptance_is_reseller_not_linked() {
 #[tokio::test]
 async fn i6_remote_relationships_invite_read_accept_and_refuse_as_the_local_service() {
     use partnercenter::domain::model::Service;
-    use partnercenter::service::relationships::{CreateRelationshipRequest, ListRelationshipRequests, Relationships};
+    use partnercenter::service::contract::relationships::{
+        CreateRelationshipRequest, ListRelationshipRequests, Relationships,
+    };
 
     let server = TestServer::start().await;
     let local = local_relationships(&server);

@@ -1,11 +1,12 @@
 //! PartnerService: P1-P5, pagination, etags, idempotent retries.
 
+use partnercenter::api::RemotePartners;
 use partnercenter::api::pb;
-use partnercenter::api::remote::RemotePartners;
 use partnercenter::domain::model::{LinkState, PartnerKind, etag};
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::{self, ErrorCode, Reason};
-use partnercenter::service::partners::{self as svc, LocalPartners, Partners as _};
+use partnercenter::service::contract::partners::{self as svc, Partners as _};
+use partnercenter::service::partners::LocalPartners;
 use pb::partner::{Kind, Status as PartnerStatus};
 use tonic::Code;
 
@@ -780,7 +781,7 @@ fn local_and_remote(server: &TestServer) -> (LocalPartners, RemotePartners) {
     (
         LocalPartners::new(
             server.server.store().clone(),
-            partnercenter::service::consequences::Consequences::InProcess,
+            std::sync::Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
         ),
         RemotePartners::new(partner_remote(server)),
     )

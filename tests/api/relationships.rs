@@ -845,7 +845,7 @@ async fn m3_operator_ends_the_relationship_of_a_named_partner() {
 #[tokio::test]
 async fn m3_remote_relationships_end_and_refuse_as_the_local_service() {
     use partnercenter::domain::model::RelationshipState as DomainRelationshipState;
-    use partnercenter::service::relationships::{EndResellerRelationship, Relationships};
+    use partnercenter::service::contract::relationships::{EndResellerRelationship, Relationships};
 
     let server = TestServer::start().await;
     let local = local_relationships(&server);

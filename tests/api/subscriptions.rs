@@ -1895,7 +1895,7 @@ async fn s1_remote_customers_give_and_refuse_subscriptions_as_the_local_service(
     use partnercenter::domain::model::{
         Billing, Channel as DomainChannel, Subscription, SubscriptionStatus as DomainStatus,
     };
-    use partnercenter::service::customers::{
+    use partnercenter::service::contract::customers::{
         CreateSubscription, Customers as _, GetSubscription, ListSubscriptions, UpdateSubscription,
     };
 

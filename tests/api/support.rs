@@ -698,7 +698,7 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
         store.clone(),
         Arc::new(partnercenter::service::partners::LocalPartners::new(
             store.clone(),
-            partnercenter::service::consequences::Consequences::InProcess,
+            Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
         )),
         Arc::new(store),
         Default::default(),
@@ -707,8 +707,8 @@ pub fn local_relationships(server: &TestServer) -> partnercenter::service::relat
 
 /// The server's RelationshipService through the generated client, behind
 /// the same trait, with tokens minted from the server's secret.
-pub fn remote_relationships(server: &TestServer) -> partnercenter::api::remote::RemoteRelationships {
-    partnercenter::api::remote::RemoteRelationships::new(remote(server))
+pub fn remote_relationships(server: &TestServer) -> partnercenter::api::RemoteRelationships {
+    partnercenter::api::RemoteRelationships::new(remote(server))
 }
 
 /// A refusal of the local service, of the remote one, and of the gRPC
@@ -760,17 +760,17 @@ pub fn local_customers(server: &TestServer) -> partnercenter::service::customers
         store.clone(),
         Arc::new(partnercenter::service::partners::LocalPartners::new(
             store.clone(),
-            partnercenter::service::consequences::Consequences::InProcess,
+            Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
         )),
         Arc::new(local_relationships(server)),
-        partnercenter::service::consequences::Consequences::InProcess,
+        Arc::new(partnercenter::service::relationships::consequences::InProcessConsequences),
     )
 }
 
 /// The server's CustomerService through the generated client, behind the
 /// same trait, with tokens minted from the server's secret.
-pub fn remote_customers(server: &TestServer) -> partnercenter::api::remote::RemoteCustomers {
-    partnercenter::api::remote::RemoteCustomers::new(customer_remote(server))
+pub fn remote_customers(server: &TestServer) -> partnercenter::api::RemoteCustomers {
+    partnercenter::api::RemoteCustomers::new(customer_remote(server))
 }
 
 /// A well-formed CreatePartner request: a refusal of it is about the

@@ -1,8 +1,12 @@
-//! RelationshipService over gRPC: each call decodes its request into a
-//! command, asks the `Relationships` service, and encodes the reply. The
-//! rules (I1-I7, M1-M3, D1-D5, A1-A3, E1-E3) are the service's.
+//! RelationshipService over gRPC: each handler decodes its request into a
+//! command (`decode`), asks the `Relationships` service, and encodes its
+//! reply (`encode`). `remote` is the same service in another process,
+//! behind the trait, over the generated client. The rules (I1-I7, M1-M3,
+//! D1-D5, A1-A3, E1-E3) are the service's.
 
-mod convert;
+mod decode;
+mod encode;
+mod remote;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,13 +15,16 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 pub use crate::service::relationships::RelationshipSettings;
-pub use convert::MAX_BATCH_CHECKS;
+pub use decode::MAX_BATCH_CHECKS;
+pub use remote::RemoteRelationships;
 
 use super::pb::relationship_service_server::RelationshipService;
-use super::{pb, principal};
-use crate::domain::Result;
-use crate::service::relationships::{
-    ListDelegatedAdminGrants, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
+use super::{decoded, pb, principal};
+use crate::domain::model::RelationshipRequest;
+use crate::domain::{Result, validate};
+use crate::service::contract::relationships::{
+    EndResellerRelationship, GrantDelegatedAdmin, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
+    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
 };
 
 pub struct RelationshipApi {
@@ -37,8 +44,8 @@ impl RelationshipApi {
         }
     }
 
-    fn invitation(&self, invitation: &crate::domain::model::RelationshipRequest) -> pb::RelationshipRequest {
-        convert::invitation(invitation, &self.invitation_base_url)
+    fn invitation(&self, invitation: &RelationshipRequest) -> pb::RelationshipRequest {
+        encode::invitation(invitation, &self.invitation_base_url)
     }
 }
 
@@ -52,9 +59,8 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::CreateRelationshipRequestRequest>,
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
-        let caller = principal(&request);
-        let command = convert::create_relationship_request(request.into_inner(), self.invitation_default_days)?;
-        let principal = caller?;
+        let default_days = self.invitation_default_days;
+        let (principal, command) = decoded(request, |body| decode::create_relationship_request(body, default_days))?;
         let invitation = self.service.create_relationship_request(&principal, command).await?;
         Ok(Response::new(self.invitation(&invitation)))
     }
@@ -63,9 +69,7 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::GetRelationshipRequestRequest>,
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
-        let caller = principal(&request);
-        let id = crate::domain::validate::id("id", &request.get_ref().id)?;
-        let principal = caller?;
+        let (principal, id) = decoded(request, |body| validate::id("id", &body.id))?;
         let invitation = self.service.get_relationship_request(&principal, &id).await?;
         Ok(Response::new(self.invitation(&invitation)))
     }
@@ -74,9 +78,7 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::ListRelationshipRequestsRequest>,
     ) -> Result<Response<pb::ListRelationshipRequestsResponse>, Status> {
-        let caller = principal(&request);
-        let command = request.into_inner().try_into()?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, ListRelationshipRequests::try_from)?;
         let page = self.service.list_relationship_requests(&principal, command).await?;
         Ok(Response::new(pb::ListRelationshipRequestsResponse {
             relationship_requests: page.items.iter().map(|r| self.invitation(r)).collect(),
@@ -88,9 +90,7 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::RevokeRelationshipRequestRequest>,
     ) -> Result<Response<pb::RelationshipRequest>, Status> {
-        let caller = principal(&request);
-        let id = crate::domain::validate::id("id", &request.get_ref().id)?;
-        let principal = caller?;
+        let (principal, id) = decoded(request, |body| validate::id("id", &body.id))?;
         let invitation = self.service.revoke_relationship_request(&principal, &id).await?;
         Ok(Response::new(self.invitation(&invitation)))
     }
@@ -99,20 +99,16 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::AcceptRelationshipRequestRequest>,
     ) -> Result<Response<pb::AcceptRelationshipRequestResponse>, Status> {
-        let caller = principal(&request);
-        let code = convert::acceptance_code(request.get_ref())?;
-        let principal = caller?;
-        let accepted = self.service.accept_relationship_request(&principal, code).await?;
-        Ok(Response::new(convert::accepted(&accepted)))
+        let (principal, code) = decoded(request, decode::acceptance_code)?;
+        let accepted = self.service.accept_relationship_request(&principal, &code).await?;
+        Ok(Response::new((&accepted).into()))
     }
 
     async fn list_customer_relationships(
         &self,
         request: Request<pb::ListCustomerRelationshipsRequest>,
     ) -> Result<Response<pb::ListCustomerRelationshipsResponse>, Status> {
-        let caller = principal(&request);
-        let command = request.into_inner().try_into()?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, ListCustomerRelationships::try_from)?;
         let page = self.service.list_customer_relationships(&principal, command).await?;
         Ok(Response::new((&page).into()))
     }
@@ -121,9 +117,7 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::EndResellerRelationshipRequest>,
     ) -> Result<Response<pb::Relationship>, Status> {
-        let caller = principal(&request);
-        let command = request.into_inner().try_into()?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, EndResellerRelationship::try_from)?;
         let ended = self.service.end_reseller_relationship(&principal, command).await?;
         Ok(Response::new((&ended).into()))
     }
@@ -132,9 +126,7 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::GrantDelegatedAdminRequest>,
     ) -> Result<Response<pb::GrantDelegatedAdminResponse>, Status> {
-        let caller = principal(&request);
-        let command = request.into_inner().try_into()?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, GrantDelegatedAdmin::try_from)?;
         let granted = self.service.grant_delegated_admin(&principal, command).await?;
         Ok(Response::new((&granted).into()))
     }
@@ -143,23 +135,16 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::ListDelegatedAdminGrantsRequest>,
     ) -> Result<Response<pb::ListDelegatedAdminGrantsResponse>, Status> {
-        let caller = principal(&request);
-        let command = ListDelegatedAdminGrants::try_from(request.into_inner())?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, ListDelegatedAdminGrants::try_from)?;
         let page = self.service.list_delegated_admin_grants(&principal, command).await?;
-        Ok(Response::new(pb::ListDelegatedAdminGrantsResponse {
-            delegated_admin_grants: page.items.iter().map(Into::into).collect(),
-            next_page_token: page.next_page_token,
-        }))
+        Ok(Response::new((&page).into()))
     }
 
     async fn update_delegated_admin(
         &self,
         request: Request<pb::UpdateDelegatedAdminRequest>,
     ) -> Result<Response<pb::DelegatedAdminGrant>, Status> {
-        let caller = principal(&request);
-        let command = UpdateDelegatedAdmin::try_from(request.into_inner())?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, UpdateDelegatedAdmin::try_from)?;
         let updated = self.service.update_delegated_admin(&principal, command).await?;
         Ok(Response::new((&updated).into()))
     }
@@ -168,59 +153,51 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::RevokeDelegatedAdminRequest>,
     ) -> Result<Response<pb::DelegatedAdminGrant>, Status> {
-        let caller = principal(&request);
-        let command = RevokeDelegatedAdmin::try_from(request.into_inner())?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, RevokeDelegatedAdmin::try_from)?;
         let revoked = self.service.revoke_delegated_admin(&principal, command).await?;
         Ok(Response::new((&revoked).into()))
     }
 
+    /// The caller before the check: a partner's empty `partner_id` is the
+    /// partner itself, so the check decodes against the principal.
     async fn check_access(
         &self,
         request: Request<pb::CheckAccessRequest>,
     ) -> Result<Response<pb::CheckAccessResponse>, Status> {
         let principal = principal(&request)?;
-        let query = convert::access_query("", request.get_ref(), &principal)?;
+        let query = decode::access_query("", request.get_ref(), &principal)?;
         let decision = self.service.check_access(&principal, query).await?;
         Ok(Response::new(decision.into()))
     }
 
+    /// The caller before the checks, as for `check_access`.
     async fn batch_check_access(
         &self,
         request: Request<pb::BatchCheckAccessRequest>,
     ) -> Result<Response<pb::BatchCheckAccessResponse>, Status> {
         let principal = principal(&request)?;
-        let queries = convert::batch_queries(request.get_ref(), &principal)?;
+        let queries = decode::batch_queries(request.get_ref(), &principal)?;
         let decisions = self.service.batch_check_access(&principal, queries).await?;
-        Ok(Response::new(pb::BatchCheckAccessResponse {
-            results: decisions.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Response::new(decisions.into()))
     }
 
     async fn list_events(
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let caller = principal(&request);
-        let command = request.into_inner().try_into()?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, ListEvents::try_from)?;
         let page = self.service.list_events(&principal, command).await?;
-        Ok(Response::new(pb::ListEventsResponse {
-            events: page.items.iter().map(super::convert::event).collect(),
-            next_page_token: page.next_page_token,
-        }))
+        Ok(Response::new((&page).into()))
     }
 
     async fn watch_events(
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let caller = principal(&request);
-        let command = request.into_inner().try_into()?;
-        let principal = caller?;
+        let (principal, command) = decoded(request, WatchEvents::try_from)?;
         let events = self.service.watch_events(&principal, command).await?;
         Ok(Response::new(Box::pin(events.map(|item| {
-            item.map(|event| super::convert::event(&event)).map_err(Status::from)
+            item.map(|event| encode::event(&event)).map_err(Status::from)
         }))))
     }
 }

@@ -143,7 +143,7 @@ pub fn updated_grant_term(
     Ok((end, auto))
 }
 
-/// D2, the decision (applied by `service::relationships::supersede_for_transacting`):
+/// D2, the decision (applied by `supersede_for_transacting` in `service::relationships::delegated_admin`):
 /// when `winner` is transacting and holds a grant in force for `service`,
 /// every other transacting holder's grant in force for it gives way; else
 /// none does. `holders` pairs each ACTIVE grant of the customer for that

@@ -1,16 +1,14 @@
 //! S1-S3 and C4 for subscriptions: recording, selling, reading, listing and
 //! updating subscriptions.
 
-use super::{
-    CreateSubscription, GetSubscription, ListSubscriptions, LocalCustomers, UpdateSubscription, customer_not_found,
-    query, require_sell, subscription_not_found, tenant_mismatch,
-};
+use super::{LocalCustomers, customer_not_found, query, require_sell, subscription_not_found, tenant_mismatch};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
 use crate::domain::consequence::Consequence;
 use crate::domain::model::{Channel, PartnerKind, Subscription, SubscriptionStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::customers::{CreateSubscription, GetSubscription, ListSubscriptions, UpdateSubscription};
 use crate::service::request_key;
 use crate::store::{SubscriptionFilter, WriteTx, new_id};
 

@@ -1,15 +1,15 @@
 //! C1-C6: creating, reading, listing and updating customers (tenants).
 
-use super::{
-    CheckDomainAvailability, CreateCustomer, CustomerField, GetCustomer, ListCustomers, LocalCustomers, UpdateCustomer,
-    customer_not_found, query, require_sell, tenant_mismatch,
-};
+use super::{LocalCustomers, customer_not_found, query, require_sell, tenant_mismatch};
 use crate::domain::access::Action;
 use crate::domain::consequence::Consequence;
 use crate::domain::model::{BillingContact, Customer, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::customers::{
+    CheckDomainAvailability, CreateCustomer, CustomerField, GetCustomer, ListCustomers, UpdateCustomer,
+};
 use crate::service::request_key;
 use crate::store::{CustomerFilter, new_id};
 

@@ -3,15 +3,13 @@
 //! service's rows; relationships and partners are read inside the write
 //! (W1), never written.
 
-use super::{
-    AcceptedTransfer, CreateTransfer, DecideTransfer, ListTransfers, LocalCustomers, query, require_sell,
-    tenant_mismatch,
-};
+use super::{LocalCustomers, query, require_sell, tenant_mismatch};
 use crate::domain::access::Action;
 use crate::domain::model::{Channel, Micros, TRANSFER_LIFETIME, Transfer, TransferState, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::customers::{AcceptedTransfer, CreateTransfer, DecideTransfer, ListTransfers};
 use crate::service::request_key;
 use crate::store::{TransferFilter, WriteTx, new_id};
 

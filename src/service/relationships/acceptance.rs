@@ -2,14 +2,16 @@
 //! relationships it makes, the delegated admin it grants, and D2 for them,
 //! in one write.
 
+use super::LocalRelationships;
+use super::delegated_admin::supersede_for_transacting;
 use super::invitations::as_seen;
-use super::{Accepted, LocalRelationships, supersede_for_transacting};
 use crate::domain::model::{
     DelegatedAdminGrant, EventResource, Relationship, RelationshipKind, RelationshipRequest, RelationshipSource,
     RelationshipState,
 };
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::relationships::Accepted;
 use crate::store::{GrantTerms, WriteTx, new_id};
 
 fn not_found() -> Error {
@@ -18,7 +20,7 @@ fn not_found() -> Error {
 
 impl LocalRelationships {
     /// I6, I7, and D2 for the grants it makes.
-    pub(super) async fn accept(&self, principal: &Principal, code: &str) -> Result<Accepted> {
+    pub(super) async fn accept_relationship_request(&self, principal: &Principal, code: &str) -> Result<Accepted> {
         self.gate(principal).await?;
         let Principal::Customer { customer_id } = principal else {
             return Err(Error::role_not_allowed(

@@ -9,7 +9,7 @@ use crate::domain::{Error, Reason, Result};
 
 impl LocalRelationships {
     /// A1.
-    pub(super) async fn decide(&self, principal: &Principal, query: AccessQuery) -> Result<Decision> {
+    pub(super) async fn check_access(&self, principal: &Principal, query: AccessQuery) -> Result<Decision> {
         if let Err(error) = may_ask(principal, &query) {
             // P4: a suspended caller is told it is suspended.
             self.gate(principal).await?;
@@ -19,7 +19,11 @@ impl LocalRelationships {
     }
 
     /// A2: the checks of one call are already one statement.
-    pub(super) async fn decide_batch(&self, principal: &Principal, queries: Vec<AccessQuery>) -> Result<Vec<Decision>> {
+    pub(super) async fn batch_check_access(
+        &self,
+        principal: &Principal,
+        queries: Vec<AccessQuery>,
+    ) -> Result<Vec<Decision>> {
         if let Some(error) = queries.iter().find_map(|query| may_ask(principal, query).err()) {
             // P4 as in CheckAccess.
             self.gate(principal).await?;

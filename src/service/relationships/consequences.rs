@@ -14,20 +14,32 @@ use crate::context::CallContext;
 use crate::domain::consequence::Consequence;
 use crate::domain::model::RelationshipKind;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::consequences::{Consequences, InternalRelationships};
 use crate::store::{OutboxEntry, WriteTx, new_id};
 
-/// The internal interface of the RelationshipService (the split
-/// deployment's `partnercenter.internal.v1.ConsequenceService`): other
-/// processes of this service ask it to carry out what they recorded.
+/// The consequences of a write, embedded: the RelationshipService runs in
+/// the writing process, so they are carried out in the write's own
+/// transaction.
+pub struct InProcessConsequences;
+
 #[async_trait]
-pub trait InternalRelationships: Send + Sync + 'static {
-    /// Carries out the outbox records `ids`, each once: a record already
-    /// carried out is skipped, so a retry is harmless.
-    async fn apply_consequences(&self, ids: Vec<String>) -> Result<()>;
+impl Consequences for InProcessConsequences {
+    async fn commit(&self, mut tx: WriteTx, _origin_id: &str, consequences: Vec<Consequence>) -> Result<()> {
+        for consequence in &consequences {
+            carry_out(&mut tx, consequence).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Nothing is ever pending: the write carried them out.
+    async fn settle(&self, _origin_id: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Carries out one consequence inside `tx`.
-pub async fn carry_out(tx: &mut WriteTx, consequence: &Consequence) -> Result<()> {
+async fn carry_out(tx: &mut WriteTx, consequence: &Consequence) -> Result<()> {
     match consequence {
         // C1: the rows themselves are decided by `rules::creator_rights`.
         Consequence::CreatorRights {

@@ -1,14 +1,14 @@
 //! M2, M3: a customer's relationships: reading them, and ending a reseller
 //! relationship.
 
-use super::{
-    CustomerRelationships, EndResellerRelationship, ListCustomerRelationships, LocalRelationships, tenant_mismatch,
-    view_query,
-};
+use super::{LocalRelationships, tenant_mismatch, view_query};
 use crate::domain::model::{EndCause, Relationship, RelationshipKind};
 use crate::domain::paging::PageRequest;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::relationships::{
+    CustomerRelationships, EndResellerRelationship, ListCustomerRelationships,
+};
 use crate::store::RelationshipView;
 
 impl LocalRelationships {
@@ -30,7 +30,7 @@ impl LocalRelationships {
     }
 
     /// M2.
-    pub(super) async fn customer_relationships(
+    pub(super) async fn list_customer_relationships(
         &self,
         principal: &Principal,
         command: ListCustomerRelationships,
@@ -53,7 +53,7 @@ impl LocalRelationships {
     }
 
     /// M3.
-    pub(super) async fn end_reseller(
+    pub(super) async fn end_reseller_relationship(
         &self,
         principal: &Principal,
         command: EndResellerRelationship,

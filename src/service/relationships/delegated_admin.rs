@@ -1,14 +1,14 @@
 //! D1-D3: delegated admin grants, and D2's one home: a customer has at most
 //! one transacting partner holding delegated admin per service.
 
-use super::{
-    GrantDelegatedAdmin, Granted, ListDelegatedAdminGrants, LocalRelationships, RevokeDelegatedAdmin,
-    UpdateDelegatedAdmin, tenant_mismatch, view_query,
-};
+use super::{LocalRelationships, tenant_mismatch, view_query};
 use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Service, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::relationships::{
+    GrantDelegatedAdmin, Granted, ListDelegatedAdminGrants, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
+};
 use crate::service::request_key;
 use crate::store::{GrantFilter, GrantTerms, WriteTx};
 
@@ -22,7 +22,7 @@ use crate::store::{GrantFilter, GrantTerms, WriteTx};
 /// call writes this service's rows from the partner service's transaction,
 /// as the embedded deployment allows, and moves here with the split
 /// deployment). Returns the superseded grants.
-pub async fn supersede_for_transacting(
+pub(super) async fn supersede_for_transacting(
     tx: &mut WriteTx,
     customer_id: &str,
     winner: &str,
@@ -74,7 +74,11 @@ pub async fn supersede_for_transacting(
 
 /// D2 for a partner that may just have become transacting on some
 /// customers (a new link, a provider reinstated): its grants there win.
-pub async fn supersede_for_new_transactor(tx: &mut WriteTx, partner_id: &str, customer_ids: &[String]) -> Result<()> {
+pub(super) async fn supersede_for_new_transactor(
+    tx: &mut WriteTx,
+    partner_id: &str,
+    customer_ids: &[String],
+) -> Result<()> {
     for customer_id in customer_ids {
         supersede_for_transacting(tx, customer_id, partner_id, None).await?;
     }
@@ -83,7 +87,11 @@ pub async fn supersede_for_new_transactor(tx: &mut WriteTx, partner_id: &str, cu
 
 impl LocalRelationships {
     /// D1, D2.
-    pub(super) async fn grant(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted> {
+    pub(super) async fn grant_delegated_admin(
+        &self,
+        principal: &Principal,
+        command: GrantDelegatedAdmin,
+    ) -> Result<Granted> {
         self.gate(principal).await?;
         let Principal::Customer { customer_id: own } = principal else {
             return Err(Error::role_not_allowed(
@@ -148,7 +156,7 @@ impl LocalRelationships {
     /// may VIEW, its own ACTIVE grants and those of its counterparts in the
     /// same indirect chain. A partner without `customer_id` lists its own
     /// (another partner's only on one customer, as M2 shows them).
-    pub(super) async fn list_grants(
+    pub(super) async fn list_delegated_admin_grants(
         &self,
         principal: &Principal,
         command: ListDelegatedAdminGrants,
@@ -227,7 +235,7 @@ impl LocalRelationships {
     /// G3: the customer admin gives a grant in force a new end_time and/or
     /// turns auto_extend on or off, with the grant's etag. Not a new grant:
     /// D2 is not applied again.
-    pub(super) async fn update_grant(
+    pub(super) async fn update_delegated_admin(
         &self,
         principal: &Principal,
         command: UpdateDelegatedAdmin,
@@ -269,7 +277,7 @@ impl LocalRelationships {
 
     /// D3, G4: the customer admin revokes (CUSTOMER_REVOKED), or the holder
     /// gives its own grant up (PARTNER_RELINQUISHED), with an optional note.
-    pub(super) async fn revoke_grant(
+    pub(super) async fn revoke_delegated_admin(
         &self,
         principal: &Principal,
         command: RevokeDelegatedAdmin,

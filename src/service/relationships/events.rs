@@ -3,11 +3,12 @@
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{EventStream, ListEvents, LocalRelationships, RelationshipSettings, WatchEvents};
+use super::{LocalRelationships, RelationshipSettings};
 use crate::domain::model::Event;
 use crate::domain::paging::{Page, PageRequest, json_len};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Reason, Result};
+use crate::service::contract::relationships::{EventStream, ListEvents, WatchEvents};
 use crate::store::{EventAudience, EventFilter, Store};
 
 /// How many events a stream reads from the store at once.
@@ -42,7 +43,7 @@ fn event_len(event: &Event) -> usize {
 
 impl LocalRelationships {
     /// E2.
-    pub(super) async fn events(&self, principal: &Principal, command: ListEvents) -> Result<Page<Event>> {
+    pub(super) async fn list_events(&self, principal: &Principal, command: ListEvents) -> Result<Page<Event>> {
         let ListEvents {
             customer_id,
             partner_id,
@@ -72,7 +73,7 @@ impl LocalRelationships {
 
     /// E3: the backlog after `after_seq`, then live events, read from the
     /// events table so every replica's writes appear, in seq order.
-    pub(super) async fn watch(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream> {
+    pub(super) async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream> {
         let filter = event_filter(principal, command.customer_id, command.partner_id);
         self.gate(principal).await?;
         let (sender, receiver) = mpsc::channel(self.settings.watch_buffer.max(2));

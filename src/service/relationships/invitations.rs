@@ -3,11 +3,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{CreateRelationshipRequest, ListRelationshipRequests, LocalRelationships};
+use super::LocalRelationships;
 use crate::domain::model::{InvitationState, MICROS_PER_DAY, Micros, RelationshipRequest};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
+use crate::service::contract::relationships::{CreateRelationshipRequest, ListRelationshipRequests};
 use crate::service::request_key;
 use crate::store::{InvitationFilter, new_id};
 
@@ -34,7 +35,7 @@ pub(super) fn as_seen(mut invitation: RelationshipRequest, now: Micros) -> Relat
 
 impl LocalRelationships {
     /// I1, I2, I3.
-    pub(super) async fn create_invitation(
+    pub(super) async fn create_relationship_request(
         &self,
         principal: &Principal,
         command: CreateRelationshipRequest,
@@ -104,7 +105,11 @@ impl LocalRelationships {
     }
 
     /// I4.
-    pub(super) async fn get_invitation(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest> {
+    pub(super) async fn get_relationship_request(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<RelationshipRequest> {
         self.gate(principal).await?;
         match self.store.invitation(id).await? {
             Some(invitation) if rules::can_read_invitation(principal, &invitation) => {
@@ -119,7 +124,7 @@ impl LocalRelationships {
     }
 
     /// I4: a partner lists what it sent and what names it.
-    pub(super) async fn list_invitations(
+    pub(super) async fn list_relationship_requests(
         &self,
         principal: &Principal,
         command: ListRelationshipRequests,
@@ -156,7 +161,11 @@ impl LocalRelationships {
     }
 
     /// I5: the inviting partner (or the operator) revokes.
-    pub(super) async fn revoke_invitation(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest> {
+    pub(super) async fn revoke_relationship_request(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<RelationshipRequest> {
         match principal {
             Principal::Operator { .. } => {}
             Principal::Partner { partner_id } => {

@@ -1,245 +1,36 @@
 //! Relationships: the use cases of the RelationshipService (I1-I7, M1-M3,
 //! D1-D5, A1-A3, E1-E3), one file per use case: invitations (I1-I5),
 //! acceptance (I6, I7), customer relationships (M2, M3), delegated admin (D1-D3 and
-//! D2's one home), access (A1, A2) and events (E2, E3).
+//! D2's one home), access (A1, A2), events (E2, E3), and the consequences
+//! of the other services' writes that its rows carry. The trait, its
+//! commands and results are `contract::relationships`.
 
 mod acceptance;
 mod access;
-mod consequences;
+pub mod consequences;
 mod customer_relationships;
 mod delegated_admin;
 mod events;
 mod invitations;
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
-use tokio_stream::Stream;
-
-pub use consequences::{InternalRelationships, carry_out};
-pub use delegated_admin::{supersede_for_new_transactor, supersede_for_transacting};
 
 use crate::domain::access::{AccessQuery, Action, Decision};
-use crate::domain::model::{
-    DelegatedAdminGrant, Event, GrantState, InvitationState, Partner, Relationship, RelationshipRequest, Scope, Service,
-};
+use crate::domain::model::{DelegatedAdminGrant, Event, Partner, Relationship, RelationshipRequest};
 use crate::domain::paging::Page;
 use crate::domain::ports::AccessChecker;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
-use crate::service::partners::{self, Partners};
+use crate::service::contract::partners::{Partners, active_partner, require_active_caller};
+use crate::service::contract::relationships::{
+    Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
+    GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
+    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
+};
 use crate::store::Store;
-
-/// The RelationshipService in domain types: one function per RPC.
-#[async_trait]
-pub trait Relationships: Send + Sync + 'static {
-    /// I1, I2, I3: a partner invites a customer; the reply carries the code
-    /// and the url, once.
-    async fn create_relationship_request(
-        &self,
-        principal: &Principal,
-        command: CreateRelationshipRequest,
-    ) -> Result<RelationshipRequest>;
-
-    /// I4: the inviting partner and the named indirect reseller read it.
-    async fn get_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest>;
-
-    /// I4: a partner lists what it sent and what names it.
-    async fn list_relationship_requests(
-        &self,
-        principal: &Principal,
-        command: ListRelationshipRequests,
-    ) -> Result<Page<RelationshipRequest>>;
-
-    /// I5: the inviting partner (or the operator) revokes.
-    async fn revoke_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest>;
-
-    /// I6, I7, and D2 for the grants it makes.
-    async fn accept_relationship_request(&self, principal: &Principal, code: &str) -> Result<Accepted>;
-
-    /// M2.
-    async fn list_customer_relationships(
-        &self,
-        principal: &Principal,
-        command: ListCustomerRelationships,
-    ) -> Result<CustomerRelationships>;
-
-    /// M3.
-    async fn end_reseller_relationship(
-        &self,
-        principal: &Principal,
-        command: EndResellerRelationship,
-    ) -> Result<Relationship>;
-
-    /// D1, D2.
-    async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted>;
-
-    /// G1.
-    async fn list_delegated_admin_grants(
-        &self,
-        principal: &Principal,
-        command: ListDelegatedAdminGrants,
-    ) -> Result<Page<DelegatedAdminGrant>>;
-
-    /// G3.
-    async fn update_delegated_admin(
-        &self,
-        principal: &Principal,
-        command: UpdateDelegatedAdmin,
-    ) -> Result<DelegatedAdminGrant>;
-
-    /// D3, G4.
-    async fn revoke_delegated_admin(
-        &self,
-        principal: &Principal,
-        command: RevokeDelegatedAdmin,
-    ) -> Result<DelegatedAdminGrant>;
-
-    /// A1: one decision, about `query.partner_id` on `query.customer_id`. A
-    /// partner asks only about itself (a suspended one is still answered:
-    /// PARTNER_NOT_ACTIVE); a customer's admin does not ask.
-    async fn check_access(&self, principal: &Principal, query: AccessQuery) -> Result<Decision>;
-
-    /// A2: many decisions, in the order of `queries`, with one read of the
-    /// store; one query the caller may not ask refuses them all.
-    async fn batch_check_access(&self, principal: &Principal, queries: Vec<AccessQuery>) -> Result<Vec<Decision>>;
-
-    /// E2.
-    async fn list_events(&self, principal: &Principal, command: ListEvents) -> Result<Page<Event>>;
-
-    /// E3: the backlog after `after_seq`, then live events. The stream ends
-    /// with RESOURCE_EXHAUSTED SLOW_CONSUMER when the consumer falls behind
-    /// and UNAVAILABLE SHUTTING_DOWN when the server stops.
-    async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream>;
-}
-
-/// E3: events as they are appended.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event>> + Send + 'static>>;
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct CreateRelationshipRequest {
-    /// Always the caller when given (I1).
-    pub inviting_partner_id: Option<String>,
-    pub indirect_reseller_id: Option<String>,
-    pub include_delegated_admin: bool,
-    /// I3: as asked; all three when empty with include_delegated_admin.
-    pub delegated_admin_services: Vec<Service>,
-    pub delegated_admin_scopes: Vec<Scope>,
-    pub customer_domain: Option<String>,
-    /// I3: 0 for the service's default.
-    pub expire_after_days: i32,
-    pub request_id: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ListRelationshipRequests {
-    pub inviting_partner_id: Option<String>,
-    pub indirect_reseller_id: Option<String>,
-    pub state: Option<InvitationState>,
-    pub page_size: i32,
-    pub page_token: String,
-}
-
-/// I6: what an acceptance made (or, accepted again, what it had made).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Accepted {
-    /// Without its code.
-    pub relationship_request: RelationshipRequest,
-    pub relationships: Vec<Relationship>,
-    pub grants: Vec<DelegatedAdminGrant>,
-    pub superseded_grants: Vec<DelegatedAdminGrant>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ListCustomerRelationships {
-    pub customer_id: String,
-    pub page_size: i32,
-    pub page_token: String,
-}
-
-/// M2: one page of a customer's relationships and grants, in id order.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CustomerRelationships {
-    pub relationships: Vec<Relationship>,
-    pub grants: Vec<DelegatedAdminGrant>,
-    pub next_page_token: String,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct EndResellerRelationship {
-    pub customer_id: String,
-    /// The partner whose relationship ends: the caller for a partner; the
-    /// operator names it.
-    pub partner_id: Option<String>,
-}
-
-/// G1: the filters of a grant list (None: not filtered).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ListDelegatedAdminGrants {
-    pub customer_id: Option<String>,
-    pub partner_id: Option<String>,
-    pub service: Option<Service>,
-    pub state: Option<GrantState>,
-    /// 1-365.
-    pub expiring_within_days: Option<i32>,
-    pub page_size: i32,
-    pub page_token: String,
-}
-
-/// G3: the fields set are the ones the update changes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct UpdateDelegatedAdmin {
-    pub grant_id: String,
-    pub etag: String,
-    pub end_time: Option<crate::domain::model::Micros>,
-    pub auto_extend: Option<bool>,
-}
-
-/// D3, G4: a grant to revoke, and why (kept in the grant and its event).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RevokeDelegatedAdmin {
-    pub grant_id: String,
-    pub note: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GrantDelegatedAdmin {
-    /// The caller's tenant when given.
-    pub customer_id: Option<String>,
-    pub partner_id: String,
-    pub service: Service,
-    pub scopes: Vec<Scope>,
-    /// D1: 0 for no end.
-    pub duration_days: i32,
-    pub auto_extend: bool,
-    pub request_id: Option<String>,
-}
-
-/// D1, D2: the grant, and the grants it superseded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Granted {
-    pub grant: DelegatedAdminGrant,
-    pub superseded_grants: Vec<DelegatedAdminGrant>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ListEvents {
-    pub customer_id: Option<String>,
-    pub partner_id: Option<String>,
-    pub after_seq: i64,
-    pub page_size: i32,
-    pub page_token: String,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct WatchEvents {
-    pub customer_id: Option<String>,
-    pub partner_id: Option<String>,
-    pub after_seq: i64,
-}
 
 /// Settings of RelationshipService.
 #[derive(Clone, Debug)]
@@ -305,16 +96,16 @@ impl LocalRelationships {
     }
 
     /// The calling partner, refused unless ACTIVE (P4, see
-    /// `partners::active_partner`).
+    /// `contract::partners::active_partner`).
     async fn active_caller(&self, partner_id: &str) -> Result<Partner> {
-        partners::active_partner(self.partners.as_ref(), &self.reader, partner_id).await
+        active_partner(self.partners.as_ref(), &self.reader, partner_id).await
     }
 
     /// P4: a partner that is not ACTIVE is refused every call (but
     /// CheckAccess about itself), decided from the caller alone before any
     /// lookup (W2).
     async fn gate(&self, principal: &Principal) -> Result<()> {
-        partners::require_active_caller(self.partners.as_ref(), &self.reader, principal).await
+        require_active_caller(self.partners.as_ref(), &self.reader, principal).await
     }
 }
 
@@ -340,11 +131,11 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: CreateRelationshipRequest,
     ) -> Result<RelationshipRequest> {
-        self.create_invitation(principal, command).await
+        self.create_relationship_request(principal, command).await
     }
 
     async fn get_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest> {
-        self.get_invitation(principal, id).await
+        self.get_relationship_request(principal, id).await
     }
 
     async fn list_relationship_requests(
@@ -352,15 +143,15 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: ListRelationshipRequests,
     ) -> Result<Page<RelationshipRequest>> {
-        self.list_invitations(principal, command).await
+        self.list_relationship_requests(principal, command).await
     }
 
     async fn revoke_relationship_request(&self, principal: &Principal, id: &str) -> Result<RelationshipRequest> {
-        self.revoke_invitation(principal, id).await
+        self.revoke_relationship_request(principal, id).await
     }
 
     async fn accept_relationship_request(&self, principal: &Principal, code: &str) -> Result<Accepted> {
-        self.accept(principal, code).await
+        self.accept_relationship_request(principal, code).await
     }
 
     async fn list_customer_relationships(
@@ -368,7 +159,7 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: ListCustomerRelationships,
     ) -> Result<CustomerRelationships> {
-        self.customer_relationships(principal, command).await
+        self.list_customer_relationships(principal, command).await
     }
 
     async fn end_reseller_relationship(
@@ -376,11 +167,11 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: EndResellerRelationship,
     ) -> Result<Relationship> {
-        self.end_reseller(principal, command).await
+        self.end_reseller_relationship(principal, command).await
     }
 
     async fn grant_delegated_admin(&self, principal: &Principal, command: GrantDelegatedAdmin) -> Result<Granted> {
-        self.grant(principal, command).await
+        self.grant_delegated_admin(principal, command).await
     }
 
     async fn list_delegated_admin_grants(
@@ -388,7 +179,7 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: ListDelegatedAdminGrants,
     ) -> Result<Page<DelegatedAdminGrant>> {
-        self.list_grants(principal, command).await
+        self.list_delegated_admin_grants(principal, command).await
     }
 
     async fn update_delegated_admin(
@@ -396,7 +187,7 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: UpdateDelegatedAdmin,
     ) -> Result<DelegatedAdminGrant> {
-        self.update_grant(principal, command).await
+        self.update_delegated_admin(principal, command).await
     }
 
     async fn revoke_delegated_admin(
@@ -404,22 +195,22 @@ impl Relationships for LocalRelationships {
         principal: &Principal,
         command: RevokeDelegatedAdmin,
     ) -> Result<DelegatedAdminGrant> {
-        self.revoke_grant(principal, command).await
+        self.revoke_delegated_admin(principal, command).await
     }
 
     async fn check_access(&self, principal: &Principal, query: AccessQuery) -> Result<Decision> {
-        self.decide(principal, query).await
+        self.check_access(principal, query).await
     }
 
     async fn batch_check_access(&self, principal: &Principal, queries: Vec<AccessQuery>) -> Result<Vec<Decision>> {
-        self.decide_batch(principal, queries).await
+        self.batch_check_access(principal, queries).await
     }
 
     async fn list_events(&self, principal: &Principal, command: ListEvents) -> Result<Page<Event>> {
-        self.events(principal, command).await
+        self.list_events(principal, command).await
     }
 
     async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream> {
-        self.watch(principal, command).await
+        self.watch_events(principal, command).await
     }
 }

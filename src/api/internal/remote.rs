@@ -4,11 +4,11 @@
 
 use async_trait::async_trait;
 
-use super::Remote;
 use crate::api::pb_internal;
 use crate::api::pb_internal::consequence_service_client::ConsequenceServiceClient;
+use crate::api::remote::{Remote, unary};
 use crate::domain::{Error, Result};
-use crate::service::relationships::InternalRelationships;
+use crate::service::contract::consequences::InternalRelationships;
 
 #[derive(Clone)]
 pub struct RemoteInternalRelationships {
@@ -29,13 +29,21 @@ impl RemoteInternalRelationships {
 #[async_trait]
 impl InternalRelationships for RemoteInternalRelationships {
     async fn apply_consequences(&self, ids: Vec<String>) -> Result<()> {
-        let request = self
-            .remote
-            .internal_request(&self.subject, pb_internal::ApplyConsequencesRequest { ids })?;
-        ConsequenceServiceClient::new(self.remote.channel())
-            .apply_consequences(request)
-            .await
-            .map_err(Error::from)?;
+        let message = pb_internal::ApplyConsequencesRequest { ids };
+        let request = self.remote.internal_request(&self.subject, message);
+        unary!(
+            ConsequenceServiceClient::new(self.remote.channel()),
+            apply_consequences,
+            request
+        )
+    }
+}
+
+/// The reply carries nothing: the records are carried out.
+impl TryFrom<pb_internal::ApplyConsequencesResponse> for () {
+    type Error = Error;
+
+    fn try_from(_: pb_internal::ApplyConsequencesResponse) -> Result<Self> {
         Ok(())
     }
 }

@@ -1,17 +1,18 @@
-//! RelationshipService messages to and from domain values, both ways: a
-//! request into its command (checking the request alone: INVALID_ARGUMENT
-//! before anything else) and a command back into its request (for the
-//! generated client), a domain reply into its message and back.
+//! RelationshipService messages into domain values: a request into its
+//! command (the server), checking the request alone (INVALID_ARGUMENT
+//! before anything else: "Which error wins"); a reply into its domain value
+//! (the remote client), where a reply that does not decode is the peer's
+//! fault, INTERNAL.
 
-use super::super::convert::{
-    self, ProtoEnum, malformed_reply, micros, optional, present, reply_enum, reply_service, required, version,
+use crate::api::convert::{
+    malformed_reply, micros, optional, page_replies, present, reply_enum, reply_service, required, version,
 };
-use super::super::{pb, validated};
+use crate::api::{mask_paths, pb, validated};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
 use crate::domain::model::*;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
-use crate::service::relationships::{
+use crate::service::contract::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
     ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin,
     UpdateDelegatedAdmin, WatchEvents,
@@ -19,8 +20,6 @@ use crate::service::relationships::{
 
 /// A2: the most checks one BatchCheckAccess takes.
 pub const MAX_BATCH_CHECKS: usize = 1000;
-
-// ---------------------------------------------------------------- requests
 
 /// I1, I3: the form of an invitation; `default_days` is the serving
 /// process's I3 default (checked here, applied by the service).
@@ -66,28 +65,6 @@ pub fn create_relationship_request(
     })
 }
 
-impl From<CreateRelationshipRequest> for pb::CreateRelationshipRequestRequest {
-    fn from(command: CreateRelationshipRequest) -> Self {
-        pb::CreateRelationshipRequestRequest {
-            relationship_request: Some(pb::RelationshipRequest {
-                inviting_partner_id: command.inviting_partner_id.unwrap_or_default(),
-                indirect_reseller_id: command.indirect_reseller_id.unwrap_or_default(),
-                include_delegated_admin: command.include_delegated_admin,
-                delegated_admin_services: command
-                    .delegated_admin_services
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-                delegated_admin_scopes: command.delegated_admin_scopes.iter().map(|s| s.to_proto()).collect(),
-                customer_domain: command.customer_domain.unwrap_or_default(),
-                ..Default::default()
-            }),
-            expire_after_days: command.expire_after_days,
-            request_id: command.request_id.unwrap_or_default(),
-        }
-    }
-}
-
 impl TryFrom<pb::ListRelationshipRequestsRequest> for ListRelationshipRequests {
     type Error = Error;
 
@@ -107,21 +84,9 @@ impl TryFrom<pb::ListRelationshipRequestsRequest> for ListRelationshipRequests {
     }
 }
 
-impl From<ListRelationshipRequests> for pb::ListRelationshipRequestsRequest {
-    fn from(command: ListRelationshipRequests) -> Self {
-        pb::ListRelationshipRequestsRequest {
-            page_size: command.page_size,
-            page_token: command.page_token,
-            inviting_partner_id: command.inviting_partner_id.unwrap_or_default(),
-            indirect_reseller_id: command.indirect_reseller_id.unwrap_or_default(),
-            state: command.state.map_or(0, ProtoEnum::to_proto),
-        }
-    }
-}
-
 /// I6: a code is what a relationship request's code can be.
-pub fn acceptance_code(body: &pb::AcceptRelationshipRequestRequest) -> Result<&str> {
-    let code = &body.code;
+pub fn acceptance_code(body: pb::AcceptRelationshipRequestRequest) -> Result<String> {
+    let code = body.code;
     if code.is_empty() || code.len() > 128 {
         return Err(Error::invalid("code", "is the code of a relationship request"));
     }
@@ -140,16 +105,6 @@ impl TryFrom<pb::ListCustomerRelationshipsRequest> for ListCustomerRelationships
     }
 }
 
-impl From<ListCustomerRelationships> for pb::ListCustomerRelationshipsRequest {
-    fn from(command: ListCustomerRelationships) -> Self {
-        pb::ListCustomerRelationshipsRequest {
-            customer_id: command.customer_id,
-            page_size: command.page_size,
-            page_token: command.page_token,
-        }
-    }
-}
-
 impl TryFrom<pb::EndResellerRelationshipRequest> for EndResellerRelationship {
     type Error = Error;
 
@@ -162,15 +117,6 @@ impl TryFrom<pb::EndResellerRelationshipRequest> for EndResellerRelationship {
             customer_id,
             partner_id,
         })
-    }
-}
-
-impl From<EndResellerRelationship> for pb::EndResellerRelationshipRequest {
-    fn from(command: EndResellerRelationship) -> Self {
-        pb::EndResellerRelationshipRequest {
-            customer_id: command.customer_id,
-            partner_id: command.partner_id.unwrap_or_default(),
-        }
     }
 }
 
@@ -207,17 +153,95 @@ impl TryFrom<pb::GrantDelegatedAdminRequest> for GrantDelegatedAdmin {
     }
 }
 
-impl From<GrantDelegatedAdmin> for pb::GrantDelegatedAdminRequest {
-    fn from(command: GrantDelegatedAdmin) -> Self {
-        pb::GrantDelegatedAdminRequest {
-            customer_id: command.customer_id.unwrap_or_default(),
-            partner_id: command.partner_id,
-            service: command.service.as_str().to_owned(),
-            scopes: command.scopes.iter().map(|s| s.to_proto()).collect(),
-            duration_days: command.duration_days,
-            auto_extend: command.auto_extend,
-            request_id: command.request_id.unwrap_or_default(),
+/// G1: expiring_within_days is 1-365 (0: not filtered), and only with
+/// state ACTIVE or unset.
+const MAX_EXPIRING_WITHIN_DAYS: i32 = 365;
+
+impl TryFrom<pb::ListDelegatedAdminGrantsRequest> for ListDelegatedAdminGrants {
+    type Error = Error;
+
+    fn try_from(body: pb::ListDelegatedAdminGrantsRequest) -> Result<Self> {
+        let days = body.expiring_within_days;
+        let expiring = match days {
+            0 => Ok(None),
+            1..=MAX_EXPIRING_WITHIN_DAYS => Ok(Some(days)),
+            _ => Err(Error::invalid(
+                "expiring_within_days",
+                format!("must be 1 to {MAX_EXPIRING_WITHIN_DAYS} days (0: no expiry filter), not {days}"),
+            )),
+        };
+        validated! {
+            customer_id = validate::optional_id("customer_id", &body.customer_id);
+            partner_id = validate::optional_id("partner_id", &body.partner_id);
+            service = if body.service.is_empty() { Ok(None) } else { validate::service("service", &body.service).map(Some) };
+            state = optional::<GrantState>("state", body.state);
+            expiring_within_days = expiring;
         }
+        if expiring_within_days.is_some() && state.is_some_and(|state| state != GrantState::Active) {
+            return Err(Error::invalid(
+                "state",
+                "expiring_within_days lists grants in force, which are ACTIVE: leave state unset or ACTIVE",
+            ));
+        }
+        Ok(ListDelegatedAdminGrants {
+            customer_id,
+            partner_id,
+            service,
+            state,
+            expiring_within_days,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+impl TryFrom<pb::UpdateDelegatedAdminRequest> for UpdateDelegatedAdmin {
+    type Error = Error;
+
+    fn try_from(body: pb::UpdateDelegatedAdminRequest) -> Result<Self> {
+        let input = body.grant.unwrap_or_default();
+        let grant_id = validate::id("grant.id", &input.id)?;
+        if input.etag.is_empty() {
+            return Err(Error::invalid(
+                "grant.etag",
+                "is required: send the etag of the grant as last read",
+            ));
+        }
+        let paths = mask_paths(body.update_mask, &["end_time", "auto_extend"])?;
+        let mut end_time = None;
+        let mut auto_extend = None;
+        for path in &paths {
+            match path.as_str() {
+                "end_time" => {
+                    let end = input
+                        .end_time
+                        .ok_or_else(|| Error::invalid("grant.end_time", "is required when update_mask names it"))?;
+                    end_time = Some(
+                        micros("grant.end_time", Some(end))
+                            .map_err(|_| Error::invalid("grant.end_time", "is not a valid time"))?,
+                    );
+                }
+                _ => auto_extend = Some(input.auto_extend),
+            }
+        }
+        Ok(UpdateDelegatedAdmin {
+            grant_id,
+            etag: input.etag,
+            end_time,
+            auto_extend,
+        })
+    }
+}
+
+impl TryFrom<pb::RevokeDelegatedAdminRequest> for RevokeDelegatedAdmin {
+    type Error = Error;
+
+    fn try_from(body: pb::RevokeDelegatedAdminRequest) -> Result<Self> {
+        validated! {
+            grant_id = validate::id("grant_id", &body.grant_id);
+            note = validate::note("note", &body.note);
+        }
+        Ok(RevokeDelegatedAdmin { grant_id, note })
     }
 }
 
@@ -307,29 +331,6 @@ fn required_action(field: &str, value: i32) -> Result<Action> {
     }
 }
 
-fn action_message(action: Action) -> pb::check_access_request::Action {
-    use pb::check_access_request::Action as Proto;
-    match action {
-        Action::View => Proto::View,
-        Action::Sell => Proto::Sell,
-        Action::Provision => Proto::Provision,
-        Action::Support => Proto::Support,
-        Action::ManageSubscription => Proto::ManageSubscription,
-    }
-}
-
-impl From<AccessQuery> for pb::CheckAccessRequest {
-    fn from(query: AccessQuery) -> Self {
-        pb::CheckAccessRequest {
-            partner_id: query.partner_id,
-            customer_id: query.customer_id,
-            action: action_message(query.action) as i32,
-            service: query.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            subscription_id: query.subscription_id.unwrap_or_default(),
-        }
-    }
-}
-
 /// E2, E3: the filters of an event read.
 fn event_filters(after_seq: i64, customer_id: &str, partner_id: &str) -> Result<(Option<String>, Option<String>)> {
     if after_seq < 0 {
@@ -357,18 +358,6 @@ impl TryFrom<pb::ListEventsRequest> for ListEvents {
     }
 }
 
-impl From<ListEvents> for pb::ListEventsRequest {
-    fn from(command: ListEvents) -> Self {
-        pb::ListEventsRequest {
-            after_seq: command.after_seq,
-            page_size: command.page_size,
-            page_token: command.page_token,
-            customer_id: command.customer_id.unwrap_or_default(),
-            partner_id: command.partner_id.unwrap_or_default(),
-        }
-    }
-}
-
 impl TryFrom<pb::WatchEventsRequest> for WatchEvents {
     type Error = Error;
 
@@ -382,66 +371,7 @@ impl TryFrom<pb::WatchEventsRequest> for WatchEvents {
     }
 }
 
-impl From<WatchEvents> for pb::WatchEventsRequest {
-    fn from(command: WatchEvents) -> Self {
-        pb::WatchEventsRequest {
-            after_seq: command.after_seq,
-            customer_id: command.customer_id.unwrap_or_default(),
-            partner_id: command.partner_id.unwrap_or_default(),
-        }
-    }
-}
-
-// ---------------------------------------------------------------- replies
-
-/// An invitation as the service returned it (its state as its reader sees
-/// it now); the url is made from `base_url` when it carries its code.
-pub fn invitation(invitation: &RelationshipRequest, base_url: &str) -> pb::RelationshipRequest {
-    // The service already set the state its reader sees: no later expiry.
-    convert::invitation(invitation, base_url, Micros::MIN)
-}
-
-pub fn accepted(accepted: &Accepted) -> pb::AcceptRelationshipRequestResponse {
-    pb::AcceptRelationshipRequestResponse {
-        relationship_request: Some(invitation(&accepted.relationship_request, "")),
-        relationships: accepted.relationships.iter().map(Into::into).collect(),
-        grants: accepted.grants.iter().map(Into::into).collect(),
-        superseded_grants: accepted.superseded_grants.iter().map(Into::into).collect(),
-    }
-}
-
-impl From<&CustomerRelationships> for pb::ListCustomerRelationshipsResponse {
-    fn from(page: &CustomerRelationships) -> Self {
-        pb::ListCustomerRelationshipsResponse {
-            relationships: page.relationships.iter().map(Into::into).collect(),
-            delegated_admin_grants: page.grants.iter().map(Into::into).collect(),
-            next_page_token: page.next_page_token.clone(),
-        }
-    }
-}
-
-impl From<&Granted> for pb::GrantDelegatedAdminResponse {
-    fn from(granted: &Granted) -> Self {
-        pb::GrantDelegatedAdminResponse {
-            grant: Some((&granted.grant).into()),
-            superseded_grants: granted.superseded_grants.iter().map(Into::into).collect(),
-        }
-    }
-}
-
-impl From<Decision> for pb::CheckAccessResponse {
-    fn from(decision: Decision) -> Self {
-        let reason = pb::check_access_response::Reason::from_str_name(decision.reason.as_str()).map_or(0, |r| r as i32);
-        pb::CheckAccessResponse {
-            allowed: decision.allowed,
-            reason,
-            relationship_ids: decision.relationship_ids,
-            grant_ids: decision.grant_ids,
-        }
-    }
-}
-
-// ------------------------------------------------- replies, for the client
+// Replies into domain values (the remote client).
 
 impl TryFrom<pb::RelationshipRequest> for RelationshipRequest {
     type Error = Error;
@@ -487,143 +417,6 @@ impl TryFrom<pb::Relationship> for Relationship {
             indirect_provider_id: present(message.indirect_provider_id),
             relationship_request_id: present(message.relationship_request_id),
         })
-    }
-}
-
-/// G1: expiring_within_days is 1-365 (0: not filtered), and only with
-/// state ACTIVE or unset.
-const MAX_EXPIRING_WITHIN_DAYS: i32 = 365;
-
-impl TryFrom<pb::ListDelegatedAdminGrantsRequest> for ListDelegatedAdminGrants {
-    type Error = Error;
-
-    fn try_from(body: pb::ListDelegatedAdminGrantsRequest) -> Result<Self> {
-        let days = body.expiring_within_days;
-        let expiring = match days {
-            0 => Ok(None),
-            1..=MAX_EXPIRING_WITHIN_DAYS => Ok(Some(days)),
-            _ => Err(Error::invalid(
-                "expiring_within_days",
-                format!("must be 1 to {MAX_EXPIRING_WITHIN_DAYS} days (0: no expiry filter), not {days}"),
-            )),
-        };
-        validated! {
-            customer_id = validate::optional_id("customer_id", &body.customer_id);
-            partner_id = validate::optional_id("partner_id", &body.partner_id);
-            service = if body.service.is_empty() { Ok(None) } else { validate::service("service", &body.service).map(Some) };
-            state = optional::<GrantState>("state", body.state);
-            expiring_within_days = expiring;
-        }
-        if expiring_within_days.is_some() && state.is_some_and(|state| state != GrantState::Active) {
-            return Err(Error::invalid(
-                "state",
-                "expiring_within_days lists grants in force, which are ACTIVE: leave state unset or ACTIVE",
-            ));
-        }
-        Ok(ListDelegatedAdminGrants {
-            customer_id,
-            partner_id,
-            service,
-            state,
-            expiring_within_days,
-            page_size: body.page_size,
-            page_token: body.page_token,
-        })
-    }
-}
-
-impl From<ListDelegatedAdminGrants> for pb::ListDelegatedAdminGrantsRequest {
-    fn from(command: ListDelegatedAdminGrants) -> Self {
-        pb::ListDelegatedAdminGrantsRequest {
-            page_size: command.page_size,
-            page_token: command.page_token,
-            customer_id: command.customer_id.unwrap_or_default(),
-            partner_id: command.partner_id.unwrap_or_default(),
-            service: command.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            state: command.state.map_or(0, GrantState::to_proto),
-            expiring_within_days: command.expiring_within_days.unwrap_or(0),
-        }
-    }
-}
-
-impl TryFrom<pb::UpdateDelegatedAdminRequest> for UpdateDelegatedAdmin {
-    type Error = Error;
-
-    fn try_from(body: pb::UpdateDelegatedAdminRequest) -> Result<Self> {
-        let input = body.grant.unwrap_or_default();
-        let grant_id = validate::id("grant.id", &input.id)?;
-        if input.etag.is_empty() {
-            return Err(Error::invalid(
-                "grant.etag",
-                "is required: send the etag of the grant as last read",
-            ));
-        }
-        let paths = crate::api::mask_paths(body.update_mask, &["end_time", "auto_extend"])?;
-        let mut end_time = None;
-        let mut auto_extend = None;
-        for path in &paths {
-            match path.as_str() {
-                "end_time" => {
-                    let end = input
-                        .end_time
-                        .ok_or_else(|| Error::invalid("grant.end_time", "is required when update_mask names it"))?;
-                    end_time = Some(
-                        micros("grant.end_time", Some(end))
-                            .map_err(|_| Error::invalid("grant.end_time", "is not a valid time"))?,
-                    );
-                }
-                _ => auto_extend = Some(input.auto_extend),
-            }
-        }
-        Ok(UpdateDelegatedAdmin {
-            grant_id,
-            etag: input.etag,
-            end_time,
-            auto_extend,
-        })
-    }
-}
-
-impl From<UpdateDelegatedAdmin> for pb::UpdateDelegatedAdminRequest {
-    fn from(command: UpdateDelegatedAdmin) -> Self {
-        let mut paths = Vec::new();
-        if command.end_time.is_some() {
-            paths.push("end_time".to_owned());
-        }
-        if command.auto_extend.is_some() {
-            paths.push("auto_extend".to_owned());
-        }
-        pb::UpdateDelegatedAdminRequest {
-            grant: Some(pb::DelegatedAdminGrant {
-                id: command.grant_id,
-                etag: command.etag,
-                end_time: command.end_time.and_then(crate::api::convert::timestamp),
-                auto_extend: command.auto_extend.unwrap_or_default(),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask { paths }),
-        }
-    }
-}
-
-impl TryFrom<pb::RevokeDelegatedAdminRequest> for RevokeDelegatedAdmin {
-    type Error = Error;
-
-    fn try_from(body: pb::RevokeDelegatedAdminRequest) -> Result<Self> {
-        validated! {
-            grant_id = validate::id("grant_id", &body.grant_id);
-            note = validate::note("note", &body.note);
-        }
-        Ok(RevokeDelegatedAdmin { grant_id, note })
-    }
-}
-
-impl From<RevokeDelegatedAdmin> for pb::RevokeDelegatedAdminRequest {
-    fn from(command: RevokeDelegatedAdmin) -> Self {
-        pb::RevokeDelegatedAdminRequest {
-            grant_id: command.grant_id,
-            note: command.note.unwrap_or_default(),
-        }
     }
 }
 
@@ -740,7 +533,14 @@ impl TryFrom<pb::CheckAccessResponse> for Decision {
     }
 }
 
-// ------------------------------------------------- events, for the client
+/// A2: the decisions, in the order of the checks.
+impl TryFrom<pb::BatchCheckAccessResponse> for Vec<Decision> {
+    type Error = Error;
+
+    fn try_from(reply: pb::BatchCheckAccessResponse) -> Result<Self> {
+        all(reply.results)
+    }
+}
 
 impl TryFrom<pb::Event> for Event {
     type Error = Error;
@@ -768,4 +568,10 @@ impl TryFrom<pb::Event> for Event {
             resource,
         })
     }
+}
+
+page_replies! {
+    pb::ListRelationshipRequestsResponse => RelationshipRequest, relationship_requests;
+    pb::ListDelegatedAdminGrantsResponse => DelegatedAdminGrant, delegated_admin_grants;
+    pb::ListEventsResponse => Event, events;
 }

@@ -1,20 +1,11 @@
 //! A service in another process, reached through its generated tonic
 //! client behind the same Rust interface as the in-process service (the
-//! split deployment). What every remote interface shares lives here: the
-//! channel, and a token for the principal a call is made for, minted from
-//! the secret the processes share, so the serving process decides exactly
-//! as it would for that caller. Errors come back through
-//! `From<Status> for Error`.
-
-mod customers;
-mod internal;
-mod partners;
-mod relationships;
-
-pub use customers::RemoteCustomers;
-pub use internal::RemoteInternalRelationships;
-pub use partners::RemotePartners;
-pub use relationships::RemoteRelationships;
+//! split deployment; each service's is the `remote` of its folder). What
+//! every remote interface shares lives here: the channel, a token for the
+//! principal a call is made for, minted from the secret the processes
+//! share, so the serving process decides exactly as it would for that
+//! caller, and the body of a unary call (`unary!`). Errors come back
+//! through `From<Status> for Error`.
 
 use std::sync::Arc;
 
@@ -91,3 +82,17 @@ fn bearer<T>(mut request: Request<T>, token: &str) -> Result<Request<T>> {
     }
     Ok(request)
 }
+
+/// One unary call of a service in another process: `request` (the result
+/// of `Remote::request` or `Remote::internal_request`) through the
+/// generated `client`'s method `rpc`; a failure comes back as the domain
+/// error the serving process answered (`From<Status> for Error`), and the
+/// reply is decoded into the trait's result by its `TryFrom` (a reply that
+/// does not decode is INTERNAL).
+macro_rules! unary {
+    ($client:expr, $rpc:ident, $request:expr) => {{
+        let reply = $client.$rpc($request?).await.map_err($crate::domain::Error::from)?;
+        ::std::convert::TryFrom::try_from(reply.into_inner())
+    }};
+}
+pub(crate) use unary;

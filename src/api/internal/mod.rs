@@ -1,16 +1,22 @@
 //! The internal API's adapter (split deployment only): decodes
 //! ApplyConsequences, refuses every caller but this service's own
 //! processes, and asks the RelationshipService to carry the records out.
+//! `remote` is that interface in another process, over the generated
+//! client.
+
+mod remote;
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+pub use remote::RemoteInternalRelationships;
+
 use super::pb_internal;
 use super::pb_internal::consequence_service_server::ConsequenceService;
 use crate::domain::principal::Caller;
 use crate::domain::{Error, Reason};
-use crate::service::relationships::InternalRelationships;
+use crate::service::contract::consequences::InternalRelationships;
 
 pub struct ConsequenceApi {
     service: Arc<dyn InternalRelationships>,

@@ -1,210 +1,27 @@
-//! CustomerService adapter: decodes requests into the commands of
-//! `service::customers`, calls the service, encodes its replies; and the
-//! reverse conversions the remote client needs. The rules live in the
-//! service.
+//! CustomerService messages into domain values: a request into its command
+//! (the server), every check on the request alone with all its violations
+//! at once (INVALID_ARGUMENT before anything else: "Which error wins"); a
+//! reply into its domain value (the remote client), where a reply that does
+//! not decode is the peer's fault, INTERNAL.
 
-use std::sync::Arc;
-
-use tonic::{Request, Response, Status};
-
-use super::convert::{ProtoEnum, micros, optional, present, reply_enum, reply_service, required, version};
-use super::pb::customer_service_server::CustomerService;
-use super::{mask_paths, pb, principal, validated};
+use crate::api::convert::{
+    malformed_reply, micros, optional, page_replies, present, reply_enum, reply_service, required, version,
+};
+use crate::api::{mask_paths, pb, validated};
 use crate::domain::error::Violations;
 use crate::domain::model::*;
-use crate::domain::paging::Page;
 use crate::domain::{Error, Result, validate};
-use crate::service::customers::{
-    CheckDomainAvailability, CreateCustomer, CreateSubscription, CreateTransfer, CustomerField, Customers,
+use crate::service::contract::customers::{
+    AcceptedTransfer, CheckDomainAvailability, CreateCustomer, CreateSubscription, CreateTransfer, CustomerField,
     DecideTransfer, GetCustomer, GetSubscription, ListCustomers, ListSubscriptions, ListTransfers, UpdateCustomer,
     UpdateSubscription,
 };
 
-pub struct CustomerApi {
-    service: Arc<dyn Customers>,
-}
-
-impl CustomerApi {
-    pub fn new(service: Arc<dyn Customers>) -> Self {
-        CustomerApi { service }
-    }
-}
-
-#[tonic::async_trait]
-impl CustomerService for CustomerApi {
-    async fn create_customer(
-        &self,
-        request: Request<pb::CreateCustomerRequest>,
-    ) -> Result<Response<pb::Customer>, Status> {
-        let caller = principal(&request);
-        let command = CreateCustomer::try_from(request.into_inner())?;
-        let principal = caller?;
-        let customer = self.service.create_customer(&principal, command).await?;
-        Ok(Response::new((&customer).into()))
-    }
-
-    async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> Result<Response<pb::Customer>, Status> {
-        let caller = principal(&request);
-        let command = GetCustomer::try_from(request.into_inner())?;
-        let principal = caller?;
-        let customer = self.service.get_customer(&principal, command).await?;
-        Ok(Response::new((&customer).into()))
-    }
-
-    async fn list_customers(
-        &self,
-        request: Request<pb::ListCustomersRequest>,
-    ) -> Result<Response<pb::ListCustomersResponse>, Status> {
-        let caller = principal(&request);
-        let command = ListCustomers::try_from(request.into_inner())?;
-        let principal = caller?;
-        let page = self.service.list_customers(&principal, command).await?;
-        Ok(Response::new((&page).into()))
-    }
-
-    async fn update_customer(
-        &self,
-        request: Request<pb::UpdateCustomerRequest>,
-    ) -> Result<Response<pb::Customer>, Status> {
-        let caller = principal(&request);
-        let command = UpdateCustomer::try_from(request.into_inner())?;
-        let principal = caller?;
-        let customer = self.service.update_customer(&principal, command).await?;
-        Ok(Response::new((&customer).into()))
-    }
-
-    async fn create_subscription(
-        &self,
-        request: Request<pb::CreateSubscriptionRequest>,
-    ) -> Result<Response<pb::Subscription>, Status> {
-        let caller = principal(&request);
-        let command = CreateSubscription::try_from(request.into_inner())?;
-        let principal = caller?;
-        let subscription = self.service.create_subscription(&principal, command).await?;
-        Ok(Response::new((&subscription).into()))
-    }
-
-    async fn get_subscription(
-        &self,
-        request: Request<pb::GetSubscriptionRequest>,
-    ) -> Result<Response<pb::Subscription>, Status> {
-        let caller = principal(&request);
-        let command = GetSubscription::try_from(request.into_inner())?;
-        let principal = caller?;
-        let subscription = self.service.get_subscription(&principal, command).await?;
-        Ok(Response::new((&subscription).into()))
-    }
-
-    async fn list_subscriptions(
-        &self,
-        request: Request<pb::ListSubscriptionsRequest>,
-    ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
-        let caller = principal(&request);
-        let command = ListSubscriptions::try_from(request.into_inner())?;
-        let principal = caller?;
-        let page = self.service.list_subscriptions(&principal, command).await?;
-        Ok(Response::new((&page).into()))
-    }
-
-    async fn update_subscription(
-        &self,
-        request: Request<pb::UpdateSubscriptionRequest>,
-    ) -> Result<Response<pb::Subscription>, Status> {
-        let caller = principal(&request);
-        let command = UpdateSubscription::try_from(request.into_inner())?;
-        let principal = caller?;
-        let subscription = self.service.update_subscription(&principal, command).await?;
-        Ok(Response::new((&subscription).into()))
-    }
-
-    async fn check_domain_availability(
-        &self,
-        request: Request<pb::CheckDomainAvailabilityRequest>,
-    ) -> Result<Response<pb::CheckDomainAvailabilityResponse>, Status> {
-        let caller = principal(&request);
-        let command = CheckDomainAvailability::try_from(request.into_inner())?;
-        let principal = caller?;
-        let available = self.service.check_domain_availability(&principal, command).await?;
-        Ok(Response::new(pb::CheckDomainAvailabilityResponse { available }))
-    }
-
-    async fn create_transfer(
-        &self,
-        request: Request<pb::CreateTransferRequest>,
-    ) -> Result<Response<pb::Transfer>, Status> {
-        let caller = principal(&request);
-        let command = CreateTransfer::try_from(request.into_inner())?;
-        let principal = caller?;
-        let transfer = self.service.create_transfer(&principal, command).await?;
-        Ok(Response::new((&transfer).into()))
-    }
-
-    async fn get_transfer(&self, request: Request<pb::GetTransferRequest>) -> Result<Response<pb::Transfer>, Status> {
-        let caller = principal(&request);
-        let id = validate::id("id", &request.get_ref().id)?;
-        let principal = caller?;
-        let transfer = self.service.get_transfer(&principal, &id).await?;
-        Ok(Response::new((&transfer).into()))
-    }
-
-    async fn list_transfers(
-        &self,
-        request: Request<pb::ListTransfersRequest>,
-    ) -> Result<Response<pb::ListTransfersResponse>, Status> {
-        let caller = principal(&request);
-        let command = ListTransfers::try_from(request.into_inner())?;
-        let principal = caller?;
-        let page = self.service.list_transfers(&principal, command).await?;
-        Ok(Response::new(pb::ListTransfersResponse {
-            transfers: page.items.iter().map(Into::into).collect(),
-            next_page_token: page.next_page_token,
-        }))
-    }
-
-    async fn accept_transfer(
-        &self,
-        request: Request<pb::AcceptTransferRequest>,
-    ) -> Result<Response<pb::AcceptTransferResponse>, Status> {
-        let caller = principal(&request);
-        let body = request.into_inner();
-        let command = decide_transfer(&body.id, body.etag)?;
-        let principal = caller?;
-        let accepted = self.service.accept_transfer(&principal, command).await?;
-        Ok(Response::new(pb::AcceptTransferResponse {
-            transfer: Some((&accepted.transfer).into()),
-            subscriptions: accepted.subscriptions.iter().map(Into::into).collect(),
-        }))
-    }
-
-    async fn reject_transfer(
-        &self,
-        request: Request<pb::RejectTransferRequest>,
-    ) -> Result<Response<pb::Transfer>, Status> {
-        let caller = principal(&request);
-        let body = request.into_inner();
-        let command = decide_transfer(&body.id, body.etag)?;
-        let principal = caller?;
-        let transfer = self.service.reject_transfer(&principal, command).await?;
-        Ok(Response::new((&transfer).into()))
-    }
-
-    async fn cancel_transfer(
-        &self,
-        request: Request<pb::CancelTransferRequest>,
-    ) -> Result<Response<pb::Transfer>, Status> {
-        let caller = principal(&request);
-        let body = request.into_inner();
-        let command = decide_transfer(&body.id, body.etag)?;
-        let principal = caller?;
-        let transfer = self.service.cancel_transfer(&principal, command).await?;
-        Ok(Response::new((&transfer).into()))
-    }
-}
-
 /// T1: how many subscriptions one transfer names.
 pub const MAX_TRANSFER_SUBSCRIPTIONS: usize = 100;
 
-fn decide_transfer(id: &str, etag: String) -> Result<DecideTransfer> {
+/// T2: the transfer an accept, reject or cancel names.
+pub(super) fn decide_transfer(id: &str, etag: String) -> Result<DecideTransfer> {
     Ok(DecideTransfer {
         id: validate::id("id", id)?,
         etag,
@@ -260,17 +77,6 @@ impl TryFrom<pb::CreateTransferRequest> for CreateTransfer {
     }
 }
 
-impl From<CreateTransfer> for pb::CreateTransferRequest {
-    fn from(command: CreateTransfer) -> Self {
-        pb::CreateTransferRequest {
-            customer_id: command.customer_id,
-            subscription_ids: command.subscription_ids,
-            partner_of_record_id: command.partner_of_record_id.unwrap_or_default(),
-            request_id: command.request_id.unwrap_or_default(),
-        }
-    }
-}
-
 impl TryFrom<pb::ListTransfersRequest> for ListTransfers {
     type Error = Error;
 
@@ -289,21 +95,6 @@ impl TryFrom<pb::ListTransfersRequest> for ListTransfers {
         })
     }
 }
-
-impl From<ListTransfers> for pb::ListTransfersRequest {
-    fn from(command: ListTransfers) -> Self {
-        pb::ListTransfersRequest {
-            page_size: command.page_size,
-            page_token: command.page_token,
-            customer_id: command.customer_id.unwrap_or_default(),
-            state: command.state.map_or(0, ProtoEnum::to_proto),
-            proposing_partner_id: command.proposing_partner_id.unwrap_or_default(),
-        }
-    }
-}
-
-// Requests into commands: every check on the request alone, all its
-// violations at once (INVALID_ARGUMENT before anything else).
 
 impl TryFrom<pb::CreateCustomerRequest> for CreateCustomer {
     type Error = Error;
@@ -339,12 +130,6 @@ impl TryFrom<pb::CheckDomainAvailabilityRequest> for CheckDomainAvailability {
         Ok(CheckDomainAvailability {
             domain: validate::domain("domain", &body.domain)?,
         })
-    }
-}
-
-impl From<CheckDomainAvailability> for pb::CheckDomainAvailabilityRequest {
-    fn from(command: CheckDomainAvailability) -> Self {
-        pb::CheckDomainAvailabilityRequest { domain: command.domain }
     }
 }
 
@@ -396,17 +181,6 @@ const CUSTOMER_PATHS: &[(&str, &[CustomerField])] = &[
     ("billing_contact.culture", &[CustomerField::Culture]),
     ("billing_contact.language", &[CustomerField::Language]),
 ];
-
-fn customer_path(field: CustomerField) -> &'static str {
-    match field {
-        CustomerField::CompanyName => "company_name",
-        CustomerField::Email => "billing_contact.email",
-        CustomerField::FirstName => "billing_contact.first_name",
-        CustomerField::LastName => "billing_contact.last_name",
-        CustomerField::Culture => "billing_contact.culture",
-        CustomerField::Language => "billing_contact.language",
-    }
-}
 
 impl TryFrom<pb::UpdateCustomerRequest> for UpdateCustomer {
     type Error = Error;
@@ -561,148 +335,7 @@ fn billing_contact(contact: pb::BillingContact) -> BillingContact {
     }
 }
 
-// Replies: pages into responses (resources in `convert`).
-
-impl From<&Page<Customer>> for pb::ListCustomersResponse {
-    fn from(page: &Page<Customer>) -> Self {
-        pb::ListCustomersResponse {
-            customers: page.items.iter().map(Into::into).collect(),
-            next_page_token: page.next_page_token.clone(),
-        }
-    }
-}
-
-impl From<&Page<Subscription>> for pb::ListSubscriptionsResponse {
-    fn from(page: &Page<Subscription>) -> Self {
-        pb::ListSubscriptionsResponse {
-            subscriptions: page.items.iter().map(Into::into).collect(),
-            next_page_token: page.next_page_token.clone(),
-        }
-    }
-}
-
-// The other way, for the remote client: commands into requests, replies
-// into domain values.
-
-fn pb_contact(contact: &BillingContact) -> pb::BillingContact {
-    pb::BillingContact {
-        email: contact.email.clone(),
-        first_name: contact.first_name.clone(),
-        last_name: contact.last_name.clone(),
-        culture: contact.culture.clone(),
-        language: contact.language.clone(),
-    }
-}
-
-impl From<CreateCustomer> for pb::CreateCustomerRequest {
-    fn from(command: CreateCustomer) -> Self {
-        pb::CreateCustomerRequest {
-            customer: Some(pb::Customer {
-                domain: command.domain,
-                company_name: command.company_name,
-                billing_contact: Some(pb_contact(&command.billing_contact)),
-                ..Default::default()
-            }),
-            indirect_reseller_id: command.indirect_reseller_id.unwrap_or_default(),
-            request_id: command.request_id.unwrap_or_default(),
-        }
-    }
-}
-
-impl From<GetCustomer> for pb::GetCustomerRequest {
-    fn from(command: GetCustomer) -> Self {
-        pb::GetCustomerRequest { id: command.id }
-    }
-}
-
-impl From<ListCustomers> for pb::ListCustomersRequest {
-    fn from(command: ListCustomers) -> Self {
-        pb::ListCustomersRequest {
-            page_size: command.page_size,
-            page_token: command.page_token,
-            company_name_prefix: command.company_name_prefix,
-            domain_prefix: command.domain_prefix,
-            indirect_reseller_id: command.indirect_reseller_id.unwrap_or_default(),
-        }
-    }
-}
-
-impl From<UpdateCustomer> for pb::UpdateCustomerRequest {
-    fn from(command: UpdateCustomer) -> Self {
-        pb::UpdateCustomerRequest {
-            customer: Some(pb::Customer {
-                id: command.id,
-                company_name: command.company_name,
-                billing_contact: Some(pb_contact(&command.billing_contact)),
-                etag: command.etag,
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: command.fields.iter().map(|f| customer_path(*f).to_owned()).collect(),
-            }),
-        }
-    }
-}
-
-impl From<CreateSubscription> for pb::CreateSubscriptionRequest {
-    fn from(command: CreateSubscription) -> Self {
-        pb::CreateSubscriptionRequest {
-            subscription: Some(pb::Subscription {
-                customer_id: command.customer_id,
-                service: command.service.as_str().to_owned(),
-                offer_name: command.offer_name,
-                quantity: command.quantity,
-                billing: command.billing.to_proto(),
-                status: command.status.map_or(0, ProtoEnum::to_proto),
-                channel: command.channel.to_proto(),
-                partner_of_record_id: command.partner_of_record_id.unwrap_or_default(),
-                indirect_provider_id: command.indirect_provider_id.unwrap_or_default(),
-                ..Default::default()
-            }),
-            request_id: command.request_id.unwrap_or_default(),
-        }
-    }
-}
-
-impl From<GetSubscription> for pb::GetSubscriptionRequest {
-    fn from(command: GetSubscription) -> Self {
-        pb::GetSubscriptionRequest { id: command.id }
-    }
-}
-
-impl From<ListSubscriptions> for pb::ListSubscriptionsRequest {
-    fn from(command: ListSubscriptions) -> Self {
-        pb::ListSubscriptionsRequest {
-            page_size: command.page_size,
-            page_token: command.page_token,
-            customer_id: command.customer_id,
-            service: command.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            status: command.status.map_or(0, ProtoEnum::to_proto),
-        }
-    }
-}
-
-impl From<UpdateSubscription> for pb::UpdateSubscriptionRequest {
-    fn from(command: UpdateSubscription) -> Self {
-        let mut paths = Vec::new();
-        if command.quantity.is_some() {
-            paths.push("quantity".to_owned());
-        }
-        if command.status.is_some() {
-            paths.push("status".to_owned());
-        }
-        pb::UpdateSubscriptionRequest {
-            subscription: Some(pb::Subscription {
-                id: command.id,
-                quantity: command.quantity.unwrap_or_default(),
-                status: command.status.map_or(0, ProtoEnum::to_proto),
-                etag: command.etag,
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask { paths }),
-        }
-    }
-}
+// Replies into domain values (the remote client).
 
 impl TryFrom<pb::Customer> for Customer {
     type Error = Error;
@@ -742,39 +375,73 @@ impl TryFrom<pb::Subscription> for Subscription {
     }
 }
 
-impl TryFrom<pb::ListCustomersResponse> for Page<Customer> {
+impl TryFrom<pb::Transfer> for Transfer {
     type Error = Error;
 
-    fn try_from(reply: pb::ListCustomersResponse) -> Result<Self> {
-        Ok(Page {
-            items: reply
-                .customers
+    fn try_from(message: pb::Transfer) -> Result<Self> {
+        let some = |id: String| Some(id).filter(|id| !id.is_empty());
+        Ok(Transfer {
+            subscriptions: message
+                .subscriptions
                 .into_iter()
-                .map(Customer::try_from)
+                .map(|item| {
+                    Ok(TransferItem {
+                        channel: reply_enum("subscriptions.channel", item.channel)?,
+                        status: reply_enum("subscriptions.status", item.status)?,
+                        subscription_id: item.subscription_id,
+                        partner_of_record_id: some(item.partner_of_record_id),
+                        indirect_provider_id: some(item.indirect_provider_id),
+                    })
+                })
                 .collect::<Result<_>>()?,
-            next_page_token: reply.next_page_token,
+            state: reply_enum("state", message.state)?,
+            expire_time: micros("expire_time", message.expire_time)?,
+            version: version("etag", &message.etag)?,
+            create_time: micros("create_time", message.create_time)?,
+            update_time: micros("update_time", message.update_time)?,
+            id: message.id,
+            customer_id: message.customer_id,
+            proposing_partner_id: message.proposing_partner_id,
+            partner_of_record_id: message.partner_of_record_id,
+            indirect_provider_id: some(message.indirect_provider_id),
         })
     }
 }
 
-impl TryFrom<pb::ListSubscriptionsResponse> for Page<Subscription> {
+page_replies! {
+    pb::ListCustomersResponse => Customer, customers;
+    pb::ListSubscriptionsResponse => Subscription, subscriptions;
+    pb::ListTransfersResponse => Transfer, transfers;
+}
+
+impl TryFrom<pb::AcceptTransferResponse> for AcceptedTransfer {
     type Error = Error;
 
-    fn try_from(reply: pb::ListSubscriptionsResponse) -> Result<Self> {
-        Ok(Page {
-            items: reply
+    fn try_from(reply: pb::AcceptTransferResponse) -> Result<Self> {
+        Ok(AcceptedTransfer {
+            transfer: Transfer::try_from(reply.transfer.ok_or_else(|| malformed_reply("transfer", "absent"))?)?,
+            subscriptions: reply
                 .subscriptions
                 .into_iter()
                 .map(Subscription::try_from)
                 .collect::<Result<_>>()?,
-            next_page_token: reply.next_page_token,
         })
+    }
+}
+
+/// C7: whether the domain is free.
+impl TryFrom<pb::CheckDomainAvailabilityResponse> for bool {
+    type Error = Error;
+
+    fn try_from(reply: pb::CheckDomainAvailabilityResponse) -> Result<Self> {
+        Ok(reply.available)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::customers::encode::pb_contact;
 
     /// Ids are UUIDs.
     fn id(n: u8) -> String {
