@@ -10,6 +10,7 @@ mod customers;
 pub mod entity;
 mod events;
 mod fault;
+mod gate;
 mod indexed;
 pub mod migration;
 mod outbox;
@@ -36,12 +37,13 @@ use tokio::sync::watch;
 pub use coalesce::CoalescingChecker;
 pub use customers::{CustomerFilter, SubscriptionFilter};
 pub use events::{EventAudience, EventFilter, SweepReport};
+pub use gate::WriteGate;
 pub use indexed::IndexedChecker;
 pub use outbox::OutboxEntry;
 pub use partners::{LinkFilter, PartnerFilter};
 pub use relationships::{ChainView, GrantFilter, GrantTerms, InvitationFilter, RelationshipView};
 pub use transfers::TransferFilter;
-pub use write::{RequestKey, WriteGate, WriteTx};
+pub use write::{RequestKey, WriteTx};
 
 use crate::domain::clock::Clock;
 
