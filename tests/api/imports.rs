@@ -84,7 +84,9 @@ fn inline_depths(source: &str) -> Vec<usize> {
         match c {
             '{' => {
                 let before = source[..i].trim_end();
-                let name_start = before.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
+                let name_start = before
+                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(0, |p| p + 1);
                 let is_module = before[..name_start].trim_end().ends_with("mod")
                     && find_word(&before[..name_start], "mod").is_some();
                 braces.push(is_module);
@@ -188,7 +190,12 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
     files.retain(|file| !file.ends_with("src/main.rs"));
     let relative: Vec<String> = files
         .iter()
-        .map(|file| file.strip_prefix(&root).expect("under src").to_string_lossy().replace('\\', "/"))
+        .map(|file| {
+            file.strip_prefix(&root)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .collect();
     let modules: BTreeMap<Vec<String>, String> = relative.iter().map(|file| (module_of(file), file.clone())).collect();
     let mut graph = BTreeMap::new();
@@ -198,7 +205,12 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
         let source = strip(&std::fs::read_to_string(path).expect("readable source"));
         let mut edges = BTreeSet::new();
         let (named_paths, body) = named_paths(&source);
-        for Named { path: named, reexport, depth } in named_paths {
+        for Named {
+            path: named,
+            reexport,
+            depth,
+        } in named_paths
+        {
             let mut segments: Vec<&str> = named.split("::").filter(|s| !s.is_empty()).collect();
             // Where the path starts: the crate root, or this module.
             let mut absolute: Vec<String> = match segments.first().copied() {
@@ -236,8 +248,7 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
             // A module's face re-exporting its own parts depends on none
             // of them, unless it also uses what it re-exports.
             let used_here = absolute.last().is_some_and(|name| find_word(&body, name).is_some());
-            let own_part =
-                is_face && reexport && !used_here && len > here.len() && absolute[..here.len()] == here[..];
+            let own_part = is_face && reexport && !used_here && len > here.len() && absolute[..here.len()] == here[..];
             if target != file && !own_part {
                 edges.insert(target.clone());
             }
@@ -368,7 +379,18 @@ fn the_import_scan_finds_use_trees_relative_paths_and_circles() {
 /// line.
 fn dependencies_of(package: &str) -> BTreeSet<String> {
     let output = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "-p", package, "-e", "normal,build,dev", "--prefix", "none", "--format", "{p}"])
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            package,
+            "-e",
+            "normal,build,dev",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
@@ -383,8 +405,17 @@ fn dependencies_of(package: &str) -> BTreeSet<String> {
 fn the_service_crate_depends_on_none_of_the_tools_crates() {
     let service = dependencies_of("partnercenter");
     let tools = dependencies_of("partnercenter-tools");
-    assert!(tools.contains("partnercenter") && tools.contains("hdrhistogram"), "{tools:?}");
-    for tool_only in ["partnercenter-tools", "hdrhistogram", "rand_distr", "rand_pcg", "indicatif"] {
+    assert!(
+        tools.contains("partnercenter") && tools.contains("hdrhistogram"),
+        "{tools:?}"
+    );
+    for tool_only in [
+        "partnercenter-tools",
+        "hdrhistogram",
+        "rand_distr",
+        "rand_pcg",
+        "indicatif",
+    ] {
         assert!(!service.contains(tool_only), "the service crate depends on {tool_only}");
     }
 }
@@ -406,5 +437,9 @@ fn the_tools_reach_the_service_through_its_public_contract_only() {
             }
         }
     }
-    assert!(breaches.is_empty(), "the tools reach past the contract:\n{}", breaches.join("\n"));
+    assert!(
+        breaches.is_empty(),
+        "the tools reach past the contract:\n{}",
+        breaches.join("\n")
+    );
 }
