@@ -2,7 +2,9 @@
 //! gRPC adapters (`src/api/`, with the generated `pb`), sea-orm only in the
 //! store, a domain that imports neither nor any other layer, a use-case
 //! layer without tonic, prost or sea-orm, and a store that never reaches up
-//! into the services or the adapters. A breach names its file and line.
+//! into the services or the adapters; the configuration reads none of the
+//! layers, and the metrics nothing of the crate (leaves that every layer may
+//! use without a circle). A breach names its file and line.
 //!
 //! The scan is textual: comments and string literals are blanked, then
 //! every path root (`tonic::`, `sea_orm::`, `crate::store`, `crate::{..}`)
@@ -21,6 +23,8 @@ enum Target {
     Api,
     Service,
     Store,
+    /// Any other part of the crate (`crate::domain`, `crate::config`, ...).
+    Crate,
 }
 
 /// Where a file sits, by its path under `src/`.
@@ -34,8 +38,12 @@ enum Layer {
     /// gRPC contract (the generated clients, so tonic) and of the store's
     /// public API, never of its sea-orm internals or of the services.
     Tool,
-    /// Everything else in the library (`auth`, `config`, `metrics`,
-    /// `telemetry`, `lib.rs`): plain Rust shared by the layers.
+    /// The configuration: read by the layers, reading none of them.
+    Config,
+    /// The metrics: a leaf, which every layer may count into.
+    Metrics,
+    /// Everything else in the library (`auth`, `telemetry`, `lib.rs`):
+    /// plain Rust shared by the layers.
     Shared,
     Binary,
 }
@@ -48,6 +56,8 @@ fn layer_of(relative: &str) -> Layer {
         "service" => Layer::Service,
         "store" => Layer::Store,
         "loadtest" | "seed.rs" => Layer::Tool,
+        "config" => Layer::Config,
+        "metrics.rs" => Layer::Metrics,
         "main.rs" => Layer::Binary,
         _ => Layer::Shared,
     }
@@ -58,6 +68,10 @@ fn forbidden(layer: Layer, target: Target, path: &str) -> Option<&'static str> {
     use Target::*;
     match (layer, target) {
         (Layer::Api | Layer::Binary, _) => None,
+        (Layer::Metrics, Crate | Api | Service | Store) => {
+            Some("the metrics are a leaf: they import nothing of the crate")
+        }
+        (_, Crate) => None,
         (_, Grpc) if layer == Layer::Tool => None,
         (_, Grpc) => Some("tonic/prost belong to the gRPC adapters (src/api/)"),
         (Layer::Store, Orm) => None,
@@ -68,6 +82,7 @@ fn forbidden(layer: Layer, target: Target, path: &str) -> Option<&'static str> {
         (Layer::Tool, Api) if path == "crate::pb" || path == "crate::api::pb" => None,
         (_, Api) => Some("only the adapters (and the binary) reach into src/api/"),
         (Layer::Tool, Service) => Some("the load tools reach the service only through its gRPC contract"),
+        (Layer::Config, Service | Store) => Some("the configuration reads none of the layers: they read it"),
         (_, Service | Store) => None,
     }
 }
@@ -237,7 +252,8 @@ fn paths(line: &str) -> Vec<(String, Target)> {
                 "api" | "pb" => Target::Api,
                 "service" => Target::Service,
                 "store" => Target::Store,
-                _ => continue,
+                "" => continue,
+                _ => Target::Crate,
             };
             let shown = if item.starts_with("api::pb") {
                 "crate::api::pb".to_owned()
@@ -340,4 +356,10 @@ fn layers_scan_sees_imports() {
     assert_eq!(forbidden(layer_of("main.rs"), Target::Orm, "sea_orm::"), None);
     assert!(forbidden(layer_of("store/mod.rs"), Target::Service, "crate::service").is_some());
     assert!(forbidden(layer_of("service/partners.rs"), Target::Orm, "sea_orm::").is_some());
+    assert!(forbidden(layer_of("metrics.rs"), Target::Crate, "crate::store").is_some());
+    assert!(forbidden(layer_of("config/mod.rs"), Target::Service, "crate::service").is_some());
+    assert_eq!(
+        forbidden(layer_of("config/auth.rs"), Target::Crate, "crate::auth"),
+        None
+    );
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-pub use crate::service::relationships::RelationshipSettings;
+pub use crate::config::RelationshipSettings;
 pub use convert::MAX_BATCH_CHECKS;
 
 use super::pb::relationship_service_server::RelationshipService;

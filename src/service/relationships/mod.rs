@@ -13,7 +13,6 @@ mod invitations;
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -22,6 +21,7 @@ use tokio_stream::Stream;
 pub use consequences::{InternalRelationships, carry_out};
 pub use delegated_admin::{supersede_for_new_transactor, supersede_for_transacting};
 
+use crate::config::RelationshipSettings;
 use crate::domain::access::{AccessQuery, Action, Decision};
 use crate::domain::model::{
     DelegatedAdminGrant, Event, GrantState, InvitationState, Partner, Relationship, RelationshipRequest, Scope, Service,
@@ -29,7 +29,7 @@ use crate::domain::model::{
 use crate::domain::paging::Page;
 use crate::domain::ports::AccessChecker;
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, Result, rules};
+use crate::domain::{Error, Reason, Result};
 use crate::service::partners::{self, Partners};
 use crate::store::Store;
 
@@ -239,39 +239,6 @@ pub struct WatchEvents {
     pub customer_id: Option<String>,
     pub partner_id: Option<String>,
     pub after_seq: i64,
-}
-
-/// Settings of RelationshipService.
-#[derive(Clone, Debug)]
-pub struct RelationshipSettings {
-    /// The page that accepts invitations; the url adds the query (I3).
-    pub invitation_base_url: String,
-    /// I3: days until an invitation expires when the request does not say.
-    pub invitation_default_days: i32,
-    /// E3: events buffered per WatchEvents stream before the consumer is
-    /// considered too slow.
-    pub watch_buffer: usize,
-    /// E3: how often a stream looks for events written by other replicas.
-    pub watch_poll: Duration,
-    /// E3: how long a full buffer may stay full before the consumer is
-    /// closed as too slow.
-    pub watch_grace: Duration,
-    /// Turns true when the server shuts down: open streams end at once.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Default for RelationshipSettings {
-    fn default() -> Self {
-        RelationshipSettings {
-            invitation_base_url: "https://partner.example/invitations/accept".to_owned(),
-            invitation_default_days: rules::DEFAULT_INVITATION_DAYS,
-            watch_buffer: 1024,
-            watch_poll: Duration::from_millis(500),
-            watch_grace: Duration::from_secs(5),
-            // No server: a signal that never fires.
-            shutdown: tokio::sync::watch::channel(false).1,
-        }
-    }
 }
 
 /// The RelationshipService over the store of this process.
