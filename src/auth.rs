@@ -23,9 +23,6 @@ use crate::domain::{Error, Reason, Result, validate};
 /// The longest a token may live unless configured otherwise.
 pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// Seconds of clock skew tolerated on `exp`, `nbf` and the lifetime.
-const LEEWAY_SECONDS: u64 = 5;
-
 /// The claims this service reads; any other claim makes the token invalid,
 /// so a token minted for something else is not taken for one of ours.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -66,6 +63,11 @@ pub struct TokenAuthority {
     issuer: String,
     audience: Option<String>,
     max_lifetime_seconds: u64,
+    /// Seconds of clock skew tolerated on `exp`, `nbf` and the lifetime.
+    leeway_seconds: u64,
+    /// Where the secret comes from, for the error of a token signed with
+    /// another.
+    secret_source: String,
     /// Tokens verified already, with whom they speak for and their `exp`:
     /// every call of a client carries the same token, and verifying it (an
     /// HMAC and a JSON parse) is a sixth of a cheap call's cost. Bounded;
@@ -77,14 +79,17 @@ pub struct TokenAuthority {
 const VERIFIED_TOKENS: usize = 4096;
 
 impl TokenAuthority {
-    /// An authority whose tokens live at most [`DEFAULT_MAX_TOKEN_LIFETIME`].
+    /// An authority whose tokens live at most [`DEFAULT_MAX_TOKEN_LIFETIME`],
+    /// without leeway: a token is refused from the second after its `exp`.
     pub fn new(secret: &[u8], issuer: &str, audience: Option<&str>) -> Self {
         // Only HS256 (the default list): `none`, other HMACs and RS256 with
         // our secret taken for a public key are refused by the library.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECONDS;
+        // The library's default is 60 s: an expired token would still
+        // serve for a minute.
+        validation.leeway = 0;
         match audience {
             // With an audience configured a token must name it: one without
             // `aud` may have been minted for any service sharing the secret.
@@ -104,6 +109,8 @@ impl TokenAuthority {
             issuer: issuer.to_owned(),
             audience: audience.map(str::to_owned),
             max_lifetime_seconds: DEFAULT_MAX_TOKEN_LIFETIME.as_secs(),
+            leeway_seconds: 0,
+            secret_source: "this server's configuration".to_owned(),
             verified: Default::default(),
         }
     }
@@ -115,6 +122,24 @@ impl TokenAuthority {
         if let Ok(verified) = self.verified.get_mut() {
             verified.clear();
         }
+        self
+    }
+
+    /// Tolerates `leeway` of clock skew on `exp`, `nbf` and the lifetime
+    /// (processes whose clocks differ).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway_seconds = leeway.as_secs();
+        self.validation.leeway = leeway.as_secs();
+        if let Ok(verified) = self.verified.get_mut() {
+            verified.clear();
+        }
+        self
+    }
+
+    /// Names where the secret comes from (its setting, or its file), so
+    /// that a token signed with another secret says where to look.
+    pub fn with_secret_source(mut self, source: impl Into<String>) -> Self {
+        self.secret_source = source.into();
         self
     }
 
@@ -202,18 +227,12 @@ impl TokenAuthority {
         // below answers TOKEN_EXPIRED.
         if let Ok(verified) = self.verified.read()
             && let Some((caller, exp)) = verified.get(token)
-            && unix_now() <= exp.saturating_add(LEEWAY_SECONDS)
+            && unix_now() <= exp.saturating_add(self.leeway_seconds)
         {
             return Ok(caller.clone());
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => Error::unauthenticated(Reason::TokenExpired, "the token has expired"),
-                ErrorKind::ImmatureSignature => {
-                    Error::unauthenticated(Reason::TokenInvalid, "the token is not valid yet (nbf)")
-                }
-                _ => Error::unauthenticated(Reason::TokenInvalid, "the token is not valid for this service"),
-            })?
+            .map_err(|error| self.refusal(error.kind()))?
             .claims;
         self.check_lifetime(&claims)?;
         let exp = claims.exp;
@@ -227,13 +246,40 @@ impl TokenAuthority {
         Ok(caller)
     }
 
+    /// Why a token was refused, and what to do about it.
+    fn refusal(&self, kind: &ErrorKind) -> Error {
+        let invalid = |why: String| Error::unauthenticated(Reason::TokenInvalid, why);
+        match kind {
+            ErrorKind::ExpiredSignature => Error::unauthenticated(
+                Reason::TokenExpired,
+                "the token has expired: mint a new one with `partnercenter token` (its --ttl sets how long it lives)",
+            ),
+            ErrorKind::ImmatureSignature => invalid("the token is not valid yet (nbf)".to_owned()),
+            ErrorKind::InvalidSignature => invalid(format!(
+                "the token was signed with another secret than this server's; the server's secret is {}: mint the token with `partnercenter token` and that secret",
+                self.secret_source
+            )),
+            ErrorKind::InvalidIssuer => invalid(format!(
+                "the token's issuer (iss) is not this server's, {}: mint the token with `partnercenter token` and the server's jwt_issuer",
+                self.issuer
+            )),
+            ErrorKind::InvalidAudience => invalid(format!(
+                "the token's audience (aud) is not this server's, {}: mint the token with `partnercenter token` and the server's jwt_audience",
+                self.audience.as_deref().unwrap_or_default()
+            )),
+            ErrorKind::MissingRequiredClaim(claim) => invalid(format!("the token has no {claim} claim")),
+            ErrorKind::InvalidAlgorithm => invalid("the token is not signed with HS256".to_owned()),
+            _ => invalid("the token is not a JWT of this service (mint one with `partnercenter token`)".to_owned()),
+        }
+    }
+
     /// A stolen token is useful until it expires: no token may live longer
     /// than the configured maximum, however it was signed.
     fn check_lifetime(&self, claims: &Claims) -> Result<()> {
         let now = unix_now();
         let start = claims.iat.map_or(now, |iat| iat.min(now));
         let lifetime = claims.exp.saturating_sub(start);
-        if lifetime > self.max_lifetime_seconds.saturating_add(LEEWAY_SECONDS) {
+        if lifetime > self.max_lifetime_seconds.saturating_add(self.leeway_seconds) {
             return Err(Error::unauthenticated(
                 Reason::TokenInvalid,
                 format!(

@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use partnercenter::api::server;
-use partnercenter::auth::TokenAuthority;
-use partnercenter::config::{Config, ConfigArgs, ServeArgs};
+use partnercenter::config::{AuthArgs, Config, ConfigFile, DatabaseArgs, Flags, LogArgs, ServeArgs, StoreArgs};
 use partnercenter::domain::clock::SystemClock;
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::validate;
@@ -33,40 +32,54 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: a large variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve gRPC (applies pending migrations first).
     Serve {
         #[command(flatten)]
-        config: ConfigArgs,
-        #[command(flatten)]
-        serve: ServeArgs,
+        args: ServeArgs,
+        /// There is no --port: a newcomer's guess, answered with the flag
+        /// that sets the port.
+        #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "PORT", value_parser = no_port)]
+        port: Option<std::convert::Infallible>,
     },
     /// Apply pending database migrations and exit.
     Migrate {
         #[command(flatten)]
-        config: ConfigArgs,
+        file: ConfigFile,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Print a bearer token signed with the server's secret.
     Token {
-        #[command(flatten)]
-        config: ConfigArgs,
         /// Who the token is for.
         #[arg(long, value_enum)]
         role: Role,
-        /// For --role partner: the partner's id [default: none].
-        #[arg(long)]
+        /// For --role partner (and only for it): the partner's id.
+        #[arg(long, required_if_eq("role", "partner"), value_parser = tenant_id)]
         partner_id: Option<String>,
-        /// For --role customer: the customer's id [default: none].
-        #[arg(long)]
+        /// For --role customer (and only for it): the customer's id.
+        #[arg(long, required_if_eq("role", "customer"), value_parser = tenant_id)]
         customer_id: Option<String>,
-        /// Who the token names, for operator and service tokens.
-        #[arg(long, default_value = "cli")]
-        subject: String,
-        /// Lifetime in seconds, at most the server's maximum token lifetime
-        /// (jwt_max_lifetime_seconds, PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS).
-        #[arg(long, default_value_t = 3600)]
-        ttl: u64,
+        /// Who the token names, for operator and service tokens [default: cli].
+        #[arg(long)]
+        subject: Option<String>,
+        /// How long the token lives: seconds, or a duration such as 30m or
+        /// 8h; at most the server's jwt_max_lifetime.
+        #[arg(long, default_value = "3600", value_parser = ttl)]
+        ttl: std::time::Duration,
+        #[command(flatten)]
+        file: ConfigFile,
+        // Where the server's store is: beside a SQLite file it keeps the
+        // secret it generated.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
     /// Ask a server's grpc.health.v1 service; exit 0 when it is SERVING
     /// (a container health check).
@@ -80,7 +93,7 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Role {
     Operator,
     Partner,
@@ -88,8 +101,64 @@ enum Role {
     Service,
 }
 
+/// A flag the role does not use is refused, not ignored: the token would
+/// not be the one asked for. (clap requires the ids the roles need.)
+fn token_flags(role: Role, partner_id: bool, customer_id: bool, subject: bool) -> Result<(), String> {
+    let tenant = matches!(role, Role::Partner | Role::Customer);
+    if partner_id && role != Role::Partner {
+        return Err("--partner-id is only for --role partner; leave it out, or mint a partner's token".to_owned());
+    }
+    if customer_id && role != Role::Customer {
+        return Err("--customer-id is only for --role customer; leave it out, or mint a customer's token".to_owned());
+    }
+    if subject && tenant {
+        return Err(
+            "--subject is only for --role operator and --role service; a partner's or a customer's token names its id"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// A partner's or a customer's id: a UUID.
+fn tenant_id(text: &str) -> Result<String, String> {
+    validate::id("id", text).map_err(|_| "must be a UUID, as CreatePartner or CreateCustomer returned it".to_owned())
+}
+
+/// `--ttl`: seconds (`3600`), or a duration with its unit (`30m`, `8h`).
+fn ttl(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<u64>() {
+        Ok(seconds) => Ok(std::time::Duration::from_secs(seconds)),
+        Err(_) => humantime::parse_duration(text).map_err(|error| format!("{error}; e.g. 3600, 30m or 8h")),
+    }
+}
+
+/// The hidden `serve --port`: always refused, naming the flag to use.
+fn no_port(port: &str) -> Result<std::convert::Infallible, String> {
+    Err(format!(
+        "serve has no --port; give the whole address: --listen 127.0.0.1:{port} (or --listen 0.0.0.0:{port} for every interface)"
+    ))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut command = partnercenter::config::document(Cli::command());
+    let cli = match Cli::from_arg_matches(&command.get_matches_mut()) {
+        Ok(cli) => cli,
+        Err(error) => error.format(&mut command).exit(),
+    };
+    if let Command::Token {
+        role,
+        partner_id,
+        customer_id,
+        subject,
+        ..
+    } = &cli.command
+        && let Err(usage) = token_flags(*role, partner_id.is_some(), customer_id.is_some(), subject.is_some())
+    {
+        // The subcommand's own usage, as clap prints it for its errors.
+        let mut token = command.find_subcommand("token").cloned().unwrap_or(command);
+        token.error(clap::error::ErrorKind::ArgumentConflict, usage).exit();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -116,15 +185,20 @@ fn boxed(error: server::BoxError) -> anyhow::Error {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { config, serve } => {
-            let config = Config::load(&config, Some(&serve)).map_err(anyhow::Error::msg)?;
-            let service = format!("partnercenter-{}", config.services.names().replace(',', "+"));
-            let telemetry = telemetry::init(config.log_format, config.otlp_endpoint.as_deref(), &service)
-                .map_err(anyhow::Error::msg)?;
+        Command::Serve { args, port: _ } => {
+            let loaded = Config::load(&args.file, &args.flags()).map_err(anyhow::Error::msg)?;
+            let config = &loaded.config;
+            let service = format!("partnercenter-{}", config.topology.services.names().replace(',', "+"));
+            let telemetry = telemetry::init(
+                config.telemetry.log_format,
+                config.telemetry.otlp_endpoint.as_deref(),
+                &service,
+            )
+            .map_err(anyhow::Error::msg)?;
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting partnercenter");
-            config.log_effective();
+            loaded.log();
             let termination = server::termination();
-            let running = server::spawn(&config, Arc::new(SystemClock)).await.map_err(boxed)?;
+            let running = server::spawn(config, Arc::new(SystemClock)).await.map_err(boxed)?;
             let metrics = running
                 .metrics_addr()
                 .map_or_else(|| "off".to_owned(), |addr| addr.to_string());
@@ -135,53 +209,65 @@ async fn run(command: Command) -> anyhow::Result<()> {
             telemetry.shutdown();
             Ok(())
         }
-        Command::Migrate { config } => {
-            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
-            let _logs = telemetry::init(config.log_format, None, "partnercenter").map_err(anyhow::Error::msg)?;
+        Command::Migrate { file, store, log } => {
+            let flags = Flags::default().section("store", &store).section("telemetry", &log);
+            let loaded = Config::load(&file, &flags).map_err(anyhow::Error::msg)?;
+            let config = &loaded.config;
+            let _logs =
+                telemetry::init(config.telemetry.log_format, None, "partnercenter").map_err(anyhow::Error::msg)?;
+            loaded.log();
             store::migrate(&StoreOptions {
-                url: config.database_url.clone(),
+                url: config.store.database_url.clone(),
                 max_connections: 1,
-                acquire_timeout: config.acquire_timeout,
-                statement_timeout: config.statement_timeout,
+                acquire_timeout: config.store.acquire_timeout,
+                statement_timeout: config.store.statement_timeout,
                 sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
             })
             .await
             .context("cannot apply the migrations")?;
-            tracing::info!(database_url = %partnercenter::config::redact_url(&config.database_url), "migrations applied");
+            tracing::info!(database_url = %partnercenter::config::redact_url(&config.store.database_url), "migrations applied");
             Ok(())
         }
         Command::Token {
-            config,
+            file,
+            database,
+            auth,
             role,
             partner_id,
             customer_id,
             subject,
             ttl,
         } => {
-            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
-            if ttl == 0 || ttl > config.jwt_max_lifetime.as_secs() {
+            let flags = Flags::default().section("store", &database).section("auth", &auth);
+            let loaded = Config::load(&file, &flags).map_err(anyhow::Error::msg)?;
+            // No logging here: stdout is the token.
+            for deprecation in &loaded.deprecated {
+                eprintln!("warning: {deprecation}");
+            }
+            let config = &loaded.config;
+            let max = config.auth.jwt_max_lifetime;
+            if ttl < std::time::Duration::from_secs(1) || ttl > max {
                 bail!(
-                    "--ttl {ttl}: a token must live between 1 and {} seconds, the server's maximum token lifetime (jwt_max_lifetime_seconds or PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS); give a shorter --ttl",
-                    config.jwt_max_lifetime.as_secs()
+                    "--ttl {}: a token must live between 1s and {} ({} s), the server's maximum token lifetime (jwt_max_lifetime under [auth], or PARTNERCENTER_JWT_MAX_LIFETIME); give a shorter --ttl",
+                    humantime::format_duration(ttl),
+                    humantime::format_duration(max),
+                    max.as_secs()
                 );
             }
+            let subject = subject.unwrap_or_else(|| "cli".to_owned());
+            // The flags were checked against the role (`token_flags`).
             let principal = match role {
                 Role::Operator => Principal::Operator { subject },
                 Role::Service => Principal::Service { subject },
                 Role::Partner => Principal::Partner {
-                    partner_id: validate::id("--partner-id", partner_id.as_deref().unwrap_or_default())?,
+                    partner_id: partner_id.unwrap_or_default(),
                 },
                 Role::Customer => Principal::Customer {
-                    customer_id: validate::id("--customer-id", customer_id.as_deref().unwrap_or_default())?,
+                    customer_id: customer_id.unwrap_or_default(),
                 },
             };
-            let authority = TokenAuthority::new(
-                &config.existing_jwt_secret().map_err(anyhow::Error::msg)?,
-                &config.jwt_issuer,
-                config.jwt_audience.as_deref(),
-            )
-            .with_max_lifetime(config.jwt_max_lifetime);
-            println!("{}", authority.mint(&principal, ttl)?);
+            let authority = config.existing_token_authority().map_err(anyhow::Error::msg)?;
+            println!("{}", authority.mint(&principal, ttl.as_secs())?);
             Ok(())
         }
         Command::Health { addr, service } => {

@@ -1,6 +1,8 @@
 //! Prometheus metrics, served as text on their own HTTP port (`/metrics`):
 //! RPCs by method and code, RPC latency, the store's pool, events appended,
-//! and open WatchEvents streams.
+//! and open WatchEvents streams. A leaf: it imports nothing of the crate,
+//! and the store's pool figures are handed to [`serve`] by whoever
+//! assembles the server.
 
 use std::net::SocketAddr;
 use std::sync::LazyLock;
@@ -14,7 +16,12 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::store::{PoolStats, Store};
+/// A snapshot of the store's pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub idle: u32,
+    pub in_use: u32,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
@@ -133,14 +140,18 @@ impl Drop for WatchStreamGuard {
     }
 }
 
-/// Serves `GET /metrics` on its own port.
-pub async fn serve(addr: SocketAddr, store: Store) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+/// Serves `GET /metrics` on its own port; `pool` reads the store's pool at
+/// each scrape.
+pub async fn serve(
+    addr: SocketAddr,
+    pool: impl Fn() -> PoolStats + Clone + Send + Sync + 'static,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let pool = store.pool_stats();
+            let pool = pool();
             async move {
                 (
                     [(

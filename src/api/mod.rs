@@ -25,7 +25,7 @@ pub use customers::{CustomerApi, RemoteCustomers};
 pub use framing::Framing;
 pub use internal::{ConsequenceApi, RemoteInternalRelationships};
 pub use partners::{PartnerApi, RemotePartners};
-pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RelationshipSettings, RemoteRelationships};
+pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RemoteRelationships};
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
 pub use unknown::DetailedUnimplementedLayer;
 

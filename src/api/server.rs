@@ -34,12 +34,12 @@ use super::pb_internal::consequence_service_server::ConsequenceServiceServer;
 use super::remote::Remote;
 use super::trace::GrpcTraceLayer;
 use super::{
-    CustomerApi, Framing, PartnerApi, RelationshipApi, RelationshipSettings, RemoteCustomers,
-    RemoteInternalRelationships, RemotePartners, RemoteRelationships, pb,
+    CustomerApi, Framing, PartnerApi, RelationshipApi, RemoteCustomers, RemoteInternalRelationships, RemotePartners,
+    RemoteRelationships, pb,
 };
 pub use crate::BoxError;
 use crate::auth::TokenAuthority;
-use crate::config::Config;
+use crate::config::{Config, RelationshipSettings};
 use crate::domain::clock::Clock;
 use crate::domain::ports::AccessChecker;
 use crate::service::consequences::OutboxConsequences;
@@ -140,13 +140,13 @@ impl RunningServer {
 }
 
 /// Opens the store (applying migrations), binds the listener and starts
-/// serving. `config.listen` may use port 0.
+/// serving. `config.server.listen` may use port 0.
 pub async fn spawn(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningServer, BoxError> {
     let store = open_store(config, clock).await?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
+    let listener = TcpListener::bind(config.server.listen).await.map_err(|error| {
         format!(
             "cannot listen for gRPC on {}: {error}; if another process (another `partnercenter serve`?) holds that port, stop it or choose another address with --listen or PARTNERCENTER_LISTEN",
-            config.listen
+            config.server.listen
         )
     })?;
     assemble(config, store, listener).await
@@ -166,10 +166,10 @@ pub async fn spawn_on(
 async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> Result<Store, BoxError> {
     Ok(Store::open(
         &StoreOptions {
-            url: config.database_url.clone(),
-            max_connections: config.max_connections,
-            acquire_timeout: config.acquire_timeout,
-            statement_timeout: config.statement_timeout,
+            url: config.store.database_url.clone(),
+            max_connections: config.store.max_connections,
+            acquire_timeout: config.store.acquire_timeout,
+            statement_timeout: config.store.statement_timeout,
             sqlite_page_cache_mib: crate::store::DEFAULT_PAGE_CACHE_MIB,
         },
         clock,
@@ -198,7 +198,7 @@ fn wire(
     settings: &RelationshipSettings,
     index: Option<&Arc<IndexedChecker>>,
 ) -> Result<Wiring, BoxError> {
-    let served = config.services;
+    let served = config.topology.services;
     let subject = format!("{}-service", served.names().replace(',', "+"));
     let peer = |url: &Option<String>, flag: &str| -> Result<Remote, BoxError> {
         let url = url
@@ -211,7 +211,7 @@ fn wire(
         Arc::new(InProcessConsequences)
     } else {
         let owner = RemoteInternalRelationships::new(
-            peer(&config.relationship_service_url, "--relationship-service-url")?,
+            peer(&config.topology.relationship_service_url, "--relationship-service-url")?,
             &subject,
         );
         Arc::new(OutboxConsequences::new(store.clone(), Arc::new(owner)))
@@ -222,7 +222,7 @@ fn wire(
     let partners: Arc<dyn Partners> = match &local_partners {
         Some(local) => local.clone(),
         None => Arc::new(RemotePartners::new(peer(
-            &config.partner_service_url,
+            &config.topology.partner_service_url,
             "--partner-service-url",
         )?)),
     };
@@ -232,7 +232,7 @@ fn wire(
             None => {
                 // A statement per few checks, not per check; a quarter of
                 // the pool serves them, the rest stays free for the others.
-                let batches_in_flight = (config.max_connections as usize).div_ceil(4);
+                let batches_in_flight = (config.store.max_connections as usize).div_ceil(4);
                 Arc::new(CoalescingChecker::new(store.clone(), batches_in_flight))
             }
         };
@@ -248,7 +248,7 @@ fn wire(
     let relationships: Arc<dyn Relationships> = match &local_relationships {
         Some(local) => local.clone(),
         None => Arc::new(RemoteRelationships::new(peer(
-            &config.relationship_service_url,
+            &config.topology.relationship_service_url,
             "--relationship-service-url",
         )?)),
     };
@@ -260,10 +260,10 @@ fn wire(
             consequences,
         )) as Arc<dyn Customers>
     });
-    let customers = match (&local_customers, &config.customer_service_url) {
+    let customers = match (&local_customers, &config.topology.customer_service_url) {
         (Some(local), _) => Some(local.clone()),
         (None, Some(_)) => Some(Arc::new(RemoteCustomers::new(peer(
-            &config.customer_service_url,
+            &config.topology.customer_service_url,
             "--customer-service-url",
         )?)) as Arc<dyn Customers>),
         (None, None) => None,
@@ -277,18 +277,14 @@ fn wire(
 }
 
 async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Result<RunningServer, BoxError> {
-    let secret = config.jwt_secret()?;
-    let authority = Arc::new(
-        TokenAuthority::new(&secret, &config.jwt_issuer, config.jwt_audience.as_deref())
-            .with_max_lifetime(config.jwt_max_lifetime),
-    );
+    let authority = Arc::new(config.token_authority()?);
     let addr = listener.local_addr()?;
-    let served = config.services;
-    let limit = config.max_message_bytes;
+    let served = config.topology.services;
+    let limit = config.server.max_message_bytes;
     let auth = interceptor(authority.clone());
     // One budget of calls in flight for the services together; health
     // and reflection stay outside it, so probes answer during a flood.
-    let in_flight = Arc::new(Semaphore::new(config.max_in_flight_rpcs));
+    let in_flight = Arc::new(Semaphore::new(config.server.max_in_flight_rpcs));
     // Tells open streams the server is shutting down.
     let (stopping, _) = watch::channel(false);
     let relationship_settings = RelationshipSettings {
@@ -297,11 +293,18 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
     };
     // A1 from memory where this process decides access (A3 holds: see
     // `store::IndexedChecker`).
-    if config.sole_writer {
+    if config.store.sole_writer {
         store.claim_sole_writer()?;
     }
-    let index = if served.relationship && config.access_index {
-        Some(IndexedChecker::load(store.clone(), config.sole_writer, config.access_index_customers).await?)
+    let index = if served.relationship && config.relationships.access_index {
+        Some(
+            IndexedChecker::load(
+                store.clone(),
+                config.store.sole_writer,
+                config.relationships.access_index_customers,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -316,7 +319,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
                         .max_decoding_message_size(limit)
                         .max_encoding_message_size(limit),
                     in_flight.clone(),
-                    config.rpc_timeout,
+                    config.server.rpc_timeout,
                 ),
                 auth.clone(),
             ))
@@ -382,7 +385,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
     // D4, I5 and the relay of the outbox: the relationship service's rows.
     let sweeper = served
         .relationship
-        .then(|| tokio::spawn(sweep_periodically(store.clone(), config.sweep_interval)));
+        .then(|| tokio::spawn(sweep_periodically(store.clone(), config.relationships.sweep_interval)));
     let relay = wiring
         .local_relationships
         .clone()
@@ -392,10 +395,13 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         health.clone(),
         health_names.clone(),
     ));
-    let metrics = match config.metrics_listen {
+    let metrics = match config.telemetry.metrics_listen {
         Some(address) => Some(
-            crate::metrics::serve(address, store.clone())
-                .await
+            crate::metrics::serve(address, {
+                let store = store.clone();
+                move || store.pool_stats()
+            })
+            .await
                 .map_err(|error| {
                     format!(
                         "cannot serve /metrics on {address}: {error}; another process (another `partnercenter serve`?) may hold that port: give each server its own --metrics-listen ADDR (or PARTNERCENTER_METRICS_LISTEN), or \"off\""
@@ -406,8 +412,8 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
     };
     let (shutdown, signal) = oneshot::channel::<()>();
     let router = Server::builder()
-        .max_concurrent_streams(config.max_concurrent_streams)
-        .layer(GrpcTraceLayer::new(config.rpc_timeout))
+        .max_concurrent_streams(config.server.max_concurrent_streams)
+        .layer(GrpcTraceLayer::new(config.server.rpc_timeout))
         .layer(super::DetailedUnimplementedLayer)
         .add_service(EndOnShutdown {
             inner: health_service,
@@ -420,7 +426,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         .add_service(relationship_service)
         .add_optional_service(internal_service);
     let task = tokio::spawn(router.serve_with_incoming_shutdown(
-        limited_incoming(listener, config.max_client_connections),
+        limited_incoming(listener, config.server.max_client_connections),
         async {
             let _ = signal.await;
         },
@@ -440,7 +446,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         health_names,
         metrics,
         index,
-        drain_timeout: config.drain_timeout,
+        drain_timeout: config.server.drain_timeout,
     })
 }
 

@@ -46,6 +46,25 @@ pub use transfers::TransferFilter;
 pub use write::{RequestKey, WriteTx};
 
 use crate::domain::clock::Clock;
+use crate::metrics::PoolStats;
+
+/// Why the store could not be opened, said once: what failed, where
+/// (never a password) and what to check. It keeps no source: the driver's
+/// error is in the sentence already, and printed again it would only
+/// repeat it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OpenError(String);
+
+impl From<DbErr> for OpenError {
+    fn from(error: DbErr) -> Self {
+        match error {
+            // Explained where it happened (`connect`, the lock file).
+            DbErr::Conn(RuntimeErr::Internal(explained)) | DbErr::Custom(explained) => OpenError(explained),
+            other => OpenError(format!("cannot open the store: {other}")),
+        }
+    }
+}
 
 /// Connection settings of the store.
 #[derive(Clone, Debug)]
@@ -67,13 +86,6 @@ pub const DEFAULT_PAGE_CACHE_MIB: u32 = 8;
 /// Prepared statements kept per SQLite connection.
 const SQLITE_STATEMENT_CACHE: usize = 48;
 
-/// A snapshot of the store's pool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    pub idle: u32,
-    pub in_use: u32,
-}
-
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -88,7 +100,7 @@ pub struct Store {
 
 impl Store {
     /// Connects and applies pending migrations.
-    pub async fn open(options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Self, DbErr> {
+    pub async fn open(options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
         let file_lock = share_sqlite_file(&options.url)?.map(Arc::new);
         let db = connect(options).await?;
         migration::up(&db).await?;
@@ -261,6 +273,9 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                 .before_acquire(sqlite_outside_transaction)
                 .after_release(sqlite_outside_transaction)
         });
+    if options.url.starts_with("postgres") {
+        wait_for_postgres(&options.url, options.acquire_timeout).await?;
+    }
     let deadline = tokio::time::Instant::now() + options.acquire_timeout;
     loop {
         match Database::connect(connect.clone()).await {
@@ -280,6 +295,71 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
     }
 }
 
+/// Pause between two attempts to reach PostgreSQL at start-up.
+const POSTGRES_RETRY: Duration = Duration::from_secs(1);
+
+/// A PostgreSQL that does not answer (not started yet, restarting) is
+/// tried again for up to `patience`, each failure logged, rather than
+/// waited for in silence; a refusal no retry can change (a wrong password,
+/// no such database) fails at once. Either way the failure is named once,
+/// with the URL without its password.
+async fn wait_for_postgres(url: &str, patience: Duration) -> Result<(), DbErr> {
+    // A URL the driver cannot read is explained by the pool's attempt.
+    let Ok(postgres) = url.parse::<PgConnectOptions>() else {
+        return Ok(());
+    };
+    let address = format!("{}:{}", postgres.get_host(), postgres.get_port());
+    let started = tokio::time::Instant::now();
+    let deadline = started + patience;
+    let failed = |cause: String| {
+        DbErr::Conn(RuntimeErr::Internal(format!(
+            "cannot connect to PostgreSQL at {address} ({}): {cause}; \
+             check that the server runs and is reachable there, and the URL's host, port, user, password and database \
+             (--database-url or PARTNERCENTER_DATABASE_URL)",
+            crate::config::redact_url(url)
+        )))
+    };
+    for attempt in 1u32.. {
+        let left = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(POSTGRES_RETRY);
+        let cause = match tokio::time::timeout(left, PgConnection::connect_with(&postgres)).await {
+            Ok(Ok(connection)) => {
+                // Only a probe: the pool opens its own.
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Ok(Err(error)) if !worth_retrying(&error) => return Err(failed(error.to_string())),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {}", humantime::format_duration(left)),
+        };
+        if tokio::time::Instant::now() + POSTGRES_RETRY >= deadline {
+            let tried = humantime::format_duration(Duration::from_secs(started.elapsed().as_secs()));
+            return Err(failed(format!("{cause} (tried {attempt} times over {tried})")));
+        }
+        tracing::warn!(
+            %address,
+            attempt,
+            %cause,
+            "PostgreSQL does not answer yet; retrying until the acquire timeout ({}) has passed",
+            humantime::format_duration(patience)
+        );
+        tokio::time::sleep(POSTGRES_RETRY).await;
+    }
+    Ok(())
+}
+
+/// A server that cannot be reached, or is starting up, may answer later;
+/// a refusal of the credentials or the database will not change.
+fn worth_retrying(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        // cannot_connect_now: starting up or shutting down.
+        sqlx::Error::Database(error) => error.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
 /// A store that cannot be opened is named, with the cause and the fix:
 /// PostgreSQL by host and port (never the password), SQLite by its path.
 async fn explain_open_failure(url: &str, error: DbErr) -> String {
@@ -294,8 +374,9 @@ async fn explain_open_failure(url: &str, error: DbErr) -> String {
             _ => error.to_string(),
         };
         return format!(
-            "cannot connect to PostgreSQL at {address} (database {database}): {cause}; \
-             check that the server runs and is reachable there, and the URL's host, port, user and database"
+            "cannot connect to PostgreSQL at {address} ({}, database {database}): {cause}; \
+             check that the server runs and is reachable there, and the URL's host, port, user and database",
+            crate::config::redact_url(url)
         );
     }
     if url.starts_with("sqlite:")
@@ -422,10 +503,10 @@ fn postgres_outside_transaction(conn: &mut PgConnection, _: PoolConnectionMetada
 }
 
 /// Applies pending migrations (the `migrate` subcommand).
-pub async fn migrate(options: &StoreOptions) -> Result<(), DbErr> {
+pub async fn migrate(options: &StoreOptions) -> Result<(), OpenError> {
     let _shared = share_sqlite_file(&options.url)?;
     let db = connect(options).await?;
-    migration::up(&db).await
+    Ok(migration::up(&db).await?)
 }
 
 /// A new server-assigned id: UUIDv7, so ids sort by creation time.

@@ -1320,14 +1320,12 @@ async fn a3_every_acknowledged_write_is_reflected_by_the_next_check() {
 #[tokio::test]
 async fn a3_a_check_on_another_replica_reflects_every_write_acknowledged_before_it() {
     let primary = TestServer::start().await;
-    let config = partnercenter::config::Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        database_url: primary.database_url.clone(),
-        jwt_secret: Some(SECRET.to_owned()),
-        max_connections: 4,
-        metrics_listen: None,
-        ..Default::default()
-    };
+    let mut config = partnercenter::config::Config::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("address");
+    config.store.database_url = primary.database_url.clone();
+    config.store.max_connections = 4;
+    config.auth.jwt_secret = Some(SECRET.to_owned());
+    config.telemetry.metrics_listen = None;
     let replica = partnercenter::api::server::spawn(&config, Arc::new(SystemClock))
         .await
         .expect("a second replica on the same store");

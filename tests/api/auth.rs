@@ -236,7 +236,7 @@ async fn matrix_server() -> TestServer {
     TestServer::start_configured(
         std::sync::Arc::new(partnercenter::domain::clock::SystemClock),
         Some(SECRET),
-        |config| config.jwt_audience = Some(AUDIENCE.into()),
+        |config| config.auth.jwt_audience = Some(AUDIENCE.into()),
     )
     .await
 }
@@ -510,7 +510,7 @@ async fn auth_token_lifetime_limit_is_configurable() {
     let server = TestServer::start_configured(
         std::sync::Arc::new(partnercenter::domain::clock::SystemClock),
         Some(SECRET),
-        |config| config.jwt_max_lifetime = std::time::Duration::from_secs(60),
+        |config| config.auth.jwt_max_lifetime = std::time::Duration::from_secs(60),
     )
     .await;
     let ten_minutes = TokenAuthority::new(SECRET.as_bytes(), "partnercenter", None)
@@ -572,7 +572,7 @@ fn auth_token_subcommand_ttl_within_the_maximum_lifetime() {
     assert!(!long.status.success());
     let stderr = String::from_utf8_lossy(&long.stderr);
     assert!(
-        stderr.contains("86400") && stderr.contains("jwt_max_lifetime_seconds"),
+        stderr.contains("86400") && stderr.contains("jwt_max_lifetime"),
         "{stderr}"
     );
     let day = cli(dir.path())
@@ -584,10 +584,159 @@ fn auth_token_subcommand_ttl_within_the_maximum_lifetime() {
     let raised = cli(dir.path())
         .args(["token", "--role", "operator", "--ttl", "172800"])
         .env("PARTNERCENTER_JWT_SECRET", SECRET)
-        .env("PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS", "172800")
+        .env("PARTNERCENTER_JWT_MAX_LIFETIME", "48h")
         .output()
         .unwrap();
     assert!(raised.status.success(), "{}", String::from_utf8_lossy(&raised.stderr));
+    // The former spelling, in seconds, still counts, with a warning.
+    let former = cli(dir.path())
+        .args(["token", "--role", "operator", "--ttl", "36h"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .env("PARTNERCENTER_JWT_MAX_LIFETIME_SECONDS", "172800")
+        .output()
+        .unwrap();
+    assert!(former.status.success(), "{}", String::from_utf8_lossy(&former.stderr));
+    assert!(
+        String::from_utf8_lossy(&former.stderr).contains("set PARTNERCENTER_JWT_MAX_LIFETIME=172800s"),
+        "{}",
+        String::from_utf8_lossy(&former.stderr)
+    );
+}
+
+/// A token is refused from the second after its `exp`, through the real
+/// server and a token of the real `token` command, and the refusal says
+/// how to get a new one.
+#[tokio::test]
+async fn auth_an_expired_token_is_refused_at_once_and_says_to_mint_another() {
+    let server = TestServer::start_with(std::sync::Arc::new(partnercenter::domain::clock::SystemClock), None).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_partnercenter"))
+        .args([
+            "token",
+            "--role",
+            "operator",
+            "--ttl",
+            "1",
+            "--database-url",
+            &server.database_url,
+        ])
+        .env_remove("PARTNERCENTER_JWT_SECRET")
+        .env_remove("PARTNERCENTER_CONFIG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let header = format!("Bearer {}", String::from_utf8(output.stdout).unwrap().trim());
+    let mut client = server.partners_with_header(Some(&header));
+    client
+        .list_partners(pb::ListPartnersRequest::default())
+        .await
+        .expect("accepted while it lives");
+    // `exp` counts whole seconds: two and a bit are past it, whenever in
+    // its second the token was minted.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let refused = assert_error(
+        client.list_partners(pb::ListPartnersRequest::default()).await,
+        Code::Unauthenticated,
+        "TOKEN_EXPIRED",
+    );
+    assert!(refused.message().contains("partnercenter token"), "{refused:?}");
+}
+
+/// A token signed with another secret says that the secrets differ and
+/// where the server's comes from: its setting, or its file.
+#[tokio::test]
+async fn auth_a_token_of_another_secret_names_where_the_servers_secret_is() {
+    let forged = TokenAuthority::new(b"another-secret-of-16-bytes", "partnercenter", None)
+        .sign(&claims("operator"))
+        .unwrap();
+    let header = format!("Bearer {forged}");
+    let configured = TestServer::start().await;
+    let refused = assert_error(
+        configured
+            .partners_with_header(Some(&header))
+            .list_partners(pb::ListPartnersRequest::default())
+            .await,
+        Code::Unauthenticated,
+        "TOKEN_INVALID",
+    );
+    let message = refused.message();
+    assert!(
+        message.contains("signed with another secret than this server's"),
+        "{message}"
+    );
+    assert!(
+        message.contains("PARTNERCENTER_JWT_SECRET") && message.contains("jwt_secret"),
+        "{message}"
+    );
+    let beside = TestServer::start_with(std::sync::Arc::new(partnercenter::domain::clock::SystemClock), None).await;
+    let refused = assert_error(
+        beside
+            .partners_with_header(Some(&header))
+            .list_partners(pb::ListPartnersRequest::default())
+            .await,
+        Code::Unauthenticated,
+        "TOKEN_INVALID",
+    );
+    assert!(refused.message().contains("pc.db.jwt-secret"), "{refused:?}");
+}
+
+/// `token` takes exactly the flags of the role asked for, refusing the
+/// others as usage errors, and shows only the flags it uses.
+#[test]
+fn auth_token_flags_fit_the_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let partner_id = "0190f5c2-7b3a-7000-8000-000000000001";
+    let usage = |args: &[&str]| {
+        let output = cli(dir.path())
+            .arg("token")
+            .args(args)
+            .env("PARTNERCENTER_JWT_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: a usage error");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let missing = usage(&["--role", "partner"]);
+    assert!(
+        missing.contains("--partner-id") && missing.contains("required"),
+        "{missing}"
+    );
+    let missing = usage(&["--role", "customer"]);
+    assert!(missing.contains("--customer-id"), "{missing}");
+    let stray = usage(&["--role", "operator", "--partner-id", partner_id]);
+    assert!(stray.contains("--partner-id is only for --role partner"), "{stray}");
+    let stray = usage(&["--role", "partner", "--partner-id", partner_id, "--subject", "me"]);
+    assert!(stray.contains("--subject is only for"), "{stray}");
+    let malformed = usage(&["--role", "partner", "--partner-id", "nope"]);
+    assert!(malformed.contains("must be a UUID"), "{malformed}");
+
+    let minted = cli(dir.path())
+        .args(["token", "--role", "partner", "--partner-id", partner_id, "--ttl", "30m"])
+        .env("PARTNERCENTER_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+
+    let help = cli(dir.path()).args(["token", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for used in [
+        "--role",
+        "--ttl",
+        "--database-url",
+        "--jwt-issuer",
+        "--jwt-max-lifetime",
+        "--config",
+    ] {
+        assert!(help.contains(used), "{used} missing from\n{help}");
+    }
+    for unused in [
+        "--listen",
+        "--max-connections",
+        "--services",
+        "--log-format",
+        "--metrics-listen",
+    ] {
+        assert!(!help.contains(unused), "{unused} in\n{help}");
+    }
 }
 
 /// A URL the store cannot open is named as the problem, before the secret;

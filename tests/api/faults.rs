@@ -84,15 +84,13 @@ async fn spawn(database_url: &str) -> (RunningServer, Channel) {
 
 /// A server whose calls wait at most `acquire_timeout` for a connection.
 async fn spawn_configured(database_url: &str, acquire_timeout: Duration) -> (RunningServer, Channel) {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        database_url: database_url.to_owned(),
-        jwt_secret: Some(SECRET.to_owned()),
-        max_connections: 4,
-        acquire_timeout,
-        metrics_listen: None,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("address");
+    config.store.database_url = database_url.to_owned();
+    config.store.max_connections = 4;
+    config.store.acquire_timeout = acquire_timeout;
+    config.auth.jwt_secret = Some(SECRET.to_owned());
+    config.telemetry.metrics_listen = None;
     let server = server::spawn(&config, Arc::new(SystemClock))
         .await
         .expect("server starts");

@@ -92,11 +92,7 @@ fn inline_depths(source: &str) -> Vec<usize> {
                 braces.push(is_module);
                 depth += usize::from(is_module);
             }
-            '}' => {
-                if braces.pop() == Some(true) {
-                    depth -= 1;
-                }
-            }
+            '}' if braces.pop() == Some(true) => depth -= 1,
             _ => {}
         }
         depths.extend(std::iter::repeat_n(depth, c.len_utf8()));

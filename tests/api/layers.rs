@@ -3,7 +3,9 @@
 //! store, a domain that imports neither nor any other layer, an index in
 //! memory (`src/index/`) built on the domain alone, a use-case layer
 //! without tonic, prost or sea-orm, and a store that never reaches up into
-//! the services or the adapters. A breach names its file and line.
+//! the services or the adapters; the configuration reads none of the
+//! layers, and the metrics nothing of the crate (leaves that every layer may
+//! use without a circle). A breach names its file and line.
 //!
 //! The scan is textual: comments and string literals are blanked, then
 //! every path root (`tonic::`, `sea_orm::`, `crate::store`, `crate::{..}`)
@@ -23,6 +25,9 @@ enum Target {
     Service,
     Store,
     Index,
+    /// Any other part of the crate but the domain (`crate::config`,
+    /// `crate::auth`, ...); the domain, the bottom layer, any layer may use.
+    Crate,
 }
 
 /// Where a file sits, by its path under `src/`.
@@ -34,8 +39,12 @@ enum Layer {
     Index,
     Service,
     Store,
-    /// Everything else in the library (`auth`, `config`, `metrics`,
-    /// `telemetry`, `lib.rs`): plain Rust shared by the layers.
+    /// The configuration: read by the layers, reading none of them.
+    Config,
+    /// The metrics: a leaf, which every layer may count into.
+    Metrics,
+    /// Everything else in the library (`auth`, `telemetry`, `lib.rs`):
+    /// plain Rust shared by the layers.
     Shared,
     Binary,
 }
@@ -48,6 +57,8 @@ fn layer_of(relative: &str) -> Layer {
         "index" => Layer::Index,
         "service" => Layer::Service,
         "store" => Layer::Store,
+        "config" => Layer::Config,
+        "metrics.rs" => Layer::Metrics,
         "main.rs" => Layer::Binary,
         _ => Layer::Shared,
     }
@@ -58,6 +69,11 @@ fn forbidden(layer: Layer, target: Target) -> Option<&'static str> {
     use Target::*;
     match (layer, target) {
         (Layer::Api | Layer::Binary, _) => None,
+        (Layer::Metrics, Crate | Api | Service | Store | Index) => {
+            Some("the metrics are a leaf: they import nothing of the crate")
+        }
+        (Layer::Domain | Layer::Index, Crate) => Some("the domain and the index import no other layer"),
+        (_, Crate) => None,
         (_, Grpc) => Some("tonic/prost belong to the gRPC adapters (src/api/)"),
         (Layer::Store, Orm) => None,
         (_, Orm) => Some("sea-orm belongs to the store (src/store/)"),
@@ -67,6 +83,7 @@ fn forbidden(layer: Layer, target: Target) -> Option<&'static str> {
         (Layer::Store, Service | Api) => Some("the store never imports the services or the adapters"),
         (Layer::Store, Store) => None,
         (_, Api) => Some("only the adapters (and the binary) reach into src/api/"),
+        (Layer::Config, Service | Store | Index) => Some("the configuration reads none of the layers: they read it"),
         (_, Service | Store | Index) => None,
     }
 }
@@ -237,7 +254,8 @@ fn paths(line: &str) -> Vec<(String, Target)> {
                 "service" => Target::Service,
                 "store" => Target::Store,
                 "index" => Target::Index,
-                _ => continue,
+                "domain" | "" => continue,
+                _ => Target::Crate,
             };
             let shown = if item.starts_with("api::pb") {
                 "crate::api::pb".to_owned()
@@ -350,4 +368,8 @@ fn layers_scan_sees_imports() {
     assert_eq!(forbidden(layer_of("index/access.rs"), Target::Index), None);
     assert!(forbidden(layer_of("domain/model.rs"), Target::Index).is_some());
     assert_eq!(forbidden(layer_of("store/indexed.rs"), Target::Index), None);
+    assert!(forbidden(layer_of("metrics.rs"), Target::Crate).is_some());
+    assert!(forbidden(layer_of("config/mod.rs"), Target::Service).is_some());
+    assert_eq!(forbidden(layer_of("config/auth.rs"), Target::Crate), None);
+    assert!(forbidden(layer_of("domain/model.rs"), Target::Crate).is_some());
 }

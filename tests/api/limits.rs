@@ -51,7 +51,7 @@ async fn limits_flood_is_shed_while_health_serves() {
     const LIMIT: usize = 4;
     const FLOOD: usize = 200;
     let server = TestServer::start_configured(Arc::new(SystemClock), Some(SECRET), |config| {
-        config.max_in_flight_rpcs = LIMIT;
+        config.server.max_in_flight_rpcs = LIMIT;
     })
     .await;
     let probe = channel(&server).await;
@@ -103,7 +103,7 @@ async fn limits_flood_is_shed_while_health_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_server_deadline_ends_a_slow_call() {
     let server = TestServer::start_configured(Arc::new(SystemClock), Some(SECRET), |config| {
-        config.rpc_timeout = Duration::from_millis(500);
+        config.server.rpc_timeout = Duration::from_millis(500);
     })
     .await;
     let held = server.server.store().begin_write("test".into()).await.unwrap();
@@ -129,7 +129,7 @@ async fn limits_server_deadline_ends_a_slow_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_connections_beyond_the_maximum_wait() {
     let server = TestServer::start_configured(Arc::new(SystemClock), Some(SECRET), |config| {
-        config.max_client_connections = 2;
+        config.server.max_client_connections = 2;
     })
     .await;
     // The harness's channel is the first connection.
@@ -180,7 +180,7 @@ async fn limits_unknown_invitation_code_does_not_queue_behind_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_streams_per_connection_are_capped() {
     let server = TestServer::start_configured(Arc::new(SystemClock), Some(SECRET), |config| {
-        config.max_concurrent_streams = 2;
+        config.server.max_concurrent_streams = 2;
     })
     .await;
     let crowded = channel(&server).await;

@@ -10,6 +10,7 @@ mod docs;
 mod events;
 mod faults;
 mod grpcurl;
+mod imports;
 mod input;
 mod invitations;
 mod layers;

@@ -1288,9 +1288,9 @@ impl Run {
 async fn setup(seed: u64, capacity: usize) -> Run {
     let clock = Arc::new(ManualClock::new(CLOCK_START));
     let server = TestServer::start_configured(clock.clone(), Some(SECRET), |config| {
-        config.access_index_customers = capacity;
+        config.relationships.access_index_customers = capacity;
         // Only the steps sweep: the model knows when.
-        config.sweep_interval = std::time::Duration::from_secs(24 * 3600);
+        config.relationships.sweep_interval = std::time::Duration::from_secs(24 * 3600);
     })
     .await;
     let mut model = Model {

@@ -337,23 +337,42 @@ fn rpc_lines<'a>(lines: &'a [serde_json::Value], method: &str) -> Vec<&'a serde_
         .collect()
 }
 
-/// Logs: JSON lines without Rust debug syntax, the configuration as
-/// fields, client errors at INFO, health and reflection below INFO, the
+/// Logs: JSON lines without Rust debug syntax, the configuration one line
+/// per section, client errors at INFO, health and reflection below INFO, the
 /// made-up methods as `unknown`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_structured_and_levelled_by_fault() {
     let (process, addr) = ServeProcess::start("127.0.0.1:0").await;
-    let config = process
+    // One line per section, each short enough to read.
+    let sections: Vec<&serde_json::Value> = process
         .seen
         .iter()
-        .find(|line| line["message"] == "effective configuration")
-        .expect("the configuration is logged")
-        .clone();
-    assert_eq!(config["max_in_flight_rpcs"], 256, "{config}");
-    assert_eq!(config["jwt_max_lifetime_seconds"], 86400, "{config}");
-    assert_eq!(config["listen"], "127.0.0.1:0", "{config}");
-    assert_eq!(config["jwt_secret"], "<redacted>", "{config}");
-    assert!(config["database_url"].as_str().unwrap().starts_with("sqlite://"));
+        .filter(|line| line["message"] == "configuration")
+        .collect();
+    let names: Vec<&str> = sections.iter().filter_map(|line| line["section"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["server", "store", "auth", "relationships", "topology", "telemetry"],
+        "{sections:?}"
+    );
+    let setting = |section: &str, key: &str| -> String {
+        let line = sections
+            .iter()
+            .find(|line| line["section"] == section)
+            .expect("the section is logged");
+        let settings = line["settings"].as_str().expect("settings as text");
+        assert!(settings.len() < 400, "{settings}");
+        settings
+            .split(' ')
+            .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing from [{section}]: {settings}"))
+            .to_owned()
+    };
+    assert_eq!(setting("server", "max_in_flight_rpcs"), "256");
+    assert_eq!(setting("server", "listen"), "127.0.0.1:0");
+    assert_eq!(setting("auth", "jwt_max_lifetime"), "1day");
+    assert_eq!(setting("auth", "jwt_secret"), "<redacted>");
+    assert!(setting("store", "database_url").starts_with("sqlite://"));
 
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .unwrap()
@@ -578,9 +597,61 @@ fn help_shows_defaults_and_environment_variables() {
         "[default: text]",
         "[env: PARTNERCENTER_LOG_FORMAT",
         "[env: PARTNERCENTER_CONFIG",
+        "[default: 30s] [env: PARTNERCENTER_RPC_TIMEOUT]",
+        "[default: 0s] [env: PARTNERCENTER_JWT_LEEWAY]",
     ] {
         assert!(help.contains(expected), "{expected} missing from\n{help}");
     }
+}
+
+/// `serve --port` is no flag, but the guess is answered with the one that
+/// sets the port.
+#[test]
+fn serve_port_points_to_listen() {
+    let output = cli().args(["serve", "--port", "8080"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--listen 127.0.0.1:8080"), "{stderr}");
+    let bare = cli().args(["serve", "--port"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("--listen 127.0.0.1:PORT"));
+}
+
+/// A PostgreSQL that does not answer is retried with a log line per try,
+/// then named in one line: where, the URL without its password, and what
+/// to check.
+#[test]
+fn an_unreachable_store_is_retried_aloud_then_named_once() {
+    let port = crate::replicas::free_port();
+    let url = format!("postgres://pc:hunter2@127.0.0.1:{port}/pc");
+    let output = cli()
+        .args(["migrate", "--database-url", &url, "--acquire-timeout", "2s"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("cannot connect to PostgreSQL").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("postgres://pc:<redacted>@127.0.0.1:{port}/pc")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refused") && stderr.contains("check"), "{stderr}");
+    assert!(logs.contains("retrying"), "{logs}");
+    assert!(!stderr.contains("hunter2") && !logs.contains("hunter2"));
+}
+
+/// A SQLite file in a missing directory: the path and the fix, once.
+#[test]
+fn a_sqlite_store_that_cannot_open_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("absent/pc.db").display());
+    let output = cli().args(["migrate", "--database-url", &url]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("does not exist").count(), 1, "{stderr}");
+    assert!(stderr.contains("mkdir -p"), "{stderr}");
 }
 
 /// The planner's statistics of partners (rows first), if ANALYZE ran.

@@ -456,14 +456,12 @@ async fn a3_a_sole_writer_decides_on_every_acknowledged_write_and_keeps_other_pr
     use pb::check_access_request::Action;
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("sole.db").display());
-    let config = partnercenter::config::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: database_url.clone(),
-        jwt_secret: Some(SECRET.to_owned()),
-        metrics_listen: None,
-        sole_writer: true,
-        ..partnercenter::config::Config::default()
-    };
+    let mut config = partnercenter::config::Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.store.database_url = database_url.clone();
+    config.store.sole_writer = true;
+    config.auth.jwt_secret = Some(SECRET.to_owned());
+    config.telemetry.metrics_listen = None;
     let running = server::spawn(&config, std::sync::Arc::new(partnercenter::domain::clock::SystemClock))
         .await
         .expect("the sole writer starts");

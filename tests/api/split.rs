@@ -132,14 +132,13 @@ async fn deployment_the_internal_api_answers_only_internal_tokens() {
 }
 
 fn split_config(database_url: &str) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        database_url: database_url.to_owned(),
-        jwt_secret: Some(SECRET.to_owned()),
-        max_connections: 4,
-        metrics_listen: None,
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("address");
+    config.store.database_url = database_url.to_owned();
+    config.store.max_connections = 4;
+    config.auth.jwt_secret = Some(SECRET.to_owned());
+    config.telemetry.metrics_listen = None;
+    config
 }
 
 async fn channel_to(server: &RunningServer) -> Channel {
@@ -178,15 +177,13 @@ async fn c1_split_a_write_whose_consequences_wait_is_unavailable_and_its_retry_r
 
     // The relationship process stops; its address stays for its return.
     let relationship_addr = relationship_process.addr();
-    let relationship_config = Config {
-        services: partnercenter::config::Services {
-            partner: false,
-            customer: false,
-            relationship: true,
-        },
-        partner_service_url: Some(format!("http://{}", partner_process.addr())),
-        ..config.clone()
+    let mut relationship_config = config.clone();
+    relationship_config.topology.services = partnercenter::config::Services {
+        partner: false,
+        customer: false,
+        relationship: true,
     };
+    relationship_config.topology.partner_service_url = Some(format!("http://{}", partner_process.addr()));
     relationship_process.shutdown().await;
 
     let mut request = customer_request(&unique_domain("pending"), None);

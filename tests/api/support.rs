@@ -186,14 +186,14 @@ pub async fn spawn_split(config: &Config, clock: Arc<dyn Clock>) -> (RunningServ
         .collect();
     let one = |partner, customer, relationship| {
         let mut process = config.clone();
-        process.services = Services {
+        process.topology.services = Services {
             partner,
             customer,
             relationship,
         };
-        process.partner_service_url = (!partner).then(|| urls[0].clone());
-        process.customer_service_url = (!customer).then(|| urls[1].clone());
-        process.relationship_service_url = (!relationship).then(|| urls[2].clone());
+        process.topology.partner_service_url = (!partner).then(|| urls[0].clone());
+        process.topology.customer_service_url = (!customer).then(|| urls[1].clone());
+        process.topology.relationship_service_url = (!relationship).then(|| urls[2].clone());
         process
     };
     let mut listeners = listeners.into_iter();
@@ -272,14 +272,12 @@ impl TestServer {
             || format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display()),
             |database| database.url.clone(),
         );
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            database_url: database_url.clone(),
-            jwt_secret: secret.map(str::to_owned),
-            max_connections: 4,
-            metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".parse().expect("address");
+        config.store.database_url = database_url.clone();
+        config.store.max_connections = 4;
+        config.auth.jwt_secret = secret.map(str::to_owned);
+        config.telemetry.metrics_listen = Some("127.0.0.1:0".parse().expect("address"));
         adjust(&mut config);
         if split_topology() {
             let (partner, customer, relationship) = spawn_split(&config, clock).await;
@@ -746,8 +744,8 @@ fn remote_at(addr: std::net::SocketAddr) -> partnercenter::api::remote::Remote {
     let defaults = Config::default();
     let authority = partnercenter::auth::TokenAuthority::new(
         SECRET.as_bytes(),
-        &defaults.jwt_issuer,
-        defaults.jwt_audience.as_deref(),
+        &defaults.auth.jwt_issuer,
+        defaults.auth.jwt_audience.as_deref(),
     );
     partnercenter::api::remote::Remote::connect_lazy(&format!("http://{addr}"), Arc::new(authority)).expect("a remote")
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use partnercenter::api::server;
-use partnercenter::config::{Config, ConfigArgs};
+use partnercenter::config::{Config, ConfigFile, Flags, LogArgs, StoreArgs};
 use partnercenter::telemetry;
 
 #[derive(Parser)]
@@ -38,7 +38,11 @@ enum Command {
     /// written, so E1 holds).
     Seed {
         #[command(flatten)]
-        config: ConfigArgs,
+        file: ConfigFile,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        log: LogArgs,
         #[command(flatten)]
         args: seed::SeedArgs,
     },
@@ -73,10 +77,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Loadtest(args) => loadtest::run_loadtest(args).await.map_err(anyhow::Error::from_boxed),
         Command::Bench(args) => loadtest::run_bench(args).await.map_err(anyhow::Error::from_boxed),
-        Command::Seed { config, args } => {
-            let config = Config::load(&config, None).map_err(anyhow::Error::msg)?;
-            let _logs = telemetry::init(config.log_format, None, "partnercenter-load").map_err(anyhow::Error::msg)?;
-            seed::run(&config, args).await.map_err(anyhow::Error::from_boxed)
+        Command::Seed { file, store, log, args } => {
+            let flags = Flags::default().section("store", &store).section("telemetry", &log);
+            let loaded = Config::load(&file, &flags).map_err(anyhow::Error::msg)?;
+            let _logs = telemetry::init(loaded.config.telemetry.log_format, None, "partnercenter-load")
+                .map_err(anyhow::Error::msg)?;
+            loaded.log();
+            seed::run(&loaded.config, args).await.map_err(anyhow::Error::from_boxed)
         }
         Command::EchoServer { listen } => {
             let (health, service) = tonic_health::server::health_reporter();

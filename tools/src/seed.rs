@@ -84,12 +84,12 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
     let started = Instant::now();
     let store = Store::open(
         &StoreOptions {
-            url: config.database_url.clone(),
+            url: config.store.database_url.clone(),
             // One connection: ANALYZE below must inform the connection
             // that writes.
             max_connections: 1,
-            acquire_timeout: config.acquire_timeout,
-            statement_timeout: config.statement_timeout,
+            acquire_timeout: config.store.acquire_timeout,
+            statement_timeout: config.store.statement_timeout,
             // A bulk load inserts all over large indexes (the audience's
             // partner_id, seq above all); with the serving default most
             // of those pages would be written out and read back per batch.
@@ -109,7 +109,7 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
         args.customers,
         args.seed,
         args.batch,
-        partnercenter::config::redact_url(&config.database_url)
+        partnercenter::config::redact_url(&config.store.database_url)
     );
 
     // Partners, links and one reusable invitation per creator: one transaction.

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-pub use crate::service::relationships::RelationshipSettings;
 pub use decode::MAX_BATCH_CHECKS;
 pub use remote::RemoteRelationships;
 
 use super::pb::relationship_service_server::RelationshipService;
 use super::{decoded, pb, principal};
+use crate::config::RelationshipSettings;
 use crate::domain::model::RelationshipRequest;
 use crate::domain::{Result, validate};
 use crate::service::contract::relationships::{

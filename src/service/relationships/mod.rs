@@ -14,16 +14,16 @@ mod events;
 mod invitations;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::config::RelationshipSettings;
 use crate::domain::access::{AccessQuery, Action, Decision};
 use crate::domain::model::{DelegatedAdminGrant, Event, Partner, Relationship, RelationshipRequest};
 use crate::domain::paging::Page;
 use crate::domain::ports::AccessChecker;
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, Result, rules};
+use crate::domain::{Error, Reason, Result};
 use crate::service::contract::partners::{Partners, active_partner, require_active_caller};
 use crate::service::contract::relationships::{
     Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
@@ -31,39 +31,6 @@ use crate::service::contract::relationships::{
     ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
 };
 use crate::store::Store;
-
-/// Settings of RelationshipService.
-#[derive(Clone, Debug)]
-pub struct RelationshipSettings {
-    /// The page that accepts invitations; the url adds the query (I3).
-    pub invitation_base_url: String,
-    /// I3: days until an invitation expires when the request does not say.
-    pub invitation_default_days: i32,
-    /// E3: events buffered per WatchEvents stream before the consumer is
-    /// considered too slow.
-    pub watch_buffer: usize,
-    /// E3: how often a stream looks for events written by other replicas.
-    pub watch_poll: Duration,
-    /// E3: how long a full buffer may stay full before the consumer is
-    /// closed as too slow.
-    pub watch_grace: Duration,
-    /// Turns true when the server shuts down: open streams end at once.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Default for RelationshipSettings {
-    fn default() -> Self {
-        RelationshipSettings {
-            invitation_base_url: "https://partner.example/invitations/accept".to_owned(),
-            invitation_default_days: rules::DEFAULT_INVITATION_DAYS,
-            watch_buffer: 1024,
-            watch_poll: Duration::from_millis(500),
-            watch_grace: Duration::from_secs(5),
-            // No server: a signal that never fires.
-            shutdown: tokio::sync::watch::channel(false).1,
-        }
-    }
-}
 
 /// The RelationshipService over the store of this process.
 pub struct LocalRelationships {

@@ -68,9 +68,9 @@ impl RawCommit {
     async fn open(url: String, config: &Config) -> Result<Self, BoxError> {
         let probe = CommitProbe::open(&StoreOptions {
             url,
-            max_connections: config.max_connections,
-            acquire_timeout: config.acquire_timeout,
-            statement_timeout: config.statement_timeout,
+            max_connections: config.store.max_connections,
+            acquire_timeout: config.store.acquire_timeout,
+            statement_timeout: config.store.statement_timeout,
             sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
         })
         .await?;
@@ -549,18 +549,16 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
     getrandom::fill(&mut secret_bytes).map_err(|error| error.to_string())?;
     let secret: String = secret_bytes.iter().map(|b| format!("{b:02x}")).collect();
     let sqlite_url = |file: &str| format!("sqlite://{}?mode=rwc", dir.path().join(file).display());
-    let mut config = Config {
-        database_url: sqlite_url("bench.db"),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.store.database_url = sqlite_url("bench.db");
     if let Some(connections) = args.max_connections {
-        config.max_connections = connections.max(1);
+        config.store.max_connections = connections.max(1);
     }
     // Over an existing store, the server keeps its own secret beside it
     // (made at its first start, hence read once it serves).
     let (database_url, serve_secret) = match &args.store {
         Some(file) => (format!("sqlite://{}?mode=rw", file.display()), None),
-        None => (config.database_url.clone(), Some(secret.clone())),
+        None => (config.store.database_url.clone(), Some(secret.clone())),
     };
     let launcher = Launcher {
         server_bin: server_bin(args.server_bin.as_deref())?,
@@ -613,7 +611,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
             warmup_seconds: args.warmup.as_secs_f64(),
             concurrency: args.load.concurrency,
             connections: args.load.connections,
-            store_pool: config.max_connections,
+            store_pool: config.store.max_connections,
             dataset: dataset_summary,
             server_peak_rss_mib: peak_rss_mib,
             processes_peak_rss_mib: match args.topology {
@@ -631,7 +629,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
             args.warmup.as_secs_f64(),
             args.load.concurrency,
             args.load.connections,
-            config.max_connections
+            config.store.max_connections
         );
         println!("topology: {topology}");
         println!("dataset: {dataset_summary}");
@@ -703,7 +701,7 @@ async fn measure_all(
     raw_url: &str,
 ) -> Result<(Table, String), BoxError> {
     let load = &args.load;
-    let auth = Auth::with_secret(secret, &config.jwt_issuer, config.jwt_audience.as_deref());
+    let auth = Auth::with_secret(secret, &config.auth.jwt_issuer, config.auth.jwt_audience.as_deref());
     let channels = Channels::connect(targets, load.connections, load.timeout).await?;
     let shape = load.seed_shape(args.partners, args.customers, seed);
     let mut data = match args.store {
