@@ -41,26 +41,102 @@ pub struct TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        // Drop cannot await, and the test's runtime may be shutting down:
-        // a thread of its own with a runtime of its own. FORCE ends the
-        // connections of servers not yet stopped.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                use sea_orm::ConnectionTrait;
-                let admin = sea_orm::Database::connect(&admin_url).await?;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await?;
-                admin.close().await?;
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("the test database {} was not dropped", self.name);
+        // Not here: the test's runtime (one thread) stops only after this
+        // returns, and until then a connection its server was opening may sit
+        // half-authenticated, which stalls DROP DATABASE cluster-wide for
+        // PostgreSQL's authentication_timeout (60 s). The dropper does it
+        // once the runtime is gone.
+        dropper::drop_later(self.admin_url.clone(), self.name.clone());
+    }
+}
+
+/// One thread that drops the test databases it is handed, in order, and
+/// that the process waits for at exit: every database of a run that ends
+/// (passing or failing) is dropped; a killed run's are dropped by the next.
+mod dropper {
+    use std::io::Write;
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Mutex, OnceLock};
+    use std::thread::JoinHandle;
+
+    struct Dropper {
+        queue: Mutex<Option<Sender<(String, String)>>>,
+        thread: Mutex<Option<JoinHandle<()>>>,
+    }
+
+    static DROPPER: OnceLock<Dropper> = OnceLock::new();
+
+    pub fn drop_later(admin_url: String, name: String) {
+        let dropper = DROPPER.get_or_init(start);
+        let queue = dropper.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if queue
+            .as_ref()
+            .is_none_or(|queue| queue.send((admin_url, name.clone())).is_err())
+        {
+            eprintln!("the test database {name} was not dropped");
         }
+    }
+
+    fn start() -> Dropper {
+        let (queue, jobs) = channel::<(String, String)>();
+        let thread = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                eprintln!("the test databases cannot be dropped: no runtime");
+                return;
+            };
+            // Blocking on the queue is fine: this thread runs nothing else.
+            while let Ok((admin_url, name)) = jobs.recv() {
+                // A backend a killed server left in authentication has no
+                // role yet, so FORCE may not end it ("must be a member of
+                // the role"): retry until authentication_timeout (60 s) ends it.
+                let started = std::time::Instant::now();
+                while let Err(error) = runtime.block_on(drop_database(&admin_url, &name)) {
+                    if started.elapsed() > std::time::Duration::from_secs(70) {
+                        // Straight to stderr: the test harness captures
+                        // eprintln! of threads a test spawned, and drops it.
+                        let _ = writeln!(std::io::stderr(), "the test database {name} was not dropped: {error}");
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+            }
+        });
+        // SAFETY: `flush` is a plain function that stays valid until exit.
+        unsafe { libc::atexit(flush) };
+        Dropper {
+            queue: Mutex::new(Some(queue)),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    /// At exit: close the queue and wait until it is drained.
+    extern "C" fn flush() {
+        let Some(dropper) = DROPPER.get() else { return };
+        drop(
+            dropper
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
+        let thread = dropper
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    async fn drop_database(admin_url: &str, name: &str) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::ConnectionTrait;
+        let admin = sea_orm::Database::connect(admin_url).await?;
+        // FORCE ends the connections of servers not yet stopped.
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+        admin.close().await
     }
 }
 
