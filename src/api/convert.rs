@@ -51,6 +51,14 @@ pub fn reply_enum<E: ProtoEnum>(field: &str, value: i32) -> Result<E> {
     E::from_proto(value).ok_or_else(|| malformed_reply(field, value))
 }
 
+/// A reply's optional enum field: UNSPECIFIED is absent.
+pub fn optional_reply_enum<E: ProtoEnum>(field: &str, value: i32) -> Result<Option<E>> {
+    match value {
+        0 => Ok(None),
+        _ => reply_enum(field, value).map(Some),
+    }
+}
+
 /// A reply's service name.
 pub fn reply_service(field: &str, value: &str) -> Result<Service> {
     Service::parse(value).ok_or_else(|| malformed_reply(field, format!("'{value}'")))
@@ -106,6 +114,7 @@ proto_enum! {
     PartnerKind => pb::partner::Kind,
     PartnerStatus => pb::partner::Status,
     LinkState => pb::partner_link::State,
+    LinkSide => pb::partner_link::Side,
     Billing => pb::subscription::Billing,
     SubscriptionStatus => pb::subscription::Status,
     Channel => pb::subscription::Channel,
@@ -113,6 +122,7 @@ proto_enum! {
     RelationshipKind => pb::relationship::Kind,
     RelationshipState => pb::relationship::State,
     RelationshipSource => pb::relationship::Source,
+    RelationshipEndCause => pb::relationship::EndCause,
     Scope => pb::delegated_admin_grant::Scope,
     GrantState => pb::delegated_admin_grant::State,
     EndCause => pb::EndCause,

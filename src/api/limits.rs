@@ -36,6 +36,13 @@ impl Bounds {
         self
     }
 
+    /// L2: a pair's newest link and the etag read.
+    fn named_link(&mut self, provider_id: &str, reseller_id: &str, etag: &str) -> &mut Self {
+        self.id("provider_id", provider_id)
+            .id("reseller_id", reseller_id)
+            .text("etag", etag, MAX_ETAG_CHARS)
+    }
+
     fn page_token(&mut self, value: &str) -> &mut Self {
         self.text("page_token", value, MAX_PAGE_TOKEN_CHARS)
     }
@@ -168,7 +175,15 @@ bounded! {
     LinkIndirectResellerRequest(m, b) {
         b.id("provider_id", &m.provider_id).id("reseller_id", &m.reseller_id).request_id(&m.request_id);
     }
-    UnlinkIndirectResellerRequest(m, b) { b.id("provider_id", &m.provider_id).id("reseller_id", &m.reseller_id); }
+    UnlinkIndirectResellerRequest(m, b) {
+        b.id("provider_id", &m.provider_id)
+            .id("reseller_id", &m.reseller_id)
+            .text("note", &m.note, MAX_NOTE_CHARS);
+    }
+    AcceptPartnerLinkRequest(m, b) { b.named_link(&m.provider_id, &m.reseller_id, &m.etag); }
+    DeclinePartnerLinkRequest(m, b) { b.named_link(&m.provider_id, &m.reseller_id, &m.etag); }
+    SuspendPartnerLinkRequest(m, b) { b.named_link(&m.provider_id, &m.reseller_id, &m.etag); }
+    ResumePartnerLinkRequest(m, b) { b.named_link(&m.provider_id, &m.reseller_id, &m.etag); }
     ListPartnerLinksRequest(m, b) { b.page_token(&m.page_token).id("partner_id", &m.partner_id); }
 
     CreateCustomerRequest(m, b) {

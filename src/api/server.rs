@@ -749,6 +749,8 @@ async fn sweep_periodically(store: Store, every: std::time::Duration) {
                 grants_noticed = report.grants_noticed,
                 transfers_expired = report.transfers_expired,
                 invitations_expired = report.invitations_expired,
+                links_expired = report.links_expired,
+                relationships_handed_over = report.relationships_handed_over,
                 "sweep recorded expiries"
             ),
             Err(error) => tracing::warn!(%error, "sweep failed; retrying at the next tick"),

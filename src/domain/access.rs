@@ -71,9 +71,19 @@ pub struct ChainedRelationship {
     pub provider_active: bool,
     /// For INDIRECT_RESELLER: the provider-reseller link is ACTIVE.
     pub link_active: bool,
+    /// L5, for INDIRECT_RESELLER: when the pair has no ACTIVE or SUSPENDED
+    /// link and its last one was revoked, the time from which this
+    /// relationship counts as ended (revoked + 30 days).
+    pub handover_end: Option<Micros>,
 }
 
 impl ChainedRelationship {
+    /// L5: ACTIVE, and not past the handover of a revoked link (by the
+    /// clock, before the sweep records it ENDED).
+    pub fn in_force(&self, now: Micros) -> bool {
+        self.relationship.state == RelationshipState::Active && self.handover_end.is_none_or(|end| now < end)
+    }
+
     /// The transacting-partner definition of docs/rules.md: an ACTIVE RESELLER
     /// relationship, or an ACTIVE INDIRECT_RESELLER one whose provider and
     /// link are ACTIVE. ADVISOR relationships never transact.
@@ -158,15 +168,23 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
         Some(PartnerStatus::Suspended) => return Decision::deny(AccessReason::PartnerNotActive),
         Some(PartnerStatus::Active) => {}
     }
+    let asked = |r: &&ChainedRelationship| {
+        r.relationship.customer_id == query.customer_id && r.relationship.partner_id == query.partner_id
+    };
     let active: Vec<&ChainedRelationship> = facts
         .relationships
         .iter()
-        .filter(|r| {
-            r.relationship.state == RelationshipState::Active
-                && r.relationship.customer_id == query.customer_id
-                && r.relationship.partner_id == query.partner_id
-        })
+        .filter(asked)
+        .filter(|r| r.in_force(now))
         .collect();
+    // L5: a chain past its handover ends the reseller's DAP with it, unless
+    // another relationship of its own still stands (as M3 ends it).
+    let handed_over = active.is_empty()
+        && facts
+            .relationships
+            .iter()
+            .filter(asked)
+            .any(|r| r.relationship.state == RelationshipState::Active);
     let transacting_ids: Vec<String> = active
         .iter()
         .filter(|r| r.is_transacting())
@@ -176,6 +194,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
         .grants
         .iter()
         .filter(|g| g.in_force(now) && g.customer_id == query.customer_id && g.partner_id == query.partner_id)
+        .filter(|_| !handed_over)
         .collect();
     // Every allowed action rests on something that also allows VIEW, so a
     // partner with no business here learns nothing more than that.
@@ -412,9 +431,11 @@ mod tests {
                     relationship_request_id: None,
                     start_time: 0,
                     end_time: None,
+                    end_cause: None,
                 },
                 provider_active: r.provider_active,
                 link_active: r.link_active,
+                handover_end: None,
             })
             .into_iter()
             .collect();
@@ -618,5 +639,54 @@ mod tests {
             decide(&query, &facts, NOW),
             Decision::deny(AccessReason::NoRelationship)
         );
+    }
+
+    /// L5: a chain past the handover of its revoked link counts as ended by
+    /// the clock, and the reseller's DAP with it, unless another
+    /// relationship of its own still stands.
+    #[test]
+    fn l5_a_chain_past_its_handover_counts_as_ended_with_its_dap() {
+        let query = |action| AccessQuery {
+            partner_id: PARTNER.into(),
+            customer_id: CUSTOMER.into(),
+            action,
+            service: Some(Service::Office365),
+            subscription_id: None,
+        };
+        let chain = Some(RelationshipCase {
+            kind: RelationshipKind::IndirectReseller,
+            state: RelationshipState::Active,
+            provider_active: true,
+            link_active: false,
+        });
+        let grant = Some(GrantCase {
+            service: Service::Office365,
+            state: GrantState::Active,
+            scopes: &[Scope::Provisioning, Scope::Support],
+            end: End::Never,
+        });
+        let mut facts = facts(Some(PartnerStatus::Active), chain, grant, None);
+        facts.relationships[0].handover_end = Some(NOW + 1);
+        for action in [Action::View, Action::Provision, Action::Support] {
+            assert!(
+                decide(&query(action), &facts, NOW).allowed,
+                "{action:?} before the handover"
+            );
+        }
+        facts.relationships[0].handover_end = Some(NOW);
+        for action in [Action::View, Action::Provision, Action::Support] {
+            assert_eq!(
+                decide(&query(action), &facts, NOW),
+                Decision::deny(AccessReason::NoRelationship),
+                "{action:?} from the handover on"
+            );
+        }
+        // Another relationship of its own keeps its DAP.
+        let mut own = facts.relationships[0].clone();
+        own.relationship.id = "r2".into();
+        own.relationship.kind = RelationshipKind::Advisor;
+        own.handover_end = None;
+        facts.relationships.push(own);
+        assert!(decide(&query(Action::Provision), &facts, NOW).allowed);
     }
 }

@@ -112,6 +112,12 @@ reasons! {
     CustomerNotFound => "CUSTOMER_NOT_FOUND", false;
     SubscriptionNotFound => "SUBSCRIPTION_NOT_FOUND", false;
     LinkNotFound => "LINK_NOT_FOUND", false;
+    LinkSideNotAllowed => "LINK_SIDE_NOT_ALLOWED", true;
+    LinkExpired => "LINK_EXPIRED", true;
+    LinkNotPending => "LINK_NOT_PENDING", true;
+    LinkNotActive => "LINK_NOT_ACTIVE", true;
+    LinkNotSuspended => "LINK_NOT_SUSPENDED", true;
+    PendingLinkLimitReached => "PENDING_LINK_LIMIT_REACHED", true;
     GrantNotFound => "GRANT_NOT_FOUND", false;
     RelationshipNotFound => "RELATIONSHIP_NOT_FOUND", false;
     NotInvitationParty => "NOT_INVITATION_PARTY", false;

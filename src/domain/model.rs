@@ -43,7 +43,28 @@ named_enum!(PartnerKind {
 
 named_enum!(PartnerStatus { Active => "ACTIVE", Suspended => "SUSPENDED" });
 
-named_enum!(LinkState { Active => "ACTIVE", Revoked => "REVOKED" });
+named_enum!(
+    /// P2, L1-L3: a provider's link is PENDING until its reseller accepts;
+    /// the operator's is ACTIVE at once. DECLINED, EXPIRED and REVOKED are
+    /// final; SUSPENDED counts as REVOKED for transacting.
+    LinkState {
+        Active => "ACTIVE",
+        Revoked => "REVOKED",
+        Pending => "PENDING",
+        Declined => "DECLINED",
+        Expired => "EXPIRED",
+        Suspended => "SUSPENDED",
+    }
+);
+
+named_enum!(
+    /// L3: who ended a link.
+    LinkSide {
+        Provider => "PROVIDER",
+        Reseller => "RESELLER",
+        Operator => "OPERATOR",
+    }
+);
 
 named_enum!(
     /// The cloud services a subscription or a delegated admin grant is for.
@@ -77,6 +98,15 @@ named_enum!(RelationshipKind {
 });
 
 named_enum!(RelationshipState { Active => "ACTIVE", Ended => "ENDED" });
+
+named_enum!(
+    /// L5, M3: why a relationship ended.
+    RelationshipEndCause {
+        PartnerEnded => "PARTNER_ENDED",
+        ProviderEnded => "PROVIDER_ENDED",
+        LinkEnded => "LINK_ENDED",
+    }
+);
 
 named_enum!(RelationshipSource {
     CustomerCreation => "CUSTOMER_CREATION",
@@ -208,9 +238,34 @@ pub struct PartnerLink {
     pub id: String,
     pub provider_id: String,
     pub reseller_id: String,
+    /// As recorded: a PENDING link past `expire_time` is EXPIRED for every
+    /// decision (`state_at`) before the sweep records it.
     pub state: LinkState,
+    /// L1: when a PENDING link expires (none for the operator's links).
+    #[serde(default)]
+    pub expire_time: Option<Micros>,
+    /// L3: who ended it.
+    #[serde(default)]
+    pub ended_by: Option<LinkSide>,
+    /// L3: the note UnlinkIndirectReseller was given, if any.
+    #[serde(default)]
+    pub end_note: Option<String>,
+    /// Behind the etag. Events recorded before L1 have none.
+    #[serde(default)]
+    pub version: i64,
     pub create_time: Micros,
+    /// For a REVOKED link, when it was revoked (L5 counts from it).
     pub update_time: Micros,
+}
+
+impl PartnerLink {
+    /// L1: the state every decision reads at `now`.
+    pub fn state_at(&self, now: Micros) -> LinkState {
+        match (self.state, self.expire_time) {
+            (LinkState::Pending, Some(expire)) if expire <= now => LinkState::Expired,
+            (state, _) => state,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -280,6 +335,10 @@ pub struct Relationship {
     pub relationship_request_id: Option<String>,
     pub start_time: Micros,
     pub end_time: Option<Micros>,
+    /// L5, M3: why it ended (None while ACTIVE, and for relationships
+    /// ended before end causes were recorded).
+    #[serde(default)]
+    pub end_cause: Option<RelationshipEndCause>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

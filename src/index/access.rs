@@ -5,7 +5,8 @@
 //! (`store::IndexedChecker`), which also makes it wait for every write
 //! acknowledged before a check (A3) and decides which customers it holds.
 //!
-//! Partners and ACTIVE links are held whole (they are few). Customers are
+//! Partners, ACTIVE and SUSPENDED links, and each pair's last revocation
+//! (L5) are held whole (they are few). Customers are
 //! held one by one, as checks need them: a held customer has every ACTIVE
 //! relationship and grant on it and every subscription; events about
 //! customers not held are passed over, as their rows are read afresh when
@@ -21,6 +22,7 @@ use crate::domain::model::{
     Channel, DelegatedAdminGrant, EventResource, GrantState, LinkState, Micros, PartnerStatus, Relationship,
     RelationshipKind, RelationshipSource, RelationshipState, Scope, Service, Subscription,
 };
+use crate::domain::rules;
 
 /// A server-made id (a UUID in its one lower-case hyphenated text) in 16
 /// bytes, ordered as its text is. Any other text names nothing held.
@@ -92,10 +94,16 @@ pub struct AccessIndex {
     partner_numbers: HashMap<Id, PartnerNo>,
     /// By partner number; None until the partner's own row is applied.
     partner_status: Vec<Option<PartnerStatus>>,
-    /// Link id → (provider, reseller), for the ACTIVE links.
-    links: HashMap<Id, (PartnerNo, PartnerNo)>,
+    /// Link id → (provider, reseller) and whether it is ACTIVE, for the
+    /// ACTIVE and SUSPENDED links.
+    links: HashMap<Id, ((PartnerNo, PartnerNo), bool)>,
     /// (provider, reseller) → how many ACTIVE links join them.
     linked: HashMap<(PartnerNo, PartnerNo), u32>,
+    /// (provider, reseller) → how many ACTIVE or SUSPENDED links join them.
+    standing: HashMap<(PartnerNo, PartnerNo), u32>,
+    /// L5: the REVOKED links, and by pair when its last one was revoked.
+    revoked_links: HashMap<Id, ((PartnerNo, PartnerNo), Micros)>,
+    revoked: HashMap<(PartnerNo, PartnerNo), Micros>,
     customers: HashMap<Id, Held>,
 }
 
@@ -181,15 +189,44 @@ impl AccessIndex {
             }
             EventResource::PartnerLink(link) => {
                 let Some(id) = Id::of(&link.id) else { return };
-                if let Some(pair) = self.links.remove(&id) {
-                    self.unlink(pair);
+                if let Some((pair, active)) = self.links.remove(&id) {
+                    if active {
+                        decrement(&mut self.linked, pair);
+                    }
+                    decrement(&mut self.standing, pair);
                 }
-                if link.state == LinkState::Active
-                    && let (Some(provider), Some(reseller)) =
-                        (self.partner(&link.provider_id), self.partner(&link.reseller_id))
-                {
-                    *self.linked.entry((provider, reseller)).or_default() += 1;
-                    self.links.insert(id, (provider, reseller));
+                if let Some((pair, _)) = self.revoked_links.remove(&id) {
+                    // Rare (REVOKED is final): the pair's last revocation again.
+                    let last = (self.revoked_links.values())
+                        .filter(|(other, _)| *other == pair)
+                        .map(|(_, at)| *at)
+                        .max();
+                    match last {
+                        Some(at) => drop(self.revoked.insert(pair, at)),
+                        None => drop(self.revoked.remove(&pair)),
+                    }
+                }
+                let (Some(provider), Some(reseller)) =
+                    (self.partner(&link.provider_id), self.partner(&link.reseller_id))
+                else {
+                    return;
+                };
+                let pair = (provider, reseller);
+                match link.state {
+                    LinkState::Active | LinkState::Suspended => {
+                        let active = link.state == LinkState::Active;
+                        if active {
+                            *self.linked.entry(pair).or_default() += 1;
+                        }
+                        *self.standing.entry(pair).or_default() += 1;
+                        self.links.insert(id, (pair, active));
+                    }
+                    LinkState::Revoked => {
+                        self.revoked_links.insert(id, (pair, link.update_time));
+                        let at = self.revoked.entry(pair).or_insert(link.update_time);
+                        *at = (*at).max(link.update_time);
+                    }
+                    LinkState::Pending | LinkState::Declined | LinkState::Expired => {}
                 }
             }
             EventResource::Relationship(relationship) => self.put_relationship(relationship),
@@ -202,12 +239,13 @@ impl AccessIndex {
         }
     }
 
-    fn unlink(&mut self, pair: (PartnerNo, PartnerNo)) {
-        match self.linked.get_mut(&pair) {
-            Some(count) if *count > 1 => *count -= 1,
-            Some(_) => drop(self.linked.remove(&pair)),
-            None => {}
+    /// L5: when the relationships through this pair count as ended, if its
+    /// last link was revoked and none stands now.
+    fn handover_end(&self, pair: (PartnerNo, PartnerNo)) -> Option<Micros> {
+        if self.standing.contains_key(&pair) {
+            return None;
         }
+        rules::handover_end(self.revoked.get(&pair).copied())
     }
 
     /// The held customer a row belongs to, if it is held.
@@ -318,6 +356,7 @@ impl AccessIndex {
                 link_active: row
                     .provider
                     .is_some_and(|p| self.linked.contains_key(&(p, row.partner))),
+                handover_end: row.provider.and_then(|p| self.handover_end((p, row.partner))),
             })
             .collect();
         let grants = held
@@ -355,6 +394,7 @@ impl AccessIndex {
             relationship_request_id: row.request.map(Id::text),
             start_time: row.start_time,
             end_time: None,
+            end_cause: None,
         }
     }
 
@@ -406,13 +446,21 @@ impl AccessIndex {
         if statuses(self) != statuses(whole) {
             return Some("partner statuses differ".into());
         }
-        let links = |index: &AccessIndex| -> HashMap<Id, (Option<Id>, Option<Id>)> {
+        let links = |index: &AccessIndex| -> HashMap<Id, (Option<Id>, Option<Id>, bool)> {
             (index.links.iter())
-                .map(|(id, (p, r))| (*id, (index.partner_id(*p), index.partner_id(*r))))
+                .map(|(id, ((p, r), active))| (*id, (index.partner_id(*p), index.partner_id(*r), *active)))
                 .collect()
         };
         if links(self) != links(whole) {
-            return Some("ACTIVE links differ".into());
+            return Some("ACTIVE and SUSPENDED links differ".into());
+        }
+        let revoked = |index: &AccessIndex| -> HashMap<(Option<Id>, Option<Id>), Micros> {
+            (index.revoked.iter())
+                .map(|((p, r), at)| ((index.partner_id(*p), index.partner_id(*r)), *at))
+                .collect()
+        };
+        if revoked(self) != revoked(whole) {
+            return Some("revoked links differ".into());
         }
         let empty = Held::default();
         for (customer, held) in &self.customers {
@@ -450,6 +498,15 @@ impl AccessIndex {
             grants: held.clone().map(|held| held.grants.len()).sum(),
             subscriptions: held.map(|held| held.subscriptions.len()).sum(),
         }
+    }
+}
+
+/// One fewer link joins the pair.
+fn decrement(counts: &mut HashMap<(PartnerNo, PartnerNo), u32>, pair: (PartnerNo, PartnerNo)) {
+    match counts.get_mut(&pair) {
+        Some(count) if *count > 1 => *count -= 1,
+        Some(_) => drop(counts.remove(&pair)),
+        None => {}
     }
 }
 
@@ -576,9 +633,18 @@ mod tests {
                 id: id(3, slot),
                 provider_id: partner_id,
                 reseller_id: id(1, (slot + 1) % PARTNERS),
-                state: if bit(0) { LinkState::Revoked } else { LinkState::Active },
+                state: [
+                    LinkState::Active,
+                    LinkState::Revoked,
+                    LinkState::Suspended,
+                    LinkState::Pending,
+                ][pick(1, 4) as usize],
+                expire_time: None,
+                ended_by: None,
+                end_note: None,
+                version: 1,
                 create_time: 0,
-                update_time: 0,
+                update_time: pick(2, 3) as Micros,
             }),
             2 => EventResource::Relationship(Relationship {
                 id: id(4, slot),
@@ -599,6 +665,7 @@ mod tests {
                 relationship_request_id: None,
                 start_time: 0,
                 end_time: None,
+                end_cause: None,
             }),
             3 => EventResource::DelegatedAdminGrant(DelegatedAdminGrant {
                 id: id(5, slot),
@@ -699,11 +766,30 @@ mod tests {
                 _ => None,
             })
         };
-        let linked = |provider: &str, reseller: &str| {
+        let linked_in = |states: &[LinkState], provider: &str, reseller: &str| {
             rows.values().any(|row| {
                 matches!(row, EventResource::PartnerLink(l)
-                    if l.state == LinkState::Active && l.provider_id == provider && l.reseller_id == reseller)
+                    if states.contains(&l.state) && l.provider_id == provider && l.reseller_id == reseller)
             })
+        };
+        let linked = |provider: &str, reseller: &str| linked_in(&[LinkState::Active], provider, reseller);
+        // L5: the pair's last revocation, unless a link stands.
+        let handover_end = |provider: &str, reseller: &str| {
+            if linked_in(&[LinkState::Active, LinkState::Suspended], provider, reseller) {
+                return None;
+            }
+            let revoked = rows
+                .values()
+                .filter_map(|row| match row {
+                    EventResource::PartnerLink(l)
+                        if l.state == LinkState::Revoked && l.provider_id == provider && l.reseller_id == reseller =>
+                    {
+                        Some(l.update_time)
+                    }
+                    _ => None,
+                })
+                .max();
+            rules::handover_end(revoked)
         };
         let mut facts = AccessFacts {
             partner_status: status(&query.partner_id),
@@ -722,6 +808,7 @@ mod tests {
                         relationship: r.clone(),
                         provider_active: provider.is_some_and(|p| status(p) == Some(PartnerStatus::Active)),
                         link_active: provider.is_some_and(|p| linked(p, &r.partner_id)),
+                        handover_end: provider.and_then(|p| handover_end(p, &r.partner_id)),
                     });
                 }
                 EventResource::DelegatedAdminGrant(g)

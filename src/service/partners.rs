@@ -10,10 +10,11 @@ use crate::domain::consequence::Consequence;
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, Result, rules};
+use crate::domain::rules::LinkChange;
+use crate::domain::{Error, ErrorCode, Reason, Result, rules};
 use crate::service::contract::consequences::Consequences;
 use crate::service::contract::partners::{
-    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, PartnerField, Partners,
+    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, NamedLink, PartnerField, Partners,
     UnlinkIndirectReseller, UpdatePartner, require_active_caller,
 };
 use crate::store::{LinkFilter, PartnerFilter, Store, new_id};
@@ -41,6 +42,76 @@ impl LocalPartners {
     /// P4 for this service's own calls.
     async fn gate(&self, principal: &Principal) -> Result<()> {
         require_active_caller(self, &self.reader, principal).await
+    }
+
+    /// L2, L3: one change of the pair's newest link, decided inside the
+    /// write (W1) in the order the rules give: P4, the side (from the
+    /// request alone), the link, acceptance's provider, a repeat, the etag,
+    /// the transition. Acceptance and resumption carry out D2.
+    async fn change_link(
+        &self,
+        principal: &Principal,
+        change: LinkChange,
+        named: NamedLink,
+        note: Option<String>,
+    ) -> Result<PartnerLink> {
+        // P4 from the caller alone, then the pair it names (W2).
+        self.gate(principal).await?;
+        let side = rules::link_side(principal, &named.provider_id, &named.reseller_id)?;
+        rules::require_link_side(change, side)?;
+
+        let mut tx = self.store.begin_write(principal.actor()).await?;
+        if let Some(caller) = principal.partner_id() {
+            // P4 inside the write (W1).
+            tx.active_caller(caller).await?;
+        }
+        let link = tx
+            .newest_link(&named.provider_id, &named.reseller_id)
+            .await?
+            .ok_or_else(|| Error::not_found(Reason::LinkNotFound, "this provider and reseller have no link"))?;
+        let now = tx.now();
+        if change == LinkChange::Accept && link.state_at(now) != LinkState::Active {
+            // L2: acceptance's first check, the provider ACTIVE.
+            let provider = tx.partner(&link.provider_id).await?;
+            if !provider.as_ref().is_some_and(Partner::is_active) {
+                return Err(Error::failed_precondition(
+                    Reason::PartnerNotActive,
+                    format!("provider {} is not ACTIVE", link.provider_id),
+                ));
+            }
+        }
+        // A repeat is answered before the etag, which the first call moved.
+        let Some(to) = rules::link_transition(change, side, &link, now)? else {
+            drop(tx);
+            // A repeated acceptance or resumption answers once its D2 is
+            // carried out.
+            self.consequences.settle(&link.id).await?;
+            return Ok(link);
+        };
+        rules::check_etag(&named.etag, &etag(link.version), "link")?;
+        let mut next = link;
+        next.state = to;
+        if to == LinkState::Revoked {
+            next.ended_by = Some(side);
+            next.end_note = note;
+        }
+        let changed = tx.update_link(next, change.event_type()).await?;
+        let consequences = match to {
+            LinkState::Active => vec![reinstated(&changed)],
+            _ => Vec::new(),
+        };
+        self.consequences.commit(tx, &changed.id, consequences).await?;
+        tracing::info!(link_id = %changed.id, state = %changed.state, by = %side, "partner link changed");
+        Ok(changed)
+    }
+}
+
+/// D2 after a link becomes ACTIVE: the reseller's relationships through the
+/// provider transact again.
+fn reinstated(link: &PartnerLink) -> Consequence {
+    Consequence::Reinstated {
+        provider_id: link.provider_id.clone(),
+        reseller_ids: vec![link.reseller_id.clone()],
     }
 }
 
@@ -209,6 +280,7 @@ impl Partners for LocalPartners {
         let LinkIndirectReseller {
             provider_id,
             reseller_id,
+            expire_after_days,
             ..
         } = command;
 
@@ -222,6 +294,8 @@ impl Partners for LocalPartners {
             self.consequences.settle(&id).await?;
             return Ok(link);
         }
+        let now = tx.now();
+        let (state, expire_time) = rules::new_link_terms(principal, expire_after_days, now)?;
         let provider = tx
             .partner(&provider_id)
             .await?
@@ -235,57 +309,87 @@ impl Partners for LocalPartners {
             .await?
             .ok_or_else(|| partner_not_found(&reseller_id))?;
         rules::check_link_parties(&provider, &reseller)?;
-        if tx.active_link(&provider_id, &reseller_id).await?.is_some() {
+        if let Some(standing) = tx.newest_link(&provider_id, &reseller_id).await?
+            && rules::link_holds_pair(&standing, now)
+        {
             return Err(Error::already_exists(
                 Reason::LinkExists,
-                "this provider and reseller already have an ACTIVE link",
+                format!(
+                    "this provider and reseller already have a {} link ({})",
+                    standing.state_at(now),
+                    standing.id
+                ),
             ));
         }
-        let now = tx.now();
+        if state == LinkState::Pending && tx.pending_links_of(&provider_id).await? >= rules::MAX_PENDING_LINKS {
+            return Err(Error::new(
+                ErrorCode::ResourceExhausted,
+                Reason::PendingLinkLimitReached,
+                format!(
+                    "the provider has {} PENDING links, the most it may have; withdraw some or wait for answers",
+                    rules::MAX_PENDING_LINKS
+                ),
+            ));
+        }
         let link = PartnerLink {
             id: new_id(),
             provider_id,
             reseller_id,
-            state: LinkState::Active,
+            state,
+            expire_time,
+            ended_by: None,
+            end_note: None,
+            version: 1,
             create_time: now,
             update_time: now,
         };
         tx.insert_link(&link).await?;
         tx.remember(key.as_ref(), &link.id).await?;
-        // D2: the reseller's relationships through the provider transact again.
-        let reinstated = Consequence::Reinstated {
-            provider_id: link.provider_id.clone(),
-            reseller_ids: vec![link.reseller_id.clone()],
-        };
-        self.consequences.commit(tx, &link.id, vec![reinstated]).await?;
-        tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, "reseller linked");
+        let mut consequences = Vec::new();
+        if state == LinkState::Active {
+            // D2: the reseller's relationships through the provider transact again.
+            consequences.push(reinstated(&link));
+        }
+        self.consequences.commit(tx, &link.id, consequences).await?;
+        tracing::info!(link_id = %link.id, provider_id = %link.provider_id, reseller_id = %link.reseller_id, state = %link.state, "reseller linked");
         Ok(link)
     }
 
-    /// Relationships through the revoked link stop transacting until a new
-    /// link is made (nothing is written for them: "transacting" reads the
-    /// link).
+    /// L3: relationships through the revoked link stop transacting (nothing
+    /// is written for them: "transacting" reads the link) and, 30 days on,
+    /// count as ended (L5).
     async fn unlink_indirect_reseller(
         &self,
         principal: &Principal,
         command: UnlinkIndirectReseller,
     ) -> Result<PartnerLink> {
-        self.gate(principal).await?;
-        rules::require_link_manager(principal, &command.provider_id)?;
+        let UnlinkIndirectReseller {
+            provider_id,
+            reseller_id,
+            note,
+        } = command;
+        let named = NamedLink {
+            provider_id,
+            reseller_id,
+            etag: String::new(),
+        };
+        self.change_link(principal, LinkChange::Unlink, named, note).await
+    }
 
-        let mut tx = self.store.begin_write(principal.actor()).await?;
-        if principal.partner_id().is_some() {
-            // P4 inside the write (W1).
-            rules::require_active_caller(tx.partner(&command.provider_id).await?.as_ref())?;
-        }
-        let link = tx
-            .active_link(&command.provider_id, &command.reseller_id)
-            .await?
-            .ok_or_else(|| Error::not_found(Reason::LinkNotFound, "this provider and reseller have no ACTIVE link"))?;
-        let revoked = tx.revoke_link(link).await?;
-        tx.commit().await?;
-        tracing::info!(link_id = %revoked.id, "reseller unlinked");
-        Ok(revoked)
+    async fn accept_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        self.change_link(principal, LinkChange::Accept, command, None).await
+    }
+
+    async fn decline_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        self.change_link(principal, LinkChange::Decline, command, None).await
+    }
+
+    async fn suspend_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        self.change_link(principal, LinkChange::Suspend, command, None).await
+    }
+
+    async fn resume_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        self.change_link(principal, LinkChange::Resume, command, None).await
     }
 
     async fn list_partner_links(&self, principal: &Principal, command: ListPartnerLinks) -> Result<Page<PartnerLink>> {

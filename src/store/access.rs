@@ -39,10 +39,11 @@ pub fn grant_in_force_sql(active: &str, now: &str, yes: &str) -> String {
 }
 
 /// The columns of a fact row, in the order of `FactRow`.
-const FACT_COLUMNS: &str = "k, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2";
+const FACT_COLUMNS: &str = "k, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2, n3";
 
 /// One row of the facts statement: kind, id, partner, customer, five texts,
-/// two numbers (times) and two flags; what each means depends on the kind.
+/// two numbers (times), two flags and a third time; what each means depends
+/// on the kind.
 type FactRow = (
     String,
     String,
@@ -57,6 +58,7 @@ type FactRow = (
     Option<i64>,
     i64,
     i64,
+    Option<i64>,
 );
 
 /// The facts of many checks in one statement. Rows are tagged by kind:
@@ -92,14 +94,16 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
          SELECT 'p' AS k, id, CAST(NULL AS TEXT) AS partner_id, CAST(NULL AS TEXT) AS customer_id, \
          status AS t1, CAST(NULL AS TEXT) AS t2, CAST(NULL AS TEXT) AS t3, CAST(NULL AS TEXT) AS t4, \
          CAST(NULL AS TEXT) AS t5, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, \
-         CAST(0 AS BIGINT) AS f1, CAST(0 AS BIGINT) AS f2 \
+         CAST(0 AS BIGINT) AS f1, CAST(0 AS BIGINT) AS f2, CAST(NULL AS BIGINT) AS n3 \
          FROM partners WHERE id IN ({})",
         in_list(&mut values, partners.iter().copied())
     );
-    let (rel_state, provider_state, link_state) = (
+    let (rel_state, provider_state, link_state, suspended, revoked) = (
         param(&mut values, active),
         param(&mut values, PartnerStatus::Active.as_str()),
         param(&mut values, LinkState::Active.as_str()),
+        param(&mut values, LinkState::Suspended.as_str()),
+        param(&mut values, LinkState::Revoked.as_str()),
     );
     sql.push_str(&format!(
         " UNION ALL SELECT 'r', r.id, r.partner_id, r.customer_id, r.kind, r.indirect_provider_id, r.state, \
@@ -107,21 +111,26 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
          CASE WHEN EXISTS (SELECT 1 FROM partners pp WHERE pp.id = r.indirect_provider_id AND pp.status = {provider_state}) \
               THEN 1 ELSE 0 END, \
          CASE WHEN EXISTS (SELECT 1 FROM partner_links l WHERE l.provider_id = r.indirect_provider_id \
-              AND l.reseller_id = r.partner_id AND l.state = {link_state}) THEN 1 ELSE 0 END \
+              AND l.reseller_id = r.partner_id AND l.state = {link_state}) THEN 1 ELSE 0 END, \
+         CASE WHEN r.indirect_provider_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM partner_links l \
+              WHERE l.provider_id = r.indirect_provider_id AND l.reseller_id = r.partner_id \
+              AND l.state IN ({link_state}, {suspended})) \
+              THEN (SELECT MAX(l.update_time) FROM partner_links l WHERE l.provider_id = r.indirect_provider_id \
+              AND l.reseller_id = r.partner_id AND l.state = {revoked}) END \
          FROM asked a CROSS JOIN relationships r WHERE r.partner_id = a.partner_id AND r.customer_id = a.customer_id \
          AND r.state = {rel_state}"
     ));
     let grant_state = param(&mut values, GrantState::Active.as_str());
     sql.push_str(&format!(
         " UNION ALL SELECT 'g', g.id, g.partner_id, g.customer_id, g.service, g.scopes, g.state, NULL, NULL, \
-         g.start_time, g.end_time, CASE WHEN g.auto_extend THEN 1 ELSE 0 END, 0 \
+         g.start_time, g.end_time, CASE WHEN g.auto_extend THEN 1 ELSE 0 END, 0, NULL \
          FROM asked a CROSS JOIN delegated_admin_grants g WHERE g.partner_id = a.partner_id \
          AND g.customer_id = a.customer_id AND g.state = {grant_state}"
     ));
     if !subscriptions.is_empty() {
         sql.push_str(&format!(
             " UNION ALL SELECT 's', s.id, NULL, s.customer_id, s.service, s.channel, s.partner_of_record_id, \
-             s.indirect_provider_id, NULL, NULL, NULL, 0, 0 FROM subscriptions s WHERE s.id IN ({})",
+             s.indirect_provider_id, NULL, NULL, NULL, 0, 0, NULL FROM subscriptions s WHERE s.id IN ({})",
             in_list(&mut values, subscriptions.iter().copied())
         ));
     }
@@ -154,7 +163,7 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
     let parse = |column: &str, text: Option<String>| -> Result<String> {
         text.ok_or_else(|| Error::internal(format!("access facts: {column} is missing")))
     };
-    for (kind, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2) in rows {
+    for (kind, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2, n3) in rows {
         match kind.as_str() {
             "p" => {
                 // A status that does not parse denies, as a suspended one would.
@@ -173,12 +182,14 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                     relationship_request_id: t5,
                     start_time: n1.unwrap_or_default(),
                     end_time: n2,
+                    end_cause: None,
                 })?;
                 let key = (relationship.partner_id.clone(), relationship.customer_id.clone());
                 relationships.entry(key).or_default().push(ChainedRelationship {
                     relationship,
                     provider_active: f1 == 1,
                     link_active: f2 == 1,
+                    handover_end: crate::domain::rules::handover_end(n3),
                 });
             }
             "g" => {

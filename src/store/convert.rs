@@ -56,9 +56,17 @@ impl TryFrom<partner_link::Model> for PartnerLink {
     fn try_from(row: partner_link::Model) -> Result<Self> {
         Ok(PartnerLink {
             state: parse("link state", &row.state, LinkState::parse)?,
+            ended_by: row
+                .ended_by
+                .as_deref()
+                .map(|text| parse("link ended_by", text, LinkSide::parse))
+                .transpose()?,
             id: row.id,
             provider_id: row.provider_id,
             reseller_id: row.reseller_id,
+            expire_time: row.expire_time,
+            end_note: row.end_note,
+            version: row.version,
             create_time: row.create_time,
             update_time: row.update_time,
         })
@@ -73,6 +81,10 @@ pub(super) fn link_row(l: &PartnerLink) -> partner_link::ActiveModel {
         state: Set(l.state.as_str().to_owned()),
         create_time: Set(l.create_time),
         update_time: Set(l.update_time),
+        expire_time: Set(l.expire_time),
+        ended_by: Set(l.ended_by.map(|side| side.as_str().to_owned())),
+        end_note: Set(l.end_note.clone()),
+        version: Set(l.version),
     }
 }
 
@@ -203,6 +215,11 @@ impl TryFrom<relationship::Model> for Relationship {
             relationship_request_id: row.relationship_request_id,
             start_time: row.start_time,
             end_time: row.end_time,
+            end_cause: row
+                .end_cause
+                .as_deref()
+                .map(|text| parse("relationship end cause", text, RelationshipEndCause::parse))
+                .transpose()?,
         })
     }
 }
@@ -219,6 +236,7 @@ pub(super) fn relationship_row(r: &Relationship) -> relationship::ActiveModel {
         relationship_request_id: Set(r.relationship_request_id.clone()),
         start_time: Set(r.start_time),
         end_time: Set(r.end_time),
+        end_cause: Set(r.end_cause.map(|cause| cause.as_str().to_owned())),
     }
 }
 

@@ -44,6 +44,10 @@ pub mod partner_link {
         pub state: String,
         pub create_time: i64,
         pub update_time: i64,
+        pub expire_time: Option<i64>,
+        pub ended_by: Option<String>,
+        pub end_note: Option<String>,
+        pub version: i64,
     }
 
     no_relations!();
@@ -165,6 +169,7 @@ pub mod relationship {
         pub relationship_request_id: Option<String>,
         pub start_time: i64,
         pub end_time: Option<i64>,
+        pub end_cause: Option<String>,
     }
 
     no_relations!();

@@ -8,8 +8,8 @@ use super::Store;
 use super::convert::all;
 use super::entity::{event, event_audience, grant, relationship_request};
 use crate::domain::model::{
-    DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, MICROS_PER_DAY, Micros,
-    RelationshipRequest, TransferState,
+    DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, LinkState, MICROS_PER_DAY,
+    Micros, RelationshipEndCause, RelationshipRequest, TransferState,
 };
 use crate::domain::{Error, Result, rules};
 
@@ -56,6 +56,10 @@ pub struct SweepReport {
     /// T2: transfers past their expire_time recorded EXPIRED.
     pub transfers_expired: usize,
     pub invitations_expired: usize,
+    /// L1: PENDING links past their expire_time recorded EXPIRED.
+    pub links_expired: usize,
+    /// L5: relationships through a link revoked 30 days ago recorded ended.
+    pub relationships_handed_over: usize,
 }
 
 const SWEEP_BATCH: u64 = 500;
@@ -203,6 +207,27 @@ impl Store {
             for invitation in due_invitations {
                 tx.set_invitation_state(invitation, InvitationState::Expired).await?;
                 report.invitations_expired += 1;
+            }
+            let due_links = tx.due_links(SWEEP_BATCH).await?;
+            let due_handovers = tx.due_handovers(SWEEP_BATCH).await?;
+            let full = full || due_links.len() as u64 == SWEEP_BATCH || due_handovers.len() as u64 == SWEEP_BATCH;
+            for mut link in due_links {
+                link.state = LinkState::Expired;
+                tx.update_link(link, "partner_link.expired").await?;
+                report.links_expired += 1;
+            }
+            for relationship in due_handovers {
+                let (customer_id, reseller_id) = (relationship.customer_id.clone(), relationship.partner_id.clone());
+                tx.end_relationship(relationship, RelationshipEndCause::LinkEnded)
+                    .await?;
+                // L5: its DAP as M3 ends it, unless another relationship of
+                // the reseller's own still stands on this customer.
+                if !tx.has_active_relationship(&customer_id, &reseller_id).await? {
+                    for grant in tx.active_grants(&customer_id, Some(&reseller_id), None).await? {
+                        tx.end_grant(grant, EndCause::RelationshipEnded, None).await?;
+                    }
+                }
+                report.relationships_handed_over += 1;
             }
             tx.commit().await?;
             if !full {

@@ -316,8 +316,13 @@ async fn load_rows(txn: &DatabaseTransaction, customers: Customers<'_>) -> Resul
             for row in partner::Entity::find().all(txn).await? {
                 rows.0.push(EventResource::Partner(Partner::try_from(row)?));
             }
+            // L5 reads the REVOKED ones too.
             let links = partner_link::Entity::find()
-                .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
+                .filter(partner_link::Column::State.is_in([
+                    LinkState::Active.as_str(),
+                    LinkState::Suspended.as_str(),
+                    LinkState::Revoked.as_str(),
+                ]))
                 .all(txn)
                 .await?;
             for row in links {

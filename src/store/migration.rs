@@ -42,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(GrantLifecycle),
             Box::new(GrantNotices),
             Box::new(Transfers),
+            Box::new(TwoSidedLinks),
         ]
     }
 }
@@ -576,5 +577,66 @@ impl MigrationTrait for Transfers {
         manager
             .drop_table(Table::drop().table("transfers").if_exists().take())
             .await
+    }
+}
+
+/// L1-L5: a link's expiry, who ended it and why, its version (etag), and
+/// why a relationship ended. Links made before this are the operator's or
+/// a provider's ACTIVE ones of the one-sided model: version 1, no expiry.
+pub struct TwoSidedLinks;
+
+impl MigrationName for TwoSidedLinks {
+    fn name(&self) -> &str {
+        "m0006_two_sided_links"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TwoSidedLinks {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        let columns = [
+            ("partner_links", big_integer_null("expire_time")),
+            ("partner_links", text_null("ended_by")),
+            ("partner_links", text_null("end_note")),
+            ("partner_links", big_integer("version").default(1).take()),
+            ("relationships", text_null("end_cause")),
+        ];
+        for (name, mut column) in columns {
+            manager
+                .alter_table(Table::alter().table(name).add_column(&mut column).take())
+                .await?;
+        }
+        // The sweep's L1 expiry and L5 handover read links by state.
+        manager
+            .create_index(index("partner_links", "partner_links_state", &["state", "expire_time"]))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("partner_links_state")
+                    .table("partner_links")
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [
+            ("partner_links", "expire_time"),
+            ("partner_links", "ended_by"),
+            ("partner_links", "end_note"),
+            ("partner_links", "version"),
+            ("relationships", "end_cause"),
+        ] {
+            manager
+                .alter_table(Table::alter().table(name).drop_column(column).take())
+                .await?;
+        }
+        Ok(())
     }
 }

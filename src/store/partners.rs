@@ -1,12 +1,14 @@
 //! Partners and provider-reseller links.
 
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::convert::{all, link_row, partner_row};
 use super::entity::{partner, partner_link};
 use super::{Store, WriteTx};
-use crate::domain::model::{EventResource, LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
+use crate::domain::model::{EventResource, LinkState, Micros, Partner, PartnerKind, PartnerLink, PartnerStatus};
 use crate::domain::paging::PageRequest;
 use crate::domain::{Result, rules};
 
@@ -14,7 +16,7 @@ use crate::domain::{Result, rules};
 pub struct PartnerFilter {
     pub kind: Option<PartnerKind>,
     pub status: Option<PartnerStatus>,
-    /// P5: only this partner and the partners ACTIVE-linked with it.
+    /// P5: only this partner and the partners linked with it.
     pub linked_to: Option<String>,
 }
 
@@ -48,19 +50,31 @@ async fn find_active_link<C: ConnectionTrait>(
         .transpose()
 }
 
-/// P5: the partner itself and every partner ACTIVE-linked with it.
-fn linked_with(partner_id: &str) -> Condition {
+/// P5, L1: the links that let their two partners read each other at `now`:
+/// PENDING (not yet expired), ACTIVE or SUSPENDED.
+pub(super) fn visible_link(now: Micros) -> Condition {
+    Condition::any()
+        .add(partner_link::Column::State.is_in([LinkState::Active.as_str(), LinkState::Suspended.as_str()]))
+        .add(
+            Condition::all()
+                .add(partner_link::Column::State.eq(LinkState::Pending.as_str()))
+                .add(partner_link::Column::ExpireTime.gt(now)),
+        )
+}
+
+/// P5: the partner itself and every partner linked with it (`visible_link`).
+fn linked_with(partner_id: &str, now: Micros) -> Condition {
     let resellers = Query::select()
         .column(partner_link::Column::ResellerId)
         .from(partner_link::Entity)
         .and_where(partner_link::Column::ProviderId.eq(partner_id))
-        .and_where(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .cond_where(visible_link(now))
         .to_owned();
     let providers = Query::select()
         .column(partner_link::Column::ProviderId)
         .from(partner_link::Entity)
         .and_where(partner_link::Column::ResellerId.eq(partner_id))
-        .and_where(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .cond_where(visible_link(now))
         .to_owned();
     Condition::any()
         .add(partner::Column::Id.eq(partner_id))
@@ -77,11 +91,11 @@ impl Store {
         find_active_link(&self.db, provider_id, reseller_id).await
     }
 
-    /// P5: whether `other` is `partner_id` itself or ACTIVE-linked with it.
+    /// P5: whether `other` is `partner_id` itself or linked with it.
     pub async fn partner_visible_to(&self, partner_id: &str, other: &str) -> Result<bool> {
         let found = partner::Entity::find()
             .filter(partner::Column::Id.eq(other))
-            .filter(linked_with(partner_id))
+            .filter(linked_with(partner_id, self.clock.now()))
             .one(&self.db)
             .await?;
         Ok(found.is_some())
@@ -97,7 +111,7 @@ impl Store {
             query = query.filter(partner::Column::Status.eq(status.as_str()));
         }
         if let Some(partner_id) = &filter.linked_to {
-            query = query.filter(linked_with(partner_id));
+            query = query.filter(linked_with(partner_id, self.clock.now()));
         }
         if let Some(after) = &page.after {
             query = query.filter(partner::Column::Id.gt(after.as_str()));
@@ -119,8 +133,26 @@ impl Store {
                     .add(partner_link::Column::ResellerId.eq(partner_id.as_str())),
             );
         }
-        if let Some(state) = filter.state {
-            query = query.filter(partner_link::Column::State.eq(state.as_str()));
+        // L1: a PENDING link past its expiry is EXPIRED, recorded or not.
+        let now = self.clock.now();
+        let pending = || partner_link::Column::State.eq(LinkState::Pending.as_str());
+        match filter.state {
+            Some(LinkState::Pending) => {
+                query = query.filter(pending()).filter(partner_link::Column::ExpireTime.gt(now));
+            }
+            Some(LinkState::Expired) => {
+                query = query.filter(
+                    Condition::any()
+                        .add(partner_link::Column::State.eq(LinkState::Expired.as_str()))
+                        .add(
+                            Condition::all()
+                                .add(pending())
+                                .add(partner_link::Column::ExpireTime.lte(now)),
+                        ),
+                );
+            }
+            Some(state) => query = query.filter(partner_link::Column::State.eq(state.as_str())),
+            None => {}
         }
         if let Some(after) = &page.after {
             query = query.filter(partner_link::Column::Id.gt(after.as_str()));
@@ -130,7 +162,11 @@ impl Store {
             .limit(page.fetch_limit())
             .all(&self.db)
             .await?;
-        all(rows)
+        let mut links: Vec<PartnerLink> = all(rows)?;
+        for link in &mut links {
+            link.state = link.state_at(now);
+        }
+        Ok(links)
     }
 }
 
@@ -180,12 +216,49 @@ impl WriteTx {
         Ok(())
     }
 
-    pub async fn revoke_link(&mut self, mut link: PartnerLink) -> Result<PartnerLink> {
-        link.state = LinkState::Revoked;
+    /// Writes a link's new state with the next version, and its event.
+    pub async fn update_link(&mut self, mut link: PartnerLink, event_type: &'static str) -> Result<PartnerLink> {
+        link.version += 1;
         link.update_time = self.now();
         partner_link::Entity::update(link_row(&link)).exec(self.conn()).await?;
-        self.record("partner_link.revoked", EventResource::PartnerLink(link.clone()));
+        self.record(event_type, EventResource::PartnerLink(link.clone()));
         Ok(link)
+    }
+
+    /// L2: the pair's newest link, whatever its state.
+    pub async fn newest_link(&self, provider_id: &str, reseller_id: &str) -> Result<Option<PartnerLink>> {
+        partner_link::Entity::find()
+            .filter(partner_link::Column::ProviderId.eq(provider_id))
+            .filter(partner_link::Column::ResellerId.eq(reseller_id))
+            .order_by_desc(partner_link::Column::Id)
+            .one(self.conn())
+            .await?
+            .map(PartnerLink::try_from)
+            .transpose()
+    }
+
+    /// L1: how many PENDING links of this provider have not expired.
+    pub async fn pending_links_of(&self, provider_id: &str) -> Result<u64> {
+        let count = partner_link::Entity::find()
+            .filter(partner_link::Column::ProviderId.eq(provider_id))
+            .filter(partner_link::Column::State.eq(LinkState::Pending.as_str()))
+            .filter(partner_link::Column::ExpireTime.gt(self.now()))
+            .count(self.conn())
+            .await?;
+        Ok(count)
+    }
+
+    /// L1: the PENDING links past their expiry, which the sweep records
+    /// EXPIRED.
+    pub async fn due_links(&self, limit: u64) -> Result<Vec<PartnerLink>> {
+        let rows = partner_link::Entity::find()
+            .filter(partner_link::Column::State.eq(LinkState::Pending.as_str()))
+            .filter(partner_link::Column::ExpireTime.lte(self.now()))
+            .order_by_asc(partner_link::Column::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await?;
+        all(rows)
     }
 
     /// The resellers ACTIVE-linked to a provider.

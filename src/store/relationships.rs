@@ -418,6 +418,37 @@ impl WriteTx {
         all(rows)
     }
 
+    /// L5: the ACTIVE INDIRECT_RESELLER relationships whose pair has no
+    /// ACTIVE or SUSPENDED link and whose last link was revoked at least
+    /// 30 days ago: the sweep records them ended.
+    pub async fn due_handovers(&self, limit: u64) -> Result<Vec<Relationship>> {
+        let backend = self.conn().get_database_backend();
+        let sql = "SELECT r.* FROM relationships r WHERE r.state = $1 AND r.kind = $2 \
+            AND NOT EXISTS (SELECT 1 FROM partner_links l WHERE l.provider_id = r.indirect_provider_id \
+                AND l.reseller_id = r.partner_id AND l.state IN ($3, $4)) \
+            AND (SELECT MAX(l.update_time) FROM partner_links l WHERE l.provider_id = r.indirect_provider_id \
+                AND l.reseller_id = r.partner_id AND l.state = $5) <= $6 \
+            ORDER BY r.id LIMIT $7";
+        let values: Vec<sea_orm::Value> = vec![
+            RelationshipState::Active.as_str().into(),
+            RelationshipKind::IndirectReseller.as_str().into(),
+            LinkState::Active.as_str().into(),
+            LinkState::Suspended.as_str().into(),
+            LinkState::Revoked.as_str().into(),
+            (self.now() - rules::LINK_HANDOVER).into(),
+            (limit as i64).into(),
+        ];
+        let rows = relationship::Entity::find()
+            .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+                backend,
+                super::write::placeholders(backend, sql),
+                values,
+            ))
+            .all(self.conn())
+            .await?;
+        all(rows)
+    }
+
     pub async fn has_active_relationship(&self, customer_id: &str, partner_id: &str) -> Result<bool> {
         let found = relationship::Entity::find()
             .filter(relationship::Column::CustomerId.eq(customer_id))
@@ -428,9 +459,15 @@ impl WriteTx {
         Ok(found.is_some())
     }
 
-    pub async fn end_relationship(&mut self, mut relationship: Relationship) -> Result<Relationship> {
+    /// M3, L5: ends a relationship, recording why.
+    pub async fn end_relationship(
+        &mut self,
+        mut relationship: Relationship,
+        cause: RelationshipEndCause,
+    ) -> Result<Relationship> {
         relationship.state = RelationshipState::Ended;
         relationship.end_time = Some(self.now());
+        relationship.end_cause = Some(cause);
         relationship::Entity::update(relationship_row(&relationship))
             .exec(self.conn())
             .await?;

@@ -14,7 +14,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::Store;
 use super::entity::{event, event_audience, partner, partner_link, request_record};
 use crate::domain::model::{
-    EventResource, GrantState, LinkState, Micros, PartnerStatus, RelationshipKind, RelationshipState, grant_in_force,
+    EventResource, GrantState, Micros, PartnerStatus, RelationshipKind, RelationshipState, grant_in_force,
 };
 use crate::domain::{Error, Reason, Result};
 
@@ -173,7 +173,7 @@ impl WriteTx {
         let mut audience_rows = Vec::new();
         for (event_type, resource) in pending {
             seq += 1;
-            for partner_id in audience(&txn, &resource, &parties_of).await? {
+            for partner_id in audience(&txn, &resource, &parties_of, now).await? {
                 audience_rows.push(event_audience::ActiveModel {
                     partner_id: Set(partner_id),
                     seq: Set(seq),
@@ -231,6 +231,7 @@ async fn audience(
     txn: &DatabaseTransaction,
     resource: &EventResource,
     parties_of: &HashMap<String, Parties>,
+    now: Micros,
 ) -> Result<Vec<String>> {
     let none = Parties::default();
     let of = |customer_id: &str| parties_of.get(customer_id).unwrap_or(&none);
@@ -291,7 +292,7 @@ async fn audience(
         EventResource::Partner(partner) => {
             // GetPartner on itself is allowed even while suspended (P4).
             partners.push(partner.id.clone());
-            partners.extend(linked_partners(txn, &partner.id).await?);
+            partners.extend(linked_partners(txn, &partner.id, now).await?);
         }
         EventResource::PartnerLink(link) => {
             let named = [link.provider_id.as_str(), link.reseller_id.as_str()];
@@ -419,15 +420,15 @@ async fn active_partners<'a>(txn: &DatabaseTransaction, ids: impl Iterator<Item 
     Ok(rows.into_iter().map(|p| p.id).collect())
 }
 
-/// ACTIVE partners ACTIVE-linked with this one, on either side.
-async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str) -> Result<Vec<String>> {
+/// ACTIVE partners linked with this one (P5), on either side.
+async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str, now: Micros) -> Result<Vec<String>> {
     let links = partner_link::Entity::find()
         .filter(
             Condition::any()
                 .add(partner_link::Column::ProviderId.eq(partner_id))
                 .add(partner_link::Column::ResellerId.eq(partner_id)),
         )
-        .filter(partner_link::Column::State.eq(LinkState::Active.as_str()))
+        .filter(super::partners::visible_link(now))
         .all(txn)
         .await?;
     let others: Vec<String> = links

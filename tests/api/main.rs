@@ -15,6 +15,7 @@ mod input;
 mod invitations;
 mod layers;
 mod limits;
+mod links;
 mod model;
 mod operations;
 mod partners;

@@ -12,7 +12,7 @@
 //! The seed is fixed, so a failure reproduces; `PARTNERCENTER_MODEL_SEED` and
 //! `PARTNERCENTER_MODEL_STEPS` explore further.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use partnercenter::domain::clock::ManualClock;
@@ -126,6 +126,8 @@ struct Model {
     partners: Vec<MPartner>,
     customers: Vec<String>,
     links: BTreeSet<(usize, usize)>,
+    /// L5: when each (provider, reseller) pair was last unlinked.
+    unlinked_at: BTreeMap<(usize, usize), i64>,
     relationships: Vec<MRelationship>,
     grants: Vec<MGrant>,
     subscriptions: Vec<MSubscription>,
@@ -206,14 +208,44 @@ impl Model {
         })
     }
 
+    /// L5: an INDIRECT_RESELLER relationship whose pair has had no link
+    /// for 30 days counts as ended, before the sweep records it.
+    fn handed_over(&self, r: &MRelationship) -> bool {
+        r.kind == INDIRECT
+            && r.provider.is_some_and(|provider| {
+                !self.links.contains(&(provider, r.partner))
+                    && self
+                        .unlinked_at
+                        .get(&(provider, r.partner))
+                        .is_some_and(|at| self.now >= at + 30 * DAY)
+            })
+    }
+
+    /// A relationship every decision counts (L5).
+    fn counts(&self, r: &MRelationship) -> bool {
+        r.active && !self.handed_over(r)
+    }
+
+    /// L5: the partner's only relationships on the customer are handed
+    /// over, and its DAP with them.
+    fn dap_handed_over(&self, p: usize, c: usize) -> bool {
+        let mine = || {
+            self.relationships
+                .iter()
+                .filter(|r| r.active && r.partner == p && r.customer == c)
+        };
+        mine().any(|r| self.handed_over(r)) && !mine().any(|r| self.counts(r))
+    }
+
     fn has_grant(&self, p: usize, c: usize, service: Option<&str>, scope: Option<Scope>) -> bool {
-        self.grants.iter().any(|g| {
-            g.in_force(self.now)
-                && g.partner == p
-                && g.customer == c
-                && service.is_none_or(|s| g.service == s)
-                && scope.is_none_or(|s| g.scopes.contains(&(s as i32)))
-        })
+        !self.dap_handed_over(p, c)
+            && self.grants.iter().any(|g| {
+                g.in_force(self.now)
+                    && g.partner == p
+                    && g.customer == c
+                    && service.is_none_or(|s| g.service == s)
+                    && scope.is_none_or(|s| g.scopes.contains(&(s as i32)))
+            })
     }
 
     fn view(&self, p: usize, c: usize) -> bool {
@@ -221,8 +253,23 @@ impl Model {
             && (self
                 .relationships
                 .iter()
-                .any(|r| r.active && r.partner == p && r.customer == c)
+                .any(|r| self.counts(r) && r.partner == p && r.customer == c)
                 || self.has_grant(p, c, None, None))
+    }
+
+    /// What the lists read as VIEW (C6, G1 without a customer): the rows
+    /// as recorded, so a chain past its L5 handover counts until the sweep
+    /// records it ended.
+    fn listed_view(&self, p: usize, c: usize) -> bool {
+        self.partners[p].active
+            && (self
+                .relationships
+                .iter()
+                .any(|r| r.active && r.partner == p && r.customer == c)
+                || self
+                    .grants
+                    .iter()
+                    .any(|g| g.in_force(self.now) && g.partner == p && g.customer == c))
     }
 
     fn allowed(&self, p: usize, c: usize, action: Action, service: &str, subscription: Option<&MSubscription>) -> bool {
@@ -299,6 +346,28 @@ impl Model {
         }
         for t in self.transfers.iter_mut() {
             t.state = t.effective(now);
+        }
+        // L5: the chains handed over end, and their DAP unless another
+        // relationship of the reseller's own stands.
+        let handed: Vec<usize> = (0..self.relationships.len())
+            .filter(|&i| self.relationships[i].active && self.handed_over(&self.relationships[i]))
+            .collect();
+        for i in handed {
+            self.relationships[i].active = false;
+            let (p, c) = (self.relationships[i].partner, self.relationships[i].customer);
+            if !self
+                .relationships
+                .iter()
+                .any(|r| r.active && r.partner == p && r.customer == c)
+            {
+                for g in self
+                    .grants
+                    .iter_mut()
+                    .filter(|g| g.state == G_ACTIVE && g.partner == p && g.customer == c)
+                {
+                    g.end_as(G_REVOKED, RELATIONSHIP_ENDED, now);
+                }
+            }
         }
     }
 
@@ -423,6 +492,7 @@ impl Run {
                     self.log.push(format!("unlink p{provider} r{reseller}"));
                     self.server.unlink(&pid, &rid).await;
                     self.model.links.remove(&(provider, reseller));
+                    self.model.unlinked_at.insert((provider, reseller), self.model.now);
                 } else {
                     self.log.push(format!("link p{provider} r{reseller}"));
                     let ok = self.model.partners[provider].active && self.model.partners[reseller].active;
@@ -433,6 +503,7 @@ impl Run {
                             provider_id: pid,
                             reseller_id: rid,
                             request_id: String::new(),
+                            ..Default::default()
                         })
                         .await;
                     self.expect("link", ok, &result);
@@ -1236,7 +1307,7 @@ impl Run {
             let modelled: Vec<(usize, &'static str, i32)> = model
                 .grants
                 .iter()
-                .filter(|g| g.partner == p && g.state == G_ACTIVE && model.view(p, g.customer))
+                .filter(|g| g.partner == p && g.state == G_ACTIVE && model.listed_view(p, g.customer))
                 .map(|g| (g.customer, g.service, g.state))
                 .collect();
             self.same(listed, modelled, &format!("G1 of p{p}"));

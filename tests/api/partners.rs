@@ -2,7 +2,7 @@
 
 use partnercenter::api::RemotePartners;
 use partnercenter::api::pb;
-use partnercenter::domain::model::{LinkState, PartnerKind, etag};
+use partnercenter::domain::model::{LinkSide, LinkState, PartnerKind, etag};
 use partnercenter::domain::principal::Principal;
 use partnercenter::domain::{self, ErrorCode, Reason};
 use partnercenter::service::contract::partners::{self as svc, Partners as _};
@@ -134,6 +134,7 @@ async fn errors_a_malformed_request_is_refused_before_the_callers_role() {
         provider_id: provider.id.clone(),
         reseller_id: reseller.id.clone(),
         request_id: request_id.into(),
+        ..Default::default()
     };
     let status = refused_without_change(
         &server,
@@ -258,6 +259,7 @@ async fn p2_links_join_an_active_provider_and_an_active_reseller() {
         provider_id: provider_id.into(),
         reseller_id: reseller_id.into(),
         request_id: String::new(),
+        ..Default::default()
     };
 
     // Wrong kinds on either side.
@@ -326,6 +328,7 @@ async fn p2_only_the_operator_or_that_provider_manages_its_links() {
         provider_id: provider.id.clone(),
         reseller_id: reseller.id.clone(),
         request_id: String::new(),
+        ..Default::default()
     };
     for caller in [partner(&other_provider.id), partner(&reseller.id)] {
         refused_without_change(
@@ -346,24 +349,48 @@ async fn p2_only_the_operator_or_that_provider_manages_its_links() {
     let mut own = server.partners(&partner(&provider.id));
     own.link_indirect_reseller(request.clone()).await.unwrap();
 
+    // L3: another provider may not end it; the provider withdraws its
+    // PENDING request, which the reseller would decline instead.
     let unlink = pb::UnlinkIndirectResellerRequest {
         provider_id: provider.id.clone(),
         reseller_id: reseller.id.clone(),
+        ..Default::default()
     };
+    refused_without_change(
+        &server,
+        server
+            .partners(&partner(&other_provider.id))
+            .unlink_indirect_reseller(unlink.clone()),
+        Code::PermissionDenied,
+        "PARTNER_NOT_VISIBLE",
+    )
+    .await;
     refused_without_change(
         &server,
         server
             .partners(&partner(&reseller.id))
             .unlink_indirect_reseller(unlink.clone()),
-        Code::PermissionDenied,
-        "ROLE_NOT_ALLOWED",
+        Code::FailedPrecondition,
+        "LINK_NOT_ACTIVE",
     )
     .await;
     let revoked = own.unlink_indirect_reseller(unlink.clone()).await.unwrap().into_inner();
     assert_eq!(revoked.state, pb::partner_link::State::Revoked as i32);
+    // A repeat returns it and appends nothing; a pair never linked is
+    // NOT_FOUND.
+    let again = without_change(&server, own.unlink_indirect_reseller(unlink))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, revoked);
+    let never = pb::UnlinkIndirectResellerRequest {
+        provider_id: provider.id.clone(),
+        reseller_id: random_id(),
+        ..Default::default()
+    };
     refused_without_change(
         &server,
-        own.unlink_indirect_reseller(unlink),
+        own.unlink_indirect_reseller(never),
         Code::NotFound,
         "LINK_NOT_FOUND",
     )
@@ -382,7 +409,7 @@ async fn p2_only_the_operator_or_that_provider_manages_its_links() {
         states,
         [
             pb::partner_link::State::Revoked as i32,
-            pb::partner_link::State::Active as i32
+            pb::partner_link::State::Pending as i32
         ]
     );
 }
@@ -838,17 +865,56 @@ async fn remote_partners_give_the_same_values_as_the_local_service() {
         .unwrap();
     assert_eq!(remote.get_partner(&ops, &reseller.id).await.unwrap(), reseller);
 
-    let link = remote
+    let pending = remote
         .link_indirect_reseller(
             &partner(&provider.id),
             svc::LinkIndirectReseller {
                 provider_id: provider.id.clone(),
                 reseller_id: reseller.id.clone(),
                 request_id: None,
+                expire_after_days: 7,
             },
         )
         .await
         .unwrap();
+    assert_eq!(pending.state, LinkState::Pending);
+    // L2: the reseller accepts through the remote service, with the etag.
+    let named = svc::NamedLink {
+        provider_id: provider.id.clone(),
+        reseller_id: reseller.id.clone(),
+        etag: etag(pending.version),
+    };
+    let link = remote
+        .accept_partner_link(&partner(&reseller.id), named.clone())
+        .await
+        .unwrap();
+    assert_eq!((link.id.as_str(), link.state), (pending.id.as_str(), LinkState::Active));
+    assert_eq!(link.version, pending.version + 1);
+    // A repeat returns it as it is, through either service.
+    assert_eq!(
+        local
+            .accept_partner_link(&partner(&reseller.id), named.clone())
+            .await
+            .unwrap(),
+        link
+    );
+    let current = svc::NamedLink {
+        etag: etag(link.version),
+        ..named.clone()
+    };
+    let suspended = remote.suspend_partner_link(&ops, current).await.unwrap();
+    assert_eq!(suspended.state, LinkState::Suspended);
+    let link = remote
+        .resume_partner_link(
+            &partner(&provider.id),
+            svc::NamedLink {
+                etag: etag(suspended.version),
+                ..named
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(link.state, LinkState::Active);
     let links = svc::ListPartnerLinks {
         partner_id: Some(reseller.id.clone()),
         state: Some(LinkState::Active),
@@ -909,13 +975,24 @@ async fn remote_partners_give_the_same_values_as_the_local_service() {
             svc::UnlinkIndirectReseller {
                 provider_id: provider.id.clone(),
                 reseller_id: reseller.id.clone(),
+                note: Some("contract ended".into()),
             },
         )
         .await
         .unwrap();
     assert_eq!(
-        (revoked.id.as_str(), revoked.state),
-        (link.id.as_str(), LinkState::Revoked)
+        (
+            revoked.id.as_str(),
+            revoked.state,
+            revoked.ended_by,
+            revoked.end_note.as_deref()
+        ),
+        (
+            link.id.as_str(),
+            LinkState::Revoked,
+            Some(LinkSide::Operator),
+            Some("contract ended")
+        )
     );
 }
 
@@ -999,6 +1076,7 @@ async fn remote_partners_give_the_same_errors_as_the_local_service() {
         provider_id: provider.id.clone(),
         reseller_id: advisor.id.clone(),
         request_id: None,
+        expire_after_days: 0,
     };
     let error = same_error(
         local.link_indirect_reseller(&ops, link()).await,

@@ -257,6 +257,7 @@ async fn unlink_as(server: &TestServer, provider_id: &str, reseller_id: &str) ->
         .unlink_indirect_reseller(pb::UnlinkIndirectResellerRequest {
             provider_id: provider_id.into(),
             reseller_id: reseller_id.into(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())
@@ -599,6 +600,7 @@ fn w1_the_scan_finds_a_sale_after_the_end() {
         relationship_request_id: None,
         start_time: 0,
         end_time: None,
+        end_cause: None,
     };
     let ended = Relationship {
         state: RelationshipState::Ended,

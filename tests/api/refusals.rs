@@ -277,6 +277,7 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                     provider_id: provider.into(),
                     reseller_id: id,
                     request_id: String::new(),
+                    ..Default::default()
                 })
                 .await,
         ),
@@ -285,6 +286,7 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                 .unlink_indirect_reseller(pb::UnlinkIndirectResellerRequest {
                     provider_id: provider.into(),
                     reseller_id: id,
+                    ..Default::default()
                 })
                 .await,
         ),

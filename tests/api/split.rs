@@ -503,6 +503,7 @@ async fn d2_split_a_reinstatement_while_the_relationship_process_is_killed_is_ca
             provider_id: provider.clone(),
             reseller_id: reseller.clone(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("linked");

@@ -470,6 +470,7 @@ impl TestServer {
                 provider_id: provider_id.into(),
                 reseller_id: reseller_id.into(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .expect("linked")
@@ -481,6 +482,7 @@ impl TestServer {
             .unlink_indirect_reseller(pb::UnlinkIndirectResellerRequest {
                 provider_id: provider_id.into(),
                 reseller_id: reseller_id.into(),
+                ..Default::default()
             })
             .await
             .expect("unlinked")
@@ -642,6 +644,12 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 /// The reasons the rules name, and the canonical codes it names, which are
 /// the reason when a `cause` in the metadata says more.
 const SPEC_REASONS: &[&str] = &[
+    "LINK_SIDE_NOT_ALLOWED",
+    "LINK_EXPIRED",
+    "LINK_NOT_PENDING",
+    "LINK_NOT_ACTIVE",
+    "LINK_NOT_SUSPENDED",
+    "PENDING_LINK_LIMIT_REACHED",
     "INVALID_FIELD",
     "PARTNER_KIND_NOT_ALLOWED",
     "PARTNER_NOT_ACTIVE",

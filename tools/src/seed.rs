@@ -493,6 +493,10 @@ impl World {
                         provider_id: partners[provider].id.clone(),
                         reseller_id: partners[*reseller].id.clone(),
                         state: LinkState::Active,
+                        expire_time: None,
+                        ended_by: None,
+                        end_note: None,
+                        version: 1,
                         create_time: now,
                         update_time: now,
                     });
@@ -632,6 +636,7 @@ impl World {
             relationship_request_id: request,
             start_time: now,
             end_time: None,
+            end_cause: None,
         };
 
         let first_service = Service::ALL[rng.random_range(0..Service::ALL.len())];

@@ -4,13 +4,15 @@
 //! wins"); a reply into its domain value (the remote client), where a reply
 //! that does not decode is the peer's fault, INTERNAL.
 
-use crate::api::convert::{micros, optional, page_replies, reply_enum, required, version};
+use crate::api::convert::{
+    micros, optional, optional_reply_enum, page_replies, present, reply_enum, required, version,
+};
 use crate::api::{mask_paths, pb, validated};
 use crate::domain::model::{LinkState, Partner, PartnerKind, PartnerLink, PartnerStatus};
-use crate::domain::{Error, validate};
+use crate::domain::{Error, rules, validate};
 use crate::service::contract::partners::{
-    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, PartnerField, UnlinkIndirectReseller,
-    UpdatePartner,
+    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, NamedLink, PartnerField,
+    UnlinkIndirectReseller, UpdatePartner,
 };
 
 impl TryFrom<pb::CreatePartnerRequest> for CreatePartner {
@@ -98,11 +100,19 @@ impl TryFrom<pb::LinkIndirectResellerRequest> for LinkIndirectReseller {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
             request_id = validate::request_id("request_id", &body.request_id);
+            _expire_after_days = match body.expire_after_days {
+                0..=rules::MAX_LINK_EXPIRY_DAYS => Ok(()),
+                _ => Err(Error::invalid(
+                    "expire_after_days",
+                    format!("must be 0 (30 days) to {}", rules::MAX_LINK_EXPIRY_DAYS),
+                )),
+            };
         }
         Ok(LinkIndirectReseller {
             provider_id,
             reseller_id,
             request_id,
+            expire_after_days: body.expire_after_days,
         })
     }
 }
@@ -114,13 +124,44 @@ impl TryFrom<pb::UnlinkIndirectResellerRequest> for UnlinkIndirectReseller {
         validated! {
             provider_id = validate::id("provider_id", &body.provider_id);
             reseller_id = validate::id("reseller_id", &body.reseller_id);
+            note = validate::note("note", &body.note);
         }
         Ok(UnlinkIndirectReseller {
             provider_id,
             reseller_id,
+            note,
         })
     }
 }
+
+/// L2: the four requests that name a pair's newest link.
+macro_rules! named_link_requests {
+    ($($request:ty),* $(,)?) => {$(
+        impl TryFrom<$request> for NamedLink {
+            type Error = Error;
+
+            fn try_from(body: $request) -> Result<Self, Error> {
+                validated! {
+                    provider_id = validate::id("provider_id", &body.provider_id);
+                    reseller_id = validate::id("reseller_id", &body.reseller_id);
+                    _etag = validate::max_chars("etag", &body.etag, validate::MAX_ID_CHARS);
+                }
+                Ok(NamedLink {
+                    provider_id,
+                    reseller_id,
+                    etag: body.etag,
+                })
+            }
+        }
+    )*};
+}
+
+named_link_requests!(
+    pb::AcceptPartnerLinkRequest,
+    pb::DeclinePartnerLinkRequest,
+    pb::SuspendPartnerLinkRequest,
+    pb::ResumePartnerLinkRequest,
+);
 
 impl TryFrom<pb::ListPartnerLinksRequest> for ListPartnerLinks {
     type Error = Error;
@@ -164,6 +205,13 @@ impl TryFrom<pb::PartnerLink> for PartnerLink {
     fn try_from(l: pb::PartnerLink) -> Result<Self, Error> {
         Ok(PartnerLink {
             state: reply_enum("state", l.state)?,
+            expire_time: l
+                .expire_time
+                .map(|time| micros("expire_time", Some(time)))
+                .transpose()?,
+            ended_by: optional_reply_enum("ended_by", l.ended_by)?,
+            end_note: present(l.end_note),
+            version: version("etag", &l.etag)?,
             create_time: micros("create_time", l.create_time)?,
             update_time: micros("update_time", l.update_time)?,
             id: l.id,
@@ -181,6 +229,7 @@ page_replies! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::LinkSide;
 
     /// A partner survives the trip to protobuf and back, as the remote
     /// client sees it (times to the microsecond, the version in the etag).
@@ -202,8 +251,23 @@ mod tests {
             provider_id: "p".into(),
             reseller_id: "r".into(),
             state: LinkState::Revoked,
+            expire_time: Some(3),
+            ended_by: Some(LinkSide::Reseller),
+            end_note: Some("moving on".into()),
+            version: 4,
             create_time: 1,
             update_time: 2,
+        };
+        assert_eq!(
+            PartnerLink::try_from(pb::PartnerLink::from(&link)).ok(),
+            Some(link.clone())
+        );
+        let link = PartnerLink {
+            state: LinkState::Active,
+            expire_time: None,
+            ended_by: None,
+            end_note: None,
+            ..link
         };
         assert_eq!(PartnerLink::try_from(pb::PartnerLink::from(&link)).ok(), Some(link));
     }

@@ -4,10 +4,11 @@
 
 use crate::api::convert::{ProtoEnum, timestamp};
 use crate::api::pb;
-use crate::domain::model::{Partner, PartnerLink, etag};
+use crate::domain::model::{LinkSide, Partner, PartnerLink, etag};
 use crate::domain::paging::Page;
 use crate::service::contract::partners::{
-    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, UnlinkIndirectReseller, UpdatePartner,
+    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, NamedLink, UnlinkIndirectReseller,
+    UpdatePartner,
 };
 
 impl From<&Partner> for pb::Partner {
@@ -34,6 +35,10 @@ impl From<&PartnerLink> for pb::PartnerLink {
             state: l.state.to_proto(),
             create_time: timestamp(l.create_time),
             update_time: timestamp(l.update_time),
+            expire_time: l.expire_time.and_then(timestamp),
+            ended_by: l.ended_by.map_or(0, LinkSide::to_proto),
+            end_note: l.end_note.clone().unwrap_or_default(),
+            etag: etag(l.version),
         }
     }
 }
@@ -107,6 +112,7 @@ impl From<LinkIndirectReseller> for pb::LinkIndirectResellerRequest {
             provider_id: command.provider_id,
             reseller_id: command.reseller_id,
             request_id: command.request_id.unwrap_or_default(),
+            expire_after_days: command.expire_after_days,
         }
     }
 }
@@ -116,9 +122,32 @@ impl From<UnlinkIndirectReseller> for pb::UnlinkIndirectResellerRequest {
         pb::UnlinkIndirectResellerRequest {
             provider_id: command.provider_id,
             reseller_id: command.reseller_id,
+            note: command.note.unwrap_or_default(),
         }
     }
 }
+
+/// L2: a named link into each of its four requests.
+macro_rules! named_link_requests {
+    ($($request:path),* $(,)?) => {$(
+        impl From<NamedLink> for $request {
+            fn from(command: NamedLink) -> Self {
+                Self {
+                    provider_id: command.provider_id,
+                    reseller_id: command.reseller_id,
+                    etag: command.etag,
+                }
+            }
+        }
+    )*};
+}
+
+named_link_requests!(
+    pb::AcceptPartnerLinkRequest,
+    pb::DeclinePartnerLinkRequest,
+    pb::SuspendPartnerLinkRequest,
+    pb::ResumePartnerLinkRequest,
+);
 
 impl From<ListPartnerLinks> for pb::ListPartnerLinksRequest {
     fn from(command: ListPartnerLinks) -> Self {

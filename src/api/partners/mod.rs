@@ -17,7 +17,7 @@ use super::pb::partner_service_server::PartnerService;
 use super::{decoded, pb};
 use crate::domain::validate;
 use crate::service::contract::partners::{
-    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, Partners, UnlinkIndirectReseller,
+    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, NamedLink, Partners, UnlinkIndirectReseller,
     UpdatePartner,
 };
 
@@ -91,5 +91,41 @@ impl PartnerService for PartnerApi {
         let (principal, command) = decoded(request, ListPartnerLinks::try_from)?;
         let page = self.service.list_partner_links(&principal, command).await?;
         Ok(Response::new((&page).into()))
+    }
+
+    async fn accept_partner_link(
+        &self,
+        request: Request<pb::AcceptPartnerLinkRequest>,
+    ) -> Result<Response<pb::PartnerLink>, Status> {
+        let (principal, command) = decoded(request, NamedLink::try_from)?;
+        let link = self.service.accept_partner_link(&principal, command).await?;
+        Ok(Response::new((&link).into()))
+    }
+
+    async fn decline_partner_link(
+        &self,
+        request: Request<pb::DeclinePartnerLinkRequest>,
+    ) -> Result<Response<pb::PartnerLink>, Status> {
+        let (principal, command) = decoded(request, NamedLink::try_from)?;
+        let link = self.service.decline_partner_link(&principal, command).await?;
+        Ok(Response::new((&link).into()))
+    }
+
+    async fn suspend_partner_link(
+        &self,
+        request: Request<pb::SuspendPartnerLinkRequest>,
+    ) -> Result<Response<pb::PartnerLink>, Status> {
+        let (principal, command) = decoded(request, NamedLink::try_from)?;
+        let link = self.service.suspend_partner_link(&principal, command).await?;
+        Ok(Response::new((&link).into()))
+    }
+
+    async fn resume_partner_link(
+        &self,
+        request: Request<pb::ResumePartnerLinkRequest>,
+    ) -> Result<Response<pb::PartnerLink>, Status> {
+        let (principal, command) = decoded(request, NamedLink::try_from)?;
+        let link = self.service.resume_partner_link(&principal, command).await?;
+        Ok(Response::new((&link).into()))
     }
 }

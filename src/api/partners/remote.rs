@@ -10,7 +10,7 @@ use crate::domain::model::{Partner, PartnerLink};
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::service::contract::partners::{
-    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, Partners, UnlinkIndirectReseller,
+    CreatePartner, LinkIndirectReseller, ListPartnerLinks, ListPartners, NamedLink, Partners, UnlinkIndirectReseller,
     UpdatePartner,
 };
 
@@ -83,6 +83,42 @@ impl Partners for RemotePartners {
         unary!(
             self.client(),
             list_partner_links,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn accept_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        let message = pb::AcceptPartnerLinkRequest::from(command);
+        unary!(
+            self.client(),
+            accept_partner_link,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn decline_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        let message = pb::DeclinePartnerLinkRequest::from(command);
+        unary!(
+            self.client(),
+            decline_partner_link,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn suspend_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        let message = pb::SuspendPartnerLinkRequest::from(command);
+        unary!(
+            self.client(),
+            suspend_partner_link,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn resume_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink> {
+        let message = pb::ResumePartnerLinkRequest::from(command);
+        unary!(
+            self.client(),
+            resume_partner_link,
             self.remote.request(principal, message)
         )
     }

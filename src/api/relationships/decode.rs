@@ -5,7 +5,8 @@
 //! fault, INTERNAL.
 
 use crate::api::convert::{
-    malformed_reply, micros, optional, page_replies, present, reply_enum, reply_service, required, version,
+    malformed_reply, micros, optional, optional_reply_enum, page_replies, present, reply_enum, reply_service, required,
+    version,
 };
 use crate::api::{mask_paths, pb, validated};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
@@ -411,6 +412,7 @@ impl TryFrom<pb::Relationship> for Relationship {
             source: reply_enum("source", message.source)?,
             start_time: micros("start_time", message.start_time)?,
             end_time: message.end_time.map(|t| micros("end_time", Some(t))).transpose()?,
+            end_cause: optional_reply_enum("end_cause", message.end_cause)?,
             id: message.id,
             customer_id: message.customer_id,
             partner_id: message.partner_id,

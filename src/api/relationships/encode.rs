@@ -26,6 +26,7 @@ impl From<&Relationship> for pb::Relationship {
             relationship_request_id: id_or_empty(&r.relationship_request_id),
             start_time: timestamp(r.start_time),
             end_time: r.end_time.and_then(timestamp),
+            end_cause: r.end_cause.map_or(0, RelationshipEndCause::to_proto),
         }
     }
 }

@@ -72,6 +72,7 @@ pub fn creator_rights(
         relationship_request_id: None,
         start_time: now,
         end_time: None,
+        end_cause: None,
     };
     let mut relationships = vec![relationship(creator_id, RelationshipKind::Reseller, None)];
     if let Some(reseller_id) = reseller_id {

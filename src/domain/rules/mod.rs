@@ -11,6 +11,7 @@ mod delegated_admin;
 #[cfg(test)]
 mod fixtures;
 mod invitations;
+mod links;
 mod partners;
 mod relationships;
 mod subscriptions;
@@ -19,6 +20,7 @@ mod transfers;
 pub use customers::*;
 pub use delegated_admin::*;
 pub use invitations::*;
+pub use links::*;
 pub use partners::*;
 pub use relationships::*;
 pub use subscriptions::*;

@@ -86,6 +86,7 @@ pub fn advisor_relationship(
         relationship_request_id: None,
         start_time: now,
         end_time: None,
+        end_cause: None,
     })
 }
 

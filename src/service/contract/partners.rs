@@ -30,16 +30,32 @@ pub trait Partners: Send + Sync + 'static {
     /// rename itself.
     async fn update_partner(&self, principal: &Principal, command: UpdatePartner) -> Result<Partner>;
 
-    /// P2: links an INDIRECT_PROVIDER with an INDIRECT_RESELLER.
+    /// P2, L1: links an INDIRECT_PROVIDER with an INDIRECT_RESELLER: the
+    /// operator's link is ACTIVE at once, the provider's PENDING until its
+    /// reseller accepts.
     async fn link_indirect_reseller(&self, principal: &Principal, command: LinkIndirectReseller)
     -> Result<PartnerLink>;
 
-    /// P2: revokes the ACTIVE link of a provider and a reseller.
+    /// L2, L3: the provider withdraws the pair's PENDING link; either side or
+    /// the operator ends its ACTIVE or SUSPENDED one (REVOKED).
     async fn unlink_indirect_reseller(
         &self,
         principal: &Principal,
         command: UnlinkIndirectReseller,
     ) -> Result<PartnerLink>;
+
+    /// L2: the reseller accepts the pair's PENDING link (ACTIVE, then D2).
+    async fn accept_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink>;
+
+    /// L2: the reseller declines the pair's PENDING link (DECLINED).
+    async fn decline_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink>;
+
+    /// L3: the provider or the operator suspends the pair's ACTIVE link.
+    async fn suspend_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink>;
+
+    /// L3: the provider or the operator resumes the pair's SUSPENDED link
+    /// (ACTIVE, then D2).
+    async fn resume_partner_link(&self, principal: &Principal, command: NamedLink) -> Result<PartnerLink>;
 
     /// P5: links of one partner (as provider or reseller) or, for operator
     /// and service, of all, in id order.
@@ -108,12 +124,25 @@ pub struct LinkIndirectReseller {
     pub provider_id: String,
     pub reseller_id: String,
     pub request_id: Option<String>,
+    /// L1: 0-90 (0: 30 days); the operator gives only 0.
+    pub expire_after_days: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UnlinkIndirectReseller {
     pub provider_id: String,
     pub reseller_id: String,
+    /// L3: at most 500 characters.
+    pub note: Option<String>,
+}
+
+/// L2: the pair's newest link, by its provider and reseller, with the etag
+/// the caller read (empty: any).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NamedLink {
+    pub provider_id: String,
+    pub reseller_id: String,
+    pub etag: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -204,6 +233,18 @@ mod tests {
             unused()
         }
         async fn list_partner_links(&self, _: &Principal, _: ListPartnerLinks) -> Result<Page<PartnerLink>> {
+            unused()
+        }
+        async fn accept_partner_link(&self, _: &Principal, _: NamedLink) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn decline_partner_link(&self, _: &Principal, _: NamedLink) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn suspend_partner_link(&self, _: &Principal, _: NamedLink) -> Result<PartnerLink> {
+            unused()
+        }
+        async fn resume_partner_link(&self, _: &Principal, _: NamedLink) -> Result<PartnerLink> {
             unused()
         }
     }

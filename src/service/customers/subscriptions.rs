@@ -309,6 +309,7 @@ mod tests {
                 relationship_request_id: None,
                 start_time: 7,
                 end_time: None,
+                end_cause: None,
             })
         );
     }

@@ -201,6 +201,7 @@ async fn ensure_relationship(
         relationship_request_id: Some(invitation_id.to_owned()),
         start_time: tx.now(),
         end_time: None,
+        end_cause: None,
     };
     tx.insert_relationship(&relationship).await?;
     Ok(relationship)

@@ -2,7 +2,7 @@
 //! relationship.
 
 use super::{LocalRelationships, tenant_mismatch, view_query};
-use crate::domain::model::{EndCause, Relationship, RelationshipKind};
+use crate::domain::model::{EndCause, Relationship, RelationshipEndCause, RelationshipKind};
 use crate::domain::paging::PageRequest;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result, rules};
@@ -109,14 +109,18 @@ impl LocalRelationships {
         }
         let mut ended = Vec::new();
         for relationship in relationships {
-            ended.push(tx.end_relationship(relationship).await?);
+            ended.push(
+                tx.end_relationship(relationship, RelationshipEndCause::PartnerEnded)
+                    .await?,
+            );
         }
         for grant in tx.active_grants(&customer_id, Some(&partner_id), None).await? {
             tx.end_grant(grant, EndCause::RelationshipEnded, None).await?;
         }
         for indirect in tx.indirect_relationships_via(&customer_id, &partner_id).await? {
             let reseller_id = indirect.partner_id.clone();
-            tx.end_relationship(indirect).await?;
+            tx.end_relationship(indirect, RelationshipEndCause::ProviderEnded)
+                .await?;
             // Its DAP ends with the chain, unless another relationship of its
             // own (another provider's chain) still stands on this customer.
             if !tx.has_active_relationship(&customer_id, &reseller_id).await? {

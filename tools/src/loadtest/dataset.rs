@@ -278,6 +278,8 @@ pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result
                     provider_id,
                     reseller_id,
                     request_id: String::new(),
+                    // The operator's link: ACTIVE at once (L1).
+                    expire_after_days: 0,
                 },
                 &operator,
             );
