@@ -114,6 +114,7 @@ proto_enum! {
     RelationshipState => pb::relationship::State,
     RelationshipSource => pb::relationship::Source,
     Scope => pb::delegated_admin_grant::Scope,
+    Role => pb::delegated_admin_grant::Role,
     GrantState => pb::delegated_admin_grant::State,
     EndCause => pb::EndCause,
     TransferState => pb::transfer::State,
