@@ -112,6 +112,9 @@ pub struct CreateRelationshipRequest {
     /// R1: scopes or roles as asked (not both); both scopes' roles when
     /// neither is given.
     pub delegated_admin_scopes: Vec<Scope>,
+    /// Left out of the request fingerprint when empty, so a retry of a
+    /// request made before roles existed matches its first (AIP-155).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub delegated_admin_roles: Vec<Role>,
     pub customer_domain: Option<String>,
     /// I3: 0 for the service's default.
@@ -200,6 +203,8 @@ pub struct GrantDelegatedAdmin {
     pub service: Service,
     /// R1: scopes or roles as asked (one of the two, not both).
     pub scopes: Vec<Scope>,
+    /// Left out of the request fingerprint when empty, as above.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
     /// D1: 0 for no end.
     pub duration_days: i32,
