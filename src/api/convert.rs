@@ -124,6 +124,7 @@ proto_enum! {
     RelationshipSource => pb::relationship::Source,
     RelationshipEndCause => pb::relationship::EndCause,
     Scope => pb::delegated_admin_grant::Scope,
+    Role => pb::delegated_admin_grant::Role,
     GrantState => pb::delegated_admin_grant::State,
     EndCause => pb::EndCause,
     TransferState => pb::transfer::State,

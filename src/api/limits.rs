@@ -120,6 +120,11 @@ impl Bounds {
                     r.delegated_admin_scopes.len(),
                     MAX_SCOPES,
                 )
+                .items(
+                    "relationship_request.delegated_admin_roles",
+                    r.delegated_admin_roles.len(),
+                    MAX_ROLES,
+                )
                 .text(
                     "relationship_request.customer_domain",
                     &r.customer_domain,
@@ -247,6 +252,7 @@ bounded! {
             .id("partner_id", &m.partner_id)
             .service("service", &m.service)
             .items("scopes", m.scopes.len(), MAX_SCOPES)
+            .items("roles", m.roles.len(), MAX_ROLES)
             .request_id(&m.request_id);
     }
     ListDelegatedAdminGrantsRequest(m, b) {
@@ -262,6 +268,7 @@ bounded! {
                 .id("grant.partner_id", &g.partner_id)
                 .service("grant.service", &g.service)
                 .items("grant.scopes", g.scopes.len(), MAX_SCOPES)
+                .items("grant.roles", g.roles.len(), MAX_ROLES)
                 .text("grant.end_note", &g.end_note, MAX_NOTE_CHARS)
                 .text("grant.etag", &g.etag, MAX_ETAG_CHARS);
         }

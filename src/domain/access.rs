@@ -1,20 +1,13 @@
-//! A1: the access decision. Plain Rust over the facts the store loads for one
-//! (partner, customer) pair, so the rule is the same wherever it is asked
-//! from: CheckAccess, C4 reads, S2 and S3 writes.
+//! A1 and R7 (without a user): the access decision. Plain Rust over the
+//! facts the store loads for one (partner, customer) pair, so the rule is
+//! the same wherever it is asked from: CheckAccess, C4 reads, S2 and S3
+//! writes. What a grant allows is its roles' (R1, `roles`).
 
 use super::model::{
-    Channel, DelegatedAdminGrant, Micros, PartnerStatus, Relationship, RelationshipKind, RelationshipState, Scope,
-    Service,
+    Channel, DelegatedAdminGrant, Micros, PartnerStatus, Relationship, RelationshipKind, RelationshipState, Service,
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    View,
-    Sell,
-    Provision,
-    Support,
-    ManageSubscription,
-}
+pub use super::roles::Action;
+use super::roles::roles_allow;
 
 /// The closed set of reasons a decision gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +25,9 @@ pub enum AccessReason {
     NotPartnerOfRecord,
     SubscriptionNotFound,
     NotCspSubscription,
+    /// R7: a grant for the service is in force, but none of its roles
+    /// allows the action.
+    RoleNotGranted,
 }
 
 impl AccessReason {
@@ -50,6 +46,7 @@ impl AccessReason {
             AccessReason::NotPartnerOfRecord => "NOT_PARTNER_OF_RECORD",
             AccessReason::SubscriptionNotFound => "SUBSCRIPTION_NOT_FOUND",
             AccessReason::NotCspSubscription => "NOT_CSP_SUBSCRIPTION",
+            AccessReason::RoleNotGranted => "ROLE_NOT_GRANTED",
         }
     }
 }
@@ -158,9 +155,12 @@ impl Decision {
     }
 }
 
-/// A1. An unknown customer simply has no relationships or grants, so it is
-/// denied like any customer the partner has no business with: existence
-/// never leaks (C4).
+/// A1, and R7 without a user. An unknown customer simply has no
+/// relationships or grants, so it is denied like any customer the partner
+/// has no business with: existence never leaks (C4). A grant allows
+/// PROVISION, SUPPORT and R7's READ_DIRECTORY, MANAGE_USERS and
+/// READ_BILLING for its service when one of its roles does (R1); VIEW
+/// rests on any grant in force, whatever its roles.
 pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision {
     match facts.partner_status {
         None => return Decision::deny(AccessReason::PartnerNotFound),
@@ -201,10 +201,10 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
     if active.is_empty() && in_force.is_empty() {
         return Decision::deny(AccessReason::NoRelationship);
     }
-    let grant_ids_for = |service: Option<Service>, scope: Scope| -> Vec<String> {
+    let grant_ids_for = |service: Option<Service>, action: Action| -> Vec<String> {
         in_force
             .iter()
-            .filter(|g| Some(g.service) == service && g.has_scope(scope))
+            .filter(|g| Some(g.service) == service && roles_allow(&g.roles, action))
             .map(|g| g.id.clone())
             .collect()
     };
@@ -233,7 +233,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
             }
         }
         Action::Provision => {
-            let ids = grant_ids_for(query.service, Scope::Provisioning);
+            let ids = grant_ids_for(query.service, Action::Provision);
             if ids.is_empty() {
                 Decision::deny(AccessReason::NoDelegatedAdmin)
             } else {
@@ -246,7 +246,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
                 (_, Some(subscription)) => Some(subscription.service),
                 (None, None) => query.service,
             };
-            let ids = grant_ids_for(service, Scope::Support);
+            let ids = grant_ids_for(service, Action::Support);
             if !ids.is_empty() {
                 return Decision::allow(AccessReason::DelegatedAdmin, Vec::new(), ids);
             }
@@ -271,6 +271,19 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
                 Some(reason) => Decision::allow(reason, transacting_ids, Vec::new()),
             }
         }
+        // R7 without a user: a grant in force whose roles allow the action;
+        // else ROLE_NOT_GRANTED when a grant for the service is in force;
+        // else NO_DELEGATED_ADMIN. D5: READ_BILLING only reads.
+        Action::ReadDirectory | Action::ManageUsers | Action::ReadBilling => {
+            let ids = grant_ids_for(query.service, query.action);
+            if !ids.is_empty() {
+                Decision::allow(AccessReason::DelegatedAdmin, Vec::new(), ids)
+            } else if in_force.iter().any(|g| Some(g.service) == query.service) {
+                Decision::deny(AccessReason::RoleNotGranted)
+            } else {
+                Decision::deny(AccessReason::NoDelegatedAdmin)
+            }
+        }
     }
 }
 
@@ -291,7 +304,7 @@ fn of_record(subscription: &SubscriptionFacts, partner_id: &str) -> Option<Acces
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::model::{GrantState, MICROS_PER_DAY, RelationshipSource};
+    use crate::domain::model::{GrantState, MICROS_PER_DAY, RelationshipSource, Role};
 
     const PARTNER: &str = "p";
     const CUSTOMER: &str = "c";
@@ -311,7 +324,7 @@ mod tests {
     struct GrantCase {
         service: Service,
         state: GrantState,
-        scopes: &'static [Scope],
+        roles: &'static [Role],
         end: End,
     }
 
@@ -358,20 +371,25 @@ mod tests {
     }
 
     fn grant_cases() -> Vec<Option<GrantCase>> {
-        const SCOPES: [&[Scope]; 3] = [
-            &[Scope::Provisioning],
-            &[Scope::Support],
-            &[Scope::Provisioning, Scope::Support],
+        // Each role alone, and the roles scopes read as (R1).
+        const ROLES: [&[Role]; 7] = [
+            &[Role::DirectoryReader],
+            &[Role::HelpdeskAdmin],
+            &[Role::UserAdmin],
+            &[Role::LicenseAdmin],
+            &[Role::BillingReader],
+            &[Role::GlobalAdmin],
+            &[Role::HelpdeskAdmin, Role::UserAdmin, Role::LicenseAdmin],
         ];
         let mut cases = vec![None];
         for service in [Service::Office365, Service::Azure] {
             for state in GrantState::ALL {
-                for scopes in SCOPES {
+                for roles in ROLES {
                     for end in [End::Never, End::Later, End::Passed, End::PassedAutoExtending] {
                         cases.push(Some(GrantCase {
                             service,
                             state: *state,
-                            scopes,
+                            roles,
                             end,
                         }));
                     }
@@ -407,6 +425,9 @@ mod tests {
             query(Action::Sell, None, None),
             query(Action::Provision, Some(Service::Office365), None),
             query(Action::Support, Some(Service::Office365), None),
+            query(Action::ReadDirectory, Some(Service::Office365), None),
+            query(Action::ManageUsers, Some(Service::Office365), None),
+            query(Action::ReadBilling, Some(Service::Office365), None),
             query(Action::Support, None, Some(SUBSCRIPTION)),
             query(Action::ManageSubscription, None, Some(SUBSCRIPTION)),
         ]
@@ -445,7 +466,8 @@ mod tests {
                 customer_id: CUSTOMER.into(),
                 partner_id: PARTNER.into(),
                 service: g.service,
-                scopes: g.scopes.to_vec(),
+                scopes: crate::domain::roles::scopes_of(g.roles),
+                roles: g.roles.to_vec(),
                 state: g.state,
                 start_time: 0,
                 end_time: match g.end {
@@ -490,8 +512,28 @@ mod tests {
         }
     }
 
-    /// A1 as docs/rules.md states it, written apart from `decide`: the answer
-    /// (allowed, reason) for one row of the table.
+    /// R1's table as the rule states it: (role, the actions it allows).
+    const R1: [(Role, &[Action]); 6] = [
+        (Role::DirectoryReader, &[Action::ReadDirectory]),
+        (Role::HelpdeskAdmin, &[Action::ReadDirectory, Action::Support]),
+        (Role::UserAdmin, &[Action::ReadDirectory, Action::ManageUsers]),
+        (Role::LicenseAdmin, &[Action::ReadDirectory, Action::Provision]),
+        (Role::BillingReader, &[Action::ReadBilling]),
+        (
+            Role::GlobalAdmin,
+            &[
+                Action::ReadDirectory,
+                Action::ManageUsers,
+                Action::Provision,
+                Action::Support,
+                Action::ReadBilling,
+            ],
+        ),
+    ];
+
+    /// A1 and R7 (without a user) as docs/rules.md states them, written
+    /// apart from `decide`: the answer (allowed, reason) for one row of the
+    /// table.
     fn expected(
         query: &AccessQuery,
         partner_status: Option<PartnerStatus>,
@@ -513,8 +555,13 @@ mod tests {
         });
         // D4: ACTIVE, and before its end unless it auto-extends.
         let in_force = grant.is_some_and(|g| g.state == GrantState::Active && !matches!(g.end, End::Passed));
-        let grant_allows = |scope: Scope| {
-            in_force && grant.is_some_and(|g| g.service == Service::Office365 && g.scopes.contains(&scope))
+        let for_service = in_force && grant.is_some_and(|g| g.service == Service::Office365);
+        let grant_allows = |action: Action| {
+            for_service
+                && grant.is_some_and(|g| {
+                    R1.iter()
+                        .any(|(role, actions)| g.roles.contains(role) && actions.contains(&action))
+                })
         };
         if !related && !in_force {
             return (false, NoRelationship);
@@ -533,10 +580,10 @@ mod tests {
             Action::View => (true, DelegatedAdmin),
             Action::Sell if transacting => (true, Transacting),
             Action::Sell => (false, NotTransacting),
-            Action::Provision if grant_allows(Scope::Provisioning) => (true, DelegatedAdmin),
+            Action::Provision if grant_allows(Action::Provision) => (true, DelegatedAdmin),
             Action::Provision => (false, NoDelegatedAdmin),
             Action::Support if query.subscription_id.is_some() && own.is_none() => (false, SubscriptionNotFound),
-            Action::Support if grant_allows(Scope::Support) => (true, DelegatedAdmin),
+            Action::Support if grant_allows(Action::Support) => (true, DelegatedAdmin),
             Action::Support => match of_record {
                 Some(reason) if transacting => (true, reason),
                 _ => (false, NoDelegatedAdmin),
@@ -550,12 +597,17 @@ mod tests {
                     Some(reason) => (true, reason),
                 },
             },
+            Action::ReadDirectory | Action::ManageUsers | Action::ReadBilling if grant_allows(query.action) => {
+                (true, DelegatedAdmin)
+            }
+            Action::ReadDirectory | Action::ManageUsers | Action::ReadBilling if for_service => (false, RoleNotGranted),
+            Action::ReadDirectory | Action::ManageUsers | Action::ReadBilling => (false, NoDelegatedAdmin),
         }
     }
 
-    /// A1: every action × partner status × relationship kind, state and
-    /// chain × grant service, state, scopes and end × subscription channel
-    /// and standing, against the rule as stated above.
+    /// A1, R1, R7: every action × partner status × relationship kind, state
+    /// and chain × grant service, state, roles and end × subscription
+    /// channel and standing, against the rule as stated above.
     #[test]
     fn a1_truth_table_matches_the_rule() {
         let statuses = [None, Some(PartnerStatus::Active), Some(PartnerStatus::Suspended)];
@@ -602,7 +654,7 @@ mod tests {
         );
         assert_eq!(
             rows,
-            4 * 3 * 25 * 97 + 2 * 3 * 25 * 97 * 11,
+            7 * 3 * 25 * 225 + 2 * 3 * 25 * 225 * 11,
             "the table covers every combination"
         );
         assert!(allowed_rows > 0 && allowed_rows < rows, "the table has both answers");
@@ -628,7 +680,7 @@ mod tests {
         let grant = Some(GrantCase {
             service: Service::Office365,
             state: GrantState::Active,
-            scopes: &[Scope::Provisioning, Scope::Support],
+            roles: &[Role::HelpdeskAdmin, Role::UserAdmin, Role::LicenseAdmin],
             end: End::Never,
         });
         let mut facts = facts(Some(PartnerStatus::Active), reseller, grant, None);
@@ -662,7 +714,7 @@ mod tests {
         let grant = Some(GrantCase {
             service: Service::Office365,
             state: GrantState::Active,
-            scopes: &[Scope::Provisioning, Scope::Support],
+            roles: &[Role::HelpdeskAdmin, Role::UserAdmin, Role::LicenseAdmin],
             end: End::Never,
         });
         let mut facts = facts(Some(PartnerStatus::Active), chain, grant, None);

@@ -123,6 +123,8 @@ reasons! {
     NotInvitationParty => "NOT_INVITATION_PARTY", false;
     NotGrantParty => "NOT_GRANT_PARTY", false;
     GrantNotInForce => "GRANT_NOT_IN_FORCE", false;
+    GlobalAdminNotExtendable => "GLOBAL_ADMIN_NOT_EXTENDABLE", true;
+    RoleNotInGrant => "ROLE_NOT_IN_GRANT", true;
     SubscriptionCancelled => "SUBSCRIPTION_CANCELLED", true;
     AlreadyPartnerOfRecord => "ALREADY_PARTNER_OF_RECORD", true;
     TransferPending => "TRANSFER_PENDING", true;
@@ -195,6 +197,16 @@ impl Error {
 
     pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
         self.metadata.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Adds a field violation (an INVALID_ARGUMENT whose reason a rule
+    /// names, not INVALID_FIELD, still names the field).
+    pub fn with_violation(mut self, field: impl Into<String>, description: impl Into<String>) -> Self {
+        self.violations.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
         self
     }
 

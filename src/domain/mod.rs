@@ -11,6 +11,7 @@ pub mod model;
 pub mod paging;
 pub mod ports;
 pub mod principal;
+pub mod roles;
 pub mod rules;
 pub mod validate;
 

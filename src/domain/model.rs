@@ -116,6 +116,19 @@ named_enum!(RelationshipSource {
 
 named_enum!(Scope { Provisioning => "PROVISIONING", Support => "SUPPORT" });
 
+named_enum!(
+    /// R1: a delegated admin grant's roles, in the proto's order (what
+    /// each allows is `roles::role_allows`).
+    Role {
+        DirectoryReader => "DIRECTORY_READER",
+        HelpdeskAdmin => "HELPDESK_ADMIN",
+        UserAdmin => "USER_ADMIN",
+        LicenseAdmin => "LICENSE_ADMIN",
+        BillingReader => "BILLING_READER",
+        GlobalAdmin => "GLOBAL_ADMIN",
+    }
+);
+
 named_enum!(GrantState {
     Active => "ACTIVE",
     Revoked => "REVOKED",
@@ -313,7 +326,13 @@ pub struct RelationshipRequest {
     pub indirect_reseller_id: Option<String>,
     pub include_delegated_admin: bool,
     pub delegated_admin_services: Vec<Service>,
+    /// R1: derived from `delegated_admin_roles`.
     pub delegated_admin_scopes: Vec<Scope>,
+    /// R1: the roles each grant of the acceptance gets (I6). Events
+    /// recorded before R1 have none: `roles::read_legacy` reads them from
+    /// the scopes.
+    #[serde(default)]
+    pub delegated_admin_roles: Vec<Role>,
     pub customer_domain: Option<String>,
     /// The acceptance secret: never logged, never in an event (I3).
     #[serde(skip)]
@@ -347,7 +366,14 @@ pub struct DelegatedAdminGrant {
     pub customer_id: String,
     pub partner_id: String,
     pub service: Service,
+    /// R1: derived from `roles` (`roles::assign` keeps them so); may be
+    /// empty.
     pub scopes: Vec<Scope>,
+    /// R1: distinct, in the enum's order, never empty. Events recorded
+    /// before R1 have none: `roles::read_legacy` reads them from the
+    /// scopes.
+    #[serde(default)]
+    pub roles: Vec<Role>,
     pub state: GrantState,
     pub start_time: Micros,
     pub end_time: Option<Micros>,
@@ -391,10 +417,6 @@ impl DelegatedAdminGrant {
     /// Its SQL form is `store::access::grant_in_force`, tested against this.
     pub fn in_force(&self, now: Micros) -> bool {
         grant_in_force(self.state, self.end_time, self.auto_extend, now)
-    }
-
-    pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
     }
 
     /// D4: the end_time an auto-extending grant has at `now`: its end plus

@@ -33,6 +33,8 @@ pub const MAX_MASK_PATH_CHARS: usize = 64;
 pub const MAX_SERVICES: usize = 3;
 /// Delegated admin scopes named in one request (there are two).
 pub const MAX_SCOPES: usize = 2;
+/// R1: delegated admin roles named in one request or grant (there are six).
+pub const MAX_ROLES: usize = 6;
 
 /// W3: a string of at most `max` Unicode characters.
 pub fn max_chars(field: &str, value: &str, max: usize) -> Result<()> {

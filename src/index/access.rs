@@ -20,8 +20,9 @@ use std::collections::HashMap;
 use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, SubscriptionFacts};
 use crate::domain::model::{
     Channel, DelegatedAdminGrant, EventResource, GrantState, LinkState, Micros, PartnerStatus, Relationship,
-    RelationshipKind, RelationshipSource, RelationshipState, Scope, Service, Subscription,
+    RelationshipKind, RelationshipSource, RelationshipState, Service, Subscription,
 };
+use crate::domain::roles::{RoleSet, scopes_of};
 use crate::domain::rules;
 
 /// A server-made id (a UUID in its one lower-case hyphenated text) in 16
@@ -62,8 +63,8 @@ struct HeldGrant {
     id: Id,
     partner: PartnerNo,
     service: Service,
-    /// Bit 0 PROVISIONING, bit 1 SUPPORT.
-    scopes: u8,
+    /// R1: its roles in one byte (its scopes follow from them).
+    roles: RoleSet,
     start_time: Micros,
     end_time: Option<Micros>,
     auto_extend: bool,
@@ -296,7 +297,7 @@ impl AccessIndex {
                 id,
                 partner,
                 service: grant.service,
-                scopes: grant.scopes.iter().fold(0, |bits, scope| bits | scope_bit(*scope)),
+                roles: RoleSet::of(&grant.roles),
                 start_time: grant.start_time,
                 end_time: grant.end_time,
                 auto_extend: grant.auto_extend,
@@ -399,16 +400,14 @@ impl AccessIndex {
     }
 
     fn grant(&self, row: &HeldGrant, customer_id: &str) -> DelegatedAdminGrant {
+        let roles = row.roles.roles();
         DelegatedAdminGrant {
             id: row.id.text(),
             customer_id: customer_id.to_owned(),
             partner_id: self.partner_text(row.partner),
             service: row.service,
-            scopes: Scope::ALL
-                .iter()
-                .copied()
-                .filter(|scope| row.scopes & scope_bit(*scope) != 0)
-                .collect(),
+            scopes: scopes_of(&roles),
+            roles,
             state: GrantState::Active,
             start_time: row.start_time,
             end_time: row.end_time,
@@ -510,13 +509,6 @@ fn decrement(counts: &mut HashMap<(PartnerNo, PartnerNo), u32>, pair: (PartnerNo
     }
 }
 
-fn scope_bit(scope: Scope) -> u8 {
-    match scope {
-        Scope::Provisioning => 1,
-        Scope::Support => 2,
-    }
-}
-
 /// Puts the new state of the row `id` in `rows` (None: it left ACTIVE, so
 /// it goes), keeping them in id order.
 fn place<T>(rows: &mut Vec<T>, id: Id, row: Option<T>, id_of: fn(&T) -> Id) {
@@ -591,7 +583,7 @@ mod tests {
     }
 
     use crate::domain::access::{Action, decide};
-    use crate::domain::model::{Billing, Partner, PartnerKind, PartnerLink, SubscriptionStatus};
+    use crate::domain::model::{Billing, Partner, PartnerKind, PartnerLink, Role, SubscriptionStatus};
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     use std::collections::BTreeMap;
@@ -672,8 +664,9 @@ mod tests {
                 customer_id,
                 partner_id,
                 service: Service::ALL[pick(1, 3) as usize],
-                scopes: [vec![Scope::Provisioning], vec![Scope::Support], Scope::ALL.to_vec()][pick(3, 3) as usize]
-                    .clone(),
+                // R1: any non-empty set of roles, its scopes derived.
+                scopes: scopes_of(&random_roles(bits >> 12)),
+                roles: random_roles(bits >> 12),
                 state: [GrantState::Active, GrantState::Revoked, GrantState::Superseded][pick(5, 3) as usize],
                 start_time: 0,
                 // Ends before, at and after NOW.
@@ -707,6 +700,19 @@ mod tests {
         }
     }
 
+    /// R1: the roles of the low six bits (DIRECTORY_READER alone for none).
+    fn random_roles(bits: u32) -> Vec<Role> {
+        let roles: Vec<Role> = (0..Role::ALL.len())
+            .filter(|n| bits >> n & 1 == 1)
+            .map(|n| Role::ALL[n])
+            .collect();
+        if roles.is_empty() {
+            vec![Role::DirectoryReader]
+        } else {
+            roles
+        }
+    }
+
     fn key(resource: &EventResource) -> (u8, String) {
         match resource {
             EventResource::Partner(r) => (0, r.id.clone()),
@@ -732,7 +738,15 @@ mod tests {
         let mut queries = Vec::new();
         for p in 0..PARTNERS {
             for c in 0..CUSTOMERS {
-                for action in [Action::View, Action::Sell, Action::Provision, Action::Support] {
+                for action in [
+                    Action::View,
+                    Action::Sell,
+                    Action::Provision,
+                    Action::Support,
+                    Action::ReadDirectory,
+                    Action::ManageUsers,
+                    Action::ReadBilling,
+                ] {
                     for service in [None, Some(Service::Azure), Some(Service::Office365)] {
                         queries.push(AccessQuery {
                             partner_id: id(1, p),

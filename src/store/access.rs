@@ -122,7 +122,7 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
     ));
     let grant_state = param(&mut values, GrantState::Active.as_str());
     sql.push_str(&format!(
-        " UNION ALL SELECT 'g', g.id, g.partner_id, g.customer_id, g.service, g.scopes, g.state, NULL, NULL, \
+        " UNION ALL SELECT 'g', g.id, g.partner_id, g.customer_id, g.service, g.scopes, g.state, g.roles, NULL, \
          g.start_time, g.end_time, CASE WHEN g.auto_extend THEN 1 ELSE 0 END, 0, NULL \
          FROM asked a CROSS JOIN delegated_admin_grants g WHERE g.partner_id = a.partner_id \
          AND g.customer_id = a.customer_id AND g.state = {grant_state}"
@@ -200,6 +200,7 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                     service: parse("service", t1)?,
                     scopes: parse("scopes", t2)?,
                     state: parse("state", t3)?,
+                    roles: t4.unwrap_or_default(),
                     start_time: n1.unwrap_or_default(),
                     end_time: n2,
                     auto_extend: f1 == 1,
@@ -369,7 +370,7 @@ mod tests {
                     tx.insert_customer(&customer).await.expect("customer");
                     let terms = GrantTerms {
                         service: Service::Azure,
-                        scopes: vec![Scope::Support],
+                        roles: vec![Role::HelpdeskAdmin],
                         end_time,
                         auto_extend,
                     };

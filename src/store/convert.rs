@@ -5,7 +5,7 @@ use sea_orm::ActiveValue::Set;
 
 use super::entity::{customer, grant, partner, partner_link, relationship, relationship_request, subscription};
 use crate::domain::model::*;
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Result, roles};
 
 fn parse<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     parse(text).ok_or_else(|| Error::internal(format!("stored {column} '{text}' is not valid")))
@@ -169,9 +169,10 @@ pub(super) fn subscription_row(s: &Subscription) -> subscription::ActiveModel {
 impl TryFrom<relationship_request::Model> for RelationshipRequest {
     type Error = Error;
     fn try_from(row: relationship_request::Model) -> Result<Self> {
-        Ok(RelationshipRequest {
+        let mut invitation = RelationshipRequest {
             delegated_admin_services: parse_list("service", &row.delegated_admin_services, Service::parse)?,
             delegated_admin_scopes: parse_list("scope", &row.delegated_admin_scopes, Scope::parse)?,
+            delegated_admin_roles: parse_list("role", &row.delegated_admin_roles, Role::parse)?,
             state: parse("invitation state", &row.state, InvitationState::parse)?,
             id: row.id,
             inviting_partner_id: row.inviting_partner_id,
@@ -181,7 +182,10 @@ impl TryFrom<relationship_request::Model> for RelationshipRequest {
             code: row.code,
             expire_time: row.expire_time,
             create_time: row.create_time,
-        })
+        };
+        // R1: a row without roles was written before them.
+        roles::read_legacy_invitation(&mut invitation);
+        Ok(invitation)
     }
 }
 
@@ -193,6 +197,7 @@ pub(super) fn relationship_request_row(r: &RelationshipRequest) -> relationship_
         include_delegated_admin: Set(r.include_delegated_admin),
         delegated_admin_services: Set(join_names(&r.delegated_admin_services, Service::as_str)),
         delegated_admin_scopes: Set(join_names(&r.delegated_admin_scopes, Scope::as_str)),
+        delegated_admin_roles: Set(join_names(&r.delegated_admin_roles, Role::as_str)),
         customer_domain: Set(r.customer_domain.clone()),
         code: Set(r.code.clone()),
         state: Set(r.state.as_str().to_owned()),
@@ -243,9 +248,10 @@ pub(super) fn relationship_row(r: &Relationship) -> relationship::ActiveModel {
 impl TryFrom<grant::Model> for DelegatedAdminGrant {
     type Error = Error;
     fn try_from(row: grant::Model) -> Result<Self> {
-        Ok(DelegatedAdminGrant {
+        let mut grant = DelegatedAdminGrant {
             service: parse("service", &row.service, Service::parse)?,
             scopes: parse_list("scope", &row.scopes, Scope::parse)?,
+            roles: parse_list("role", &row.roles, Role::parse)?,
             state: parse("grant state", &row.state, GrantState::parse)?,
             id: row.id,
             customer_id: row.customer_id,
@@ -262,7 +268,10 @@ impl TryFrom<grant::Model> for DelegatedAdminGrant {
             notice_days: row.notice_days,
             version: row.version,
             update_time: row.update_time,
-        })
+        };
+        // R1: a row without roles was written before them.
+        roles::read_legacy_grant(&mut grant);
+        Ok(grant)
     }
 }
 
@@ -273,6 +282,7 @@ pub(super) fn grant_row(g: &DelegatedAdminGrant, relationship_request_id: Option
         partner_id: Set(g.partner_id.clone()),
         service: Set(g.service.as_str().to_owned()),
         scopes: Set(join_names(&g.scopes, Scope::as_str)),
+        roles: Set(join_names(&g.roles, Role::as_str)),
         state: Set(g.state.as_str().to_owned()),
         start_time: Set(g.start_time),
         end_time: Set(g.end_time),

@@ -118,7 +118,7 @@ pub mod relationship_request {
         pub include_delegated_admin: bool,
         /// Comma-separated service names.
         pub delegated_admin_services: String,
-        /// Comma-separated scope names.
+        /// Comma-separated scope names (R1: derived from the roles).
         pub delegated_admin_scopes: String,
         pub customer_domain: Option<String>,
         #[sea_orm(unique)]
@@ -126,6 +126,9 @@ pub mod relationship_request {
         pub state: String,
         pub expire_time: i64,
         pub create_time: i64,
+        /// R1: comma-separated role names (m0007; empty in a row written
+        /// before it: read from the scopes).
+        pub delegated_admin_roles: String,
     }
 
     no_relations!();
@@ -198,6 +201,9 @@ pub mod grant {
         pub notice_days: Option<i32>,
         pub version: i64,
         pub update_time: i64,
+        /// R1: comma-separated role names (m0007; empty in a row written
+        /// before it: read from the scopes).
+        pub roles: String,
     }
 
     no_relations!();

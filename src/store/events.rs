@@ -11,7 +11,7 @@ use crate::domain::model::{
     DelegatedAdminGrant, EndCause, Event, EventResource, GrantState, InvitationState, LinkState, MICROS_PER_DAY,
     Micros, RelationshipEndCause, RelationshipRequest, TransferState,
 };
-use crate::domain::{Error, Result, rules};
+use crate::domain::{Error, Result, roles, rules};
 
 /// Whose events a caller may read (E2).
 #[derive(Clone, Debug)]
@@ -34,8 +34,10 @@ pub struct EventFilter {
 impl TryFrom<event::Model> for Event {
     type Error = Error;
     fn try_from(row: event::Model) -> Result<Self> {
-        let resource: EventResource = serde_json::from_str(&row.payload)
+        let mut resource: EventResource = serde_json::from_str(&row.payload)
             .map_err(|error| Error::internal(format!("event {} does not decode: {error}", row.seq)))?;
+        // R1: a grant or invitation recorded before roles reads as its scopes.
+        roles::read_legacy(&mut resource);
         Ok(Event {
             seq: row.seq,
             time: row.time,

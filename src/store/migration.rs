@@ -43,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(GrantNotices),
             Box::new(Transfers),
             Box::new(TwoSidedLinks),
+            Box::new(GrantRoles),
         ]
     }
 }
@@ -635,6 +636,90 @@ impl MigrationTrait for TwoSidedLinks {
         ] {
             manager
                 .alter_table(Table::alter().table(name).drop_column(column).take())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// R1: a grant's roles and an invitation's, beside their scopes (which
+/// follow from the roles from now on). The rows stored before get the roles
+/// their scopes read as, with no event: PROVISIONING as USER_ADMIN and
+/// LICENSE_ADMIN, SUPPORT as HELPDESK_ADMIN (`roles::roles_for_scopes`),
+/// so each allows exactly what it allowed. A row a replica of the previous
+/// version writes meanwhile gets no roles, and reads so too.
+pub struct GrantRoles;
+
+impl MigrationName for GrantRoles {
+    fn name(&self) -> &str {
+        "m0007_grant_roles"
+    }
+}
+
+/// R1 in SQL, for the rows of this migration: the roles, as stored
+/// (comma-separated names), that the scopes in `column` read as.
+fn roles_of_scopes_sql(column: &str) -> String {
+    use crate::domain::model::{Role, Scope};
+    use crate::domain::roles::roles_for_scopes;
+    let names = |scopes: &[Scope]| {
+        roles_for_scopes(scopes)
+            .into_iter()
+            .map(Role::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let has = |scope: Scope| format!("{column} LIKE '%{}%'", scope.as_str());
+    let (provisioning, support) = (has(Scope::Provisioning), has(Scope::Support));
+    format!(
+        "CASE WHEN {provisioning} AND {support} THEN '{}' WHEN {provisioning} THEN '{}' WHEN {support} THEN '{}' \
+         ELSE '' END",
+        names(&[Scope::Provisioning, Scope::Support]),
+        names(&[Scope::Provisioning]),
+        names(&[Scope::Support]),
+    )
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for GrantRoles {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column, scopes) in [
+            ("delegated_admin_grants", "roles", "scopes"),
+            (
+                "relationship_requests",
+                "delegated_admin_roles",
+                "delegated_admin_scopes",
+            ),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(text(column).default("").take())
+                        .take(),
+                )
+                .await?;
+            manager
+                .get_connection()
+                .execute_unprepared(&format!(
+                    "UPDATE {table} SET {column} = {}",
+                    roles_of_scopes_sql(scopes)
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in [
+            ("delegated_admin_grants", "roles"),
+            ("relationship_requests", "delegated_admin_roles"),
+        ] {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).take())
                 .await?;
         }
         Ok(())

@@ -42,11 +42,12 @@ pub struct GrantFilter {
     pub viewable_by: Option<String>,
 }
 
-/// What a grant gives: one service, its scopes, and its term (D1, D4).
+/// What a grant gives: one service, its roles (R1; its scopes follow from
+/// them), and its term (D1, D4).
 #[derive(Clone, Debug)]
 pub struct GrantTerms {
     pub service: Service,
-    pub scopes: Vec<Scope>,
+    pub roles: Vec<Role>,
     pub end_time: Option<Micros>,
     pub auto_extend: bool,
 }
@@ -593,7 +594,7 @@ impl WriteTx {
         let mut new_rows = Vec::new();
         for GrantTerms {
             service,
-            scopes,
+            roles,
             end_time,
             auto_extend,
         } in terms
@@ -610,7 +611,10 @@ impl WriteTx {
             }
             let grant = match in_place {
                 Some(mut grant) => {
-                    grant.scopes = scopes;
+                    // R3 hook (assignments, R5, are not built yet): the
+                    // roles this replacement drops are stripped from the
+                    // grant's assignments here; R6: the rest are kept.
+                    crate::domain::roles::assign(&mut grant, roles);
                     grant.start_time = now;
                     grant.end_time = end_time;
                     grant.auto_extend = auto_extend;
@@ -619,12 +623,13 @@ impl WriteTx {
                     grant
                 }
                 None => {
-                    let grant = DelegatedAdminGrant {
+                    let mut grant = DelegatedAdminGrant {
                         id: super::new_id(),
                         customer_id: customer_id.to_owned(),
                         partner_id: partner_id.to_owned(),
                         service,
-                        scopes,
+                        scopes: Vec::new(),
+                        roles: Vec::new(),
                         state: GrantState::Active,
                         start_time: now,
                         end_time,
@@ -635,6 +640,7 @@ impl WriteTx {
                         version: 1,
                         update_time: now,
                     };
+                    crate::domain::roles::assign(&mut grant, roles);
                     new_rows.push(grant_row(&grant, relationship_request_id.clone()));
                     self.record("grant.created", EventResource::DelegatedAdminGrant(grant.clone()));
                     grant

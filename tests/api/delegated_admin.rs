@@ -1396,6 +1396,7 @@ async fn d2_remote_relationships_grant_list_and_revoke_as_the_local_service() {
         partner_id: partner_id.to_owned(),
         service: Service::Azure,
         scopes: vec![DomainScope::Support],
+        roles: Vec::new(),
         duration_days: 0,
         auto_extend: false,
         request_id: None,

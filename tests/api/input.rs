@@ -445,6 +445,7 @@ fn limit_of(name: &str) -> usize {
         "url" => 2048,
         "delegated_admin_services" => 3,
         "delegated_admin_scopes" | "scopes" => 2,
+        "delegated_admin_roles" | "roles" => 6,
         "checks" => 1000,
         "subscription_ids" | "subscriptions" => 100,
         "note" | "end_note" => 500,

@@ -24,6 +24,7 @@ mod readme;
 mod refusals;
 mod relationships;
 mod replicas;
+mod roles;
 mod split;
 mod subscriptions;
 mod support;

@@ -21,7 +21,8 @@ use rand::RngExt;
 
 use partnercenter::api::pb;
 use pb::check_access_request::Action;
-use pb::delegated_admin_grant::Scope;
+use pb::check_access_response::Reason;
+use pb::delegated_admin_grant::{Role, Scope};
 use pb::partner::Kind;
 
 use crate::support::*;
@@ -65,6 +66,8 @@ struct MGrant {
     customer: usize,
     partner: usize,
     service: &'static str,
+    /// R1: its roles, sorted, and the scopes that follow from them.
+    roles: Vec<i32>,
     scopes: Vec<i32>,
     /// ACTIVE, REVOKED or SUPERSEDED.
     state: i32,
@@ -175,6 +178,50 @@ fn extended(end: i64, now: i64) -> i64 {
     }
 }
 
+/// R1 as the rule states it: the actions each role allows.
+fn role_allows(role: i32, action: Action) -> bool {
+    use Action::*;
+    let allowed: &[Action] = match Role::try_from(role) {
+        Ok(Role::DirectoryReader) => &[ReadDirectory],
+        Ok(Role::HelpdeskAdmin) => &[ReadDirectory, Support],
+        Ok(Role::UserAdmin) => &[ReadDirectory, ManageUsers],
+        Ok(Role::LicenseAdmin) => &[ReadDirectory, Provision],
+        Ok(Role::BillingReader) => &[ReadBilling],
+        Ok(Role::GlobalAdmin) => &[ReadDirectory, ManageUsers, Provision, Support, ReadBilling],
+        _ => &[],
+    };
+    allowed.contains(&action)
+}
+
+/// R1: a grant's scopes follow from its roles.
+fn scopes_of(roles: &[i32]) -> Vec<i32> {
+    let mut scopes = Vec::new();
+    if roles.iter().any(|r| role_allows(*r, Action::Provision)) {
+        scopes.push(Scope::Provisioning as i32);
+    }
+    if roles.iter().any(|r| role_allows(*r, Action::Support)) {
+        scopes.push(Scope::Support as i32);
+    }
+    scopes
+}
+
+/// R1: scopes given alone read as roles.
+fn roles_of_scopes(scopes: &[i32]) -> Vec<i32> {
+    let mut roles = Vec::new();
+    for scope in scopes {
+        if *scope == Scope::Provisioning as i32 {
+            roles.extend([Role::UserAdmin as i32, Role::LicenseAdmin as i32]);
+        } else {
+            roles.push(Role::HelpdeskAdmin as i32);
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+const ROLE_ACTIONS: [Action; 3] = [Action::ReadDirectory, Action::ManageUsers, Action::ReadBilling];
+
 impl MGrant {
     /// D4: ACTIVE and before its end, or auto-extending.
     fn in_force(&self, now: i64) -> bool {
@@ -237,15 +284,33 @@ impl Model {
         mine().any(|r| self.handed_over(r)) && !mine().any(|r| self.counts(r))
     }
 
-    fn has_grant(&self, p: usize, c: usize, service: Option<&str>, scope: Option<Scope>) -> bool {
+    /// A grant in force for `p` on `c` (for the service, if given) whose
+    /// roles allow the action, if given (R1), unless L5 handed it over.
+    fn has_grant(&self, p: usize, c: usize, service: Option<&str>, action: Option<Action>) -> bool {
         !self.dap_handed_over(p, c)
             && self.grants.iter().any(|g| {
                 g.in_force(self.now)
                     && g.partner == p
                     && g.customer == c
                     && service.is_none_or(|s| g.service == s)
-                    && scope.is_none_or(|s| g.scopes.contains(&(s as i32)))
+                    && action.is_none_or(|a| g.roles.iter().any(|r| role_allows(*r, a)))
             })
+    }
+
+    /// R7 without a user: the reason of a READ_DIRECTORY, MANAGE_USERS or
+    /// READ_BILLING check.
+    fn role_reason(&self, p: usize, c: usize, action: Action, service: &str) -> Reason {
+        if !self.partners[p].active {
+            Reason::PartnerNotActive
+        } else if !self.view(p, c) {
+            Reason::NoRelationship
+        } else if self.has_grant(p, c, Some(service), Some(action)) {
+            Reason::DelegatedAdmin
+        } else if self.has_grant(p, c, Some(service), None) {
+            Reason::RoleNotGranted
+        } else {
+            Reason::NoDelegatedAdmin
+        }
     }
 
     fn view(&self, p: usize, c: usize) -> bool {
@@ -279,8 +344,10 @@ impl Model {
         match action {
             Action::View => true,
             Action::Sell => self.transacting(p, c),
-            Action::Provision => self.has_grant(p, c, Some(service), Some(Scope::Provisioning)),
-            Action::Support => self.has_grant(p, c, Some(service), Some(Scope::Support)),
+            Action::Provision | Action::Support => self.has_grant(p, c, Some(service), Some(action)),
+            Action::ReadDirectory | Action::ManageUsers | Action::ReadBilling => {
+                self.has_grant(p, c, Some(service), Some(action))
+            }
             Action::ManageSubscription => subscription
                 .is_some_and(|s| s.customer == c && s.partner_of_record == Some(p) && self.transacting(p, c)),
             Action::Unspecified => false,
@@ -294,20 +361,26 @@ impl Model {
         c: usize,
         p: usize,
         service: &'static str,
-        scopes: Vec<i32>,
+        roles: Vec<i32>,
         end: Option<i64>,
         auto_extend: bool,
     ) {
         let now = self.now;
         let notice = notice_mark(end, auto_extend, now);
+        let scopes = scopes_of(&roles);
         match self
             .grants
             .iter_mut()
             .find(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == service)
         {
             Some(existing) if existing.in_force(now) => {
-                (existing.scopes, existing.end, existing.auto_extend, existing.notice) =
-                    (scopes, end, auto_extend, notice);
+                (
+                    existing.roles,
+                    existing.scopes,
+                    existing.end,
+                    existing.auto_extend,
+                    existing.notice,
+                ) = (roles, scopes, end, auto_extend, notice);
             }
             found => {
                 if let Some(expired) = found {
@@ -317,6 +390,7 @@ impl Model {
                     customer: c,
                     partner: p,
                     service,
+                    roles,
                     scopes,
                     state: G_ACTIVE,
                     cause: 0,
@@ -446,6 +520,37 @@ fn scope_set(rng: &mut Rng) -> Vec<i32> {
         0 => vec![Scope::Provisioning as i32],
         1 => vec![Scope::Support as i32],
         _ => vec![Scope::Provisioning as i32, Scope::Support as i32],
+    }
+}
+
+/// R1: a random non-empty set of distinct roles, in a random order;
+/// GLOBAL_ADMIN among them only if `global` allows it.
+fn role_set(rng: &mut Rng, global: bool) -> Vec<i32> {
+    let mut roles: Vec<i32> = (1..=6)
+        .filter(|r| (global || *r != Role::GlobalAdmin as i32) && rng.chance(35))
+        .collect();
+    if roles.is_empty() {
+        roles.push(1 + rng.below(5) as i32);
+    }
+    if roles.len() > 1 && rng.chance(50) {
+        roles.reverse();
+    }
+    roles
+}
+
+/// R1: what a request asks for: roles (sometimes GLOBAL_ADMIN, if
+/// `global`) or scopes alone, as (scopes, roles) of the request and the
+/// grant's roles, sorted.
+fn asked_dap(rng: &mut Rng, global: bool) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+    if rng.chance(50) {
+        let scopes = scope_set(rng);
+        let roles = roles_of_scopes(&scopes);
+        (scopes, Vec::new(), roles)
+    } else {
+        let asked = role_set(rng, global);
+        let mut roles = asked.clone();
+        roles.sort();
+        (Vec::new(), asked, roles)
     }
 }
 
@@ -581,7 +686,8 @@ impl Run {
                     ]);
                     (p, SERVICES[self.rng.below(SERVICES.len())])
                 };
-                let scopes = scope_set(&mut self.rng);
+                // R1: roles (GLOBAL_ADMIN among them now and then) or scopes.
+                let (scopes, asked, roles) = asked_dap(&mut self.rng, true);
                 // D1: no end, or 1 to 40 days, auto-extending one time in three.
                 let days = if self.rng.chance(25) {
                     0
@@ -590,25 +696,35 @@ impl Run {
                 };
                 let auto_extend = days > 0 && self.rng.chance(33);
                 self.log.push(format!(
-                    "grant c{c} p{p} {service} {scopes:?} days={days} auto={auto_extend}"
+                    "grant c{c} p{p} {service} scopes={scopes:?} roles={asked:?} days={days} auto={auto_extend}"
                 ));
-                let ok = self.model.partners[p].kind != Kind::Advisor && self.model.partners[p].active;
+                // R2: GLOBAL_ADMIN only with an end and no auto_extend.
+                let global_ok = !roles.contains(&(Role::GlobalAdmin as i32)) || (days > 0 && !auto_extend);
+                let ok = global_ok && self.model.partners[p].kind != Kind::Advisor && self.model.partners[p].active;
                 let result = self
                     .server
                     .relationships(&customer(&self.model.customers[c]))
                     .grant_delegated_admin(pb::GrantDelegatedAdminRequest {
                         partner_id: self.model.partners[p].id.clone(),
                         service: service.into(),
-                        scopes: scopes.clone(),
+                        scopes,
+                        roles: asked,
                         duration_days: days,
                         auto_extend,
                         ..Default::default()
                     })
                     .await;
                 self.expect("grant", ok, &result);
-                if ok {
+                if !global_ok {
+                    assert_eq!(
+                        reason(&result.expect_err("refused")),
+                        "GLOBAL_ADMIN_NOT_EXTENDABLE",
+                        "steps:\n{}",
+                        self.log.join("\n")
+                    );
+                } else if ok {
                     let end = (days > 0).then(|| self.model.now + i64::from(days) * DAY);
-                    self.model.put_grant(c, p, service, scopes, end, auto_extend);
+                    self.model.put_grant(c, p, service, roles, end, auto_extend);
                     self.model.enforce(c, p, &[service]);
                 }
             }
@@ -952,14 +1068,29 @@ impl Run {
         let grant = listed[self.rng.below(listed.len())].clone();
         let p = self.index_of(&grant.partner_id);
         let days = 1 + self.rng.below(40) as i64;
-        let (end, auto) = match self.rng.below(4) {
+        let (end, auto) = match self.rng.below(5) {
             0 => (Some(self.model.now + days * DAY), None),
             1 => (None, Some(true)),
             2 => (None, Some(false)),
+            3 => (None, None),
             _ => (Some(self.model.now + days * DAY), Some(true)),
         };
+        // R3: now and then (always when the term stays) the roles it keeps:
+        // some of its own, or one it does not hold.
+        let kept: Option<Vec<i32>> = ((end.is_none() && auto.is_none()) || self.rng.chance(25)).then(|| {
+            let mut kept: Vec<i32> = grant.roles.iter().copied().filter(|_| self.rng.chance(60)).collect();
+            if kept.is_empty() {
+                kept.push(grant.roles[self.rng.below(grant.roles.len())]);
+            }
+            if self.rng.chance(20) {
+                kept.push(1 + self.rng.below(6) as i32);
+                kept.sort();
+                kept.dedup();
+            }
+            kept
+        });
         self.log.push(format!(
-            "update c{c} p{p} {} end+{days}d={} auto={auto:?}",
+            "update c{c} p{p} {} end+{days}d={} auto={auto:?} roles={kept:?}",
             grant.service,
             end.is_some()
         ));
@@ -969,6 +1100,9 @@ impl Run {
         }
         if auto.is_some() {
             paths.push("auto_extend");
+        }
+        if kept.is_some() {
+            paths.push("roles");
         }
         let now = self.model.now;
         let found = self
@@ -987,7 +1121,18 @@ impl Run {
             };
             (new_end, auto_extend)
         });
-        let ok = term.is_some_and(|(end, auto_extend)| !auto_extend || end.is_some());
+        // R3: only roles the grant holds; R2: GLOBAL_ADMIN kept only with an
+        // end and no auto_extend.
+        let roles = found.map(|i| kept.clone().unwrap_or_else(|| self.model.grants[i].roles.clone()));
+        let subset = found
+            .zip(roles.as_ref())
+            .is_some_and(|(i, roles)| roles.iter().all(|r| self.model.grants[i].roles.contains(r)));
+        let ok = subset
+            && term.is_some_and(|(end, auto_extend)| {
+                (!auto_extend || end.is_some())
+                    && (!roles.as_ref().is_some_and(|r| r.contains(&(Role::GlobalAdmin as i32)))
+                        || (end.is_some() && !auto_extend))
+            });
         let result = self
             .server
             .relationships(&customer(&self.model.customers[c]))
@@ -997,18 +1142,20 @@ impl Run {
                     etag: grant.etag.clone(),
                     end_time: end.and_then(crate::delegated_admin::ts),
                     auto_extend: auto.unwrap_or(false),
+                    roles: kept.clone().unwrap_or_default(),
                     ..Default::default()
                 }),
                 update_mask: mask(&paths),
             })
             .await;
         self.expect("update grant", ok, &result);
-        if let (true, Some(i), Some((new_end, auto_extend))) = (ok, found, term) {
+        if let (true, Some(i), Some((new_end, auto_extend)), Some(roles)) = (ok, found, term, roles) {
             let g = &mut self.model.grants[i];
             // E1: no change, nothing recorded (the notice mark too).
             if (new_end, auto_extend) != (g.end, g.auto_extend) {
                 (g.end, g.auto_extend, g.notice) = (new_end, auto_extend, notice_mark(new_end, auto_extend, now));
             }
+            (g.scopes, g.roles) = (scopes_of(&roles), roles);
         }
     }
 
@@ -1029,12 +1176,28 @@ impl Run {
         } else {
             services
         };
-        let scopes = if dap { scope_set(&mut self.rng) } else { Vec::new() };
+        // R1: roles or scopes, or neither (both scopes' roles); R2: never
+        // GLOBAL_ADMIN, which is tried now and then.
+        let (scopes, asked, mut roles) = match self.rng.below(3) {
+            _ if !dap => (Vec::new(), Vec::new(), Vec::new()),
+            0 => (
+                Vec::new(),
+                Vec::new(),
+                roles_of_scopes(&[Scope::Provisioning as i32, Scope::Support as i32]),
+            ),
+            _ => {
+                let global = self.rng.chance(10);
+                asked_dap(&mut self.rng, global)
+            }
+        };
+        roles.sort();
         self.log.push(format!(
-            "invite p{inviter} reseller={reseller:?} dap={services:?} {scopes:?} accept c{c}"
+            "invite p{inviter} reseller={reseller:?} dap={services:?} scopes={scopes:?} roles={asked:?} accept c{c}"
         ));
+        let global = roles.contains(&(Role::GlobalAdmin as i32));
         let model = &self.model;
-        let ok = model.partners[inviter].active
+        let ok = !global
+            && model.partners[inviter].active
             && model.partners[inviter].kind != Kind::IndirectReseller
             && reseller.is_none_or(|r| model.partners[r].active && model.links.contains(&(inviter, r)));
         let result = self
@@ -1046,11 +1209,16 @@ impl Run {
                     include_delegated_admin: dap,
                     delegated_admin_services: services.iter().map(|s| s.to_string()).collect(),
                     delegated_admin_scopes: scopes.clone(),
+                    delegated_admin_roles: asked.clone(),
                     ..Default::default()
                 },
             )
             .await;
         self.expect("invite", ok, &result);
+        if global {
+            assert_eq!(reason(&result.expect_err("refused")), "INVALID_FIELD");
+            return;
+        }
         let Ok(invitation) = result else { return };
         let accepted = self.server.accept(&self.model.customers[c], &invitation.code).await;
         self.expect("accept", true, &accepted);
@@ -1062,7 +1230,7 @@ impl Run {
         }
         let grantee = reseller.unwrap_or(inviter);
         for service in &services {
-            model.put_grant(c, grantee, service, scopes.clone(), None, false);
+            model.put_grant(c, grantee, service, roles.clone(), None, false);
         }
         let mut parties = vec![inviter];
         parties.extend(reseller);
@@ -1125,6 +1293,9 @@ impl Run {
                 for service in SERVICES {
                     add(Action::Provision, service, None);
                     add(Action::Support, service, None);
+                    for action in ROLE_ACTIONS {
+                        add(action, service, None);
+                    }
                 }
                 for subscription in model.subscriptions.iter().filter(|s| s.customer == c) {
                     add(Action::ManageSubscription, "", Some(subscription));
@@ -1147,6 +1318,16 @@ impl Run {
                 "{action:?} {service} for p{p} on c{c}: server {result:?}, model {allowed}\nsteps:\n{}",
                 self.log.join("\n")
             );
+            // R7: the new actions' reasons too.
+            if ROLE_ACTIONS.contains(action) {
+                let want = model.role_reason(*p, *c, *action, service);
+                assert_eq!(
+                    result.reason,
+                    want as i32,
+                    "{action:?} {service} for p{p} on c{c}: server {result:?}, model {want:?}\nsteps:\n{}",
+                    self.log.join("\n")
+                );
+            }
         }
 
         for c in 0..model.customers.len() {
@@ -1174,6 +1355,8 @@ impl Run {
                 .map(|g| {
                     let mut scopes = g.scopes.clone();
                     scopes.sort();
+                    let mut roles = g.roles.clone();
+                    roles.sort();
                     MGrant {
                         customer: c,
                         partner: self.index_of(&g.partner_id),
@@ -1182,6 +1365,7 @@ impl Run {
                             .copied()
                             .find(|s| *s == g.service)
                             .unwrap_or("dynamics365"),
+                        roles,
                         scopes,
                         state: g.state,
                         cause: g.end_cause,
@@ -1198,6 +1382,7 @@ impl Run {
                 .map(|g| {
                     let mut g = g.clone();
                     g.scopes.sort();
+                    g.roles.sort();
                     g
                 })
                 .collect();
@@ -1452,6 +1637,9 @@ async fn assert_index_decides_as_the_store(server: &TestServer, checks: &[pb::Ch
                 2 => Decided::Sell,
                 3 => Decided::Provision,
                 4 => Decided::Support,
+                6 => Decided::ReadDirectory,
+                7 => Decided::ManageUsers,
+                8 => Decided::ReadBilling,
                 _ => Decided::ManageSubscription,
             },
             service: Service::parse(&check.service),
@@ -1490,6 +1678,18 @@ async fn model_random_operations_agree_with_the_rules_of_domain_md() {
             m.transfers.iter().filter(|t| m.now >= t.expire).count(),
             (m.now - CLOCK_START) / DAY,
             run.log.iter().filter(|line| line.starts_with("update")).count(),
+        );
+        eprintln!(
+            "model run {run_no}: {} grants with GLOBAL_ADMIN, {} without a scope, {} role updates",
+            m.grants
+                .iter()
+                .filter(|g| g.roles.contains(&(Role::GlobalAdmin as i32)))
+                .count(),
+            m.grants.iter().filter(|g| g.scopes.is_empty()).count(),
+            run.log
+                .iter()
+                .filter(|line| line.starts_with("update") && line.contains("roles=Some"))
+                .count(),
         );
     }
 }

@@ -258,14 +258,32 @@ fn check_grpcurl_examples(round: u32, output: &str) {
 }
 
 /// What the walkthrough says it shows: the three checks allowed true, true,
-/// false; superseded_grants empty after D1's grant, then the reseller's
-/// office365 grant after the direct reseller's acceptance (D2); and that
-/// grant in the customer's events (E2).
+/// false; D1's grant by roles with its derived scopes, READ_DIRECTORY
+/// allowed and MANAGE_USERS not (R1, R7); superseded_grants empty after
+/// D1's grant, then the reseller's office365 grant after the direct
+/// reseller's acceptance (D2); and that grant in the customer's events
+/// (E2).
 fn check_walkthrough(round: u32, output: &str) {
     let values = json_values(output);
     let allowed: Vec<&serde_json::Value> = values.iter().filter_map(|value| value.get("allowed")).collect();
-    // A1, D5 (true, true, false); then T3 before and after the transfer.
-    assert_eq!(allowed, [true, true, false, false, true], "round {round}:\n{output}");
+    // A1, D5 (true, true, false); R7 (true, false); then T3 before and
+    // after the transfer.
+    assert_eq!(
+        allowed,
+        [true, true, false, true, false, false, true],
+        "round {round}:\n{output}"
+    );
+    // R1: the grant by roles, its scopes derived.
+    let by_roles = values
+        .iter()
+        .find(|value| value.get("roles").is_some() && value.get("scopes").is_some())
+        .unwrap_or_else(|| panic!("round {round}: no grant by roles:\n{output}"));
+    assert_eq!(
+        by_roles["roles"],
+        serde_json::json!(["DIRECTORY_READER", "HELPDESK_ADMIN"]),
+        "round {round}"
+    );
+    assert_eq!(by_roles["scopes"], serde_json::json!(["SUPPORT"]), "round {round}");
     let moved = values
         .iter()
         .find(|value| value.get("state").is_some() && value.get("channel").is_some())

@@ -8,8 +8,8 @@ use partnercenter::api::pb::partner::{Kind, Status as PartnerStatus};
 use partnercenter::api::pb::subscription::{Channel, Status as SubscriptionStatus};
 use partnercenter::domain::access::{AccessReason, Action};
 use partnercenter::domain::model::{
-    DelegatedAdminGrant, EventResource, GrantState, RelationshipKind, RelationshipSource, RelationshipState, Scope,
-    Service,
+    DelegatedAdminGrant, EventResource, GrantState, RelationshipKind, RelationshipSource, RelationshipState, Role,
+    Scope, Service,
 };
 use partnercenter::domain::principal::Principal;
 use tonic::Code;
@@ -57,6 +57,7 @@ async fn insert_dap(server: &TestServer, customer_id: &str, partner_id: &str) {
             partner_id: partner_id.into(),
             service: *service,
             scopes: vec![Scope::Provisioning, Scope::Support],
+            roles: vec![Role::HelpdeskAdmin, Role::UserAdmin, Role::LicenseAdmin],
             state: GrantState::Active,
             start_time: store.now(),
             end_time: None,

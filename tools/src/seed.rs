@@ -516,6 +516,7 @@ impl World {
                 include_delegated_admin: false,
                 delegated_admin_services: Vec::new(),
                 delegated_admin_scopes: Vec::new(),
+                delegated_admin_roles: Vec::new(),
                 customer_domain: None,
                 code: URL_SAFE_NO_PAD.encode(code),
                 state: InvitationState::Active,

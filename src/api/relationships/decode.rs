@@ -10,6 +10,7 @@ use crate::api::convert::{
 };
 use crate::api::{mask_paths, pb, validated};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
+use crate::domain::error::Violations;
 use crate::domain::model::*;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
@@ -45,6 +46,7 @@ pub fn create_relationship_request(
             .enumerate()
             .map(|(i, s)| required::<Scope>(&format!("relationship_request.delegated_admin_scopes[{i}]"), *s))
             .collect::<Result<Vec<_>>>();
+        roles = roles("relationship_request.delegated_admin_roles", &input.delegated_admin_roles);
         customer_domain = if input.customer_domain.is_empty() {
             Ok(None)
         } else {
@@ -52,14 +54,21 @@ pub fn create_relationship_request(
         };
         _days = rules::invitation_days(body.expire_after_days, default_days);
     }
-    // I3's form: services and scopes only with include_delegated_admin.
-    rules::requested_dap(input.include_delegated_admin, services.clone(), scopes.clone())?;
+    // I3's form: services, scopes and roles only with
+    // include_delegated_admin; R1, R2: scopes or roles, never GLOBAL_ADMIN.
+    rules::requested_dap(
+        input.include_delegated_admin,
+        services.clone(),
+        scopes.clone(),
+        roles.clone(),
+    )?;
     Ok(CreateRelationshipRequest {
         inviting_partner_id: inviting_id,
         indirect_reseller_id: reseller_id,
         include_delegated_admin: input.include_delegated_admin,
         delegated_admin_services: services,
         delegated_admin_scopes: scopes,
+        delegated_admin_roles: roles,
         customer_domain,
         expire_after_days: body.expire_after_days,
         request_id,
@@ -126,27 +135,42 @@ impl TryFrom<pb::GrantDelegatedAdminRequest> for GrantDelegatedAdmin {
 
     fn try_from(body: pb::GrantDelegatedAdminRequest) -> Result<Self> {
         let request_id = validate::request_id("request_id", &body.request_id)?;
+        let scopes = body
+            .scopes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| required::<Scope>(&format!("scopes[{i}]"), *s))
+            .collect::<Result<Vec<_>>>();
+        let asked = roles("roles", &body.roles);
+        // R1: roles, or scopes read as roles; one of the two.
+        let granted = match (&scopes, &asked) {
+            (Ok(scopes), Ok(asked)) => rules::grant_roles(scopes, asked),
+            _ => {
+                let mut violations = Violations::default();
+                violations.check(scopes.as_ref().map(|_| ()).map_err(Clone::clone));
+                violations.check(asked.as_ref().map(|_| ()).map_err(Clone::clone));
+                violations.into_result().map(|()| Vec::new())
+            }
+        };
         validated! {
             customer_id = validate::optional_id("customer_id", &body.customer_id);
             partner_id = validate::id("partner_id", &body.partner_id);
             service = validate::service("service", &body.service);
-            scopes = if body.scopes.is_empty() {
-                Err(Error::invalid("scopes", "name PROVISIONING, SUPPORT or both"))
-            } else {
-                body.scopes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| required::<Scope>(&format!("scopes[{i}]"), *s))
-                    .collect::<Result<Vec<_>>>()
-            };
+            granted = granted;
             // D1's form; the service sets the end on its own clock.
             _end = rules::grant_end(0, body.duration_days, body.auto_extend);
         }
+        // R2: GLOBAL_ADMIN needs an end and no auto_extend.
+        rules::check_global_admin_grant(&granted, body.duration_days, body.auto_extend)?;
+        let (Ok(scopes), Ok(roles)) = (scopes, asked) else {
+            return Err(Error::internal("validation lost a value"));
+        };
         Ok(GrantDelegatedAdmin {
             customer_id,
             partner_id,
             service,
             scopes,
+            roles,
             duration_days: body.duration_days,
             auto_extend: body.auto_extend,
             request_id,
@@ -208,11 +232,23 @@ impl TryFrom<pb::UpdateDelegatedAdminRequest> for UpdateDelegatedAdmin {
                 "is required: send the etag of the grant as last read",
             ));
         }
-        let paths = mask_paths(body.update_mask, &["end_time", "auto_extend"])?;
+        let paths = mask_paths(body.update_mask, &["end_time", "auto_extend", "roles"])?;
         let mut end_time = None;
         let mut auto_extend = None;
+        let mut kept_roles = None;
         for path in &paths {
             match path.as_str() {
+                "roles" => {
+                    // R3: the roles the grant keeps, at least one.
+                    let kept = roles("grant.roles", &input.roles)?;
+                    if kept.is_empty() {
+                        return Err(Error::invalid(
+                            "grant.roles",
+                            "name the roles the grant keeps: at least one (revoke the grant to end it)",
+                        ));
+                    }
+                    kept_roles = Some(kept);
+                }
                 "end_time" => {
                     let end = input
                         .end_time
@@ -230,6 +266,7 @@ impl TryFrom<pb::UpdateDelegatedAdminRequest> for UpdateDelegatedAdmin {
             etag: input.etag,
             end_time,
             auto_extend,
+            roles: kept_roles,
         })
     }
 }
@@ -284,6 +321,13 @@ pub fn access_query(field: &str, check: &pb::CheckAccessRequest, principal: &Pri
                 "MANAGE_SUBSCRIPTION is asked for a subscription",
             ));
         }
+        // R7: what only a grant's roles allow is asked for a service.
+        (action, None, _) if action.is_role_action() => {
+            return Err(Error::invalid(
+                format!("{field}service"),
+                "READ_DIRECTORY, MANAGE_USERS and READ_BILLING are asked for a service",
+            ));
+        }
         _ => {}
     }
     Ok(AccessQuery {
@@ -319,6 +363,19 @@ pub fn batch_queries(request: &pb::BatchCheckAccessRequest, principal: &Principa
     Ok(queries)
 }
 
+/// R1: a repeated role field: each a known role, at most six, each once.
+fn roles(field: &str, values: &[i32]) -> Result<Vec<Role>> {
+    let mut violations = Violations::default();
+    let parsed: Vec<Role> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, value)| violations.take(required::<Role>(&format!("{field}[{i}]"), *value)))
+        .collect();
+    violations.into_result()?;
+    rules::distinct_roles(field, &parsed)?;
+    Ok(parsed)
+}
+
 fn required_action(field: &str, value: i32) -> Result<Action> {
     use pb::check_access_request::Action as Proto;
     match Proto::try_from(value) {
@@ -327,6 +384,9 @@ fn required_action(field: &str, value: i32) -> Result<Action> {
         Ok(Proto::Provision) => Ok(Action::Provision),
         Ok(Proto::Support) => Ok(Action::Support),
         Ok(Proto::ManageSubscription) => Ok(Action::ManageSubscription),
+        Ok(Proto::ReadDirectory) => Ok(Action::ReadDirectory),
+        Ok(Proto::ManageUsers) => Ok(Action::ManageUsers),
+        Ok(Proto::ReadBilling) => Ok(Action::ReadBilling),
         Ok(Proto::Unspecified) => Err(Error::invalid(field, "is required")),
         Err(_) => Err(Error::invalid(field, format!("{value} is not a known action"))),
     }
@@ -389,6 +449,11 @@ impl TryFrom<pb::RelationshipRequest> for RelationshipRequest {
                 .iter()
                 .map(|s| reply_enum("scope", *s))
                 .collect::<Result<_>>()?,
+            delegated_admin_roles: message
+                .delegated_admin_roles
+                .iter()
+                .map(|r| reply_enum("role", *r))
+                .collect::<Result<_>>()?,
             state: reply_enum("state", message.state)?,
             expire_time: micros("expire_time", message.expire_time)?,
             create_time: micros("create_time", message.create_time)?,
@@ -432,6 +497,11 @@ impl TryFrom<pb::DelegatedAdminGrant> for DelegatedAdminGrant {
                 .scopes
                 .iter()
                 .map(|s| reply_enum("scope", *s))
+                .collect::<Result<_>>()?,
+            roles: message
+                .roles
+                .iter()
+                .map(|r| reply_enum("role", *r))
                 .collect::<Result<_>>()?,
             state: reply_enum("state", message.state)?,
             start_time: micros("start_time", message.start_time)?,
@@ -498,8 +568,8 @@ impl TryFrom<pb::GrantDelegatedAdminResponse> for Granted {
     }
 }
 
-/// Every reason A1 gives, to read a reply's reason back.
-const ACCESS_REASONS: [AccessReason; 13] = [
+/// Every reason A1 and R7 give, to read a reply's reason back.
+const ACCESS_REASONS: [AccessReason; 14] = [
     AccessReason::ActiveRelationship,
     AccessReason::DelegatedAdmin,
     AccessReason::Transacting,
@@ -513,6 +583,7 @@ const ACCESS_REASONS: [AccessReason; 13] = [
     AccessReason::NotPartnerOfRecord,
     AccessReason::SubscriptionNotFound,
     AccessReason::NotCspSubscription,
+    AccessReason::RoleNotGranted,
 ];
 
 impl TryFrom<pb::CheckAccessResponse> for Decision {

@@ -39,6 +39,7 @@ impl From<&DelegatedAdminGrant> for pb::DelegatedAdminGrant {
             partner_id: g.partner_id.clone(),
             service: g.service.as_str().to_owned(),
             scopes: g.scopes.iter().map(|s| s.to_proto()).collect(),
+            roles: g.roles.iter().map(|r| r.to_proto()).collect(),
             state: g.state.to_proto(),
             start_time: timestamp(g.start_time),
             end_time: g.end_time.and_then(timestamp),
@@ -83,6 +84,7 @@ fn invitation_at(invitation: &RelationshipRequest, base_url: &str, now: Micros) 
             .map(|s| s.as_str().to_owned())
             .collect(),
         delegated_admin_scopes: invitation.delegated_admin_scopes.iter().map(|s| s.to_proto()).collect(),
+        delegated_admin_roles: invitation.delegated_admin_roles.iter().map(|r| r.to_proto()).collect(),
         customer_domain: id_or_empty(&invitation.customer_domain),
         code: invitation.code.clone(),
         url: invitation_url(base_url, invitation),
@@ -213,6 +215,7 @@ impl From<CreateRelationshipRequest> for pb::CreateRelationshipRequestRequest {
                     .map(|s| s.as_str().to_owned())
                     .collect(),
                 delegated_admin_scopes: command.delegated_admin_scopes.iter().map(|s| s.to_proto()).collect(),
+                delegated_admin_roles: command.delegated_admin_roles.iter().map(|r| r.to_proto()).collect(),
                 customer_domain: command.customer_domain.unwrap_or_default(),
                 ..Default::default()
             }),
@@ -260,6 +263,7 @@ impl From<GrantDelegatedAdmin> for pb::GrantDelegatedAdminRequest {
             partner_id: command.partner_id,
             service: command.service.as_str().to_owned(),
             scopes: command.scopes.iter().map(|s| s.to_proto()).collect(),
+            roles: command.roles.iter().map(|r| r.to_proto()).collect(),
             duration_days: command.duration_days,
             auto_extend: command.auto_extend,
             request_id: command.request_id.unwrap_or_default(),
@@ -290,12 +294,16 @@ impl From<UpdateDelegatedAdmin> for pb::UpdateDelegatedAdminRequest {
         if command.auto_extend.is_some() {
             paths.push("auto_extend".to_owned());
         }
+        if command.roles.is_some() {
+            paths.push("roles".to_owned());
+        }
         pb::UpdateDelegatedAdminRequest {
             grant: Some(pb::DelegatedAdminGrant {
                 id: command.grant_id,
                 etag: command.etag,
                 end_time: command.end_time.and_then(timestamp),
                 auto_extend: command.auto_extend.unwrap_or_default(),
+                roles: command.roles.iter().flatten().map(|r| r.to_proto()).collect(),
                 ..Default::default()
             }),
             update_mask: Some(prost_types::FieldMask { paths }),
@@ -320,6 +328,9 @@ fn action_message(action: Action) -> pb::check_access_request::Action {
         Action::Provision => Proto::Provision,
         Action::Support => Proto::Support,
         Action::ManageSubscription => Proto::ManageSubscription,
+        Action::ReadDirectory => Proto::ReadDirectory,
+        Action::ManageUsers => Proto::ManageUsers,
+        Action::ReadBilling => Proto::ReadBilling,
     }
 }
 

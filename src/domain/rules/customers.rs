@@ -6,8 +6,9 @@ use crate::domain::access::Decision;
 use crate::domain::error::{Error, Reason, Result};
 use crate::domain::model::{
     DelegatedAdminGrant, GrantState, Micros, Partner, PartnerKind, Relationship, RelationshipKind, RelationshipSource,
-    RelationshipState, Scope, Service,
+    RelationshipState, Role, Service,
 };
+use crate::domain::roles;
 
 /// C1: who may create a customer, and who gets the relationship and DAP.
 pub fn check_customer_creator(creator: &Partner, names_reseller: bool) -> Result<()> {
@@ -50,10 +51,20 @@ pub fn require_view(decision: &Decision) -> Result<()> {
     refuse_unless_allowed(decision, Reason::NoRelationship, NO_VIEW)
 }
 
+/// C1: every role but GLOBAL_ADMIN (R1), which needs an end (R2).
+pub const CREATOR_ROLES: [Role; 5] = [
+    Role::DirectoryReader,
+    Role::HelpdeskAdmin,
+    Role::UserAdmin,
+    Role::LicenseAdmin,
+    Role::BillingReader,
+];
+
 /// C1: the rows a partner's new tenant starts with: the creator's RESELLER
 /// relationship, the named reseller's INDIRECT_RESELLER relationship, and
-/// DAP for every service with both scopes and no end to the one that does
-/// the work (the named reseller, else the creator).
+/// DAP for every service with every role but GLOBAL_ADMIN (so both scopes)
+/// and no end to the one that does the work (the named reseller, else the
+/// creator).
 pub fn creator_rights(
     customer_id: &str,
     creator_id: &str,
@@ -90,7 +101,8 @@ pub fn creator_rights(
             customer_id: customer_id.to_owned(),
             partner_id: holder.to_owned(),
             service: *service,
-            scopes: vec![Scope::Provisioning, Scope::Support],
+            scopes: roles::scopes_of(&CREATOR_ROLES),
+            roles: CREATOR_ROLES.to_vec(),
             state: GrantState::Active,
             start_time: now,
             end_time: None,

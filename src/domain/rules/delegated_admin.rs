@@ -1,11 +1,129 @@
-//! Delegated admin privileges (D, G): a grant's grantee, end and term, its
-//! notices, why it ended, and who revokes or supersedes it.
+//! Delegated admin privileges (D, G, R1-R3): a grant's grantee, roles, end
+//! and term, its notices, why it ended, and who revokes or supersedes it.
 
-use crate::domain::error::{Error, Reason, Result};
+use crate::domain::error::{Error, ErrorCode, Reason, Result, Violations};
 use crate::domain::model::{
-    DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Micros, Partner, PartnerKind, Service,
+    DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Micros, Partner, PartnerKind, Role, Scope, Service,
 };
 use crate::domain::principal::Principal;
+use crate::domain::roles;
+use crate::domain::validate::{MAX_ROLES, max_items};
+
+/// R1 (W3): at most six roles, each named once.
+pub fn distinct_roles(field: &str, asked: &[Role]) -> Result<()> {
+    max_items(field, asked.len(), MAX_ROLES)?;
+    let mut violations = Violations::default();
+    for (i, role) in asked.iter().enumerate() {
+        if asked[..i].contains(role) {
+            violations.add(format!("{field}[{i}]"), format!("repeats {role}: name each role once"));
+        }
+    }
+    violations.into_result()
+}
+
+/// R1: the roles a request asks for: `asked` as given (distinct), or, given
+/// only scopes, the roles they read as (PROVISIONING: USER_ADMIN and
+/// LICENSE_ADMIN; SUPPORT: HELPDESK_ADMIN). Both at once is INVALID_FIELD
+/// on `roles_field`. None when neither is given: the caller's default.
+pub fn requested_roles(roles_field: &str, scopes: &[Scope], asked: &[Role]) -> Result<Option<Vec<Role>>> {
+    if !asked.is_empty() && !scopes.is_empty() {
+        return Err(Error::invalid(
+            roles_field,
+            "give roles or scopes, not both: a grant's scopes follow from its roles",
+        ));
+    }
+    if asked.is_empty() {
+        return Ok((!scopes.is_empty()).then(|| roles::roles_for_scopes(scopes)));
+    }
+    distinct_roles(roles_field, asked)?;
+    Ok(Some(roles::canonical(asked.to_vec())))
+}
+
+/// D1, R1: the roles a customer admin's grant is made with: as asked, or
+/// as its scopes read; one of the two is required.
+pub fn grant_roles(scopes: &[Scope], asked: &[Role]) -> Result<Vec<Role>> {
+    requested_roles("roles", scopes, asked)?.ok_or_else(|| {
+        Error::invalid(
+            "scopes",
+            "name roles, or scopes PROVISIONING, SUPPORT or both (they read as roles)",
+        )
+    })
+}
+
+/// R2, its one home: GLOBAL_ADMIN only in a grant with an end_time and no
+/// auto_extend.
+pub fn global_admin_term_allowed(roles: &[Role], has_end: bool, auto_extend: bool) -> bool {
+    !roles.contains(&Role::GlobalAdmin) || (has_end && !auto_extend)
+}
+
+/// R2 on D1: a grant with GLOBAL_ADMIN needs a duration and no
+/// auto_extend, else INVALID_ARGUMENT, GLOBAL_ADMIN_NOT_EXTENDABLE (naming
+/// the field at fault).
+pub fn check_global_admin_grant(roles: &[Role], duration_days: i32, auto_extend: bool) -> Result<()> {
+    if global_admin_term_allowed(roles, duration_days != 0, auto_extend) {
+        return Ok(());
+    }
+    let (field, description) = if duration_days == 0 {
+        ("duration_days", "GLOBAL_ADMIN needs a duration of 1 to 730 days")
+    } else {
+        ("auto_extend", "GLOBAL_ADMIN is never extended: leave auto_extend off")
+    };
+    Err(Error::new(
+        ErrorCode::InvalidArgument,
+        Reason::GlobalAdminNotExtendable,
+        format!("a grant with GLOBAL_ADMIN needs an end and no auto_extend (R2): {field}: {description}"),
+    )
+    .with_violation(field, description))
+}
+
+/// R2 on G3: a grant holding GLOBAL_ADMIN keeps an end_time and never
+/// auto-extends: FAILED_PRECONDITION, GLOBAL_ADMIN_NOT_EXTENDABLE.
+pub fn check_global_admin_term(
+    grant_id: &str,
+    roles: &[Role],
+    end_time: Option<Micros>,
+    auto_extend: bool,
+) -> Result<()> {
+    if global_admin_term_allowed(roles, end_time.is_some(), auto_extend) {
+        return Ok(());
+    }
+    Err(Error::failed_precondition(
+        Reason::GlobalAdminNotExtendable,
+        format!(
+            "grant {grant_id} holds GLOBAL_ADMIN, which is never extended: remove the role first (update_mask roles)"
+        ),
+    ))
+}
+
+/// R3: the roles a customer admin leaves a grant: a non-empty subset of its
+/// own. Naming a role the grant does not hold is FAILED_PRECONDITION,
+/// ROLE_NOT_IN_GRANT, naming them (more roles are a new D1 grant, which
+/// replaces it in place).
+pub fn narrowed_roles(grant: &DelegatedAdminGrant, kept: &[Role]) -> Result<Vec<Role>> {
+    if kept.is_empty() {
+        return Err(Error::invalid(
+            "grant.roles",
+            "name the roles the grant keeps: at least one",
+        ));
+    }
+    let added: Vec<&str> = roles::canonical(kept.to_vec())
+        .into_iter()
+        .filter(|role| !grant.roles.contains(role))
+        .map(Role::as_str)
+        .collect();
+    if !added.is_empty() {
+        return Err(Error::failed_precondition(
+            Reason::RoleNotInGrant,
+            format!(
+                "grant {} does not hold {}: roles are only removed; grant delegated admin anew for more",
+                grant.id,
+                added.join(", ")
+            ),
+        )
+        .with_metadata("roles", added.join(",")));
+    }
+    Ok(roles::canonical(kept.to_vec()))
+}
 
 pub const MAX_GRANT_DAYS: i32 = 730;
 
@@ -172,9 +290,65 @@ pub fn grants_to_supersede<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::error::ErrorCode;
-    use crate::domain::model::Scope;
     use crate::domain::rules::fixtures::*;
+
+    #[test]
+    fn r1_a_grant_has_roles_or_scopes_read_as_roles_never_both() {
+        assert_eq!(
+            grant_roles(&[Scope::Provisioning], &[]).ok(),
+            Some(vec![Role::UserAdmin, Role::LicenseAdmin])
+        );
+        assert_eq!(
+            grant_roles(&[], &[Role::BillingReader, Role::DirectoryReader]).ok(),
+            Some(vec![Role::DirectoryReader, Role::BillingReader])
+        );
+        invalid_field(grant_roles(&[], &[]), "scopes");
+        invalid_field(grant_roles(&[Scope::Support], &[Role::HelpdeskAdmin]), "roles");
+        invalid_field(grant_roles(&[], &[Role::UserAdmin, Role::UserAdmin]), "roles[1]");
+        invalid_field(grant_roles(&[], &[Role::UserAdmin; 7]), "roles");
+    }
+
+    #[test]
+    fn r2_global_admin_only_with_an_end_and_no_auto_extend() {
+        let global = [Role::GlobalAdmin];
+        assert!(check_global_admin_grant(&global, 30, false).is_ok());
+        assert!(check_global_admin_grant(&[Role::UserAdmin], 0, false).is_ok());
+        for (days, auto_extend, field) in [(0, false, "duration_days"), (30, true, "auto_extend")] {
+            let error = refused(
+                check_global_admin_grant(&global, days, auto_extend),
+                ErrorCode::InvalidArgument,
+                Reason::GlobalAdminNotExtendable,
+            );
+            assert_eq!(error.violations[0].field, field);
+        }
+        assert!(check_global_admin_term("g", &global, Some(NOW), false).is_ok());
+        for (end, auto_extend) in [(None, false), (Some(NOW), true)] {
+            refused(
+                check_global_admin_term("g", &global, end, auto_extend),
+                ErrorCode::FailedPrecondition,
+                Reason::GlobalAdminNotExtendable,
+            );
+        }
+    }
+
+    #[test]
+    fn r3_roles_are_only_removed_and_one_stays() {
+        let held = grant("p", Service::Azure, GrantState::Active, None);
+        assert_eq!(
+            narrowed_roles(&held, &[Role::LicenseAdmin, Role::HelpdeskAdmin]).ok(),
+            Some(vec![Role::HelpdeskAdmin, Role::LicenseAdmin])
+        );
+        let error = refused(
+            narrowed_roles(&held, &[Role::HelpdeskAdmin, Role::GlobalAdmin, Role::BillingReader]),
+            ErrorCode::FailedPrecondition,
+            Reason::RoleNotInGrant,
+        );
+        assert_eq!(
+            error.metadata,
+            [("roles".to_owned(), "BILLING_READER,GLOBAL_ADMIN".to_owned())]
+        );
+        invalid_field(narrowed_roles(&held, &[]), "grant.roles");
+    }
 
     fn grant(partner_id: &str, service: Service, state: GrantState, end_time: Option<Micros>) -> DelegatedAdminGrant {
         DelegatedAdminGrant {
@@ -183,6 +357,7 @@ mod tests {
             partner_id: partner_id.into(),
             service,
             scopes: Scope::ALL.to_vec(),
+            roles: vec![Role::HelpdeskAdmin, Role::UserAdmin, Role::LicenseAdmin],
             state,
             start_time: 0,
             end_time,

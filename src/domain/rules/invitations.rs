@@ -1,10 +1,11 @@
 //! Invitations (I): who invites, for how long and for what, who reads an
 //! invitation, and when it may be accepted.
 
-use super::dedup;
+use super::{dedup, requested_roles};
 use crate::domain::error::{Error, Reason, Result};
-use crate::domain::model::{InvitationState, Micros, Partner, PartnerKind, RelationshipRequest, Scope, Service};
+use crate::domain::model::{InvitationState, Micros, Partner, PartnerKind, RelationshipRequest, Role, Scope, Service};
 use crate::domain::principal::Principal;
+use crate::domain::roles;
 
 /// I1: only ACTIVE DIRECT_RESELLER and INDIRECT_PROVIDER partners invite.
 pub fn check_inviter(inviter: &Partner, names_reseller: bool) -> Result<()> {
@@ -41,14 +42,26 @@ pub fn invitation_days(requested: i32, default_days: i32) -> Result<i32> {
     }
 }
 
-/// I3: the delegated admin an invitation asks for: all three services and
-/// both scopes unless narrowed.
-pub fn requested_dap(include: bool, services: Vec<Service>, scopes: Vec<Scope>) -> Result<(Vec<Service>, Vec<Scope>)> {
+/// The field of an invitation's roles.
+const ROLES_FIELD: &str = "relationship_request.delegated_admin_roles";
+
+/// I3, R1, R2: the delegated admin an invitation asks for: all three
+/// services unless narrowed, and the roles asked, or those its scopes read
+/// as (R1), both scopes' when neither is given (USER_ADMIN, LICENSE_ADMIN,
+/// HELPDESK_ADMIN). Its grants have no end, so GLOBAL_ADMIN is
+/// INVALID_FIELD (R2). Returns the services and the roles (in the enum's
+/// order); the invitation's scopes follow from the roles.
+pub fn requested_dap(
+    include: bool,
+    services: Vec<Service>,
+    scopes: Vec<Scope>,
+    asked_roles: Vec<Role>,
+) -> Result<(Vec<Service>, Vec<Role>)> {
     if !include {
-        if !services.is_empty() || !scopes.is_empty() {
+        if !services.is_empty() || !scopes.is_empty() || !asked_roles.is_empty() {
             return Err(Error::invalid(
                 "relationship_request.include_delegated_admin",
-                "services and scopes are asked only with include_delegated_admin",
+                "services, scopes and roles are asked only with include_delegated_admin",
             ));
         }
         return Ok((Vec::new(), Vec::new()));
@@ -58,12 +71,15 @@ pub fn requested_dap(include: bool, services: Vec<Service>, scopes: Vec<Scope>) 
     } else {
         dedup(services)
     };
-    let scopes = if scopes.is_empty() {
-        Scope::ALL.to_vec()
-    } else {
-        dedup(scopes)
-    };
-    Ok((services, scopes))
+    let roles =
+        requested_roles(ROLES_FIELD, &scopes, &asked_roles)?.unwrap_or_else(|| roles::roles_for_scopes(Scope::ALL));
+    if let Some(at) = asked_roles.iter().position(|role| *role == Role::GlobalAdmin) {
+        return Err(Error::invalid(
+            format!("{ROLES_FIELD}[{at}]"),
+            "an invitation's grants have no end, and GLOBAL_ADMIN needs one (R2): grant it with a duration instead",
+        ));
+    }
+    Ok((services, roles))
 }
 
 /// I4: the inviting partner and the named reseller read an invitation;
@@ -128,6 +144,7 @@ mod tests {
             include_delegated_admin: false,
             delegated_admin_services: Vec::new(),
             delegated_admin_scopes: Vec::new(),
+            delegated_admin_roles: Vec::new(),
             customer_domain: customer_domain.map(str::to_owned),
             code: "code".into(),
             state,
@@ -174,25 +191,62 @@ mod tests {
 
     #[test]
     fn i3_requested_dap_defaults_to_every_service_and_scope() {
+        let both = vec![Role::HelpdeskAdmin, Role::UserAdmin, Role::LicenseAdmin];
         assert_eq!(
-            requested_dap(true, Vec::new(), Vec::new()).ok(),
-            Some((Service::ALL.to_vec(), Scope::ALL.to_vec()))
+            requested_dap(true, Vec::new(), Vec::new(), Vec::new()).ok(),
+            Some((Service::ALL.to_vec(), both))
         );
         assert_eq!(
-            requested_dap(true, vec![Service::Azure, Service::Azure], vec![Scope::Support]).ok(),
-            Some((vec![Service::Azure], vec![Scope::Support]))
+            requested_dap(
+                true,
+                vec![Service::Azure, Service::Azure],
+                vec![Scope::Support],
+                Vec::new()
+            )
+            .ok(),
+            Some((vec![Service::Azure], vec![Role::HelpdeskAdmin]))
         );
         assert_eq!(
-            requested_dap(false, Vec::new(), Vec::new()).ok(),
+            requested_dap(false, Vec::new(), Vec::new(), Vec::new()).ok(),
             Some((Vec::new(), Vec::new()))
         );
         invalid_field(
-            requested_dap(false, vec![Service::Azure], Vec::new()),
+            requested_dap(false, vec![Service::Azure], Vec::new(), Vec::new()),
             "relationship_request.include_delegated_admin",
         );
         invalid_field(
-            requested_dap(false, Vec::new(), vec![Scope::Support]),
+            requested_dap(false, Vec::new(), vec![Scope::Support], Vec::new()),
             "relationship_request.include_delegated_admin",
+        );
+        invalid_field(
+            requested_dap(false, Vec::new(), Vec::new(), vec![Role::DirectoryReader]),
+            "relationship_request.include_delegated_admin",
+        );
+    }
+
+    #[test]
+    fn r1_r2_an_invitations_roles_are_distinct_alone_and_never_global_admin() {
+        assert_eq!(
+            requested_dap(
+                true,
+                Vec::new(),
+                Vec::new(),
+                vec![Role::BillingReader, Role::DirectoryReader]
+            )
+            .ok(),
+            Some((Service::ALL.to_vec(), vec![Role::DirectoryReader, Role::BillingReader]))
+        );
+        invalid_field(
+            requested_dap(true, Vec::new(), vec![Scope::Support], vec![Role::HelpdeskAdmin]),
+            ROLES_FIELD,
+        );
+        invalid_field(
+            requested_dap(true, Vec::new(), Vec::new(), vec![Role::UserAdmin, Role::UserAdmin]),
+            "relationship_request.delegated_admin_roles[1]",
+        );
+        invalid_field(
+            requested_dap(true, Vec::new(), Vec::new(), vec![Role::UserAdmin, Role::GlobalAdmin]),
+            "relationship_request.delegated_admin_roles[1]",
         );
     }
 

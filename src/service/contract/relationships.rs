@@ -10,7 +10,7 @@ use tokio_stream::Stream;
 use crate::domain::Result;
 use crate::domain::access::{AccessQuery, Decision};
 use crate::domain::model::{
-    DelegatedAdminGrant, Event, GrantState, InvitationState, Relationship, RelationshipRequest, Scope, Service,
+    DelegatedAdminGrant, Event, GrantState, InvitationState, Relationship, RelationshipRequest, Role, Scope, Service,
 };
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
@@ -109,7 +109,13 @@ pub struct CreateRelationshipRequest {
     pub include_delegated_admin: bool,
     /// I3: as asked; all three when empty with include_delegated_admin.
     pub delegated_admin_services: Vec<Service>,
+    /// R1: scopes or roles as asked (not both); both scopes' roles when
+    /// neither is given.
     pub delegated_admin_scopes: Vec<Scope>,
+    /// Left out of the request fingerprint when empty, so a retry of a
+    /// request made before roles existed matches its first (AIP-155).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub delegated_admin_roles: Vec<Role>,
     pub customer_domain: Option<String>,
     /// I3: 0 for the service's default.
     pub expire_after_days: i32,
@@ -178,6 +184,8 @@ pub struct UpdateDelegatedAdmin {
     pub etag: String,
     pub end_time: Option<crate::domain::model::Micros>,
     pub auto_extend: Option<bool>,
+    /// R3: the roles the grant keeps (only ever fewer).
+    pub roles: Option<Vec<Role>>,
 }
 
 /// D3, G4: a grant to revoke, and why (kept in the grant and its event).
@@ -193,7 +201,11 @@ pub struct GrantDelegatedAdmin {
     pub customer_id: Option<String>,
     pub partner_id: String,
     pub service: Service,
+    /// R1: scopes or roles as asked (one of the two, not both).
     pub scopes: Vec<Scope>,
+    /// Left out of the request fingerprint when empty, as above.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
     /// D1: 0 for no end.
     pub duration_days: i32,
     pub auto_extend: bool,

@@ -217,7 +217,7 @@ fn updated(current: &Customer, command: &UpdateCustomer) -> Customer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::model::{GrantState, RelationshipKind, RelationshipSource, Scope, Service};
+    use crate::domain::model::{GrantState, RelationshipKind, RelationshipSource, Role, Scope, Service};
 
     #[test]
     fn c1_creator_rights_of_a_direct_reseller() {
@@ -232,10 +232,14 @@ mod tests {
         );
         let services: Vec<_> = grants.iter().map(|g| g.service).collect();
         assert_eq!(services, Service::ALL);
-        assert!(grants.iter().all(|g| g.partner_id == "p"
+        assert!(grants.iter().all(|g| {
+            g.partner_id == "p"
             && g.scopes == [Scope::Provisioning, Scope::Support]
+            // R1: every role but GLOBAL_ADMIN.
+            && g.roles.iter().copied().eq(Role::ALL.iter().copied().filter(|r| *r != Role::GlobalAdmin))
             && g.state == GrantState::Active
-            && g.end_time.is_none()));
+            && g.end_time.is_none()
+        }));
     }
 
     #[test]

@@ -150,7 +150,8 @@ fn grantee(invitation: &RelationshipRequest) -> &str {
         .unwrap_or(&invitation.inviting_partner_id)
 }
 
-/// I6 (c): DAP as the invitation asked, one grant per service.
+/// I6 (c): DAP as the invitation asked, one grant per service, each with
+/// the invitation's roles (R1).
 async fn grant_requested_dap(
     tx: &mut WriteTx,
     customer_id: &str,
@@ -164,7 +165,7 @@ async fn grant_requested_dap(
         .iter()
         .map(|service| GrantTerms {
             service: *service,
-            scopes: invitation.delegated_admin_scopes.clone(),
+            roles: invitation.delegated_admin_roles.clone(),
             end_time: None,
             auto_extend: false,
         })

@@ -2,9 +2,10 @@
 //! one transacting partner holding delegated admin per service.
 
 use super::{LocalRelationships, tenant_mismatch, view_query};
-use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Service, etag};
+use crate::domain::model::{DelegatedAdminGrant, EndCause, GrantState, MICROS_PER_DAY, Role, Service, etag};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
+use crate::domain::roles;
 use crate::domain::{Error, Reason, Result, rules};
 use crate::service::contract::relationships::{
     GrantDelegatedAdmin, Granted, ListDelegatedAdminGrants, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
@@ -126,6 +127,8 @@ impl LocalRelationships {
         }
         rules::check_grantee(tx.partner(&command.partner_id).await?.as_ref())?;
         let end_time = rules::grant_end(tx.now(), command.duration_days, command.auto_extend)?;
+        let roles = rules::grant_roles(&command.scopes, &command.roles)?;
+        rules::check_global_admin_grant(&roles, command.duration_days, command.auto_extend)?;
         let service = command.service;
         let grant = tx
             .put_grant(
@@ -133,7 +136,7 @@ impl LocalRelationships {
                 &command.partner_id,
                 GrantTerms {
                     service,
-                    scopes: rules::dedup(command.scopes),
+                    roles,
                     end_time,
                     auto_extend: command.auto_extend,
                 },
@@ -233,8 +236,9 @@ impl LocalRelationships {
     }
 
     /// G3: the customer admin gives a grant in force a new end_time and/or
-    /// turns auto_extend on or off, with the grant's etag. Not a new grant:
-    /// D2 is not applied again.
+    /// turns auto_extend on or off, and (R3) removes roles from it, with the
+    /// grant's etag. Not a new grant: D2 is not applied again. R2: a grant
+    /// left holding GLOBAL_ADMIN keeps its end and never auto-extends.
     pub(super) async fn update_delegated_admin(
         &self,
         principal: &Principal,
@@ -258,20 +262,33 @@ impl LocalRelationships {
         };
         let (end_time, auto_extend) =
             rules::updated_grant_term(&grant, command.end_time, command.auto_extend, tx.now())?;
+        let roles = match &command.roles {
+            Some(kept) => rules::narrowed_roles(&grant, kept)?,
+            None => grant.roles.clone(),
+        };
+        rules::check_global_admin_term(&grant.id, &roles, end_time, auto_extend)?;
         if etag(grant.version) != command.etag {
             return Err(Error::stale_etag("grant"));
         }
-        if (end_time, auto_extend) == (grant.end_time, grant.auto_extend) {
+        if (end_time, auto_extend, &roles) == (grant.end_time, grant.auto_extend, &grant.roles) {
             // E1: no change, no event.
             return Ok(grant);
         }
-        grant.end_time = end_time;
-        grant.auto_extend = auto_extend;
-        // G2: the marks the new term is already inside count as passed.
-        grant.notice_days = rules::notice_mark(end_time, auto_extend, tx.now());
+        if (end_time, auto_extend) != (grant.end_time, grant.auto_extend) {
+            grant.end_time = end_time;
+            grant.auto_extend = auto_extend;
+            // G2: the marks the new term is already inside count as passed.
+            grant.notice_days = rules::notice_mark(end_time, auto_extend, tx.now());
+        }
+        let removed: Vec<Role> = grant.roles.iter().copied().filter(|r| !roles.contains(r)).collect();
+        roles::assign(&mut grant, roles);
+        // R3 hook (assignments, R5, are not built yet): when `removed` is
+        // not empty, strip those roles from this grant's ACTIVE
+        // assignments here, in this transaction, ending those left with
+        // none (end_cause ROLES_REMOVED), each with its event.
         tx.update_grant(&mut grant, "grant.updated").await?;
         tx.commit().await?;
-        tracing::info!(grant_id = %grant.id, end_time = ?grant.end_time, auto_extend = grant.auto_extend, "delegated admin updated");
+        tracing::info!(grant_id = %grant.id, end_time = ?grant.end_time, auto_extend = grant.auto_extend, roles = ?grant.roles, removed = ?removed, "delegated admin updated");
         Ok(grant)
     }
 
@@ -318,7 +335,7 @@ impl LocalRelationships {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::model::{DelegatedAdminGrant, GrantState, MICROS_PER_DAY, Micros, Scope, Service};
+    use crate::domain::model::{DelegatedAdminGrant, GrantState, MICROS_PER_DAY, Micros, Role, Scope, Service};
     use crate::domain::rules::grants_to_supersede;
 
     const NOW: Micros = 1_800_000_000_000_000;
@@ -336,6 +353,7 @@ mod tests {
             partner_id: partner_id.into(),
             service,
             scopes: vec![Scope::Support],
+            roles: vec![Role::HelpdeskAdmin],
             state,
             start_time: NOW - MICROS_PER_DAY,
             end_time,

@@ -7,7 +7,7 @@ use super::LocalRelationships;
 use crate::domain::model::{InvitationState, MICROS_PER_DAY, Micros, RelationshipRequest};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
-use crate::domain::{Error, Reason, Result, rules};
+use crate::domain::{Error, Reason, Result, roles, rules};
 use crate::service::contract::relationships::{CreateRelationshipRequest, ListRelationshipRequests};
 use crate::service::request_key;
 use crate::store::{InvitationFilter, new_id};
@@ -56,10 +56,11 @@ impl LocalRelationships {
             ));
         }
         let days = rules::invitation_days(command.expire_after_days, self.settings.invitation_default_days)?;
-        let (services, scopes) = rules::requested_dap(
+        let (services, roles) = rules::requested_dap(
             command.include_delegated_admin,
             command.delegated_admin_services,
             command.delegated_admin_scopes,
+            command.delegated_admin_roles,
         )?;
         let reseller_id = command.indirect_reseller_id;
         // Fails sooner on the caller alone; decided again inside (W1).
@@ -89,7 +90,8 @@ impl LocalRelationships {
             indirect_reseller_id: reseller_id,
             include_delegated_admin: command.include_delegated_admin,
             delegated_admin_services: services,
-            delegated_admin_scopes: scopes,
+            delegated_admin_scopes: roles::scopes_of(&roles),
+            delegated_admin_roles: roles,
             customer_domain: command.customer_domain,
             code: new_code()?,
             state: InvitationState::Active,
