@@ -21,6 +21,10 @@ enum Rpc {
     LinkIndirectReseller,
     UnlinkIndirectReseller,
     ListPartnerLinks,
+    AcceptPartnerLink,
+    DeclinePartnerLink,
+    SuspendPartnerLink,
+    ResumePartnerLink,
     CreateCustomer,
     GetCustomer,
     ListCustomers,
@@ -53,7 +57,7 @@ enum Rpc {
     WatchEvents,
 }
 
-const RPCS: [Rpc; 37] = [
+const RPCS: [Rpc; 41] = [
     Rpc::CreatePartner,
     Rpc::GetPartner,
     Rpc::ListPartners,
@@ -61,6 +65,10 @@ const RPCS: [Rpc; 37] = [
     Rpc::LinkIndirectReseller,
     Rpc::UnlinkIndirectReseller,
     Rpc::ListPartnerLinks,
+    Rpc::AcceptPartnerLink,
+    Rpc::DeclinePartnerLink,
+    Rpc::SuspendPartnerLink,
+    Rpc::ResumePartnerLink,
     Rpc::CreateCustomer,
     Rpc::GetCustomer,
     Rpc::ListCustomers,
@@ -201,6 +209,10 @@ impl TenantA {
             Rpc::GetPartner | Rpc::UpdatePartner | Rpc::GrantDelegatedAdmin => &self.hidden_partner,
             Rpc::LinkIndirectReseller
             | Rpc::UnlinkIndirectReseller
+            | Rpc::AcceptPartnerLink
+            | Rpc::DeclinePartnerLink
+            | Rpc::SuspendPartnerLink
+            | Rpc::ResumePartnerLink
             | Rpc::CreateCustomer
             | Rpc::ListCustomers
             | Rpc::CreateRelationshipRequest => &self.reseller,
@@ -287,6 +299,42 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                     provider_id: provider.into(),
                     reseller_id: id,
                     ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::AcceptPartnerLink => answer(
+            partners
+                .accept_partner_link(pb::AcceptPartnerLinkRequest {
+                    provider_id: provider.into(),
+                    reseller_id: id,
+                    etag: String::new(),
+                })
+                .await,
+        ),
+        Rpc::DeclinePartnerLink => answer(
+            partners
+                .decline_partner_link(pb::DeclinePartnerLinkRequest {
+                    provider_id: provider.into(),
+                    reseller_id: id,
+                    etag: String::new(),
+                })
+                .await,
+        ),
+        Rpc::SuspendPartnerLink => answer(
+            partners
+                .suspend_partner_link(pb::SuspendPartnerLinkRequest {
+                    provider_id: provider.into(),
+                    reseller_id: id,
+                    etag: String::new(),
+                })
+                .await,
+        ),
+        Rpc::ResumePartnerLink => answer(
+            partners
+                .resume_partner_link(pb::ResumePartnerLinkRequest {
+                    provider_id: provider.into(),
+                    reseller_id: id,
+                    etag: String::new(),
                 })
                 .await,
         ),
