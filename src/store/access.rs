@@ -38,6 +38,41 @@ pub fn grant_in_force_sql(active: &str, now: &str, yes: &str) -> String {
     format!("state = {active} AND (end_time IS NULL OR end_time > {now} OR auto_extend = {yes})")
 }
 
+/// L5 in SQL: the relationship row `r` (a table name or alias) is an
+/// INDIRECT_RESELLER chain past the handover of its pair's revoked link at
+/// `now`: no ACTIVE or SUSPENDED link of the pair, and its last REVOKED one
+/// revoked at least 30 days ago. States and times are the service's own
+/// values, written into the text.
+pub fn handed_over_sql(r: &str, now: Micros) -> String {
+    let cutoff = now - crate::domain::rules::LINK_HANDOVER;
+    let pair = format!("l.provider_id = {r}.indirect_provider_id AND l.reseller_id = {r}.partner_id");
+    format!(
+        "({r}.kind = '{indirect}' \
+         AND NOT EXISTS (SELECT 1 FROM partner_links l WHERE {pair} AND l.state IN ('{active}', '{suspended}')) \
+         AND EXISTS (SELECT 1 FROM partner_links l WHERE {pair} AND l.state = '{revoked}' AND l.update_time <= {cutoff}) \
+         AND NOT EXISTS (SELECT 1 FROM partner_links l WHERE {pair} AND l.state = '{revoked}' AND l.update_time > {cutoff}))",
+        indirect = RelationshipKind::IndirectReseller.as_str(),
+        active = LinkState::Active.as_str(),
+        suspended = LinkState::Suspended.as_str(),
+        revoked = LinkState::Revoked.as_str(),
+    )
+}
+
+/// L5 in SQL: the DAP of `partner` on `customer` (columns) ended with its
+/// chains: an ACTIVE relationship of the pair is handed over and none of
+/// its own still stands (as `decide` reads it).
+pub fn dap_handed_over_sql(partner: &str, customer: &str, now: Micros) -> String {
+    let mine = format!(
+        "r.partner_id = {partner} AND r.customer_id = {customer} AND r.state = '{}'",
+        RelationshipState::Active.as_str()
+    );
+    let handed = handed_over_sql("r", now);
+    format!(
+        "(EXISTS (SELECT 1 FROM relationships r WHERE {mine} AND {handed}) \
+         AND NOT EXISTS (SELECT 1 FROM relationships r WHERE {mine} AND NOT {handed}))"
+    )
+}
+
 /// The columns of a fact row, in the order of `FactRow`.
 const FACT_COLUMNS: &str = "k, id, partner_id, customer_id, t1, t2, t3, t4, t5, n1, n2, f1, f2, n3";
 

@@ -1,12 +1,12 @@
 //! Customers, subscriptions, and the relationship and grant rows written
 //! with them.
 
-use sea_orm::sea_query::{LikeExpr, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, LikeExpr, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::access::{grant_in_force, grant_in_force_sql};
+use super::access::{dap_handed_over_sql, grant_in_force, grant_in_force_sql, handed_over_sql};
 use super::convert::{all, customer_row, grant_row, relationship_row, subscription_row};
 use super::entity::{customer, grant, relationship, subscription};
 use super::{Store, WriteTx};
@@ -50,12 +50,15 @@ fn starts_with(prefix: &str) -> LikeExpr {
     LikeExpr::new(pattern).escape('\\')
 }
 
-fn active_relationship_customers(partner_id: &str) -> SelectStatement {
+/// The customers of the partner's ACTIVE relationships, but the chains past
+/// their L5 handover.
+fn active_relationship_customers(partner_id: &str, now: Micros) -> SelectStatement {
     Query::select()
         .column(relationship::Column::CustomerId)
         .from(relationship::Entity)
         .and_where(relationship::Column::PartnerId.eq(partner_id))
         .and_where(relationship::Column::State.eq(RelationshipState::Active.as_str()))
+        .and_where(Expr::cust(format!("NOT {}", handed_over_sql("relationships", now))))
         .to_owned()
 }
 
@@ -72,9 +75,17 @@ pub(super) fn customer_viewable_by(column: impl ColumnTrait, partner_id: &str, n
         .from(grant::Entity)
         .and_where(grant::Column::PartnerId.eq(partner_id))
         .cond_where(grant_in_force(now))
+        .and_where(Expr::cust(format!(
+            "NOT {}",
+            dap_handed_over_sql(
+                "delegated_admin_grants.partner_id",
+                "delegated_admin_grants.customer_id",
+                now
+            )
+        )))
         .to_owned();
     Condition::any()
-        .add(column.in_subquery(active_relationship_customers(partner_id)))
+        .add(column.in_subquery(active_relationship_customers(partner_id, now)))
         .add(column.in_subquery(granted))
 }
 
@@ -138,7 +149,7 @@ impl Store {
             query = query.filter(customer::Column::Domain.like(starts_with(prefix)));
         }
         if let Some(reseller_id) = &filter.indirect_reseller_id {
-            let served = active_relationship_customers(reseller_id)
+            let served = active_relationship_customers(reseller_id, self.now())
                 .and_where(relationship::Column::Kind.eq(RelationshipKind::IndirectReseller.as_str()))
                 .to_owned();
             query = query.filter(customer::Column::Id.in_subquery(served));
@@ -188,17 +199,20 @@ impl Store {
 /// C6 keyset page of the customers a partner may VIEW: the next ids of its
 /// ACTIVE relationships and of its grants in force, each branch bounded by
 /// the page size and read in index order.
-fn visible_customer_ids_sql() -> String {
+fn visible_customer_ids_sql(now: Micros) -> String {
     format!(
         "SELECT customer_id FROM ( \
-    SELECT customer_id FROM (SELECT DISTINCT customer_id FROM relationships \
-        WHERE partner_id = $1 AND state = $2 AND customer_id > $3 ORDER BY customer_id LIMIT $4) r \
+    SELECT customer_id FROM (SELECT DISTINCT customer_id FROM relationships rel \
+        WHERE partner_id = $1 AND state = $2 AND customer_id > $3 AND NOT {handed_over} \
+        ORDER BY customer_id LIMIT $4) r \
     UNION \
-    SELECT customer_id FROM (SELECT DISTINCT customer_id FROM delegated_admin_grants \
-        WHERE partner_id = $5 AND customer_id > $6 AND {in_force} \
+    SELECT customer_id FROM (SELECT DISTINCT customer_id FROM delegated_admin_grants dag \
+        WHERE partner_id = $5 AND customer_id > $6 AND {in_force} AND NOT {dap_handed_over} \
         ORDER BY customer_id LIMIT $10) g \
     ) visible ORDER BY customer_id LIMIT $11",
-        in_force = grant_in_force_sql("$7", "$8", "$9")
+        in_force = grant_in_force_sql("$7", "$8", "$9"),
+        handed_over = handed_over_sql("rel", now),
+        dap_handed_over = dap_handed_over_sql("dag.partner_id", "dag.customer_id", now),
     )
 }
 
@@ -224,7 +238,7 @@ impl Store {
             .db
             .query_all_raw(sea_orm::Statement::from_sql_and_values(
                 backend,
-                super::write::placeholders(backend, &visible_customer_ids_sql()),
+                super::write::placeholders(backend, &visible_customer_ids_sql(self.now())),
                 values,
             ))
             .await?;

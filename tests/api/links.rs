@@ -853,6 +853,14 @@ async fn l5_thirty_days_after_a_revocation_the_chain_counts_as_ended_with_its_da
         allowed(&server, &reseller.id, &created.id, Action::View, "").await
             && allowed(&server, &reseller.id, &created.id, Action::Provision, "office365").await
     );
+    let listed = server
+        .customers(&partner(&reseller.id))
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .customers;
+    assert!(listed.iter().any(|c| c.id == created.id), "{listed:?}");
     assert_eq!(
         server
             .server
@@ -875,6 +883,31 @@ async fn l5_thirty_days_after_a_revocation_the_chain_counts_as_ended_with_its_da
             .await
             .allowed
     );
+    // The lists read it so too (C6, G1): the customer leaves the reseller's.
+    let listed = server
+        .customers(&partner(&reseller.id))
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .customers;
+    assert!(listed.iter().all(|c| c.id != created.id), "{listed:?}");
+    let grants = server
+        .relationships(&partner(&reseller.id))
+        .list_delegated_admin_grants(pb::ListDelegatedAdminGrantsRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .delegated_admin_grants;
+    assert!(grants.is_empty(), "{grants:?}");
+    let providers = server
+        .customers(&partner(&provider.id))
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .customers;
+    assert!(providers.iter().any(|c| c.id == created.id));
 
     let before = last_seq(&server).await;
     let report = server.server.store().sweep().await.expect("sweep");

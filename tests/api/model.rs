@@ -322,21 +322,6 @@ impl Model {
                 || self.has_grant(p, c, None, None))
     }
 
-    /// What the lists read as VIEW (C6, G1 without a customer): the rows
-    /// as recorded, so a chain past its L5 handover counts until the sweep
-    /// records it ended.
-    fn listed_view(&self, p: usize, c: usize) -> bool {
-        self.partners[p].active
-            && (self
-                .relationships
-                .iter()
-                .any(|r| r.active && r.partner == p && r.customer == c)
-                || self
-                    .grants
-                    .iter()
-                    .any(|g| g.in_force(self.now) && g.partner == p && g.customer == c))
-    }
-
     fn allowed(&self, p: usize, c: usize, action: Action, service: &str, subscription: Option<&MSubscription>) -> bool {
         if !self.view(p, c) {
             return false;
@@ -1492,7 +1477,7 @@ impl Run {
             let modelled: Vec<(usize, &'static str, i32)> = model
                 .grants
                 .iter()
-                .filter(|g| g.partner == p && g.state == G_ACTIVE && model.listed_view(p, g.customer))
+                .filter(|g| g.partner == p && g.state == G_ACTIVE && model.view(p, g.customer))
                 .map(|g| (g.customer, g.service, g.state))
                 .collect();
             self.same(listed, modelled, &format!("G1 of p{p}"));
