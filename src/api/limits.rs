@@ -36,6 +36,30 @@ impl Bounds {
         self
     }
 
+    /// R4: a group's fields; each member only while the count is within
+    /// its maximum (beyond it the count alone refuses the call).
+    fn security_group(&mut self, group: &Option<pb::SecurityGroup>) -> &mut Self {
+        use crate::domain::rules::{MAX_GROUP_MEMBERS, MAX_GROUP_NAME_CHARS, MAX_USER_ID_CHARS};
+        if let Some(g) = group {
+            self.id("security_group.id", &g.id)
+                .id("security_group.partner_id", &g.partner_id)
+                // Trimmed to at most 256 by R4; untrimmed, four times that.
+                .text("security_group.display_name", &g.display_name, 4 * MAX_GROUP_NAME_CHARS)
+                .text("security_group.etag", &g.etag, MAX_ETAG_CHARS)
+                .items(
+                    "security_group.member_user_ids",
+                    g.member_user_ids.len(),
+                    MAX_GROUP_MEMBERS,
+                );
+            if g.member_user_ids.len() <= MAX_GROUP_MEMBERS {
+                for (i, id) in g.member_user_ids.iter().enumerate() {
+                    self.text(&format!("security_group.member_user_ids[{i}]"), id, MAX_USER_ID_CHARS);
+                }
+            }
+        }
+        self
+    }
+
     /// L2: a pair's newest link and the etag read.
     fn named_link(&mut self, provider_id: &str, reseller_id: &str, etag: &str) -> &mut Self {
         self.id("provider_id", provider_id)
@@ -289,6 +313,11 @@ bounded! {
         b.page_token(&m.page_token).id("customer_id", &m.customer_id).id("partner_id", &m.partner_id);
     }
     WatchEventsRequest(m, b) { b.id("customer_id", &m.customer_id).id("partner_id", &m.partner_id); }
+    CreateSecurityGroupRequest(m, b) { b.security_group(&m.security_group).request_id(&m.request_id); }
+    GetSecurityGroupRequest(m, b) { b.id("id", &m.id); }
+    ListSecurityGroupsRequest(m, b) { b.page_token(&m.page_token).id("partner_id", &m.partner_id); }
+    UpdateSecurityGroupRequest(m, b) { b.security_group(&m.security_group).mask(&m.update_mask); }
+    DeleteSecurityGroupRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
 }
 
 /// Replies: decoded by the generated clients, bounded by the server.
@@ -304,6 +333,7 @@ unbounded! {
     AcceptRelationshipRequestResponse, ListCustomerRelationshipsResponse, GrantDelegatedAdminResponse,
     ListDelegatedAdminGrantsResponse,
     CheckAccessResponse, BatchCheckAccessResponse, Event, ListEventsResponse,
+    SecurityGroup, ListSecurityGroupsResponse,
 }
 
 /// The internal API (split deployment): at most a relay batch of ids.

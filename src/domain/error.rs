@@ -132,6 +132,9 @@ reasons! {
     TransferNotPending => "TRANSFER_NOT_PENDING", true;
     NotTransferParty => "NOT_TRANSFER_PARTY", false;
     TransferNotFound => "TRANSFER_NOT_FOUND", false;
+    GroupLimitReached => "GROUP_LIMIT_REACHED", true;
+    GroupNotVisible => "GROUP_NOT_VISIBLE", false;
+    GroupNotFound => "GROUP_NOT_FOUND", false;
     SlowConsumer => "SLOW_CONSUMER", false;
     EtagMismatch => "ETAG_MISMATCH", false;
     StoreUnavailable => "STORE_UNAVAILABLE", false;

@@ -194,6 +194,18 @@ impl TransferItem {
     }
 }
 
+/// R4: a partner's group of its users, by their opaque ids.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub partner_id: String,
+    pub display_name: String,
+    pub member_user_ids: Vec<String>,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+}
+
 /// T1-T4: a proposal to move subscriptions of one customer to a CSP
 /// partner of record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -455,6 +467,7 @@ pub enum EventResource {
     Relationship(Relationship),
     DelegatedAdminGrant(DelegatedAdminGrant),
     Transfer(Transfer),
+    SecurityGroup(SecurityGroup),
 }
 
 impl EventResource {
@@ -468,6 +481,7 @@ impl EventResource {
             EventResource::Relationship(r) => &r.id,
             EventResource::DelegatedAdminGrant(r) => &r.id,
             EventResource::Transfer(r) => &r.id,
+            EventResource::SecurityGroup(r) => &r.id,
         }
     }
 
@@ -479,7 +493,10 @@ impl EventResource {
             EventResource::Relationship(r) => Some(&r.customer_id),
             EventResource::DelegatedAdminGrant(r) => Some(&r.customer_id),
             EventResource::Transfer(r) => Some(&r.customer_id),
-            EventResource::Partner(_) | EventResource::PartnerLink(_) | EventResource::RelationshipRequest(_) => None,
+            EventResource::Partner(_)
+            | EventResource::PartnerLink(_)
+            | EventResource::RelationshipRequest(_)
+            | EventResource::SecurityGroup(_) => None,
         }
     }
 
@@ -493,6 +510,7 @@ impl EventResource {
             EventResource::Relationship(r) => Some(&r.partner_id),
             EventResource::DelegatedAdminGrant(r) => Some(&r.partner_id),
             EventResource::Transfer(r) => Some(&r.proposing_partner_id),
+            EventResource::SecurityGroup(r) => Some(&r.partner_id),
             EventResource::Customer(_) => None,
         }
     }

@@ -236,7 +236,11 @@ impl AccessIndex {
             // A1 reads nothing of customers (an unknown one has no rows) or
             // of invitations.
             // A transfer's effect on A1 comes as its subscriptions' events (T3).
-            EventResource::Customer(_) | EventResource::RelationshipRequest(_) | EventResource::Transfer(_) => {}
+            // Nor of security groups until assignments exist (R4).
+            EventResource::Customer(_)
+            | EventResource::RelationshipRequest(_)
+            | EventResource::Transfer(_)
+            | EventResource::SecurityGroup(_) => {}
         }
     }
 

@@ -233,6 +233,26 @@ pub mod transfer {
     no_relations!();
 }
 
+pub mod security_group {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_groups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub partner_id: String,
+        pub display_name: String,
+        /// R4: the member user ids, as a JSON array (ids may hold commas).
+        pub member_user_ids: String,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
 pub mod event {
     use sea_orm::entity::prelude::*;
 

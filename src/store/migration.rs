@@ -44,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(Transfers),
             Box::new(TwoSidedLinks),
             Box::new(GrantRoles),
+            Box::new(SecurityGroups),
         ]
     }
 }
@@ -723,5 +724,50 @@ impl MigrationTrait for GrantRoles {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// R4: a partner's security groups, members as a JSON array.
+pub struct SecurityGroups;
+
+impl MigrationName for SecurityGroups {
+    fn name(&self) -> &str {
+        "m0008_security_groups"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SecurityGroups {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                table("security_groups")
+                    .col(id())
+                    .col(text("partner_id"))
+                    .col(text("display_name"))
+                    .col(text("member_user_ids"))
+                    .col(big_integer("version"))
+                    .col(big_integer("create_time"))
+                    .col(big_integer("update_time"))
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "security_groups",
+                "security_groups_partner",
+                &["partner_id", "id"],
+            ))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("security_groups").if_exists().take())
+            .await
     }
 }

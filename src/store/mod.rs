@@ -11,6 +11,7 @@ pub mod entity;
 mod events;
 mod fault;
 mod gate;
+mod groups;
 mod indexed;
 pub mod migration;
 mod outbox;

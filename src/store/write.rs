@@ -284,6 +284,8 @@ async fn audience(
                     .cloned(),
             );
         }
+        // R8: its partner alone (the operator and services see every event).
+        EventResource::SecurityGroup(group) => partners.push(group.partner_id.clone()),
         EventResource::RelationshipRequest(invitation) => {
             let named = std::iter::once(invitation.inviting_partner_id.as_str())
                 .chain(invitation.indirect_reseller_id.as_deref());

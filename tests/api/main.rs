@@ -9,6 +9,7 @@ mod delegated_admin;
 mod docs;
 mod events;
 mod faults;
+mod groups;
 mod grpcurl;
 mod imports;
 mod input;

@@ -74,7 +74,10 @@ impl World {
             EventResource::Relationship(r) => drop(self.relationships.insert(r.id.clone(), r.clone())),
             EventResource::Subscription(s) => drop(self.subscriptions.insert(s.id.clone(), s.clone())),
             EventResource::DelegatedAdminGrant(g) => drop(self.grants.insert(g.id.clone(), g.clone())),
-            EventResource::Customer(_) | EventResource::RelationshipRequest(_) | EventResource::Transfer(_) => {}
+            EventResource::Customer(_)
+            | EventResource::RelationshipRequest(_)
+            | EventResource::Transfer(_)
+            | EventResource::SecurityGroup(_) => {}
         }
     }
 }

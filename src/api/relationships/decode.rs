@@ -15,9 +15,10 @@ use crate::domain::model::*;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
-    ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin,
-    UpdateDelegatedAdmin, WatchEvents,
+    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
+    EndResellerRelationship, GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants,
+    ListEvents, ListRelationshipRequests, ListSecurityGroups, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
+    UpdateSecurityGroup, WatchEvents,
 };
 
 /// A2: the most checks one BatchCheckAccess takes.
@@ -629,6 +630,7 @@ impl TryFrom<pb::Event> for Event {
             Some(Resource::Relationship(r)) => EventResource::Relationship(r.try_into()?),
             Some(Resource::DelegatedAdminGrant(r)) => EventResource::DelegatedAdminGrant(r.try_into()?),
             Some(Resource::Transfer(r)) => EventResource::Transfer(r.try_into()?),
+            Some(Resource::SecurityGroup(r)) => EventResource::SecurityGroup(r.try_into()?),
             None => {
                 return Err(malformed_reply("resource", "absent"));
             }
@@ -647,4 +649,99 @@ page_replies! {
     pb::ListRelationshipRequestsResponse => RelationshipRequest, relationship_requests;
     pb::ListDelegatedAdminGrantsResponse => DelegatedAdminGrant, delegated_admin_grants;
     pb::ListEventsResponse => Event, events;
+    pb::ListSecurityGroupsResponse => SecurityGroup, security_groups;
+}
+
+/// R4: a new group's form, every field at fault named at once.
+impl TryFrom<pb::CreateSecurityGroupRequest> for CreateSecurityGroup {
+    type Error = Error;
+
+    fn try_from(body: pb::CreateSecurityGroupRequest) -> Result<Self> {
+        let input = body.security_group.unwrap_or_default();
+        validated! {
+            request_id = validate::request_id("request_id", &body.request_id);
+            partner_id = validate::optional_id("security_group.partner_id", &input.partner_id);
+            display_name = rules::group_display_name("security_group.display_name", &input.display_name);
+            member_user_ids = rules::group_members("security_group.member_user_ids", &input.member_user_ids);
+        }
+        Ok(CreateSecurityGroup {
+            partner_id,
+            display_name,
+            member_user_ids,
+            request_id,
+        })
+    }
+}
+
+impl TryFrom<pb::ListSecurityGroupsRequest> for ListSecurityGroups {
+    type Error = Error;
+
+    fn try_from(body: pb::ListSecurityGroupsRequest) -> Result<Self> {
+        Ok(ListSecurityGroups {
+            partner_id: validate::optional_id("partner_id", &body.partner_id)?,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+/// R4: the id, the etag if given, and the fields update_mask names.
+impl TryFrom<pb::UpdateSecurityGroupRequest> for UpdateSecurityGroup {
+    type Error = Error;
+
+    fn try_from(body: pb::UpdateSecurityGroupRequest) -> Result<Self> {
+        let input = body.security_group.unwrap_or_default();
+        let id = validate::id("security_group.id", &input.id)?;
+        let paths = mask_paths(body.update_mask, &["display_name", "member_user_ids"])?;
+        let mut violations = Violations::default();
+        let mut display_name = None;
+        let mut member_user_ids = None;
+        for path in &paths {
+            if path == "display_name" {
+                display_name = violations.take(rules::group_display_name(
+                    "security_group.display_name",
+                    &input.display_name,
+                ));
+            } else {
+                member_user_ids = violations.take(rules::group_members(
+                    "security_group.member_user_ids",
+                    &input.member_user_ids,
+                ));
+            }
+        }
+        violations.into_result()?;
+        Ok(UpdateSecurityGroup {
+            id,
+            etag: input.etag,
+            display_name,
+            member_user_ids,
+        })
+    }
+}
+
+impl TryFrom<pb::DeleteSecurityGroupRequest> for DeleteSecurityGroup {
+    type Error = Error;
+
+    fn try_from(body: pb::DeleteSecurityGroupRequest) -> Result<Self> {
+        Ok(DeleteSecurityGroup {
+            id: validate::id("id", &body.id)?,
+            etag: body.etag,
+        })
+    }
+}
+
+impl TryFrom<pb::SecurityGroup> for SecurityGroup {
+    type Error = Error;
+
+    fn try_from(message: pb::SecurityGroup) -> Result<Self> {
+        Ok(SecurityGroup {
+            version: version("etag", &message.etag)?,
+            create_time: micros("create_time", message.create_time)?,
+            update_time: micros("update_time", message.update_time)?,
+            id: message.id,
+            partner_id: message.partner_id,
+            display_name: message.display_name,
+            member_user_ids: message.member_user_ids,
+        })
+    }
 }

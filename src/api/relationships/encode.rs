@@ -8,9 +8,10 @@ use crate::domain::access::{AccessQuery, Action, Decision};
 use crate::domain::model::*;
 use crate::domain::paging::Page;
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, GrantDelegatedAdmin, Granted,
-    ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, RevokeDelegatedAdmin,
-    UpdateDelegatedAdmin, WatchEvents,
+    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
+    EndResellerRelationship, GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants,
+    ListEvents, ListRelationshipRequests, ListSecurityGroups, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
+    UpdateSecurityGroup, WatchEvents,
 };
 
 impl From<&Relationship> for pb::Relationship {
@@ -119,6 +120,7 @@ pub fn event(event: &Event) -> pb::Event {
         EventResource::Relationship(r) => Resource::Relationship(r.into()),
         EventResource::DelegatedAdminGrant(r) => Resource::DelegatedAdminGrant(r.into()),
         EventResource::Transfer(r) => Resource::Transfer(r.into()),
+        EventResource::SecurityGroup(r) => Resource::SecurityGroup(r.into()),
     };
     pb::Event {
         seq: event.seq,
@@ -373,6 +375,84 @@ impl From<WatchEvents> for pb::WatchEventsRequest {
             after_seq: command.after_seq,
             customer_id: command.customer_id.unwrap_or_default(),
             partner_id: command.partner_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&SecurityGroup> for pb::SecurityGroup {
+    fn from(g: &SecurityGroup) -> Self {
+        pb::SecurityGroup {
+            id: g.id.clone(),
+            partner_id: g.partner_id.clone(),
+            display_name: g.display_name.clone(),
+            member_user_ids: g.member_user_ids.clone(),
+            etag: etag(g.version),
+            create_time: timestamp(g.create_time),
+            update_time: timestamp(g.update_time),
+        }
+    }
+}
+
+impl From<&Page<SecurityGroup>> for pb::ListSecurityGroupsResponse {
+    fn from(page: &Page<SecurityGroup>) -> Self {
+        pb::ListSecurityGroupsResponse {
+            security_groups: page.items.iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.clone(),
+        }
+    }
+}
+
+impl From<CreateSecurityGroup> for pb::CreateSecurityGroupRequest {
+    fn from(command: CreateSecurityGroup) -> Self {
+        pb::CreateSecurityGroupRequest {
+            security_group: Some(pb::SecurityGroup {
+                partner_id: command.partner_id.unwrap_or_default(),
+                display_name: command.display_name,
+                member_user_ids: command.member_user_ids,
+                ..Default::default()
+            }),
+            request_id: command.request_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<ListSecurityGroups> for pb::ListSecurityGroupsRequest {
+    fn from(command: ListSecurityGroups) -> Self {
+        pb::ListSecurityGroupsRequest {
+            page_size: command.page_size,
+            page_token: command.page_token,
+            partner_id: command.partner_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<UpdateSecurityGroup> for pb::UpdateSecurityGroupRequest {
+    fn from(command: UpdateSecurityGroup) -> Self {
+        let mut paths = Vec::new();
+        if command.display_name.is_some() {
+            paths.push("display_name".to_owned());
+        }
+        if command.member_user_ids.is_some() {
+            paths.push("member_user_ids".to_owned());
+        }
+        pb::UpdateSecurityGroupRequest {
+            security_group: Some(pb::SecurityGroup {
+                id: command.id,
+                etag: command.etag,
+                display_name: command.display_name.unwrap_or_default(),
+                member_user_ids: command.member_user_ids.unwrap_or_default(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths }),
+        }
+    }
+}
+
+impl From<DeleteSecurityGroup> for pb::DeleteSecurityGroupRequest {
+    fn from(command: DeleteSecurityGroup) -> Self {
+        pb::DeleteSecurityGroupRequest {
+            id: command.id,
+            etag: command.etag,
         }
     }
 }

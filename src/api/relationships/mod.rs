@@ -23,8 +23,9 @@ use crate::config::RelationshipSettings;
 use crate::domain::model::RelationshipRequest;
 use crate::domain::{Result, validate};
 use crate::service::contract::relationships::{
-    EndResellerRelationship, GrantDelegatedAdmin, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
-    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
+    CreateSecurityGroup, DeleteSecurityGroup, EndResellerRelationship, GrantDelegatedAdmin, ListCustomerRelationships,
+    ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, ListSecurityGroups, Relationships,
+    RevokeDelegatedAdmin, UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
 };
 
 pub struct RelationshipApi {
@@ -199,5 +200,49 @@ impl RelationshipService for RelationshipApi {
         Ok(Response::new(Box::pin(events.map(|item| {
             item.map(|event| encode::event(&event)).map_err(Status::from)
         }))))
+    }
+    async fn create_security_group(
+        &self,
+        request: Request<pb::CreateSecurityGroupRequest>,
+    ) -> Result<Response<pb::SecurityGroup>, Status> {
+        let (principal, command) = decoded(request, CreateSecurityGroup::try_from)?;
+        let group = self.service.create_security_group(&principal, command).await?;
+        Ok(Response::new((&group).into()))
+    }
+
+    async fn get_security_group(
+        &self,
+        request: Request<pb::GetSecurityGroupRequest>,
+    ) -> Result<Response<pb::SecurityGroup>, Status> {
+        let (principal, id) = decoded(request, |body| validate::id("id", &body.id))?;
+        let group = self.service.get_security_group(&principal, &id).await?;
+        Ok(Response::new((&group).into()))
+    }
+
+    async fn list_security_groups(
+        &self,
+        request: Request<pb::ListSecurityGroupsRequest>,
+    ) -> Result<Response<pb::ListSecurityGroupsResponse>, Status> {
+        let (principal, command) = decoded(request, ListSecurityGroups::try_from)?;
+        let page = self.service.list_security_groups(&principal, command).await?;
+        Ok(Response::new((&page).into()))
+    }
+
+    async fn update_security_group(
+        &self,
+        request: Request<pb::UpdateSecurityGroupRequest>,
+    ) -> Result<Response<pb::SecurityGroup>, Status> {
+        let (principal, command) = decoded(request, UpdateSecurityGroup::try_from)?;
+        let group = self.service.update_security_group(&principal, command).await?;
+        Ok(Response::new((&group).into()))
+    }
+
+    async fn delete_security_group(
+        &self,
+        request: Request<pb::DeleteSecurityGroupRequest>,
+    ) -> Result<Response<pb::SecurityGroup>, Status> {
+        let (principal, command) = decoded(request, DeleteSecurityGroup::try_from)?;
+        let group = self.service.delete_security_group(&principal, command).await?;
+        Ok(Response::new((&group).into()))
     }
 }

@@ -7,14 +7,15 @@ use crate::api::pb;
 use crate::api::pb::relationship_service_client::RelationshipServiceClient as Client;
 use crate::api::remote::{Remote, unary};
 use crate::domain::access::{AccessQuery, Decision};
-use crate::domain::model::{DelegatedAdminGrant, Event, Relationship, RelationshipRequest};
+use crate::domain::model::{DelegatedAdminGrant, Event, Relationship, RelationshipRequest, SecurityGroup};
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
-    GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
-    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
+    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
+    EndResellerRelationship, EventStream, GrantDelegatedAdmin, Granted, ListCustomerRelationships,
+    ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, ListSecurityGroups, Relationships,
+    RevokeDelegatedAdmin, UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
 };
 
 /// The RelationshipService of another process.
@@ -191,5 +192,66 @@ impl Relationships for RemoteRelationships {
                 .map(|item| item.map_err(Error::from).and_then(Event::try_from)),
         );
         Ok(events)
+    }
+
+    async fn create_security_group(
+        &self,
+        principal: &Principal,
+        command: CreateSecurityGroup,
+    ) -> Result<SecurityGroup> {
+        let message = pb::CreateSecurityGroupRequest::from(command);
+        unary!(
+            self.client(),
+            create_security_group,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn get_security_group(&self, principal: &Principal, id: &str) -> Result<SecurityGroup> {
+        let message = pb::GetSecurityGroupRequest { id: id.to_owned() };
+        unary!(
+            self.client(),
+            get_security_group,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn list_security_groups(
+        &self,
+        principal: &Principal,
+        command: ListSecurityGroups,
+    ) -> Result<Page<SecurityGroup>> {
+        let message = pb::ListSecurityGroupsRequest::from(command);
+        unary!(
+            self.client(),
+            list_security_groups,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn update_security_group(
+        &self,
+        principal: &Principal,
+        command: UpdateSecurityGroup,
+    ) -> Result<SecurityGroup> {
+        let message = pb::UpdateSecurityGroupRequest::from(command);
+        unary!(
+            self.client(),
+            update_security_group,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn delete_security_group(
+        &self,
+        principal: &Principal,
+        command: DeleteSecurityGroup,
+    ) -> Result<SecurityGroup> {
+        let message = pb::DeleteSecurityGroupRequest::from(command);
+        unary!(
+            self.client(),
+            delete_security_group,
+            self.remote.request(principal, message)
+        )
     }
 }

@@ -10,6 +10,7 @@ mod customers;
 mod delegated_admin;
 #[cfg(test)]
 mod fixtures;
+mod groups;
 mod invitations;
 mod links;
 mod partners;
@@ -19,6 +20,7 @@ mod transfers;
 
 pub use customers::*;
 pub use delegated_admin::*;
+pub use groups::*;
 pub use invitations::*;
 pub use links::*;
 pub use partners::*;

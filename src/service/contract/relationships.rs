@@ -10,7 +10,8 @@ use tokio_stream::Stream;
 use crate::domain::Result;
 use crate::domain::access::{AccessQuery, Decision};
 use crate::domain::model::{
-    DelegatedAdminGrant, Event, GrantState, InvitationState, Relationship, RelationshipRequest, Role, Scope, Service,
+    DelegatedAdminGrant, Event, GrantState, InvitationState, Relationship, RelationshipRequest, Role, Scope,
+    SecurityGroup, Service,
 };
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
@@ -96,6 +97,30 @@ pub trait Relationships: Send + Sync + 'static {
     /// with RESOURCE_EXHAUSTED SLOW_CONSUMER when the consumer falls behind
     /// and UNAVAILABLE SHUTTING_DOWN when the server stops.
     async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream>;
+
+    /// R4: a partner (for itself) or the operator (naming the partner)
+    /// makes a group; at most 500 per partner (W1).
+    async fn create_security_group(&self, principal: &Principal, command: CreateSecurityGroup)
+    -> Result<SecurityGroup>;
+
+    /// R4: its partner, the operator and services read a group.
+    async fn get_security_group(&self, principal: &Principal, id: &str) -> Result<SecurityGroup>;
+
+    /// R4: a partner lists its own; the operator and services any partner's.
+    async fn list_security_groups(
+        &self,
+        principal: &Principal,
+        command: ListSecurityGroups,
+    ) -> Result<Page<SecurityGroup>>;
+
+    /// R4: its partner or the operator changes a group.
+    async fn update_security_group(&self, principal: &Principal, command: UpdateSecurityGroup)
+    -> Result<SecurityGroup>;
+
+    /// R4: its partner or the operator deletes a group; the reply is the
+    /// group as it was.
+    async fn delete_security_group(&self, principal: &Principal, command: DeleteSecurityGroup)
+    -> Result<SecurityGroup>;
 }
 
 /// E3: events as they are appended.
@@ -233,4 +258,39 @@ pub struct WatchEvents {
     pub customer_id: Option<String>,
     pub partner_id: Option<String>,
     pub after_seq: i64,
+}
+
+/// R4: a new group. `partner_id` is the operator's to name; a partner's
+/// group is its own (None or itself).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CreateSecurityGroup {
+    pub partner_id: Option<String>,
+    /// Trimmed, 1-256 characters.
+    pub display_name: String,
+    pub member_user_ids: Vec<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListSecurityGroups {
+    pub partner_id: Option<String>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// R4: the fields update_mask names (None: kept).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct UpdateSecurityGroup {
+    pub id: String,
+    /// Empty: not checked.
+    pub etag: String,
+    pub display_name: Option<String>,
+    pub member_user_ids: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DeleteSecurityGroup {
+    pub id: String,
+    /// Empty: not checked.
+    pub etag: String,
 }

@@ -11,6 +11,7 @@ pub mod consequences;
 mod customer_relationships;
 mod delegated_admin;
 mod events;
+mod groups;
 mod invitations;
 
 use std::sync::Arc;
@@ -19,16 +20,17 @@ use async_trait::async_trait;
 
 use crate::config::RelationshipSettings;
 use crate::domain::access::{AccessQuery, Action, Decision};
-use crate::domain::model::{DelegatedAdminGrant, Event, Partner, Relationship, RelationshipRequest};
+use crate::domain::model::{DelegatedAdminGrant, Event, Partner, Relationship, RelationshipRequest, SecurityGroup};
 use crate::domain::paging::Page;
 use crate::domain::ports::AccessChecker;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result};
 use crate::service::contract::partners::{Partners, active_partner, require_active_caller};
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CustomerRelationships, EndResellerRelationship, EventStream,
-    GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
-    ListRelationshipRequests, Relationships, RevokeDelegatedAdmin, UpdateDelegatedAdmin, WatchEvents,
+    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
+    EndResellerRelationship, EventStream, GrantDelegatedAdmin, Granted, ListCustomerRelationships,
+    ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, ListSecurityGroups, Relationships,
+    RevokeDelegatedAdmin, UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
 };
 use crate::store::Store;
 
@@ -179,5 +181,41 @@ impl Relationships for LocalRelationships {
 
     async fn watch_events(&self, principal: &Principal, command: WatchEvents) -> Result<EventStream> {
         self.watch_events(principal, command).await
+    }
+
+    async fn create_security_group(
+        &self,
+        principal: &Principal,
+        command: CreateSecurityGroup,
+    ) -> Result<SecurityGroup> {
+        self.create_security_group(principal, command).await
+    }
+
+    async fn get_security_group(&self, principal: &Principal, id: &str) -> Result<SecurityGroup> {
+        self.get_security_group(principal, id).await
+    }
+
+    async fn list_security_groups(
+        &self,
+        principal: &Principal,
+        command: ListSecurityGroups,
+    ) -> Result<Page<SecurityGroup>> {
+        self.list_security_groups(principal, command).await
+    }
+
+    async fn update_security_group(
+        &self,
+        principal: &Principal,
+        command: UpdateSecurityGroup,
+    ) -> Result<SecurityGroup> {
+        self.update_security_group(principal, command).await
+    }
+
+    async fn delete_security_group(
+        &self,
+        principal: &Principal,
+        command: DeleteSecurityGroup,
+    ) -> Result<SecurityGroup> {
+        self.delete_security_group(principal, command).await
     }
 }
