@@ -128,6 +128,8 @@ proto_enum! {
     GrantState => pb::delegated_admin_grant::State,
     EndCause => pb::EndCause,
     TransferState => pb::transfer::State,
+    AssignmentState => pb::access_assignment::State,
+    AssignmentEndCause => pb::access_assignment::EndCause,
 }
 
 /// A required enum field: UNSPECIFIED or an unknown number is INVALID_ARGUMENT.

@@ -43,8 +43,7 @@ impl Bounds {
         if let Some(g) = group {
             self.id("security_group.id", &g.id)
                 .id("security_group.partner_id", &g.partner_id)
-                // Trimmed to at most 256 by R4; untrimmed, four times that.
-                .text("security_group.display_name", &g.display_name, 4 * MAX_GROUP_NAME_CHARS)
+                .text("security_group.display_name", &g.display_name, MAX_GROUP_NAME_CHARS)
                 .text("security_group.etag", &g.etag, MAX_ETAG_CHARS)
                 .items(
                     "security_group.member_user_ids",
@@ -55,6 +54,37 @@ impl Bounds {
                 for (i, id) in g.member_user_ids.iter().enumerate() {
                     self.text(&format!("security_group.member_user_ids[{i}]"), id, MAX_USER_ID_CHARS);
                 }
+            }
+        }
+        self
+    }
+
+    /// R5: an assignment's fields.
+    fn access_assignment(&mut self, assignment: &Option<pb::AccessAssignment>) -> &mut Self {
+        use pb::access_assignment::Principal;
+        if let Some(a) = assignment {
+            self.id("access_assignment.id", &a.id)
+                .id("access_assignment.grant_id", &a.grant_id)
+                .id("access_assignment.customer_id", &a.customer_id)
+                .id("access_assignment.partner_id", &a.partner_id)
+                .text("access_assignment.etag", &a.etag, MAX_ETAG_CHARS)
+                .items(
+                    "access_assignment.roles",
+                    a.roles.len(),
+                    crate::domain::validate::MAX_ROLES,
+                );
+            match &a.principal {
+                Some(Principal::UserId(user)) => {
+                    self.text(
+                        "access_assignment.user_id",
+                        user,
+                        crate::domain::rules::MAX_USER_ID_CHARS,
+                    );
+                }
+                Some(Principal::SecurityGroupId(group)) => {
+                    self.id("access_assignment.security_group_id", group);
+                }
+                None => {}
             }
         }
         self
@@ -168,13 +198,18 @@ impl Bounds {
         // The hot path of BatchCheckAccess: name the fields only when one
         // is too long (bytes bound characters from above).
         let ids = [&c.partner_id, &c.customer_id, &c.subscription_id];
-        if ids.iter().all(|id| id.len() <= MAX_ID_CHARS) && c.service.len() <= MAX_SERVICE_CHARS {
+        let user_max = crate::domain::rules::MAX_USER_ID_CHARS;
+        if ids.iter().all(|id| id.len() <= MAX_ID_CHARS)
+            && c.service.len() <= MAX_SERVICE_CHARS
+            && c.user_id.len() <= user_max
+        {
             return self;
         }
         self.id(&format!("{prefix}partner_id"), &c.partner_id)
             .id(&format!("{prefix}customer_id"), &c.customer_id)
             .service(&format!("{prefix}service"), &c.service)
             .id(&format!("{prefix}subscription_id"), &c.subscription_id)
+            .text(&format!("{prefix}user_id"), &c.user_id, user_max)
     }
 
     fn done(&mut self) -> Result<()> {
@@ -318,6 +353,18 @@ bounded! {
     ListSecurityGroupsRequest(m, b) { b.page_token(&m.page_token).id("partner_id", &m.partner_id); }
     UpdateSecurityGroupRequest(m, b) { b.security_group(&m.security_group).mask(&m.update_mask); }
     DeleteSecurityGroupRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
+    CreateAccessAssignmentRequest(m, b) { b.access_assignment(&m.access_assignment).request_id(&m.request_id); }
+    GetAccessAssignmentRequest(m, b) { b.id("id", &m.id); }
+    ListAccessAssignmentsRequest(m, b) {
+        b.page_token(&m.page_token)
+            .id("partner_id", &m.partner_id)
+            .id("customer_id", &m.customer_id)
+            .id("grant_id", &m.grant_id)
+            .text("user_id", &m.user_id, crate::domain::rules::MAX_USER_ID_CHARS)
+            .id("security_group_id", &m.security_group_id);
+    }
+    UpdateAccessAssignmentRequest(m, b) { b.access_assignment(&m.access_assignment).mask(&m.update_mask); }
+    DeleteAccessAssignmentRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
 }
 
 /// Replies: decoded by the generated clients, bounded by the server.
@@ -333,7 +380,7 @@ unbounded! {
     AcceptRelationshipRequestResponse, ListCustomerRelationshipsResponse, GrantDelegatedAdminResponse,
     ListDelegatedAdminGrantsResponse,
     CheckAccessResponse, BatchCheckAccessResponse, Event, ListEventsResponse,
-    SecurityGroup, ListSecurityGroupsResponse,
+    SecurityGroup, ListSecurityGroupsResponse, AccessAssignment, ListAccessAssignmentsResponse,
 }
 
 /// The internal API (split deployment): at most a relay batch of ids.

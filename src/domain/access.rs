@@ -1,13 +1,14 @@
-//! A1 and R7 (without a user): the access decision. Plain Rust over the
+//! A1 and R7: the access decision, for a partner or one of its users. Plain Rust over the
 //! facts the store loads for one (partner, customer) pair, so the rule is
 //! the same wherever it is asked from: CheckAccess, C4 reads, S2 and S3
 //! writes. What a grant allows is its roles' (R1, `roles`).
 
 use super::model::{
-    Channel, DelegatedAdminGrant, Micros, PartnerStatus, Relationship, RelationshipKind, RelationshipState, Service,
+    AccessAssignment, AssignmentPrincipal, AssignmentState, Channel, DelegatedAdminGrant, Micros, PartnerStatus,
+    Relationship, RelationshipKind, RelationshipState, Role, Service,
 };
 pub use super::roles::Action;
-use super::roles::roles_allow;
+use super::roles::{role_allows, roles_allow};
 
 /// The closed set of reasons a decision gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,13 @@ pub enum AccessReason {
     /// R7: a grant for the service is in force, but none of its roles
     /// allows the action.
     RoleNotGranted,
+    /// R7 with a user: an ACTIVE assignment reaching the user allows it.
+    RoleAssigned,
+    /// R7 with a user: no ACTIVE assignment reaches the user on a grant in
+    /// force for the customer and service.
+    UserNotAssigned,
+    /// R7 with a user: assignments reach it, none with an allowing role.
+    RoleNotAssigned,
 }
 
 impl AccessReason {
@@ -47,6 +55,9 @@ impl AccessReason {
             AccessReason::SubscriptionNotFound => "SUBSCRIPTION_NOT_FOUND",
             AccessReason::NotCspSubscription => "NOT_CSP_SUBSCRIPTION",
             AccessReason::RoleNotGranted => "ROLE_NOT_GRANTED",
+            AccessReason::RoleAssigned => "ROLE_ASSIGNED",
+            AccessReason::UserNotAssigned => "USER_NOT_ASSIGNED",
+            AccessReason::RoleNotAssigned => "ROLE_NOT_ASSIGNED",
         }
     }
 }
@@ -58,6 +69,8 @@ pub struct AccessQuery {
     pub action: Action,
     pub service: Option<Service>,
     pub subscription_id: Option<String>,
+    /// R7: one of the partner's users (None: the partner as a whole).
+    pub user_id: Option<String>,
 }
 
 /// A relationship together with the state of its indirect chain.
@@ -105,6 +118,11 @@ pub struct AccessFacts {
     pub grants: Vec<DelegatedAdminGrant>,
     /// The subscription named by the query, if it exists.
     pub subscription: Option<SubscriptionFacts>,
+    /// R7, read only for a query naming a user: the ACTIVE assignments on
+    /// the partner's grants on the customer (any principal)...
+    pub assignments: Vec<AccessAssignment>,
+    /// ...and which of their groups have the user as a member now (A3).
+    pub member_of: Vec<String>,
 }
 
 /// What A1 needs of a subscription.
@@ -133,16 +151,17 @@ pub struct Decision {
     pub reason: AccessReason,
     pub relationship_ids: Vec<String>,
     pub grant_ids: Vec<String>,
+    /// R7, ROLE_ASSIGNED: the allowing assignments, lowest id first...
+    pub assignment_ids: Vec<String>,
+    /// ...the first one's lowest-numbered role allowing the action...
+    pub role: Option<Role>,
+    /// ...and the group it reaches the user through (None: directly).
+    pub security_group_id: Option<String>,
 }
 
 impl Decision {
     pub fn deny(reason: AccessReason) -> Self {
-        Decision {
-            allowed: false,
-            reason,
-            relationship_ids: Vec::new(),
-            grant_ids: Vec::new(),
-        }
+        Decision::allow(reason, Vec::new(), Vec::new()).denied()
     }
 
     fn allow(reason: AccessReason, relationship_ids: Vec<String>, grant_ids: Vec<String>) -> Self {
@@ -151,7 +170,106 @@ impl Decision {
             reason,
             relationship_ids,
             grant_ids,
+            assignment_ids: Vec::new(),
+            role: None,
+            security_group_id: None,
         }
+    }
+
+    fn denied(mut self) -> Self {
+        self.allowed = false;
+        self
+    }
+}
+
+/// A1, and R7 with or without a user. Without one: A1's decision for the
+/// partner (`decide_for_partner`). With one, A1 decides for the partner
+/// first and its denial stands; what the partner has through a
+/// relationship, as partner of record or as provider, each of its users
+/// has; what only grants allow also needs an ACTIVE assignment reaching
+/// the user (`assigned`), and for a CSP subscription's SUPPORT the
+/// partner's standing on it is the fallback.
+pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision {
+    let partner = decide_for_partner(query, facts, &facts.grants, now);
+    let Some(user) = query.user_id.as_deref() else {
+        return partner;
+    };
+    if !partner.allowed || partner.reason != AccessReason::DelegatedAdmin {
+        return partner;
+    }
+    let service = match query.action {
+        Action::View => None,
+        Action::Support => match (&facts.subscription, &query.subscription_id) {
+            (Some(s), Some(id)) if &s.id == id && s.customer_id == query.customer_id => Some(s.service),
+            _ => query.service,
+        },
+        _ => query.service,
+    };
+    let grants: Vec<&DelegatedAdminGrant> = facts
+        .grants
+        .iter()
+        .filter(|g| g.in_force(now) && g.customer_id == query.customer_id && g.partner_id == query.partner_id)
+        .filter(|g| service.is_none_or(|s| g.service == s))
+        .collect();
+    let by_assignment = assigned(query.action, &grants, facts, user);
+    if by_assignment.allowed || query.action != Action::Support {
+        return by_assignment;
+    }
+    // A CSP subscription's SUPPORT as its partner of record or provider,
+    // which is each user's (decided as if the partner held no grant).
+    let standing = decide_for_partner(query, facts, &[], now);
+    if standing.allowed { standing } else { by_assignment }
+}
+
+/// R7: what only grants allow, for one user: the ACTIVE assignments
+/// reaching it (directly, or through a group it is in now) on these grants
+/// (in force, for the customer and the service asked), and those whose
+/// roles allow the action (VIEW: any role).
+fn assigned(action: Action, grants: &[&DelegatedAdminGrant], facts: &AccessFacts, user: &str) -> Decision {
+    let reaches = |a: &AccessAssignment| match &a.principal {
+        AssignmentPrincipal::User(id) => id == user,
+        AssignmentPrincipal::SecurityGroup(group) => facts.member_of.contains(group),
+    };
+    let mut reaching = false;
+    let mut allowing: Vec<(&AccessAssignment, Role)> = Vec::new();
+    for assignment in facts.assignments.iter().filter(|a| a.state == AssignmentState::Active) {
+        let Some(grant) = grants.iter().find(|g| g.id == assignment.grant_id) else {
+            continue;
+        };
+        if !reaches(assignment) {
+            continue;
+        }
+        reaching = true;
+        let role = (assignment.roles.iter().copied())
+            .filter(|role| grant.roles.contains(role))
+            .filter(|role| action == Action::View || role_allows(*role, action))
+            .min();
+        if let Some(role) = role {
+            allowing.push((assignment, role));
+        }
+    }
+    allowing.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let Some((first, role)) = allowing.first() else {
+        return Decision::deny(if reaching {
+            AccessReason::RoleNotAssigned
+        } else {
+            AccessReason::UserNotAssigned
+        });
+    };
+    let mut grant_ids: Vec<String> = allowing.iter().map(|(a, _)| a.grant_id.clone()).collect();
+    grant_ids.sort();
+    grant_ids.dedup();
+    Decision {
+        allowed: true,
+        reason: AccessReason::RoleAssigned,
+        relationship_ids: Vec::new(),
+        grant_ids,
+        assignment_ids: allowing.iter().map(|(a, _)| a.id.clone()).collect(),
+        role: Some(*role),
+        security_group_id: match &first.principal {
+            AssignmentPrincipal::SecurityGroup(group) => Some(group.clone()),
+            AssignmentPrincipal::User(_) => None,
+        },
     }
 }
 
@@ -161,7 +279,12 @@ impl Decision {
 /// PROVISION, SUPPORT and R7's READ_DIRECTORY, MANAGE_USERS and
 /// READ_BILLING for its service when one of its roles does (R1); VIEW
 /// rests on any grant in force, whatever its roles.
-pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision {
+fn decide_for_partner(
+    query: &AccessQuery,
+    facts: &AccessFacts,
+    grants: &[DelegatedAdminGrant],
+    now: Micros,
+) -> Decision {
     match facts.partner_status {
         None => return Decision::deny(AccessReason::PartnerNotFound),
         // P4: every action is denied to a partner that is not ACTIVE.
@@ -190,8 +313,7 @@ pub fn decide(query: &AccessQuery, facts: &AccessFacts, now: Micros) -> Decision
         .filter(|r| r.is_transacting())
         .map(|r| r.relationship.id.clone())
         .collect();
-    let in_force: Vec<&DelegatedAdminGrant> = facts
-        .grants
+    let in_force: Vec<&DelegatedAdminGrant> = grants
         .iter()
         .filter(|g| g.in_force(now) && g.customer_id == query.customer_id && g.partner_id == query.partner_id)
         .filter(|_| !handed_over)
@@ -419,6 +541,7 @@ mod tests {
             action,
             service,
             subscription_id: subscription_id.map(str::to_owned),
+            user_id: None,
         };
         vec![
             query(Action::View, None, None),
@@ -509,6 +632,7 @@ mod tests {
             relationships,
             grants,
             subscription,
+            ..AccessFacts::default()
         }
     }
 
@@ -670,6 +794,7 @@ mod tests {
             action: Action::View,
             service: None,
             subscription_id: None,
+            user_id: None,
         };
         let reseller = Some(RelationshipCase {
             kind: RelationshipKind::Reseller,
@@ -704,6 +829,7 @@ mod tests {
             action,
             service: Some(Service::Office365),
             subscription_id: None,
+            user_id: None,
         };
         let chain = Some(RelationshipCase {
             kind: RelationshipKind::IndirectReseller,

@@ -135,6 +135,12 @@ reasons! {
     GroupLimitReached => "GROUP_LIMIT_REACHED", true;
     GroupNotVisible => "GROUP_NOT_VISIBLE", false;
     GroupNotFound => "GROUP_NOT_FOUND", false;
+    GrantNotActive => "GRANT_NOT_ACTIVE", true;
+    AssignmentLimitReached => "ASSIGNMENT_LIMIT_REACHED", true;
+    AssignmentNotActive => "ASSIGNMENT_NOT_ACTIVE", true;
+    AssignmentExists => "ASSIGNMENT_EXISTS", false;
+    AssignmentNotVisible => "ASSIGNMENT_NOT_VISIBLE", false;
+    AssignmentNotFound => "ASSIGNMENT_NOT_FOUND", false;
     SlowConsumer => "SLOW_CONSUMER", false;
     EtagMismatch => "ETAG_MISMATCH", false;
     StoreUnavailable => "STORE_UNAVAILABLE", false;

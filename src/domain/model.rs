@@ -160,6 +160,51 @@ impl EndCause {
     }
 }
 
+named_enum!(
+    /// R5: an assignment is ACTIVE until it ends, for good.
+    AssignmentState { Active => "ACTIVE", Ended => "ENDED" }
+);
+
+named_enum!(
+    /// R3-R6: why an assignment ended.
+    AssignmentEndCause {
+        GrantEnded => "GRANT_ENDED",
+        RolesRemoved => "ROLES_REMOVED",
+        GroupDeleted => "GROUP_DELETED",
+        Removed => "REMOVED",
+    }
+);
+
+/// R5: whom an assignment gives its roles to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AssignmentPrincipal {
+    /// One of the partner's users, by its opaque id.
+    User(String),
+    /// One of the partner's security groups (R4), by its id.
+    SecurityGroup(String),
+}
+
+/// R5: some of a grant's roles given to one of its partner's users or
+/// groups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessAssignment {
+    pub id: String,
+    pub grant_id: String,
+    /// The grant's.
+    pub customer_id: String,
+    /// The grant's.
+    pub partner_id: String,
+    pub principal: AssignmentPrincipal,
+    /// A non-empty subset of the grant's roles, in the enum's order.
+    pub roles: Vec<Role>,
+    pub state: AssignmentState,
+    pub end_cause: Option<AssignmentEndCause>,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+    pub end_time: Option<Micros>,
+}
+
 named_enum!(TransferState {
     Pending => "PENDING",
     Completed => "COMPLETED",
@@ -204,6 +249,10 @@ pub struct SecurityGroup {
     pub version: i64,
     pub create_time: Micros,
     pub update_time: Micros,
+    /// Set only on the group as deleted (its reply and event), so whoever
+    /// applies the event knows it is gone.
+    #[serde(default)]
+    pub delete_time: Option<Micros>,
 }
 
 /// T1-T4: a proposal to move subscriptions of one customer to a CSP
@@ -468,6 +517,7 @@ pub enum EventResource {
     DelegatedAdminGrant(DelegatedAdminGrant),
     Transfer(Transfer),
     SecurityGroup(SecurityGroup),
+    AccessAssignment(AccessAssignment),
 }
 
 impl EventResource {
@@ -482,6 +532,7 @@ impl EventResource {
             EventResource::DelegatedAdminGrant(r) => &r.id,
             EventResource::Transfer(r) => &r.id,
             EventResource::SecurityGroup(r) => &r.id,
+            EventResource::AccessAssignment(r) => &r.id,
         }
     }
 
@@ -493,6 +544,7 @@ impl EventResource {
             EventResource::Relationship(r) => Some(&r.customer_id),
             EventResource::DelegatedAdminGrant(r) => Some(&r.customer_id),
             EventResource::Transfer(r) => Some(&r.customer_id),
+            EventResource::AccessAssignment(r) => Some(&r.customer_id),
             EventResource::Partner(_)
             | EventResource::PartnerLink(_)
             | EventResource::RelationshipRequest(_)
@@ -511,6 +563,7 @@ impl EventResource {
             EventResource::DelegatedAdminGrant(r) => Some(&r.partner_id),
             EventResource::Transfer(r) => Some(&r.proposing_partner_id),
             EventResource::SecurityGroup(r) => Some(&r.partner_id),
+            EventResource::AccessAssignment(r) => Some(&r.partner_id),
             EventResource::Customer(_) => None,
         }
     }

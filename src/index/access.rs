@@ -15,12 +15,13 @@
 //! numbers, enums as bytes). `facts` answers what `store::load_facts_batch`
 //! would on the same state (the model test compares their decisions).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::domain::access::{AccessFacts, AccessQuery, ChainedRelationship, SubscriptionFacts};
 use crate::domain::model::{
-    Channel, DelegatedAdminGrant, EventResource, GrantState, LinkState, Micros, PartnerStatus, Relationship,
-    RelationshipKind, RelationshipSource, RelationshipState, Service, Subscription,
+    AccessAssignment, AssignmentPrincipal, AssignmentState, Channel, DelegatedAdminGrant, EventResource, GrantState,
+    LinkState, Micros, PartnerStatus, Relationship, RelationshipKind, RelationshipSource, RelationshipState,
+    SecurityGroup, Service, Subscription,
 };
 use crate::domain::roles::{RoleSet, scopes_of};
 use crate::domain::rules;
@@ -80,12 +81,37 @@ struct HeldSubscription {
     provider: Option<PartnerNo>,
 }
 
+/// R5: whom an ACTIVE assignment reaches.
+#[derive(Clone, Debug, PartialEq)]
+enum HeldPrincipal {
+    User(Box<str>),
+    Group(Id),
+}
+
+/// R5: an ACTIVE assignment of a held customer.
+#[derive(Clone, Debug, PartialEq)]
+struct HeldAssignment {
+    id: Id,
+    grant: Id,
+    partner: PartnerNo,
+    principal: HeldPrincipal,
+    roles: RoleSet,
+}
+
+/// R4: a security group's members (groups are held whole, like partners).
+#[derive(Clone, Debug, PartialEq)]
+struct HeldGroup {
+    partner: PartnerNo,
+    members: HashSet<Box<str>>,
+}
+
 /// Everything held of one customer, each list in id order.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Held {
     relationships: Vec<HeldRelationship>,
     grants: Vec<HeldGrant>,
     subscriptions: Vec<HeldSubscription>,
+    assignments: Vec<HeldAssignment>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -105,6 +131,8 @@ pub struct AccessIndex {
     /// L5: the REVOKED links, and by pair when its last one was revoked.
     revoked_links: HashMap<Id, ((PartnerNo, PartnerNo), Micros)>,
     revoked: HashMap<(PartnerNo, PartnerNo), Micros>,
+    /// R4: every security group, by id.
+    groups: HashMap<Id, HeldGroup>,
     customers: HashMap<Id, Held>,
 }
 
@@ -233,14 +261,63 @@ impl AccessIndex {
             EventResource::Relationship(relationship) => self.put_relationship(relationship),
             EventResource::DelegatedAdminGrant(grant) => self.put_grant(grant),
             EventResource::Subscription(subscription) => self.put_subscription(subscription),
+            EventResource::SecurityGroup(group) => self.put_group(group),
+            EventResource::AccessAssignment(assignment) => self.put_assignment(assignment),
             // A1 reads nothing of customers (an unknown one has no rows) or
             // of invitations.
             // A transfer's effect on A1 comes as its subscriptions' events (T3).
-            // Nor of security groups until assignments exist (R4).
-            EventResource::Customer(_)
-            | EventResource::RelationshipRequest(_)
-            | EventResource::Transfer(_)
-            | EventResource::SecurityGroup(_) => {}
+            EventResource::Customer(_) | EventResource::RelationshipRequest(_) | EventResource::Transfer(_) => {}
+        }
+    }
+
+    /// R4: a group's members count from the next check (A3); a deleted
+    /// group (its event carries delete_time) is gone.
+    fn put_group(&mut self, group: &SecurityGroup) {
+        let Some(id) = Id::of(&group.id) else { return };
+        if group.delete_time.is_some() {
+            self.groups.remove(&id);
+            return;
+        }
+        let Some(partner) = self.partner(&group.partner_id) else {
+            return;
+        };
+        let members = group.member_user_ids.iter().map(|m| Box::from(m.as_str())).collect();
+        self.groups.insert(id, HeldGroup { partner, members });
+    }
+
+    /// R5: the ACTIVE assignments of a held customer; an ended one goes.
+    fn put_assignment(&mut self, assignment: &AccessAssignment) {
+        let (Some(customer), Some(id), Some(grant)) = (
+            self.held_customer(&assignment.customer_id),
+            Id::of(&assignment.id),
+            Id::of(&assignment.grant_id),
+        ) else {
+            return;
+        };
+        let row = match assignment.state {
+            AssignmentState::Active => {
+                let Some(partner) = self.partner(&assignment.partner_id) else {
+                    return;
+                };
+                let principal = match &assignment.principal {
+                    AssignmentPrincipal::User(user) => HeldPrincipal::User(Box::from(user.as_str())),
+                    AssignmentPrincipal::SecurityGroup(group) => match Id::of(group) {
+                        Some(group) => HeldPrincipal::Group(group),
+                        None => return,
+                    },
+                };
+                Some(HeldAssignment {
+                    id,
+                    grant,
+                    partner,
+                    principal,
+                    roles: RoleSet::of(&assignment.roles),
+                })
+            }
+            AssignmentState::Ended => None,
+        };
+        if let Some(held) = self.customers.get_mut(&customer) {
+            place(&mut held.assignments, id, row, |row| row.id);
         }
     }
 
@@ -379,11 +456,58 @@ impl AccessIndex {
                 held.subscriptions.get(at)
             })
             .map(|row| self.subscription(row, &query.customer_id));
+        // R7: assignments only matter to a check naming a user.
+        let (assignments, member_of) = match query.user_id.as_deref() {
+            None => (Vec::new(), Vec::new()),
+            Some(user) => {
+                let rows: Vec<&HeldAssignment> =
+                    (held.assignments.iter()).filter(|row| row.partner == partner).collect();
+                let member_of = (rows.iter())
+                    .filter_map(|row| match row.principal {
+                        HeldPrincipal::Group(group) => Some(group),
+                        HeldPrincipal::User(_) => None,
+                    })
+                    .filter(|group| {
+                        self.groups
+                            .get(group)
+                            .is_some_and(|held| held.partner == partner && held.members.contains(user))
+                    })
+                    .map(Id::text)
+                    .collect();
+                let assignments = (rows.iter())
+                    .map(|row| self.assignment(row, &query.customer_id))
+                    .collect();
+                (assignments, member_of)
+            }
+        };
         AccessFacts {
             partner_status: self.status_of(partner),
             relationships,
             grants,
             subscription,
+            assignments,
+            member_of,
+        }
+    }
+
+    fn assignment(&self, row: &HeldAssignment, customer_id: &str) -> AccessAssignment {
+        AccessAssignment {
+            id: row.id.text(),
+            grant_id: row.grant.text(),
+            customer_id: customer_id.to_owned(),
+            partner_id: self.partner_text(row.partner),
+            principal: match &row.principal {
+                HeldPrincipal::User(user) => AssignmentPrincipal::User(user.to_string()),
+                HeldPrincipal::Group(group) => AssignmentPrincipal::SecurityGroup(group.text()),
+            },
+            roles: row.roles.roles(),
+            state: AssignmentState::Active,
+            // R7 reads none of these: an assignment it reads is ACTIVE.
+            end_cause: None,
+            version: 0,
+            create_time: 0,
+            update_time: 0,
+            end_time: None,
         }
     }
 
@@ -465,6 +589,14 @@ impl AccessIndex {
         if revoked(self) != revoked(whole) {
             return Some("revoked links differ".into());
         }
+        let groups = |index: &AccessIndex| -> HashMap<Id, (Option<Id>, HashSet<Box<str>>)> {
+            (index.groups.iter())
+                .map(|(id, group)| (*id, (index.partner_id(group.partner), group.members.clone())))
+                .collect()
+        };
+        if groups(self) != groups(whole) {
+            return Some("security groups differ".into());
+        }
         let empty = Held::default();
         for (customer, held) in &self.customers {
             let other = whole.customers.get(customer).unwrap_or(&empty);
@@ -479,6 +611,9 @@ impl AccessIndex {
                         .collect::<Vec<_>>(),
                     (held.subscriptions.iter())
                         .map(|row| index.subscription(row, &text))
+                        .collect::<Vec<_>>(),
+                    (held.assignments.iter())
+                        .map(|row| index.assignment(row, &text))
                         .collect::<Vec<_>>(),
                 )
             };
@@ -758,6 +893,7 @@ mod tests {
                             action,
                             service,
                             subscription_id: None,
+                            user_id: None,
                         });
                     }
                 }
@@ -768,6 +904,7 @@ mod tests {
                         action: Action::ManageSubscription,
                         service: None,
                         subscription_id: Some(id(6, s)),
+                        user_id: None,
                     });
                 }
             }

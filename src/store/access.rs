@@ -162,6 +162,18 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
          FROM asked a CROSS JOIN delegated_admin_grants g WHERE g.partner_id = a.partner_id \
          AND g.customer_id = a.customer_id AND g.state = {grant_state}"
     ));
+    // R7: assignments, and their groups' members, only for checks naming
+    // a user.
+    if queries.iter().any(|q| q.user_id.is_some()) {
+        let assignment_state = param(&mut values, AssignmentState::Active.as_str());
+        sql.push_str(&format!(
+            " UNION ALL SELECT 'a', x.id, x.partner_id, x.customer_id, x.grant_id, x.user_id, x.security_group_id, \
+             x.roles, sg.member_user_ids, NULL, NULL, 0, 0, NULL \
+             FROM asked a CROSS JOIN access_assignments x \
+             LEFT JOIN security_groups sg ON sg.id = x.security_group_id AND sg.partner_id = x.partner_id \
+             WHERE x.customer_id = a.customer_id AND x.partner_id = a.partner_id AND x.state = {assignment_state}"
+        ));
+    }
     if !subscriptions.is_empty() {
         sql.push_str(&format!(
             " UNION ALL SELECT 's', s.id, NULL, s.customer_id, s.service, s.channel, s.partner_of_record_id, \
@@ -195,6 +207,8 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
     let mut relationships: HashMap<(String, String), Vec<ChainedRelationship>> = HashMap::new();
     let mut grants: HashMap<(String, String), Vec<DelegatedAdminGrant>> = HashMap::new();
     let mut subscription_facts: HashMap<String, SubscriptionFacts> = HashMap::new();
+    let mut assignments: HashMap<(String, String), Vec<AccessAssignment>> = HashMap::new();
+    let mut members: HashMap<String, Vec<String>> = HashMap::new();
     let parse = |column: &str, text: Option<String>| -> Result<String> {
         text.ok_or_else(|| Error::internal(format!("access facts: {column} is missing")))
     };
@@ -250,6 +264,31 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
                 let key = (grant.partner_id.clone(), grant.customer_id.clone());
                 grants.entry(key).or_default().push(grant);
             }
+            "a" => {
+                let assignment = AccessAssignment::try_from(super::entity::access_assignment::Model {
+                    id,
+                    grant_id: parse("grant_id", t1)?,
+                    customer_id: parse("customer_id", customer_id)?,
+                    partner_id: parse("partner_id", partner_id)?,
+                    user_id: t2,
+                    security_group_id: t3.clone(),
+                    roles: t4.unwrap_or_default(),
+                    state: AssignmentState::Active.as_str().to_owned(),
+                    // R7 reads none of these: an assignment it reads is ACTIVE.
+                    end_cause: None,
+                    version: 0,
+                    create_time: 0,
+                    update_time: 0,
+                    end_time: None,
+                })?;
+                if let (Some(group), Some(list)) = (t3, t5) {
+                    let list: Vec<String> = serde_json::from_str(&list)
+                        .map_err(|error| Error::internal(format!("group {group}: unreadable members: {error}")))?;
+                    members.insert(group, list);
+                }
+                let key = (assignment.partner_id.clone(), assignment.customer_id.clone());
+                assignments.entry(key).or_default().push(assignment);
+            }
             _ => {
                 let service = t1.as_deref().and_then(Service::parse);
                 let channel = t2.as_deref().and_then(Channel::parse);
@@ -280,11 +319,31 @@ pub(super) async fn load_facts_batch<C: ConnectionTrait>(db: &C, queries: &[Acce
     for rows in grants.values_mut() {
         rows.sort_by(|a, b| a.id.cmp(&b.id));
     }
+    for rows in assignments.values_mut() {
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     Ok(queries
         .iter()
         .map(|query| {
             let key = (query.partner_id.clone(), query.customer_id.clone());
+            let (assignments, member_of) = match &query.user_id {
+                None => (Vec::new(), Vec::new()),
+                Some(user) => {
+                    let rows = assignments.get(&key).cloned().unwrap_or_default();
+                    let member_of = (rows.iter())
+                        .filter_map(|a| match &a.principal {
+                            AssignmentPrincipal::SecurityGroup(group) => Some(group),
+                            AssignmentPrincipal::User(_) => None,
+                        })
+                        .filter(|group| members.get(*group).is_some_and(|list| list.contains(user)))
+                        .cloned()
+                        .collect();
+                    (rows, member_of)
+                }
+            };
             AccessFacts {
+                assignments,
+                member_of,
                 partner_status: statuses.get(&query.partner_id).copied(),
                 relationships: relationships.get(&key).cloned().unwrap_or_default(),
                 grants: grants.get(&key).cloned().unwrap_or_default(),

@@ -7,11 +7,11 @@ use super::entity::{customer, grant, partner, partner_link, relationship, relati
 use crate::domain::model::*;
 use crate::domain::{Error, Result, roles};
 
-fn parse<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+pub(super) fn parse<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     parse(text).ok_or_else(|| Error::internal(format!("stored {column} '{text}' is not valid")))
 }
 
-fn parse_list<T>(column: &str, text: &str, parse_one: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
+pub(super) fn parse_list<T>(column: &str, text: &str, parse_one: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
     text.split(',')
         .filter(|item| !item.is_empty())
         .map(|item| parse(column, item, &parse_one))

@@ -253,6 +253,33 @@ pub mod security_group {
     no_relations!();
 }
 
+pub mod access_assignment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "access_assignments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub customer_id: String,
+        pub partner_id: String,
+        /// R5: exactly one of the two is set.
+        pub user_id: Option<String>,
+        pub security_group_id: Option<String>,
+        /// Comma-separated role names.
+        pub roles: String,
+        pub state: String,
+        pub end_cause: Option<String>,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+        pub end_time: Option<i64>,
+    }
+
+    no_relations!();
+}
+
 pub mod event {
     use sea_orm::entity::prelude::*;
 

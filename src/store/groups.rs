@@ -25,6 +25,7 @@ impl TryFrom<security_group::Model> for SecurityGroup {
             version: row.version,
             create_time: row.create_time,
             update_time: row.update_time,
+            delete_time: None,
         })
     }
 }
@@ -111,12 +112,14 @@ impl WriteTx {
         Ok(group)
     }
 
-    /// R4: the group is gone; the event carries it as it was.
-    pub async fn delete_security_group(&mut self, group: &SecurityGroup) -> Result<()> {
+    /// R4: the group is gone; the event carries it as it was, with its
+    /// delete_time.
+    pub async fn delete_security_group(&mut self, mut group: SecurityGroup) -> Result<SecurityGroup> {
         security_group::Entity::delete_by_id(group.id.clone())
             .exec(self.conn())
             .await?;
+        group.delete_time = Some(self.now());
         self.record("security_group.deleted", EventResource::SecurityGroup(group.clone()));
-        Ok(())
+        Ok(group)
     }
 }

@@ -328,6 +328,12 @@ async fn load_rows(txn: &DatabaseTransaction, customers: Customers<'_>) -> Resul
             for row in links {
                 rows.0.push(EventResource::PartnerLink(PartnerLink::try_from(row)?));
             }
+            // R4: groups are held whole.
+            for row in super::entity::security_group::Entity::find().all(txn).await? {
+                rows.0.push(EventResource::SecurityGroup(
+                    crate::domain::model::SecurityGroup::try_from(row)?,
+                ));
+            }
             if matches!(customers, Customers::All) {
                 customer_rows(txn, None, &mut rows).await?;
             }
@@ -396,6 +402,18 @@ async fn customer_rows(txn: &DatabaseTransaction, ids: Option<&[&String]>, rows:
     for row in subscriptions {
         rows.0.push(EventResource::Subscription(Subscription::try_from(row)?));
     }
+    use super::entity::access_assignment;
+    let assignments = access_assignment::Entity::find()
+        .filter(access_assignment::Column::State.eq(AssignmentState::Active.as_str()))
+        .apply_if(ids, |query, ids| {
+            query.filter(access_assignment::Column::CustomerId.is_in(ids.iter().copied()))
+        })
+        .all(txn)
+        .await?;
+    for row in assignments {
+        rows.0
+            .push(EventResource::AccessAssignment(AccessAssignment::try_from(row)?));
+    }
     Ok(())
 }
 
@@ -410,6 +428,7 @@ impl Store {
                 EventResource::Relationship(row) => Some(&row.customer_id),
                 EventResource::DelegatedAdminGrant(row) => Some(&row.customer_id),
                 EventResource::Subscription(row) => Some(&row.customer_id),
+                EventResource::AccessAssignment(row) => Some(&row.customer_id),
                 _ => None,
             };
             if let Some(customer) = customer {

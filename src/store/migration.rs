@@ -45,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(TwoSidedLinks),
             Box::new(GrantRoles),
             Box::new(SecurityGroups),
+            Box::new(AccessAssignments),
         ]
     }
 }
@@ -768,6 +769,72 @@ impl MigrationTrait for SecurityGroups {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("security_groups").if_exists().take())
+            .await
+    }
+}
+
+/// R5: access assignments. The ACTIVE ones of a grant, a customer and a
+/// group are each found by an index; one ACTIVE assignment per grant and
+/// principal is also a unique index, behind the rule's own check (W1).
+pub struct AccessAssignments;
+
+impl MigrationName for AccessAssignments {
+    fn name(&self) -> &str {
+        "m0009_access_assignments"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AccessAssignments {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                table("access_assignments")
+                    .col(id())
+                    .col(text("grant_id"))
+                    .col(text("customer_id"))
+                    .col(text("partner_id"))
+                    .col(text_null("user_id"))
+                    .col(text_null("security_group_id"))
+                    .col(text("roles"))
+                    .col(text("state"))
+                    .col(text_null("end_cause"))
+                    .col(big_integer("version"))
+                    .col(big_integer("create_time"))
+                    .col(big_integer("update_time"))
+                    .col(big_integer_null("end_time"))
+                    .take(),
+            )
+            .await?;
+        for (name, columns) in [
+            ("access_assignments_grant", &["grant_id", "state", "id"][..]),
+            (
+                "access_assignments_customer",
+                &["customer_id", "partner_id", "state", "id"][..],
+            ),
+            ("access_assignments_partner", &["partner_id", "id"][..]),
+            ("access_assignments_group", &["security_group_id", "state"][..]),
+        ] {
+            manager.create_index(index("access_assignments", name, columns)).await?;
+        }
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX IF NOT EXISTS access_assignments_one_active \
+                 ON access_assignments (grant_id, COALESCE(user_id, ''), COALESCE(security_group_id, '')) \
+                 WHERE state = 'ACTIVE'",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("access_assignments").if_exists().take())
             .await
     }
 }

@@ -2,6 +2,7 @@
 //! (the zero-setup default) or PostgreSQL (production).
 
 mod access;
+mod assignments;
 #[cfg(feature = "tools")]
 pub mod bulk;
 mod coalesce;
@@ -35,6 +36,7 @@ use sea_orm::sqlx::{self, Connection as _};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr};
 use tokio::sync::watch;
 
+pub use assignments::AssignmentFilter;
 pub use coalesce::CoalescingChecker;
 pub use customers::{CustomerFilter, SubscriptionFilter};
 pub use events::{EventAudience, EventFilter, SweepReport};

@@ -551,6 +551,8 @@ impl WriteTx {
             GrantState::Revoked | GrantState::Active => "grant.revoked",
         };
         self.update_grant(&mut grant, event_type).await?;
+        // R6: its assignments end with it, in this transaction.
+        self.end_assignments_of_grant(&grant.id).await?;
         Ok(grant)
     }
 
@@ -611,10 +613,13 @@ impl WriteTx {
             }
             let grant = match in_place {
                 Some(mut grant) => {
-                    // R3 hook (assignments, R5, are not built yet): the
-                    // roles this replacement drops are stripped from the
-                    // grant's assignments here; R6: the rest are kept.
+                    // R6: a replacement in place keeps its assignments;
+                    // R3: the roles it drops are stripped from them.
+                    let before = grant.roles.clone();
                     crate::domain::roles::assign(&mut grant, roles);
+                    if before.iter().any(|role| !grant.roles.contains(role)) {
+                        self.strip_assignment_roles(&grant.id, &grant.roles.clone()).await?;
+                    }
                     grant.start_time = now;
                     grant.end_time = end_time;
                     grant.auto_extend = auto_extend;
@@ -668,6 +673,7 @@ impl WriteTx {
                 action: Action::Sell,
                 service: None,
                 subscription_id: None,
+                user_id: None,
             })
             .collect();
         let facts = load_facts_batch(self.conn(), &queries).await?;

@@ -286,6 +286,9 @@ async fn audience(
         }
         // R8: its partner alone (the operator and services see every event).
         EventResource::SecurityGroup(group) => partners.push(group.partner_id.clone()),
+        // R8: its grant's partner; the customer's admin reads it by the
+        // event's customer.
+        EventResource::AccessAssignment(assignment) => partners.push(assignment.partner_id.clone()),
         EventResource::RelationshipRequest(invitation) => {
             let named = std::iter::once(invitation.inviting_partner_id.as_str())
                 .chain(invitation.indirect_reseller_id.as_deref());

@@ -41,6 +41,7 @@ fn query(
         action: action as i32,
         service: service.into(),
         subscription_id: subscription_id.into(),
+        user_id: String::new(),
     }
 }
 
@@ -1448,6 +1449,7 @@ async fn a1_remote_relationships_decide_and_refuse_as_the_local_service() {
         action,
         service,
         subscription_id: None,
+        user_id: None,
     };
 
     let queries = vec![
@@ -1577,6 +1579,7 @@ async fn a3_an_index_resumed_from_a_saved_seq_replays_the_events_after_it() {
                     action,
                     service: Some(partnercenter::domain::model::Service::Office365),
                     subscription_id: None,
+                    user_id: None,
                 })
             })
         })

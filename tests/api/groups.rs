@@ -215,7 +215,15 @@ async fn r4_partner_and_operator_create_read_update_and_delete_groups_with_etags
     )
     .await;
     let deleted = delete(&server, &me, &made.id, &members.etag).await.expect("deleted");
-    assert_eq!(deleted, members);
+    assert!(deleted.delete_time.is_some(), "the reply says when: {deleted:?}");
+    assert_eq!(
+        pb::SecurityGroup {
+            delete_time: None,
+            ..deleted
+        },
+        members,
+        "the group as it was"
+    );
     assert_error(
         get(&server, &me, &made.id).await,
         Code::PermissionDenied,

@@ -432,10 +432,15 @@ async fn w3_m3_active_subscriptions_names_at_most_20_and_counts_the_rest() {
 fn limit_of(name: &str) -> usize {
     match name {
         "request_id" => 128,
+        // R4, R5, R7: a partner's users' opaque ids.
+        "user_id" => 128,
+        "member_user_ids" => 1000,
         "mpn_id" => 10,
         "id" | "etag" | "code" => 64,
         name if name.ends_with("_id") => 64,
         "page_token" => 512,
+        // R4.
+        "security_group.display_name" => 256,
         "display_name" | "company_name" | "offer_name" | "first_name" | "last_name" | "company_name_prefix" => 200,
         "domain" | "customer_domain" | "domain_prefix" => 253,
         "email" => 254,
@@ -503,7 +508,13 @@ fn leaves(
         let wrap = wrap.clone();
         match field.r#type() {
             Type::String if !repeated => out.push(Leaf {
-                max: limit_of(&name),
+                // A field's own maximum where its message sets one (R4's
+                // group name), else its name's.
+                max: if path == "security_group.display_name" {
+                    limit_of(&path)
+                } else {
+                    limit_of(&name)
+                },
                 path,
                 // A two-byte character: limits count characters, not bytes.
                 encode: Box::new(move |n| wrap(field_bytes(number, "é".repeat(n).as_bytes()))),
@@ -516,7 +527,13 @@ fn leaves(
                     encode: Box::new(move |n| wrap(field_bytes(number, b"azure").repeat(n))),
                 });
                 // A repeated string holds services, or ids.
-                let item = if name.ends_with("_ids") { "id" } else { "service" };
+                let item = if name.ends_with("_user_ids") {
+                    "user_id"
+                } else if name.ends_with("_ids") {
+                    "id"
+                } else {
+                    "service"
+                };
                 out.push(Leaf {
                     max: limit_of(item),
                     path: format!("{path}[0]"),

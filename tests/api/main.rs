@@ -3,6 +3,7 @@
 //! linked once.
 
 mod access;
+mod assignments;
 mod auth;
 mod customers;
 mod delegated_admin;

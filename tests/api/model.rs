@@ -1264,6 +1264,7 @@ impl Run {
                         action: action as i32,
                         service: service.into(),
                         subscription_id: subscription.map(|s| s.id.clone()).unwrap_or_default(),
+                        user_id: String::new(),
                     });
                     expected.push((
                         p,
@@ -1629,6 +1630,7 @@ async fn assert_index_decides_as_the_store(server: &TestServer, checks: &[pb::Ch
             },
             service: Service::parse(&check.service),
             subscription_id: Some(check.subscription_id.clone()).filter(|id| !id.is_empty()),
+            user_id: Some(check.user_id.clone()).filter(|id| !id.is_empty()),
         })
         .collect();
     let from_index = index.check_batch(&queries).await.expect("index decisions");

@@ -77,7 +77,8 @@ impl World {
             EventResource::Customer(_)
             | EventResource::RelationshipRequest(_)
             | EventResource::Transfer(_)
-            | EventResource::SecurityGroup(_) => {}
+            | EventResource::SecurityGroup(_)
+            | EventResource::AccessAssignment(_) => {}
         }
     }
 }

@@ -55,9 +55,19 @@ enum Rpc {
     BatchCheckAccess,
     ListEvents,
     WatchEvents,
+    CreateSecurityGroup,
+    GetSecurityGroup,
+    ListSecurityGroups,
+    UpdateSecurityGroup,
+    DeleteSecurityGroup,
+    CreateAccessAssignment,
+    GetAccessAssignment,
+    ListAccessAssignments,
+    UpdateAccessAssignment,
+    DeleteAccessAssignment,
 }
 
-const RPCS: [Rpc; 41] = [
+const RPCS: [Rpc; 51] = [
     Rpc::CreatePartner,
     Rpc::GetPartner,
     Rpc::ListPartners,
@@ -99,6 +109,16 @@ const RPCS: [Rpc; 41] = [
     Rpc::BatchCheckAccess,
     Rpc::ListEvents,
     Rpc::WatchEvents,
+    Rpc::CreateSecurityGroup,
+    Rpc::GetSecurityGroup,
+    Rpc::ListSecurityGroups,
+    Rpc::UpdateSecurityGroup,
+    Rpc::DeleteSecurityGroup,
+    Rpc::CreateAccessAssignment,
+    Rpc::GetAccessAssignment,
+    Rpc::ListAccessAssignments,
+    Rpc::UpdateAccessAssignment,
+    Rpc::DeleteAccessAssignment,
 ];
 
 /// Tenant A's resources: what the other callers may not read.
@@ -115,6 +135,10 @@ struct TenantA {
     domain: String,
     /// A suspended partner: no customer admin or unrelated partner reads it.
     hidden_partner: String,
+    /// The grant holder's security group (R4).
+    group: String,
+    /// The holder's assignment of the grant's first role to the group (R5).
+    assignment: String,
 }
 
 impl TenantA {
@@ -154,8 +178,7 @@ impl TenantA {
             .unwrap()
             .into_inner()
             .delegated_admin_grants
-            .remove(0)
-            .id;
+            .remove(0);
         let direct = server
             .create_subscription(
                 &operator(),
@@ -189,6 +212,35 @@ impl TenantA {
         server
             .set_partner_status(&hidden_partner, pb::partner::Status::Suspended)
             .await;
+        // The grant's holder keeps the group and assigns its role.
+        let mut relationships = server.relationships(&partner(&grant.partner_id));
+        let group = relationships
+            .create_security_group(pb::CreateSecurityGroupRequest {
+                security_group: Some(pb::SecurityGroup {
+                    display_name: "Technicians".into(),
+                    member_user_ids: vec!["tech-1".into()],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the holder makes a group")
+            .into_inner()
+            .id;
+        let assignment = relationships
+            .create_access_assignment(pb::CreateAccessAssignmentRequest {
+                access_assignment: Some(pb::AccessAssignment {
+                    grant_id: grant.id.clone(),
+                    principal: Some(pb::access_assignment::Principal::SecurityGroupId(group.clone())),
+                    roles: grant.roles[..1].to_vec(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the holder assigns its grant's role")
+            .into_inner()
+            .id;
         TenantA {
             provider,
             reseller,
@@ -196,10 +248,12 @@ impl TenantA {
             subscription,
             invitation: invitation.id,
             code: invitation.code,
-            grant,
+            grant: grant.id,
             transfer,
             domain,
             hidden_partner,
+            group,
+            assignment,
         }
     }
 
@@ -216,13 +270,18 @@ impl TenantA {
             | Rpc::CreateCustomer
             | Rpc::ListCustomers
             | Rpc::CreateRelationshipRequest => &self.reseller,
-            Rpc::ListPartnerLinks | Rpc::ListRelationshipRequests | Rpc::CreatePartner | Rpc::ListPartners => {
-                &self.provider
-            }
+            Rpc::ListPartnerLinks
+            | Rpc::ListRelationshipRequests
+            | Rpc::CreatePartner
+            | Rpc::ListPartners
+            | Rpc::CreateSecurityGroup
+            | Rpc::ListSecurityGroups => &self.provider,
+            Rpc::GetSecurityGroup | Rpc::UpdateSecurityGroup | Rpc::DeleteSecurityGroup => &self.group,
+            Rpc::GetAccessAssignment | Rpc::UpdateAccessAssignment | Rpc::DeleteAccessAssignment => &self.assignment,
             Rpc::GetSubscription | Rpc::UpdateSubscription => &self.subscription,
             Rpc::GetRelationshipRequest | Rpc::RevokeRelationshipRequest => &self.invitation,
             Rpc::AcceptRelationshipRequest => &self.code,
-            Rpc::RevokeDelegatedAdmin | Rpc::UpdateDelegatedAdmin => &self.grant,
+            Rpc::RevokeDelegatedAdmin | Rpc::UpdateDelegatedAdmin | Rpc::CreateAccessAssignment => &self.grant,
             Rpc::GetTransfer | Rpc::AcceptTransfer | Rpc::RejectTransfer | Rpc::CancelTransfer => &self.transfer,
             Rpc::CheckDomainAvailability => &self.domain,
             _ => &self.customer,
@@ -575,6 +634,101 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                 .list_events(pb::ListEventsRequest {
                     customer_id: id,
                     ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::CreateSecurityGroup => answer(
+            relationships
+                .create_security_group(pb::CreateSecurityGroupRequest {
+                    security_group: Some(pb::SecurityGroup {
+                        partner_id: id,
+                        display_name: "Probe".into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await,
+        ),
+        Rpc::GetSecurityGroup => answer(
+            relationships
+                .get_security_group(pb::GetSecurityGroupRequest { id })
+                .await,
+        ),
+        Rpc::ListSecurityGroups => answer(
+            relationships
+                .list_security_groups(pb::ListSecurityGroupsRequest {
+                    partner_id: id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::UpdateSecurityGroup => answer(
+            relationships
+                .update_security_group(pb::UpdateSecurityGroupRequest {
+                    security_group: Some(pb::SecurityGroup {
+                        id,
+                        display_name: "Renamed".into(),
+                        etag: "\"stale\"".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["display_name"]),
+                })
+                .await,
+        ),
+        Rpc::DeleteSecurityGroup => answer(
+            relationships
+                .delete_security_group(pb::DeleteSecurityGroupRequest {
+                    id,
+                    etag: "\"stale\"".into(),
+                })
+                .await,
+        ),
+        Rpc::CreateAccessAssignment => answer(
+            relationships
+                .create_access_assignment(pb::CreateAccessAssignmentRequest {
+                    access_assignment: Some(pb::AccessAssignment {
+                        grant_id: id,
+                        // A role no grant of tenant A holds: nothing is
+                        // assigned for any caller.
+                        principal: Some(pb::access_assignment::Principal::UserId("probe".into())),
+                        roles: vec![pb::delegated_admin_grant::Role::GlobalAdmin as i32],
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await,
+        ),
+        Rpc::GetAccessAssignment => answer(
+            relationships
+                .get_access_assignment(pb::GetAccessAssignmentRequest { id })
+                .await,
+        ),
+        Rpc::ListAccessAssignments => answer(
+            relationships
+                .list_access_assignments(pb::ListAccessAssignmentsRequest {
+                    customer_id: id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::UpdateAccessAssignment => answer(
+            relationships
+                .update_access_assignment(pb::UpdateAccessAssignmentRequest {
+                    access_assignment: Some(pb::AccessAssignment {
+                        id,
+                        etag: "\"stale\"".into(),
+                        roles: vec![pb::delegated_admin_grant::Role::GlobalAdmin as i32],
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["roles"]),
+                })
+                .await,
+        ),
+        Rpc::DeleteAccessAssignment => answer(
+            relationships
+                .delete_access_assignment(pb::DeleteAccessAssignmentRequest {
+                    id,
+                    etag: "\"stale\"".into(),
                 })
                 .await,
         ),

@@ -275,6 +275,7 @@ async fn replicas_share_writes_d2_and_the_event_stream() {
             action: action as i32,
             service: "azure".into(),
             subscription_id: String::new(),
+            user_id: String::new(),
         };
         async move { client.check_access(request).await.unwrap().into_inner().allowed }
     };
@@ -428,6 +429,161 @@ async fn a3_a_check_on_one_replica_reflects_every_write_acknowledged_on_the_othe
                     if check(customer_id.clone(), action).await {
                         violations.push(format!("round {round}: {action:?} allowed after the end"));
                     }
+                }
+            }
+            violations
+        }));
+    }
+    let mut violations = Vec::new();
+    for writer in writers {
+        violations.extend(writer.await.expect("writer"));
+    }
+    assert!(
+        violations.is_empty(),
+        "{} stale decisions of {}: {violations:?}",
+        violations.len(),
+        WRITERS * rounds * 4
+    );
+}
+
+/// A3 for R4-R7: writers on replica A add a user to a group that holds
+/// an assignment and take it out again, and assign a role to a user
+/// directly and delete the assignment, and after each acknowledgement ask
+/// replica B whether that user may READ_DIRECTORY. No check may miss a
+/// membership or assignment change acknowledged before it was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a3_assignments_and_group_membership_reach_a_check_on_the_other_replica_at_once() {
+    use pb::access_assignment::Principal as Assignee;
+    use pb::check_access_request::Action;
+    use pb::delegated_admin_grant::Role;
+    const WRITERS: usize = 4;
+    let rounds: usize = if split_topology() { 25 } else { 60 };
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _database) = shared_database(&dir).await;
+    let a = std::sync::Arc::new(Deployment::start(&database_url).await);
+    let b = std::sync::Arc::new(Deployment::start(&database_url).await);
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let (a, b) = (a.clone(), b.clone());
+        writers.push(tokio::spawn(async move {
+            let holder = new_partner(a.partners(), pb::partner::Kind::DirectReseller).await;
+            let customer_id = customers(a.customers(), &operator())
+                .create_customer(customer_request(&unique_domain("a3r"), None))
+                .await
+                .expect("customer")
+                .into_inner()
+                .id;
+            let grant = relationships(a.relationships(), &customer(&customer_id))
+                .grant_delegated_admin(pb::GrantDelegatedAdminRequest {
+                    partner_id: holder.clone(),
+                    service: "office365".into(),
+                    roles: vec![Role::DirectoryReader as i32],
+                    ..Default::default()
+                })
+                .await
+                .expect("granted")
+                .into_inner()
+                .grant
+                .expect("the grant")
+                .id;
+            let mut writes = relationships(a.relationships(), &partner(&holder));
+            let group = writes
+                .create_security_group(pb::CreateSecurityGroupRequest {
+                    security_group: Some(pb::SecurityGroup {
+                        display_name: format!("Writer {writer}"),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("group")
+                .into_inner()
+                .id;
+            writes
+                .create_access_assignment(pb::CreateAccessAssignmentRequest {
+                    access_assignment: Some(pb::AccessAssignment {
+                        grant_id: grant.clone(),
+                        principal: Some(Assignee::SecurityGroupId(group.clone())),
+                        roles: vec![Role::DirectoryReader as i32],
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("the group's assignment");
+            let check = |user_id: String| {
+                let (b, holder, customer_id) = (b.clone(), holder.clone(), customer_id.clone());
+                async move {
+                    relationships(b.relationships(), &service())
+                        .check_access(pb::CheckAccessRequest {
+                            partner_id: holder,
+                            customer_id,
+                            action: Action::ReadDirectory as i32,
+                            service: "office365".into(),
+                            user_id,
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("checked")
+                        .into_inner()
+                        .allowed
+                }
+            };
+            let group_writes = writes.clone();
+            let set_members = |members: Vec<String>| {
+                let (mut writes, group) = (group_writes.clone(), group.clone());
+                async move {
+                    writes
+                        .update_security_group(pb::UpdateSecurityGroupRequest {
+                            security_group: Some(pb::SecurityGroup {
+                                id: group,
+                                member_user_ids: members,
+                                ..Default::default()
+                            }),
+                            update_mask: mask(&["member_user_ids"]),
+                        })
+                        .await
+                        .expect("members set");
+                }
+            };
+            let mut violations = Vec::new();
+            for round in 0..rounds {
+                let member = format!("member-{round}");
+                set_members(vec![member.clone()]).await;
+                if !check(member.clone()).await {
+                    violations.push(format!("round {round}: denied after joining the group"));
+                }
+                set_members(Vec::new()).await;
+                if check(member).await {
+                    violations.push(format!("round {round}: allowed after leaving the group"));
+                }
+                let direct = format!("direct-{round}");
+                let assignment = writes
+                    .create_access_assignment(pb::CreateAccessAssignmentRequest {
+                        access_assignment: Some(pb::AccessAssignment {
+                            grant_id: grant.clone(),
+                            principal: Some(Assignee::UserId(direct.clone())),
+                            roles: vec![Role::DirectoryReader as i32],
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    })
+                    .await
+                    .expect("assigned")
+                    .into_inner()
+                    .id;
+                if !check(direct.clone()).await {
+                    violations.push(format!("round {round}: denied after the assignment"));
+                }
+                writes
+                    .delete_access_assignment(pb::DeleteAccessAssignmentRequest {
+                        id: assignment,
+                        etag: String::new(),
+                    })
+                    .await
+                    .expect("deleted");
+                if check(direct).await {
+                    violations.push(format!("round {round}: allowed after the deletion"));
                 }
             }
             violations

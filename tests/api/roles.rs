@@ -200,6 +200,7 @@ async fn r1_each_role_allows_exactly_its_actions_on_its_service() {
                         action: action as i32,
                         service: service.into(),
                         subscription_id: String::new(),
+                        user_id: String::new(),
                     },
                     decision,
                 ));
@@ -1277,6 +1278,7 @@ async fn r7_role_actions_need_a_service() {
                 action: action as i32,
                 service: String::new(),
                 subscription_id,
+                user_id: String::new(),
             };
             let status = check_as(&server, &service(), check.clone())
                 .await
@@ -1294,6 +1296,7 @@ async fn r7_role_actions_need_a_service() {
             action: Action::ReadBilling as i32,
             service: "azure".into(),
             subscription_id: String::new(),
+            user_id: String::new(),
         },
     );
     let status = server

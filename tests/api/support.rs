@@ -574,6 +574,7 @@ impl TestServer {
                 action: action as i32,
                 service: for_service.into(),
                 subscription_id: subscription_id.into(),
+                user_id: String::new(),
             })
             .await
             .expect("check answered")
@@ -671,6 +672,9 @@ const SPEC_REASONS: &[&str] = &[
     "GLOBAL_ADMIN_NOT_EXTENDABLE",
     "ROLE_NOT_IN_GRANT",
     "GROUP_LIMIT_REACHED",
+    "GRANT_NOT_ACTIVE",
+    "ASSIGNMENT_LIMIT_REACHED",
+    "ASSIGNMENT_NOT_ACTIVE",
     "INVALID_ARGUMENT",
     "UNAUTHENTICATED",
     "PERMISSION_DENIED",
@@ -770,6 +774,7 @@ pub async fn decide(
             action,
             service,
             subscription_id: subscription_id.map(str::to_owned),
+            user_id: None,
         })
         .await
         .expect("decision")

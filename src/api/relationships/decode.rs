@@ -5,8 +5,8 @@
 //! fault, INTERNAL.
 
 use crate::api::convert::{
-    malformed_reply, micros, optional, optional_reply_enum, page_replies, present, reply_enum, reply_service, required,
-    version,
+    ProtoEnum, malformed_reply, micros, optional, optional_reply_enum, page_replies, present, reply_enum,
+    reply_service, required, version,
 };
 use crate::api::{mask_paths, pb, validated};
 use crate::domain::access::{AccessQuery, AccessReason, Action, Decision};
@@ -15,10 +15,11 @@ use crate::domain::model::*;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, ErrorCode, Result, rules, validate};
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
-    EndResellerRelationship, GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants,
-    ListEvents, ListRelationshipRequests, ListSecurityGroups, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
-    UpdateSecurityGroup, WatchEvents,
+    Accepted, CreateAccessAssignment, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships,
+    DeleteAccessAssignment, DeleteSecurityGroup, EndResellerRelationship, GrantDelegatedAdmin, Granted,
+    ListAccessAssignments, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests,
+    ListSecurityGroups, RevokeDelegatedAdmin, UpdateAccessAssignment, UpdateDelegatedAdmin, UpdateSecurityGroup,
+    WatchEvents,
 };
 
 /// A2: the most checks one BatchCheckAccess takes.
@@ -302,6 +303,11 @@ pub fn access_query(field: &str, check: &pb::CheckAccessRequest, principal: &Pri
             validate::service(&format!("{field}service"), &check.service).map(Some)
         };
         subscription_id = validate::optional_id(&format!("{field}subscription_id"), &check.subscription_id);
+        user_id = if check.user_id.is_empty() {
+            Ok(None)
+        } else {
+            rules::user_id(&format!("{field}user_id"), &check.user_id).map(Some)
+        };
     }
     match (action, &service, &subscription_id) {
         (Action::Provision, None, _) => {
@@ -337,6 +343,7 @@ pub fn access_query(field: &str, check: &pb::CheckAccessRequest, principal: &Pri
         action,
         service,
         subscription_id,
+        user_id,
     })
 }
 
@@ -570,7 +577,7 @@ impl TryFrom<pb::GrantDelegatedAdminResponse> for Granted {
 }
 
 /// Every reason A1 and R7 give, to read a reply's reason back.
-const ACCESS_REASONS: [AccessReason; 14] = [
+const ACCESS_REASONS: [AccessReason; 17] = [
     AccessReason::ActiveRelationship,
     AccessReason::DelegatedAdmin,
     AccessReason::Transacting,
@@ -585,6 +592,9 @@ const ACCESS_REASONS: [AccessReason; 14] = [
     AccessReason::SubscriptionNotFound,
     AccessReason::NotCspSubscription,
     AccessReason::RoleNotGranted,
+    AccessReason::RoleAssigned,
+    AccessReason::UserNotAssigned,
+    AccessReason::RoleNotAssigned,
 ];
 
 impl TryFrom<pb::CheckAccessResponse> for Decision {
@@ -603,6 +613,9 @@ impl TryFrom<pb::CheckAccessResponse> for Decision {
             reason,
             relationship_ids: reply.relationship_ids,
             grant_ids: reply.grant_ids,
+            assignment_ids: reply.assignment_ids,
+            role: optional::<Role>("role", reply.role)?,
+            security_group_id: present(reply.security_group_id),
         })
     }
 }
@@ -631,6 +644,7 @@ impl TryFrom<pb::Event> for Event {
             Some(Resource::DelegatedAdminGrant(r)) => EventResource::DelegatedAdminGrant(r.try_into()?),
             Some(Resource::Transfer(r)) => EventResource::Transfer(r.try_into()?),
             Some(Resource::SecurityGroup(r)) => EventResource::SecurityGroup(r.try_into()?),
+            Some(Resource::AccessAssignment(r)) => EventResource::AccessAssignment(r.try_into()?),
             None => {
                 return Err(malformed_reply("resource", "absent"));
             }
@@ -650,6 +664,7 @@ page_replies! {
     pb::ListDelegatedAdminGrantsResponse => DelegatedAdminGrant, delegated_admin_grants;
     pb::ListEventsResponse => Event, events;
     pb::ListSecurityGroupsResponse => SecurityGroup, security_groups;
+    pb::ListAccessAssignmentsResponse => AccessAssignment, access_assignments;
 }
 
 /// R4: a new group's form, every field at fault named at once.
@@ -742,6 +757,166 @@ impl TryFrom<pb::SecurityGroup> for SecurityGroup {
             partner_id: message.partner_id,
             display_name: message.display_name,
             member_user_ids: message.member_user_ids,
+            delete_time: message
+                .delete_time
+                .map(|time| micros("delete_time", Some(time)))
+                .transpose()?,
+        })
+    }
+}
+
+/// R5: an assignment's principal: exactly one of a user id and a group id.
+fn assignment_principal(
+    field: &str,
+    principal: Option<pb::access_assignment::Principal>,
+) -> Result<AssignmentPrincipal> {
+    use pb::access_assignment::Principal as Proto;
+    match principal {
+        Some(Proto::UserId(user)) => Ok(AssignmentPrincipal::User(rules::user_id(
+            &format!("{field}.user_id"),
+            &user,
+        )?)),
+        Some(Proto::SecurityGroupId(group)) => Ok(AssignmentPrincipal::SecurityGroup(validate::id(
+            &format!("{field}.security_group_id"),
+            &group,
+        )?)),
+        None => Err(Error::invalid(
+            format!("{field}.user_id"),
+            "name the user (user_id) or the security group (security_group_id) the roles go to",
+        )),
+    }
+}
+
+/// R5: an assignment's roles: known, distinct, at least one.
+fn assignment_roles(field: &str, values: &[i32]) -> Result<Vec<Role>> {
+    let roles = roles(field, values)?;
+    if roles.is_empty() {
+        return Err(Error::invalid(field, "name at least one of the grant's roles"));
+    }
+    Ok(roles)
+}
+
+/// R5: a new assignment's form, every field at fault named at once.
+impl TryFrom<pb::CreateAccessAssignmentRequest> for CreateAccessAssignment {
+    type Error = Error;
+
+    fn try_from(body: pb::CreateAccessAssignmentRequest) -> Result<Self> {
+        let input = body.access_assignment.unwrap_or_default();
+        validated! {
+            request_id = validate::request_id("request_id", &body.request_id);
+            grant_id = validate::id("access_assignment.grant_id", &input.grant_id);
+            principal = assignment_principal("access_assignment", input.principal);
+            roles = assignment_roles("access_assignment.roles", &input.roles);
+        }
+        Ok(CreateAccessAssignment {
+            grant_id,
+            principal,
+            roles,
+            request_id,
+        })
+    }
+}
+
+impl TryFrom<pb::ListAccessAssignmentsRequest> for ListAccessAssignments {
+    type Error = Error;
+
+    fn try_from(body: pb::ListAccessAssignmentsRequest) -> Result<Self> {
+        validated! {
+            partner_id = validate::optional_id("partner_id", &body.partner_id);
+            customer_id = validate::optional_id("customer_id", &body.customer_id);
+            grant_id = validate::optional_id("grant_id", &body.grant_id);
+            user_id = if body.user_id.is_empty() {
+                Ok(None)
+            } else {
+                rules::user_id("user_id", &body.user_id).map(Some)
+            };
+            security_group_id = validate::optional_id("security_group_id", &body.security_group_id);
+            state = optional::<AssignmentState>("state", body.state);
+        }
+        let principal = match (user_id, security_group_id) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "security_group_id",
+                    "filter by a user or by a security group, not both",
+                ));
+            }
+            (Some(user), None) => Some(AssignmentPrincipal::User(user)),
+            (None, Some(group)) => Some(AssignmentPrincipal::SecurityGroup(group)),
+            (None, None) => None,
+        };
+        Ok(ListAccessAssignments {
+            partner_id,
+            customer_id,
+            grant_id,
+            principal,
+            state,
+            page_size: body.page_size,
+            page_token: body.page_token,
+        })
+    }
+}
+
+/// R5: the id, the etag if given, and the new roles (update_mask "roles").
+impl TryFrom<pb::UpdateAccessAssignmentRequest> for UpdateAccessAssignment {
+    type Error = Error;
+
+    fn try_from(body: pb::UpdateAccessAssignmentRequest) -> Result<Self> {
+        let input = body.access_assignment.unwrap_or_default();
+        validated! {
+            id = validate::id("access_assignment.id", &input.id);
+            // "roles" is the one path: the roles are always what changes.
+            _paths = mask_paths(body.update_mask, &["roles"]);
+            roles = assignment_roles("access_assignment.roles", &input.roles);
+        }
+        Ok(UpdateAccessAssignment {
+            id,
+            etag: input.etag,
+            roles,
+        })
+    }
+}
+
+impl TryFrom<pb::DeleteAccessAssignmentRequest> for DeleteAccessAssignment {
+    type Error = Error;
+
+    fn try_from(body: pb::DeleteAccessAssignmentRequest) -> Result<Self> {
+        Ok(DeleteAccessAssignment {
+            id: validate::id("id", &body.id)?,
+            etag: body.etag,
+        })
+    }
+}
+
+/// R5: an assignment in a reply (the generated clients' way back).
+impl TryFrom<pb::AccessAssignment> for AccessAssignment {
+    type Error = Error;
+
+    fn try_from(message: pb::AccessAssignment) -> Result<Self> {
+        use pb::access_assignment::Principal as Proto;
+        let principal = match message.principal {
+            Some(Proto::UserId(user)) => AssignmentPrincipal::User(user),
+            Some(Proto::SecurityGroupId(group)) => AssignmentPrincipal::SecurityGroup(group),
+            None => return Err(malformed_reply("principal", "absent")),
+        };
+        let roles = (message.roles.iter())
+            .map(|role| Role::from_proto(*role).ok_or_else(|| malformed_reply("roles", role)))
+            .collect::<Result<Vec<Role>>>()?;
+        Ok(AccessAssignment {
+            version: version("etag", &message.etag)?,
+            create_time: micros("create_time", message.create_time)?,
+            update_time: micros("update_time", message.update_time)?,
+            end_time: message
+                .end_time
+                .map(|time| micros("end_time", Some(time)))
+                .transpose()?,
+            state: AssignmentState::from_proto(message.state).ok_or_else(|| malformed_reply("state", message.state))?,
+            end_cause: AssignmentEndCause::from_proto(message.end_cause),
+            id: message.id,
+            grant_id: message.grant_id,
+            customer_id: message.customer_id,
+            partner_id: message.partner_id,
+            principal,
+            roles,
         })
     }
 }

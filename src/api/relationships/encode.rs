@@ -8,10 +8,11 @@ use crate::domain::access::{AccessQuery, Action, Decision};
 use crate::domain::model::*;
 use crate::domain::paging::Page;
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
-    EndResellerRelationship, GrantDelegatedAdmin, Granted, ListCustomerRelationships, ListDelegatedAdminGrants,
-    ListEvents, ListRelationshipRequests, ListSecurityGroups, RevokeDelegatedAdmin, UpdateDelegatedAdmin,
-    UpdateSecurityGroup, WatchEvents,
+    Accepted, CreateAccessAssignment, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships,
+    DeleteAccessAssignment, DeleteSecurityGroup, EndResellerRelationship, GrantDelegatedAdmin, Granted,
+    ListAccessAssignments, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests,
+    ListSecurityGroups, RevokeDelegatedAdmin, UpdateAccessAssignment, UpdateDelegatedAdmin, UpdateSecurityGroup,
+    WatchEvents,
 };
 
 impl From<&Relationship> for pb::Relationship {
@@ -121,6 +122,7 @@ pub fn event(event: &Event) -> pb::Event {
         EventResource::DelegatedAdminGrant(r) => Resource::DelegatedAdminGrant(r.into()),
         EventResource::Transfer(r) => Resource::Transfer(r.into()),
         EventResource::SecurityGroup(r) => Resource::SecurityGroup(r.into()),
+        EventResource::AccessAssignment(r) => Resource::AccessAssignment(r.into()),
     };
     pb::Event {
         seq: event.seq,
@@ -181,6 +183,9 @@ impl From<Decision> for pb::CheckAccessResponse {
             reason,
             relationship_ids: decision.relationship_ids,
             grant_ids: decision.grant_ids,
+            assignment_ids: decision.assignment_ids,
+            role: decision.role.map_or(0, |role| role.to_proto()),
+            security_group_id: id_or_empty(&decision.security_group_id),
         }
     }
 }
@@ -344,6 +349,7 @@ impl From<AccessQuery> for pb::CheckAccessRequest {
             action: action_message(query.action) as i32,
             service: query.service.map(|s| s.as_str().to_owned()).unwrap_or_default(),
             subscription_id: query.subscription_id.unwrap_or_default(),
+            user_id: query.user_id.unwrap_or_default(),
         }
     }
 }
@@ -389,6 +395,7 @@ impl From<&SecurityGroup> for pb::SecurityGroup {
             etag: etag(g.version),
             create_time: timestamp(g.create_time),
             update_time: timestamp(g.update_time),
+            delete_time: g.delete_time.and_then(timestamp),
         }
     }
 }
@@ -451,6 +458,101 @@ impl From<UpdateSecurityGroup> for pb::UpdateSecurityGroupRequest {
 impl From<DeleteSecurityGroup> for pb::DeleteSecurityGroupRequest {
     fn from(command: DeleteSecurityGroup) -> Self {
         pb::DeleteSecurityGroupRequest {
+            id: command.id,
+            etag: command.etag,
+        }
+    }
+}
+
+fn assignment_principal(principal: &AssignmentPrincipal) -> pb::access_assignment::Principal {
+    use pb::access_assignment::Principal as Proto;
+    match principal {
+        AssignmentPrincipal::User(user) => Proto::UserId(user.clone()),
+        AssignmentPrincipal::SecurityGroup(group) => Proto::SecurityGroupId(group.clone()),
+    }
+}
+
+impl From<&AccessAssignment> for pb::AccessAssignment {
+    fn from(a: &AccessAssignment) -> Self {
+        pb::AccessAssignment {
+            id: a.id.clone(),
+            grant_id: a.grant_id.clone(),
+            customer_id: a.customer_id.clone(),
+            partner_id: a.partner_id.clone(),
+            principal: Some(assignment_principal(&a.principal)),
+            roles: a.roles.iter().map(|r| r.to_proto()).collect(),
+            state: a.state.to_proto(),
+            end_cause: a.end_cause.map_or(0, |cause| cause.to_proto()),
+            etag: etag(a.version),
+            create_time: timestamp(a.create_time),
+            update_time: timestamp(a.update_time),
+            end_time: a.end_time.and_then(timestamp),
+        }
+    }
+}
+
+impl From<&Page<AccessAssignment>> for pb::ListAccessAssignmentsResponse {
+    fn from(page: &Page<AccessAssignment>) -> Self {
+        pb::ListAccessAssignmentsResponse {
+            access_assignments: page.items.iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.clone(),
+        }
+    }
+}
+
+impl From<CreateAccessAssignment> for pb::CreateAccessAssignmentRequest {
+    fn from(command: CreateAccessAssignment) -> Self {
+        pb::CreateAccessAssignmentRequest {
+            access_assignment: Some(pb::AccessAssignment {
+                grant_id: command.grant_id,
+                principal: Some(assignment_principal(&command.principal)),
+                roles: command.roles.iter().map(|r| r.to_proto()).collect(),
+                ..Default::default()
+            }),
+            request_id: command.request_id.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<ListAccessAssignments> for pb::ListAccessAssignmentsRequest {
+    fn from(command: ListAccessAssignments) -> Self {
+        let (user_id, security_group_id) = match command.principal {
+            Some(AssignmentPrincipal::User(user)) => (user, String::new()),
+            Some(AssignmentPrincipal::SecurityGroup(group)) => (String::new(), group),
+            None => (String::new(), String::new()),
+        };
+        pb::ListAccessAssignmentsRequest {
+            page_size: command.page_size,
+            page_token: command.page_token,
+            partner_id: command.partner_id.unwrap_or_default(),
+            customer_id: command.customer_id.unwrap_or_default(),
+            grant_id: command.grant_id.unwrap_or_default(),
+            user_id,
+            security_group_id,
+            state: command.state.map_or(0, |state| state.to_proto()),
+        }
+    }
+}
+
+impl From<UpdateAccessAssignment> for pb::UpdateAccessAssignmentRequest {
+    fn from(command: UpdateAccessAssignment) -> Self {
+        pb::UpdateAccessAssignmentRequest {
+            access_assignment: Some(pb::AccessAssignment {
+                id: command.id,
+                etag: command.etag,
+                roles: command.roles.iter().map(|r| r.to_proto()).collect(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["roles".to_owned()],
+            }),
+        }
+    }
+}
+
+impl From<DeleteAccessAssignment> for pb::DeleteAccessAssignmentRequest {
+    fn from(command: DeleteAccessAssignment) -> Self {
+        pb::DeleteAccessAssignmentRequest {
             id: command.id,
             etag: command.etag,
         }

@@ -23,9 +23,10 @@ use crate::config::RelationshipSettings;
 use crate::domain::model::RelationshipRequest;
 use crate::domain::{Result, validate};
 use crate::service::contract::relationships::{
-    CreateSecurityGroup, DeleteSecurityGroup, EndResellerRelationship, GrantDelegatedAdmin, ListCustomerRelationships,
-    ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, ListSecurityGroups, Relationships,
-    RevokeDelegatedAdmin, UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
+    CreateAccessAssignment, CreateSecurityGroup, DeleteAccessAssignment, DeleteSecurityGroup, EndResellerRelationship,
+    GrantDelegatedAdmin, ListAccessAssignments, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents,
+    ListRelationshipRequests, ListSecurityGroups, Relationships, RevokeDelegatedAdmin, UpdateAccessAssignment,
+    UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
 };
 
 pub struct RelationshipApi {
@@ -244,5 +245,50 @@ impl RelationshipService for RelationshipApi {
         let (principal, command) = decoded(request, DeleteSecurityGroup::try_from)?;
         let group = self.service.delete_security_group(&principal, command).await?;
         Ok(Response::new((&group).into()))
+    }
+
+    async fn create_access_assignment(
+        &self,
+        request: Request<pb::CreateAccessAssignmentRequest>,
+    ) -> Result<Response<pb::AccessAssignment>, Status> {
+        let (principal, command) = decoded(request, CreateAccessAssignment::try_from)?;
+        let assignment = self.service.create_access_assignment(&principal, command).await?;
+        Ok(Response::new((&assignment).into()))
+    }
+
+    async fn get_access_assignment(
+        &self,
+        request: Request<pb::GetAccessAssignmentRequest>,
+    ) -> Result<Response<pb::AccessAssignment>, Status> {
+        let (principal, id) = decoded(request, |body| validate::id("id", &body.id))?;
+        let assignment = self.service.get_access_assignment(&principal, &id).await?;
+        Ok(Response::new((&assignment).into()))
+    }
+
+    async fn list_access_assignments(
+        &self,
+        request: Request<pb::ListAccessAssignmentsRequest>,
+    ) -> Result<Response<pb::ListAccessAssignmentsResponse>, Status> {
+        let (principal, command) = decoded(request, ListAccessAssignments::try_from)?;
+        let page = self.service.list_access_assignments(&principal, command).await?;
+        Ok(Response::new((&page).into()))
+    }
+
+    async fn update_access_assignment(
+        &self,
+        request: Request<pb::UpdateAccessAssignmentRequest>,
+    ) -> Result<Response<pb::AccessAssignment>, Status> {
+        let (principal, command) = decoded(request, UpdateAccessAssignment::try_from)?;
+        let assignment = self.service.update_access_assignment(&principal, command).await?;
+        Ok(Response::new((&assignment).into()))
+    }
+
+    async fn delete_access_assignment(
+        &self,
+        request: Request<pb::DeleteAccessAssignmentRequest>,
+    ) -> Result<Response<pb::AccessAssignment>, Status> {
+        let (principal, command) = decoded(request, DeleteAccessAssignment::try_from)?;
+        let assignment = self.service.delete_access_assignment(&principal, command).await?;
+        Ok(Response::new((&assignment).into()))
     }
 }

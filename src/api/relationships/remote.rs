@@ -7,15 +7,18 @@ use crate::api::pb;
 use crate::api::pb::relationship_service_client::RelationshipServiceClient as Client;
 use crate::api::remote::{Remote, unary};
 use crate::domain::access::{AccessQuery, Decision};
-use crate::domain::model::{DelegatedAdminGrant, Event, Relationship, RelationshipRequest, SecurityGroup};
+use crate::domain::model::{
+    AccessAssignment, DelegatedAdminGrant, Event, Relationship, RelationshipRequest, SecurityGroup,
+};
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Result};
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
-    EndResellerRelationship, EventStream, GrantDelegatedAdmin, Granted, ListCustomerRelationships,
-    ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, ListSecurityGroups, Relationships,
-    RevokeDelegatedAdmin, UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
+    Accepted, CreateAccessAssignment, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships,
+    DeleteAccessAssignment, DeleteSecurityGroup, EndResellerRelationship, EventStream, GrantDelegatedAdmin, Granted,
+    ListAccessAssignments, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests,
+    ListSecurityGroups, Relationships, RevokeDelegatedAdmin, UpdateAccessAssignment, UpdateDelegatedAdmin,
+    UpdateSecurityGroup, WatchEvents,
 };
 
 /// The RelationshipService of another process.
@@ -251,6 +254,67 @@ impl Relationships for RemoteRelationships {
         unary!(
             self.client(),
             delete_security_group,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn create_access_assignment(
+        &self,
+        principal: &Principal,
+        command: CreateAccessAssignment,
+    ) -> Result<AccessAssignment> {
+        let message = pb::CreateAccessAssignmentRequest::from(command);
+        unary!(
+            self.client(),
+            create_access_assignment,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn get_access_assignment(&self, principal: &Principal, id: &str) -> Result<AccessAssignment> {
+        let message = pb::GetAccessAssignmentRequest { id: id.to_owned() };
+        unary!(
+            self.client(),
+            get_access_assignment,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn list_access_assignments(
+        &self,
+        principal: &Principal,
+        command: ListAccessAssignments,
+    ) -> Result<Page<AccessAssignment>> {
+        let message = pb::ListAccessAssignmentsRequest::from(command);
+        unary!(
+            self.client(),
+            list_access_assignments,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn update_access_assignment(
+        &self,
+        principal: &Principal,
+        command: UpdateAccessAssignment,
+    ) -> Result<AccessAssignment> {
+        let message = pb::UpdateAccessAssignmentRequest::from(command);
+        unary!(
+            self.client(),
+            update_access_assignment,
+            self.remote.request(principal, message)
+        )
+    }
+
+    async fn delete_access_assignment(
+        &self,
+        principal: &Principal,
+        command: DeleteAccessAssignment,
+    ) -> Result<AccessAssignment> {
+        let message = pb::DeleteAccessAssignmentRequest::from(command);
+        unary!(
+            self.client(),
+            delete_access_assignment,
             self.remote.request(principal, message)
         )
     }

@@ -14,6 +14,28 @@ pub const MAX_GROUP_NAME_CHARS: usize = 256;
 /// R4: a member's user id's most characters.
 pub const MAX_USER_ID_CHARS: usize = 128;
 
+/// R4, R5, R7: what is wrong with a user id, if anything: one of the
+/// partner's users' opaque ids is 1-128 printable ASCII characters.
+fn user_id_form(id: &str) -> std::result::Result<(), String> {
+    let chars = id.chars().count();
+    if chars == 0 {
+        Err(format!("must be 1 to {MAX_USER_ID_CHARS} characters"))
+    } else if chars > MAX_USER_ID_CHARS {
+        Err(format!("must be at most {MAX_USER_ID_CHARS} characters, not {chars}"))
+    } else if !id.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        Err("must be printable ASCII".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// R5, R7: a user id given on its own (an assignment's principal, a
+/// check's user).
+pub fn user_id(field: &str, value: &str) -> Result<String> {
+    user_id_form(value).map_err(|why| Error::invalid(field, why))?;
+    Ok(value.to_owned())
+}
+
 /// R4: a group's display name, trimmed: 1-256 characters.
 pub fn group_display_name(field: &str, value: &str) -> Result<String> {
     let trimmed = value.trim();
@@ -43,10 +65,8 @@ pub fn group_members(field: &str, ids: &[String]) -> Result<Vec<String>> {
     let mut violations = Violations::default();
     for (i, id) in ids.iter().enumerate() {
         let at = format!("{field}[{i}]");
-        if id.is_empty() || id.len() > MAX_USER_ID_CHARS {
-            violations.add(at, format!("must be 1 to {MAX_USER_ID_CHARS} characters"));
-        } else if !id.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-            violations.add(at, "must be printable ASCII");
+        if let Err(why) = user_id_form(id) {
+            violations.add(at, why);
         } else if ids[..i].contains(id) {
             violations.add(at, "is already a member (member ids are distinct)");
         }

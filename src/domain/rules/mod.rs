@@ -6,6 +6,7 @@
 //! items are re-exported here, so `rules::foo` names any of them. What
 //! several areas share is below.
 
+mod assignments;
 mod customers;
 mod delegated_admin;
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod relationships;
 mod subscriptions;
 mod transfers;
 
+pub use assignments::*;
 pub use customers::*;
 pub use delegated_admin::*;
 pub use groups::*;

@@ -10,8 +10,8 @@ use tokio_stream::Stream;
 use crate::domain::Result;
 use crate::domain::access::{AccessQuery, Decision};
 use crate::domain::model::{
-    DelegatedAdminGrant, Event, GrantState, InvitationState, Relationship, RelationshipRequest, Role, Scope,
-    SecurityGroup, Service,
+    AccessAssignment, AssignmentPrincipal, AssignmentState, DelegatedAdminGrant, Event, GrantState, InvitationState,
+    Relationship, RelationshipRequest, Role, Scope, SecurityGroup, Service,
 };
 use crate::domain::paging::Page;
 use crate::domain::principal::Principal;
@@ -121,6 +121,41 @@ pub trait Relationships: Send + Sync + 'static {
     /// group as it was.
     async fn delete_security_group(&self, principal: &Principal, command: DeleteSecurityGroup)
     -> Result<SecurityGroup>;
+
+    /// R5: a grant's partner (or the operator) gives some of the grant's
+    /// roles to one of the partner's users or groups; at most 100 ACTIVE
+    /// per grant, one per principal (W1).
+    async fn create_access_assignment(
+        &self,
+        principal: &Principal,
+        command: CreateAccessAssignment,
+    ) -> Result<AccessAssignment>;
+
+    /// R5: the grant's partner, its customer's admin, the operator and
+    /// services read an assignment.
+    async fn get_access_assignment(&self, principal: &Principal, id: &str) -> Result<AccessAssignment>;
+
+    /// R5: as in Get; in id order.
+    async fn list_access_assignments(
+        &self,
+        principal: &Principal,
+        command: ListAccessAssignments,
+    ) -> Result<Page<AccessAssignment>>;
+
+    /// R5: the partner or the operator changes an ACTIVE assignment's roles.
+    async fn update_access_assignment(
+        &self,
+        principal: &Principal,
+        command: UpdateAccessAssignment,
+    ) -> Result<AccessAssignment>;
+
+    /// R5: the partner, the operator or the customer's admin ends an
+    /// ACTIVE assignment (REMOVED); the reply is the ended assignment.
+    async fn delete_access_assignment(
+        &self,
+        principal: &Principal,
+        command: DeleteAccessAssignment,
+    ) -> Result<AccessAssignment>;
 }
 
 /// E3: events as they are appended.
@@ -290,6 +325,44 @@ pub struct UpdateSecurityGroup {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DeleteSecurityGroup {
+    pub id: String,
+    /// Empty: not checked.
+    pub etag: String,
+}
+
+/// R5: a new assignment: the grant, the principal, the roles (non-empty,
+/// distinct).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CreateAccessAssignment {
+    pub grant_id: String,
+    pub principal: AssignmentPrincipal,
+    pub roles: Vec<Role>,
+    pub request_id: Option<String>,
+}
+
+/// R5: the filters of a list (each None: any).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ListAccessAssignments {
+    pub partner_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub principal: Option<AssignmentPrincipal>,
+    pub state: Option<AssignmentState>,
+    pub page_size: i32,
+    pub page_token: String,
+}
+
+/// R5: the new roles (non-empty, distinct).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct UpdateAccessAssignment {
+    pub id: String,
+    /// Empty: not checked.
+    pub etag: String,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DeleteAccessAssignment {
     pub id: String,
     /// Empty: not checked.
     pub etag: String,

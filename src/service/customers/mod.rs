@@ -163,6 +163,7 @@ fn query(partner_id: &str, customer_id: &str, action: Action) -> AccessQuery {
         action,
         service: None,
         subscription_id: None,
+        user_id: None,
     }
 }
 

@@ -282,11 +282,11 @@ impl LocalRelationships {
         }
         let removed: Vec<Role> = grant.roles.iter().copied().filter(|r| !roles.contains(r)).collect();
         roles::assign(&mut grant, roles);
-        // R3 hook (assignments, R5, are not built yet): when `removed` is
-        // not empty, strip those roles from this grant's ACTIVE
-        // assignments here, in this transaction, ending those left with
-        // none (end_cause ROLES_REMOVED), each with its event.
         tx.update_grant(&mut grant, "grant.updated").await?;
+        if !removed.is_empty() {
+            // R3: the same transaction strips them from its assignments.
+            tx.strip_assignment_roles(&grant.id, &grant.roles).await?;
+        }
         tx.commit().await?;
         tracing::info!(grant_id = %grant.id, end_time = ?grant.end_time, auto_extend = grant.auto_extend, roles = ?grant.roles, removed = ?removed, "delegated admin updated");
         Ok(grant)

@@ -119,6 +119,7 @@ impl LocalRelationships {
             version: 1,
             create_time: now,
             update_time: now,
+            delete_time: None,
         };
         tx.insert_security_group(&group).await?;
         tx.remember(key.as_ref(), &group.id).await?;
@@ -197,12 +198,11 @@ impl LocalRelationships {
         let found = tx.security_group(&command.id).await?;
         let group = see_group(principal, &command.id, found)?;
         check_etag(&group, &command.etag)?;
-        // GROUP_DELETED (R4): once access assignments exist, this same
-        // transaction ends the group's ACTIVE assignments with end_cause
-        // GROUP_DELETED. None exist yet.
-        tx.delete_security_group(&group).await?;
+        // R4: its assignments end with it (GROUP_DELETED).
+        let ended = tx.end_assignments_of_group(&group.id).await?;
+        let group = tx.delete_security_group(group).await?;
         tx.commit().await?;
-        tracing::info!(security_group_id = %group.id, partner_id = %group.partner_id, "security group deleted");
+        tracing::info!(security_group_id = %group.id, partner_id = %group.partner_id, assignments_ended = ended.len(), "security group deleted");
         Ok(group)
     }
 }

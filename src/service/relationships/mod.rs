@@ -7,6 +7,7 @@
 
 mod acceptance;
 mod access;
+mod assignments;
 pub mod consequences;
 mod customer_relationships;
 mod delegated_admin;
@@ -20,17 +21,20 @@ use async_trait::async_trait;
 
 use crate::config::RelationshipSettings;
 use crate::domain::access::{AccessQuery, Action, Decision};
-use crate::domain::model::{DelegatedAdminGrant, Event, Partner, Relationship, RelationshipRequest, SecurityGroup};
+use crate::domain::model::{
+    AccessAssignment, DelegatedAdminGrant, Event, Partner, Relationship, RelationshipRequest, SecurityGroup,
+};
 use crate::domain::paging::Page;
 use crate::domain::ports::AccessChecker;
 use crate::domain::principal::Principal;
 use crate::domain::{Error, Reason, Result};
 use crate::service::contract::partners::{Partners, active_partner, require_active_caller};
 use crate::service::contract::relationships::{
-    Accepted, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships, DeleteSecurityGroup,
-    EndResellerRelationship, EventStream, GrantDelegatedAdmin, Granted, ListCustomerRelationships,
-    ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests, ListSecurityGroups, Relationships,
-    RevokeDelegatedAdmin, UpdateDelegatedAdmin, UpdateSecurityGroup, WatchEvents,
+    Accepted, CreateAccessAssignment, CreateRelationshipRequest, CreateSecurityGroup, CustomerRelationships,
+    DeleteAccessAssignment, DeleteSecurityGroup, EndResellerRelationship, EventStream, GrantDelegatedAdmin, Granted,
+    ListAccessAssignments, ListCustomerRelationships, ListDelegatedAdminGrants, ListEvents, ListRelationshipRequests,
+    ListSecurityGroups, Relationships, RevokeDelegatedAdmin, UpdateAccessAssignment, UpdateDelegatedAdmin,
+    UpdateSecurityGroup, WatchEvents,
 };
 use crate::store::Store;
 
@@ -86,6 +90,7 @@ fn view_query(partner_id: &str, customer_id: &str) -> AccessQuery {
         action: Action::View,
         service: None,
         subscription_id: None,
+        user_id: None,
     }
 }
 
@@ -217,5 +222,41 @@ impl Relationships for LocalRelationships {
         command: DeleteSecurityGroup,
     ) -> Result<SecurityGroup> {
         self.delete_security_group(principal, command).await
+    }
+
+    async fn create_access_assignment(
+        &self,
+        principal: &Principal,
+        command: CreateAccessAssignment,
+    ) -> Result<AccessAssignment> {
+        self.create_access_assignment(principal, command).await
+    }
+
+    async fn get_access_assignment(&self, principal: &Principal, id: &str) -> Result<AccessAssignment> {
+        self.get_access_assignment(principal, id).await
+    }
+
+    async fn list_access_assignments(
+        &self,
+        principal: &Principal,
+        command: ListAccessAssignments,
+    ) -> Result<Page<AccessAssignment>> {
+        self.list_access_assignments(principal, command).await
+    }
+
+    async fn update_access_assignment(
+        &self,
+        principal: &Principal,
+        command: UpdateAccessAssignment,
+    ) -> Result<AccessAssignment> {
+        self.update_access_assignment(principal, command).await
+    }
+
+    async fn delete_access_assignment(
+        &self,
+        principal: &Principal,
+        command: DeleteAccessAssignment,
+    ) -> Result<AccessAssignment> {
+        self.delete_access_assignment(principal, command).await
     }
 }

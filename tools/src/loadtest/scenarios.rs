@@ -164,6 +164,7 @@ impl Ctx {
             action: action as i32,
             service,
             subscription_id,
+            user_id: String::new(),
         }
     }
 }
