@@ -9,6 +9,12 @@
 //! notices (G2) and extensions (G3) recorded by sweeps the steps run, and
 //! transfers expiring after 30 days (T2).
 //!
+//! R4-R7 with users: the partners keep security groups of a few users and
+//! assign their grants' roles to users and groups; after every step every
+//! per-user decision (reason, deciding role, group and assignments) and
+//! every assignment's state and end cause agree with the model's own
+//! reading of R7 and of the cascades of R3, R4 and R6.
+//!
 //! The seed is fixed, so a failure reproduces; `PARTNERCENTER_MODEL_SEED` and
 //! `PARTNERCENTER_MODEL_STEPS` explore further.
 
@@ -124,6 +130,64 @@ const T_COMPLETED: i32 = pb::transfer::State::Completed as i32;
 const T_REJECTED: i32 = pb::transfer::State::Rejected as i32;
 const T_EXPIRED: i32 = pb::transfer::State::Expired as i32;
 
+/// R4, R5: the users of every partner, by their opaque ids (one partner's
+/// "ana" is not another's).
+const USERS: [&str; 3] = ["ana", "ben", "chen"];
+
+/// R4: a partner's group of its users.
+#[derive(Clone, Debug)]
+struct MGroup {
+    id: String,
+    partner: usize,
+    members: BTreeSet<String>,
+    deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MPrincipal {
+    User(String),
+    Group(usize),
+}
+
+/// R5: some of a grant's roles given to a user or a group.
+#[derive(Clone, Debug)]
+struct MAssignment {
+    id: String,
+    /// Its grant, by index in `Model::grants`.
+    grant: usize,
+    principal: MPrincipal,
+    /// Sorted.
+    roles: Vec<i32>,
+    /// The end cause recorded by the assignment's own ending (R3, R4, R5);
+    /// 0 while only its grant may end it (R6: GRANT_ENDED, read from the
+    /// grant's state).
+    ended: i32,
+}
+
+const A_GRANT_ENDED: i32 = pb::access_assignment::EndCause::GrantEnded as i32;
+const A_ROLES_REMOVED: i32 = pb::access_assignment::EndCause::RolesRemoved as i32;
+const A_GROUP_DELETED: i32 = pb::access_assignment::EndCause::GroupDeleted as i32;
+const A_REMOVED: i32 = pb::access_assignment::EndCause::Removed as i32;
+
+/// R7 with a user: what the model expects of a per-user check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum UserDecision {
+    /// A1 denies the partner: its reason is A1's.
+    PartnerDenied,
+    /// Allowed to the partner through a relationship or as partner of
+    /// record, and so to each of its users.
+    ByPartner,
+    /// ROLE_ASSIGNED: the deciding role and group of the chosen (lowest
+    /// id) allowing assignment, and every allowing assignment's id, sorted.
+    Assigned {
+        role: i32,
+        group: Option<String>,
+        assignments: Vec<String>,
+    },
+    UserNotAssigned,
+    RoleNotAssigned,
+}
+
 #[derive(Default)]
 struct Model {
     partners: Vec<MPartner>,
@@ -135,6 +199,8 @@ struct Model {
     grants: Vec<MGrant>,
     subscriptions: Vec<MSubscription>,
     transfers: Vec<MTransfer>,
+    groups: Vec<MGroup>,
+    assignments: Vec<MAssignment>,
     /// The server's clock.
     now: i64,
 }
@@ -353,12 +419,14 @@ impl Model {
         let now = self.now;
         let notice = notice_mark(end, auto_extend, now);
         let scopes = scopes_of(&roles);
-        match self
-            .grants
-            .iter_mut()
-            .find(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == service)
-        {
-            Some(existing) if existing.in_force(now) => {
+        let found = (self.grants.iter())
+            .position(|g| g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == service);
+        match found {
+            Some(i) if self.grants[i].in_force(now) => {
+                // R3: a replacement in place keeps the assignments, stripped
+                // of the roles it no longer holds.
+                self.strip(i, &roles);
+                let existing = &mut self.grants[i];
                 (
                     existing.roles,
                     existing.scopes,
@@ -368,8 +436,8 @@ impl Model {
                 ) = (roles, scopes, end, auto_extend, notice);
             }
             found => {
-                if let Some(expired) = found {
-                    expired.end_as(G_EXPIRED, EXPIRED, now);
+                if let Some(i) = found {
+                    self.grants[i].end_as(G_EXPIRED, EXPIRED, now);
                 }
                 self.grants.push(MGrant {
                     customer: c,
@@ -483,6 +551,101 @@ impl Model {
             .collect()
     }
 
+    /// R5, R6: an assignment's end cause (0: ACTIVE). One its own ending
+    /// did not end is ended with its grant (GRANT_ENDED).
+    fn cause_of(&self, a: &MAssignment) -> i32 {
+        match a.ended {
+            0 if self.grants[a.grant].state != G_ACTIVE => A_GRANT_ENDED,
+            cause => cause,
+        }
+    }
+
+    fn assignment_active(&self, a: &MAssignment) -> bool {
+        self.cause_of(a) == 0
+    }
+
+    /// R3: the grant keeps only `kept`; its ACTIVE assignments lose the
+    /// others, and those left with none end (ROLES_REMOVED).
+    fn strip(&mut self, grant: usize, kept: &[i32]) {
+        let active: Vec<usize> = (0..self.assignments.len())
+            .filter(|&i| self.assignments[i].grant == grant && self.assignment_active(&self.assignments[i]))
+            .collect();
+        for i in active {
+            let a = &mut self.assignments[i];
+            a.roles.retain(|r| kept.contains(r));
+            if a.roles.is_empty() {
+                a.ended = A_ROLES_REMOVED;
+            }
+        }
+    }
+
+    /// R4: a deleted group's ACTIVE assignments end (GROUP_DELETED).
+    fn delete_group(&mut self, group: usize) {
+        self.groups[group].deleted = true;
+        let active: Vec<usize> = (0..self.assignments.len())
+            .filter(|&i| {
+                self.assignments[i].principal == MPrincipal::Group(group)
+                    && self.assignment_active(&self.assignments[i])
+            })
+            .collect();
+        for i in active {
+            self.assignments[i].ended = A_GROUP_DELETED;
+        }
+    }
+
+    /// R7 with a user, as the rule reads: A1 decides for the partner; what
+    /// a relationship allows it (VIEW, SELL) its users have; what only
+    /// grants allow needs an ACTIVE assignment reaching the user (directly,
+    /// or through a group it is in now) on a grant in force for the
+    /// customer (and the service, but for VIEW) whose roles allow the
+    /// action (VIEW: any role).
+    fn user_decision(&self, p: usize, c: usize, user: &str, action: Action, service: &str) -> UserDecision {
+        if !self.allowed(p, c, action, service, None) {
+            return UserDecision::PartnerDenied;
+        }
+        let related = (self.relationships.iter()).any(|r| self.counts(r) && r.partner == p && r.customer == c);
+        if action == Action::Sell || (action == Action::View && related) {
+            return UserDecision::ByPartner;
+        }
+        let reaches = |a: &MAssignment| match &a.principal {
+            MPrincipal::User(id) => id == user,
+            MPrincipal::Group(g) => !self.groups[*g].deleted && self.groups[*g].members.contains(user),
+        };
+        let mut reaching = false;
+        let mut allowing: Vec<(&MAssignment, i32)> = Vec::new();
+        for a in self.assignments.iter().filter(|a| self.assignment_active(a)) {
+            let g = &self.grants[a.grant];
+            let on_such_a_grant = g.in_force(self.now)
+                && g.partner == p
+                && g.customer == c
+                && (action == Action::View || g.service == service)
+                && !self.dap_handed_over(p, c);
+            if !on_such_a_grant || !reaches(a) {
+                continue;
+            }
+            reaching = true;
+            if let Some(role) = (a.roles.iter().copied())
+                .filter(|r| action == Action::View || role_allows(*r, action))
+                .min()
+            {
+                allowing.push((a, role));
+            }
+        }
+        allowing.sort_by(|x, y| x.0.id.cmp(&y.0.id));
+        match allowing.first() {
+            Some((chosen, role)) => UserDecision::Assigned {
+                role: *role,
+                group: match chosen.principal {
+                    MPrincipal::Group(g) => Some(self.groups[g].id.clone()),
+                    MPrincipal::User(_) => None,
+                },
+                assignments: allowing.iter().map(|(a, _)| a.id.clone()).collect(),
+            },
+            None if reaching => UserDecision::RoleNotAssigned,
+            None => UserDecision::UserNotAssigned,
+        }
+    }
+
     fn ensure_relationship(&mut self, c: usize, p: usize, kind: i32, provider: Option<usize>) {
         let exists = self
             .relationships
@@ -569,7 +732,7 @@ impl Run {
     async fn step(&mut self) {
         let model = &self.model;
         let c = self.rng.below(model.customers.len());
-        match self.rng.below(18) {
+        match self.rng.below(25) {
             0 => {
                 // P2: link or unlink a provider and a reseller.
                 let provider = self.pick_partner(&[Kind::IndirectProvider]);
@@ -833,6 +996,9 @@ impl Run {
             12 | 16 => self.decide_transfer().await,
             13 | 17 => self.time_passes().await,
             14 => self.update_grant(c).await,
+            18 | 19 => self.change_group().await,
+            20 | 21 | 23 => self.assign(c).await,
+            22 | 24 => self.change_assignment().await,
             _ => {
                 // The operator cancels a subscription (which unblocks M3).
                 let active: Vec<usize> = (0..self.model.subscriptions.len())
@@ -1140,7 +1306,244 @@ impl Run {
             if (new_end, auto_extend) != (g.end, g.auto_extend) {
                 (g.end, g.auto_extend, g.notice) = (new_end, auto_extend, notice_mark(new_end, auto_extend, now));
             }
-            (g.scopes, g.roles) = (scopes_of(&roles), roles);
+            (g.scopes, g.roles) = (scopes_of(&roles), roles.clone());
+            self.model.strip(i, &roles);
+        }
+    }
+
+    /// A random set of the users, maybe empty.
+    fn some_users(&mut self) -> Vec<String> {
+        USERS
+            .iter()
+            .filter(|_| self.rng.chance(50))
+            .map(|u| u.to_string())
+            .collect()
+    }
+
+    /// R4: a partner makes a group, sets a group's members, or deletes a
+    /// group (ending its assignments); refused while it is suspended (P4).
+    async fn change_group(&mut self) {
+        let p = self.rng.below(self.model.partners.len());
+        let who = partner(&self.model.partners[p].id);
+        let ok = self.model.partners[p].active;
+        let live: Vec<usize> = (0..self.model.groups.len())
+            .filter(|&g| self.model.groups[g].partner == p && !self.model.groups[g].deleted)
+            .collect();
+        let members = self.some_users();
+        let mut relationships = self.server.relationships(&who);
+        match self.rng.below(4) {
+            choice if live.is_empty() || choice == 0 => {
+                self.log.push(format!("group create p{p} {members:?}"));
+                let result = relationships
+                    .create_security_group(pb::CreateSecurityGroupRequest {
+                        security_group: Some(pb::SecurityGroup {
+                            display_name: format!("Group of p{p}"),
+                            member_user_ids: members.clone(),
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    })
+                    .await;
+                self.expect("create group", ok, &result);
+                if let Ok(created) = result {
+                    self.model.groups.push(MGroup {
+                        id: created.into_inner().id,
+                        partner: p,
+                        members: members.into_iter().collect(),
+                        deleted: false,
+                    });
+                }
+            }
+            1 | 2 => {
+                let g = live[self.rng.below(live.len())];
+                self.log.push(format!("group members g{g} {members:?}"));
+                let result = relationships
+                    .update_security_group(pb::UpdateSecurityGroupRequest {
+                        security_group: Some(pb::SecurityGroup {
+                            id: self.model.groups[g].id.clone(),
+                            member_user_ids: members.clone(),
+                            ..Default::default()
+                        }),
+                        update_mask: mask(&["member_user_ids"]),
+                    })
+                    .await;
+                self.expect("set members", ok, &result);
+                if ok {
+                    self.model.groups[g].members = members.into_iter().collect();
+                }
+            }
+            _ => {
+                let g = live[self.rng.below(live.len())];
+                self.log.push(format!("group delete g{g}"));
+                let result = relationships
+                    .delete_security_group(pb::DeleteSecurityGroupRequest {
+                        id: self.model.groups[g].id.clone(),
+                        etag: String::new(),
+                    })
+                    .await;
+                self.expect("delete group", ok, &result);
+                if ok {
+                    self.model.delete_group(g);
+                }
+            }
+        }
+    }
+
+    /// R5: the grant's partner assigns some of a grant's roles (now and
+    /// then one it lacks) to a user or a group (now and then another
+    /// partner's, or a deleted one). Refused on a grant not in force, with
+    /// a role the grant lacks, for a second ACTIVE assignment to one
+    /// principal, and while the partner is suspended (P4).
+    async fn assign(&mut self, c: usize) {
+        let (_, listed) = self.list(c).await;
+        if listed.is_empty() {
+            return;
+        }
+        // Mostly a grant in force (by its state), now and then any.
+        let active: Vec<&pb::DelegatedAdminGrant> = listed.iter().filter(|g| g.state == G_ACTIVE).collect();
+        let grant = if !active.is_empty() && self.rng.chance(85) {
+            active[self.rng.below(active.len())].clone()
+        } else {
+            listed[self.rng.below(listed.len())].clone()
+        };
+        let p = self.index_of(&grant.partner_id);
+        let mut roles: Vec<i32> = grant.roles.iter().copied().filter(|_| self.rng.chance(50)).collect();
+        if roles.is_empty() {
+            roles.push(grant.roles[self.rng.below(grant.roles.len())]);
+        }
+        if self.rng.chance(15) {
+            roles.push(1 + self.rng.below(6) as i32);
+        }
+        roles.sort();
+        roles.dedup();
+        let groups = self.model.groups.len();
+        let own: Vec<usize> = (0..groups)
+            .filter(|&g| self.model.groups[g].partner == p && !self.model.groups[g].deleted)
+            .collect();
+        let principal = match self.rng.below(10) {
+            0..=5 => MPrincipal::User(USERS[self.rng.below(USERS.len())].to_owned()),
+            6..=8 if !own.is_empty() => MPrincipal::Group(own[self.rng.below(own.len())]),
+            _ if groups > 0 => MPrincipal::Group(self.rng.below(groups)),
+            _ => MPrincipal::User(USERS[0].to_owned()),
+        };
+        let now = self.model.now;
+        let model = &self.model;
+        let index = (grant.state == G_ACTIVE)
+            .then(|| {
+                (model.grants.iter()).position(|g| {
+                    g.state == G_ACTIVE && g.customer == c && g.partner == p && g.service == grant.service
+                })
+            })
+            .flatten();
+        let twin = |i: usize| {
+            (model.assignments.iter()).any(|a| a.grant == i && a.principal == principal && model.assignment_active(a))
+        };
+        let ok = model.partners[p].active
+            && roles.iter().all(|r| grant.roles.contains(r))
+            && match &principal {
+                MPrincipal::User(_) => true,
+                MPrincipal::Group(g) => model.groups[*g].partner == p && !model.groups[*g].deleted,
+            }
+            && index.is_some_and(|i| model.grants[i].in_force(now) && !twin(i));
+        self.log.push(format!(
+            "assign c{c} p{p} {} {principal:?} roles={roles:?}",
+            grant.service
+        ));
+        let result = self
+            .server
+            .relationships(&partner(&grant.partner_id))
+            .create_access_assignment(pb::CreateAccessAssignmentRequest {
+                access_assignment: Some(pb::AccessAssignment {
+                    grant_id: grant.id.clone(),
+                    principal: Some(match &principal {
+                        MPrincipal::User(u) => pb::access_assignment::Principal::UserId(u.clone()),
+                        MPrincipal::Group(g) => {
+                            pb::access_assignment::Principal::SecurityGroupId(self.model.groups[*g].id.clone())
+                        }
+                    }),
+                    roles: roles.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await;
+        self.expect("assign", ok, &result);
+        if let (Ok(created), Some(i)) = (result, index) {
+            self.model.assignments.push(MAssignment {
+                id: created.into_inner().id,
+                grant: i,
+                principal,
+                roles,
+                ended: 0,
+            });
+        }
+    }
+
+    /// R5: the partner changes an assignment's roles (a subset of its
+    /// grant's, the grant in force) or deletes it; now and then the
+    /// customer's admin deletes it. An ENDED one is refused either way.
+    async fn change_assignment(&mut self) {
+        if self.model.assignments.is_empty() {
+            return;
+        }
+        let i = self.rng.below(self.model.assignments.len());
+        let a = self.model.assignments[i].clone();
+        let g = self.model.grants[a.grant].clone();
+        let active = self.model.assignment_active(&a);
+        let partner_active = self.model.partners[g.partner].active;
+        let by_partner = partner(&self.model.partners[g.partner].id);
+        if self.rng.chance(50) {
+            let mut roles: Vec<i32> = g.roles.iter().copied().filter(|_| self.rng.chance(50)).collect();
+            if roles.is_empty() || self.rng.chance(15) {
+                roles.push(1 + self.rng.below(6) as i32);
+            }
+            roles.sort();
+            roles.dedup();
+            self.log.push(format!("assignment update a{i} roles={roles:?}"));
+            let ok =
+                partner_active && active && g.in_force(self.model.now) && roles.iter().all(|r| g.roles.contains(r));
+            let result = self
+                .server
+                .relationships(&by_partner)
+                .update_access_assignment(pb::UpdateAccessAssignmentRequest {
+                    access_assignment: Some(pb::AccessAssignment {
+                        id: a.id.clone(),
+                        roles: roles.clone(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["roles"]),
+                })
+                .await;
+            self.expect("update assignment", ok, &result);
+            if ok {
+                self.model.assignments[i].roles = roles;
+            }
+        } else {
+            let by_admin = self.rng.chance(30);
+            let who = if by_admin {
+                customer(&self.model.customers[g.customer])
+            } else {
+                by_partner
+            };
+            self.log.push(format!("assignment delete a{i} by_admin={by_admin}"));
+            let ok = (by_admin || partner_active) && active;
+            let result = self
+                .server
+                .relationships(&who)
+                .delete_access_assignment(pb::DeleteAccessAssignmentRequest {
+                    id: a.id.clone(),
+                    etag: String::new(),
+                })
+                .await;
+            self.expect("delete assignment", ok, &result);
+            match result {
+                Ok(_) => self.model.assignments[i].ended = A_REMOVED,
+                // R5: an ENDED one is refused as such.
+                Err(status) if by_admin || partner_active => {
+                    assert_eq!(reason(&status), "ASSIGNMENT_NOT_ACTIVE", "{status:?}")
+                }
+                Err(_) => {}
+            }
         }
     }
 
@@ -1316,6 +1719,8 @@ impl Run {
             }
         }
 
+        self.compare_users().await;
+
         for c in 0..model.customers.len() {
             let (relationships, grants) = self.list(c).await;
             let listed: Vec<MRelationship> = relationships
@@ -1486,6 +1891,116 @@ impl Run {
     }
 
     /// What the server listed is what the model holds, in any order.
+    /// R7 with a user: every user of every partner on every customer, for
+    /// VIEW, SELL and each service's grant actions, as the model reads R7;
+    /// and every assignment's roles, state and end cause (R3-R6).
+    async fn compare_users(&self) {
+        let model = &self.model;
+        let mut checks = Vec::new();
+        let mut expected = Vec::new();
+        for p in 0..model.partners.len() {
+            for c in 0..model.customers.len() {
+                for user in USERS {
+                    let mut add = |action: Action, service: &str| {
+                        checks.push(pb::CheckAccessRequest {
+                            partner_id: model.partners[p].id.clone(),
+                            customer_id: model.customers[c].clone(),
+                            action: action as i32,
+                            service: service.into(),
+                            subscription_id: String::new(),
+                            user_id: user.into(),
+                        });
+                        expected.push((p, c, user, action, service.to_owned()));
+                    };
+                    add(Action::View, "");
+                    add(Action::Sell, "");
+                    for service in SERVICES {
+                        for action in [Action::Provision, Action::Support].iter().chain(&ROLE_ACTIONS) {
+                            add(*action, service);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checks.len() <= partnercenter::api::MAX_BATCH_CHECKS);
+        assert_index_decides_as_the_store(&self.server, &checks, &self.log).await;
+        let results = self
+            .server
+            .relationships(&service())
+            .batch_check_access(pb::BatchCheckAccessRequest { checks })
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        for (result, (p, c, user, action, service)) in results.iter().zip(&expected) {
+            let want = model.user_decision(*p, *c, user, *action, service);
+            let what = format!(
+                "{action:?} {service} for {user} of p{p} on c{c}: server {result:?}, model {want:?}\nsteps:\n{}",
+                self.log.join("\n")
+            );
+            match &want {
+                UserDecision::PartnerDenied => assert!(!result.allowed, "{what}"),
+                UserDecision::ByPartner => assert!(result.allowed, "{what}"),
+                UserDecision::Assigned {
+                    role,
+                    group,
+                    assignments,
+                } => {
+                    assert!(result.allowed, "{what}");
+                    assert_eq!(result.reason, Reason::RoleAssigned as i32, "{what}");
+                    assert_eq!(result.role, *role, "{what}");
+                    assert_eq!(result.security_group_id, group.clone().unwrap_or_default(), "{what}");
+                    assert_eq!(&result.assignment_ids, assignments, "{what}");
+                }
+                UserDecision::UserNotAssigned => {
+                    assert!(!result.allowed, "{what}");
+                    assert_eq!(result.reason, Reason::UserNotAssigned as i32, "{what}");
+                }
+                UserDecision::RoleNotAssigned => {
+                    assert!(!result.allowed, "{what}");
+                    assert_eq!(result.reason, Reason::RoleNotAssigned as i32, "{what}");
+                }
+            }
+        }
+
+        let mut listed = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .server
+                .relationships(&operator())
+                .list_access_assignments(pb::ListAccessAssignmentsRequest {
+                    page_size: 1000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .expect("the operator lists assignments")
+                .into_inner();
+            listed.extend(page.access_assignments.into_iter().map(|a| {
+                let mut roles = a.roles;
+                roles.sort();
+                (a.id, roles, a.state, a.end_cause)
+            }));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        let modelled = (model.assignments.iter())
+            .map(|a| {
+                let cause = model.cause_of(a);
+                let state = if cause == 0 {
+                    pb::access_assignment::State::Active
+                } else {
+                    pb::access_assignment::State::Ended
+                };
+                (a.id.clone(), a.roles.clone(), state as i32, cause)
+            })
+            .collect();
+        self.same(listed, modelled, "the access assignments");
+    }
+
     fn same<T: Ord + std::fmt::Debug>(&self, mut listed: Vec<T>, mut modelled: Vec<T>, what: &str) {
         listed.sort();
         modelled.sort();
@@ -1677,6 +2192,18 @@ async fn model_random_operations_agree_with_the_rules_of_domain_md() {
                 .iter()
                 .filter(|line| line.starts_with("update") && line.contains("roles=Some"))
                 .count(),
+        );
+        let ended = |cause: i32| m.assignments.iter().filter(|a| m.cause_of(a) == cause).count();
+        eprintln!(
+            "model run {run_no}: {} groups ({} deleted), {} assignments ({} active; ended: {} with the grant, {} roles removed, {} group deleted, {} removed)",
+            m.groups.len(),
+            m.groups.iter().filter(|g| g.deleted).count(),
+            m.assignments.len(),
+            ended(0),
+            ended(A_GRANT_ENDED),
+            ended(A_ROLES_REMOVED),
+            ended(A_GROUP_DELETED),
+            ended(A_REMOVED),
         );
     }
 }
