@@ -259,18 +259,38 @@ fn check_grpcurl_examples(round: u32, output: &str) {
 
 /// What the walkthrough says it shows: the three checks allowed true, true,
 /// false; D1's grant by roles with its derived scopes, READ_DIRECTORY
-/// allowed and MANAGE_USERS not (R1, R7); superseded_grants empty after
+/// allowed and MANAGE_USERS not (R1, R7); the group's technician allowed
+/// SUPPORT by its assignment, naming the role, another user not (R4, R5,
+/// R7); superseded_grants empty after
 /// D1's grant, then the reseller's office365 grant after the direct
 /// reseller's acceptance (D2); and that grant in the customer's events
 /// (E2).
 fn check_walkthrough(round: u32, output: &str) {
     let values = json_values(output);
     let allowed: Vec<&serde_json::Value> = values.iter().filter_map(|value| value.get("allowed")).collect();
-    // A1, D5 (true, true, false); R7 (true, false); then T3 before and
-    // after the transfer.
+    // A1, D5 (true, true, false); R7 (true, false); R7 per user (the
+    // group's technician, another user); then T3 before and after the
+    // transfer.
     assert_eq!(
         allowed,
-        [true, true, false, true, false, false, true],
+        [true, true, false, true, false, true, false, false, true],
+        "round {round}:\n{output}"
+    );
+    // R5, R7: the technician's check names the deciding role; the other
+    // user is not assigned.
+    let per_user: Vec<(Option<&str>, Option<&str>)> = values
+        .iter()
+        .filter(|v| v.get("allowed").is_some())
+        .map(|v| (v["reason"].as_str(), v.get("role").and_then(|r| r.as_str())))
+        .skip(5)
+        .take(2)
+        .collect();
+    assert_eq!(
+        per_user,
+        [
+            (Some("ROLE_ASSIGNED"), Some("HELPDESK_ADMIN")),
+            (Some("USER_NOT_ASSIGNED"), None)
+        ],
         "round {round}:\n{output}"
     );
     // R1: the grant by roles, its scopes derived.

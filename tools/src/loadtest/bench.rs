@@ -525,6 +525,7 @@ impl Bench {
 fn scenario_row(scenario: Scenario, batch_size: usize, place: &str) -> String {
     let what = match scenario {
         Scenario::Check => "CheckAccess".to_owned(),
+        Scenario::UserCheck => "CheckAccess per user".to_owned(),
         Scenario::BatchCheck => format!("BatchCheckAccess x{batch_size}"),
         Scenario::Mixed => "99% checks, 1% writes".to_owned(),
         Scenario::List => "ListCustomers pages".to_owned(),
@@ -537,6 +538,8 @@ fn scenario_row(scenario: Scenario, batch_size: usize, place: &str) -> String {
 const CEILING: &str = "ceiling (health Check)";
 const BARE_ECHO: &str = "bare tonic echo (health Check, no layers)";
 const RAW_COMMIT: &str = "raw commit (1-row tx)";
+/// The partner checks measured just before each per-user run (R7).
+const PAIRED_CHECK: &str = "CheckAccess (before per user)";
 
 pub async fn run(args: BenchArgs) -> Result<(), BoxError> {
     init_logging();
@@ -780,6 +783,20 @@ async fn measure_all(
                         .measure(&name, Some(("raw commit", reference)), &load(ctx), 0.0)
                         .await?;
                 }
+                continue;
+            }
+            if scenario == Scenario::UserCheck {
+                // R7: per-user checks against the partner checks they
+                // extend, measured just before.
+                let partner_checks = Arc::new(ScenarioLoad {
+                    scenario: Scenario::Check,
+                    ctx: local.clone(),
+                });
+                let reference = bench.measure(PAIRED_CHECK, None, &partner_checks, 0.0).await?;
+                let name = scenario_row(scenario, args.load.batch_size, "");
+                bench
+                    .measure(&name, Some(("CheckAccess", reference)), &load(&local), 0.0)
+                    .await?;
                 continue;
             }
             let reference = bench.measure(CEILING, None, &echo, 0.0).await?;

@@ -69,6 +69,19 @@ pub struct Dataset {
     pub largest_partner: Option<usize>,
     pub service: AsciiMetadataValue,
     pub operator: Option<AsciiMetadataValue>,
+    /// Grants the seed made (customer, partner, service), each with its
+    /// roles assigned to the partner's security group of `GROUP_MEMBERS`
+    /// users (R4, R5): what per-user checks find.
+    pub grants: Vec<(usize, usize, &'static str)>,
+}
+
+/// R4: the users in every seeded partner's group; per-user checks also
+/// ask about users outside it.
+pub const GROUP_MEMBERS: usize = 8;
+
+/// A seeded user id: the first `GROUP_MEMBERS` are in their partner's group.
+pub fn user_id(n: usize) -> String {
+    format!("user-{n}")
 }
 
 impl Dataset {
@@ -372,7 +385,8 @@ pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result
         invitations: Vec::new(),
         largest_partner: None,
         service: auth.service()?,
-        operator: Some(operator),
+        operator: Some(operator.clone()),
+        grants: Vec::new(),
     };
     create_invitations(&mut dataset, &relationship_channel, creators.len(), parallel).await?;
     step("invitations", dataset.invitations.len(), started);
@@ -423,7 +437,7 @@ pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result
     let grantees: Vec<usize> = (0..dataset.partners.len())
         .filter(|&i| dataset.partners[i].kind != Kind::Advisor)
         .collect();
-    let grants: Vec<(usize, usize, &str)> = (0..shape.customers / 10)
+    let grants: Vec<(usize, usize, &'static str)> = (0..shape.customers / 10)
         .filter_map(|_| {
             let customer = rng.random_range(0..dataset.customers.len());
             let partner = *grantees.choose(&mut rng)?;
@@ -444,7 +458,7 @@ pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result
                 .collect(),
         );
         let channel = relationship_channel.clone();
-        in_parallel(calls.len(), parallel, move |i| {
+        let grant_ids = in_parallel(calls.len(), parallel, move |i| {
             let mut client = RelationshipServiceClient::new(channel.clone());
             let (bearer, partner_id, service) = calls[i].clone();
             async move {
@@ -459,21 +473,23 @@ pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result
                     },
                     &bearer,
                 );
-                client
+                let reply = client
                     .grant_delegated_admin(request)
                     .await
                     .map_err(|s| status_error("GrantDelegatedAdmin", &s))?;
-                Ok(())
+                Ok(reply.into_inner().grant.map(|g| g.id).unwrap_or_default())
             }
         })
         .await?;
+        seed_assignments(&dataset, &grants, grant_ids, &operator, &relationship_channel, parallel).await?;
     }
     for &(c, p, _) in &grants {
         if !dataset.customers[c].related.contains(&p) {
             dataset.customers[c].related.push(p);
         }
     }
-    step("delegated admin grants", grants.len(), started);
+    step("delegated admin grants, groups and assignments", grants.len(), started);
+    dataset.grants = grants;
 
     // CSP subscriptions (S2) for three customers in ten, by their creator
     // (customers created for a reseller are left out: their creator's
@@ -537,6 +553,93 @@ pub async fn seed(channels: &Channels, auth: &Auth, shape: &SeedShape) -> Result
     dataset.recompute_largest();
     dataset.check_usable()?;
     Ok(dataset)
+}
+
+/// R4, R5: one security group per partner that received a grant, of
+/// `GROUP_MEMBERS` users, and on every grant its role assigned to that
+/// group, made by the operator.
+async fn seed_assignments(
+    dataset: &Dataset,
+    grants: &[(usize, usize, &'static str)],
+    grant_ids: Vec<String>,
+    operator: &AsciiMetadataValue,
+    channel: &Channel,
+    parallel: usize,
+) -> Result<(), BoxError> {
+    let mut holders: Vec<usize> = grants.iter().map(|&(_, p, _)| p).collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let group_ids = {
+        let partner_ids: Arc<Vec<String>> = Arc::new(holders.iter().map(|&p| dataset.partners[p].id.clone()).collect());
+        let (channel, operator) = (channel.clone(), operator.clone());
+        in_parallel(partner_ids.len(), parallel, move |i| {
+            let mut client = RelationshipServiceClient::new(channel.clone());
+            let request = authed(
+                pb::CreateSecurityGroupRequest {
+                    security_group: Some(pb::SecurityGroup {
+                        partner_id: partner_ids[i].clone(),
+                        display_name: "Loadtest technicians".into(),
+                        member_user_ids: (0..GROUP_MEMBERS).map(user_id).collect(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &operator,
+            );
+            async move {
+                let reply = client
+                    .create_security_group(request)
+                    .await
+                    .map_err(|s| status_error("CreateSecurityGroup", &s))?;
+                Ok(reply.into_inner().id)
+            }
+        })
+        .await?
+    };
+    let calls: Arc<Vec<(String, String)>> = Arc::new(
+        grants
+            .iter()
+            .zip(grant_ids)
+            .map(|(&(_, p, _), grant_id)| {
+                let group = holders
+                    .binary_search(&p)
+                    .map(|i| group_ids[i].clone())
+                    .unwrap_or_default();
+                (grant_id, group)
+            })
+            .collect(),
+    );
+    let (channel, operator) = (channel.clone(), operator.clone());
+    in_parallel(calls.len(), parallel, move |i| {
+        let mut client = RelationshipServiceClient::new(channel.clone());
+        let (grant_id, group_id) = calls[i].clone();
+        let request = authed(
+            pb::CreateAccessAssignmentRequest {
+                access_assignment: Some(pb::AccessAssignment {
+                    grant_id,
+                    principal: Some(pb::access_assignment::Principal::SecurityGroupId(group_id)),
+                    roles: vec![pb::delegated_admin_grant::Role::HelpdeskAdmin as i32],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &operator,
+        );
+        async move {
+            match client.create_access_assignment(request).await {
+                Ok(_) => Ok(()),
+                // Two grants the seed drew for one (customer, partner,
+                // service) are one grant: its assignment exists already.
+                Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(()),
+                // A later grant to another transacting partner superseded
+                // it (D2): nothing to assign on.
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => Ok(()),
+                Err(status) => Err(status_error("CreateAccessAssignment", &status)),
+            }
+        }
+    })
+    .await?;
+    Ok(())
 }
 
 /// One unbound invitation with DAP per inviting partner, for the first
@@ -775,6 +878,7 @@ pub async fn discover(channels: &Channels, auth: &Auth, shape: &DiscoverShape) -
         largest_partner: None,
         service,
         operator: if auth.can_mint() { Some(auth.operator()?) } else { None },
+        grants: Vec::new(),
     };
     dataset.recompute_largest();
     dataset.check_usable()?;

@@ -2,7 +2,7 @@
 //! benchmark (`partnercenter-load bench`).
 //!
 //! - `engine`: the workers, pacing and HDR histograms;
-//! - `scenarios`: what each call asks (check, batch-check, mixed, list, accept);
+//! - `scenarios`: what each call asks (check, user-check, batch-check, mixed, list, accept);
 //! - `dataset`: seeding through the API, or discovering an existing database;
 //! - `report`: percentiles, the text and JSON reports;
 //! - `bench`: the ceiling, the raw commit rate and the scenarios, in pairs;
@@ -224,7 +224,7 @@ pub struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "check,batch-check,mixed,list,accept,transfer"
+        default_value = "check,user-check,batch-check,mixed,list,accept,transfer"
     )]
     pub scenarios: Vec<Scenario>,
     /// Partners to seed.

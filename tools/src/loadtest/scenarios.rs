@@ -8,7 +8,7 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 use super::client::{Channels, authed};
-use super::dataset::{Dataset, SERVICES};
+use super::dataset::{self, Dataset, SERVICES};
 use super::engine::{Outcome, Workload};
 use rand::RngExt;
 use rand::seq::IndexedRandom;
@@ -27,6 +27,9 @@ pub enum Scenario {
     /// CheckAccess as the service principal: the read path other backends
     /// call before every action.
     Check,
+    /// The checks of `check`, each for one of the partner's users (R7):
+    /// what only grants allow then rests on the seeded group assignments.
+    UserCheck,
     /// BatchCheckAccess with --batch-size checks per call.
     BatchCheck,
     /// CheckAccess plus --write-ratio writes: invitations created and
@@ -46,6 +49,7 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Check => "check",
+            Scenario::UserCheck => "user-check",
             Scenario::BatchCheck => "batch-check",
             Scenario::Mixed => "mixed",
             Scenario::List => "list",
@@ -136,9 +140,34 @@ impl Ctx {
 
     /// A typical access question: mostly about a partner that works with
     /// the customer (allowed or not depending on the action), sometimes
-    /// about an unrelated one (denied).
-    fn random_check(&self, rng: &mut Rng) -> pb::CheckAccessRequest {
+    /// about an unrelated one (denied), and one in five about a seeded
+    /// grant's partner and service. With `user`, the same question for one
+    /// of the partner's users, in its group or not.
+    fn random_check(&self, rng: &mut Rng, user: bool) -> pb::CheckAccessRequest {
+        let mut check = self.partner_check(rng);
+        if user {
+            check.user_id = dataset::user_id(rng.random_range(0..dataset::GROUP_MEMBERS + 2));
+        }
+        check
+    }
+
+    fn partner_check(&self, rng: &mut Rng) -> pb::CheckAccessRequest {
         let dataset = &self.dataset;
+        if let Some(&(c, p, service)) = dataset.grants.choose(rng).filter(|_| rng.random_bool(0.2)) {
+            let action = [Action::View, Action::Support, Action::ReadDirectory][rng.random_range(0..3)];
+            return pb::CheckAccessRequest {
+                partner_id: dataset.partners[p].id.clone(),
+                customer_id: dataset.customers[c].id.clone(),
+                action: action as i32,
+                service: if action == Action::View {
+                    String::new()
+                } else {
+                    service.to_owned()
+                },
+                subscription_id: String::new(),
+                user_id: String::new(),
+            };
+        }
         let customer = &dataset.customers[rng.random_range(0..dataset.customers.len())];
         let partner = match customer.related.choose(rng) {
             Some(&related) if rng.random_bool(0.8) => related,
@@ -205,10 +234,11 @@ impl Workload for ScenarioLoad {
 
     async fn call(&self, state: &mut WorkerState) -> Outcome {
         match self.scenario {
-            Scenario::Check => self.check(state).await,
+            Scenario::Check => self.check(state, false).await,
+            Scenario::UserCheck => self.check(state, true).await,
             Scenario::BatchCheck => {
                 let checks = (0..self.ctx.knobs.batch_size)
-                    .map(|_| self.ctx.random_check(&mut state.rng))
+                    .map(|_| self.ctx.random_check(&mut state.rng, false))
                     .collect();
                 let request = authed(pb::BatchCheckAccessRequest { checks }, &self.ctx.dataset.service);
                 outcome(
@@ -230,7 +260,7 @@ impl Workload for ScenarioLoad {
                 outcome("ListCustomers", reply)
             }
             Scenario::Mixed if state.rng.random_bool(self.ctx.knobs.write_ratio) => self.write(state).await,
-            Scenario::Mixed => self.check(state).await,
+            Scenario::Mixed => self.check(state, false).await,
             Scenario::Accept => self.accept(state).await,
             Scenario::Transfer => self.transfer(state).await,
         }
@@ -238,8 +268,8 @@ impl Workload for ScenarioLoad {
 }
 
 impl ScenarioLoad {
-    async fn check(&self, state: &mut WorkerState) -> Outcome {
-        let request = authed(self.ctx.random_check(&mut state.rng), &self.ctx.dataset.service);
+    async fn check(&self, state: &mut WorkerState, user: bool) -> Outcome {
+        let request = authed(self.ctx.random_check(&mut state.rng, user), &self.ctx.dataset.service);
         outcome("CheckAccess", state.relationships.check_access(request).await)
     }
 
@@ -258,7 +288,7 @@ impl ScenarioLoad {
                 return outcome;
             }
         }
-        self.check(state).await
+        self.check(state, false).await
     }
 
     async fn invite(&self, state: &mut WorkerState) -> Option<Outcome> {
