@@ -238,6 +238,7 @@ impl Store {
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
     if options.url.starts_with("sqlite:") {
         sqlite_without_memory_statistics();
+        create_sqlite_file_privately(&options.url);
     }
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
@@ -414,28 +415,48 @@ async fn explain_open_failure(url: &str, error: DbErr) -> String {
     format!("cannot open the store: {error}")
 }
 
+/// The SQLite file a URL names, unless in memory.
+fn sqlite_file_of(url: &str) -> Option<std::path::PathBuf> {
+    let options = url.parse::<SqliteConnectOptions>().ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty() && !path.to_string_lossy().contains(":memory:")).then(|| path.to_path_buf())
+}
+
+/// Opens (creating if missing) a file beside the store readable and
+/// writable by this user only.
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// A new SQLite store is created readable and writable by this user
+/// only (the store holds invitation codes and secrets): the empty file is
+/// made with mode 0600 before SQLite opens it, and SQLite gives its -wal
+/// and -shm files the database file's permissions. An existing file keeps
+/// its mode (the operator's choice); a directory that cannot hold the
+/// file is explained by the open that follows.
+fn create_sqlite_file_privately(url: &str) {
+    if let Some(path) = sqlite_file_of(url).filter(|path| !path.exists()) {
+        let _ = private_file(&path);
+    }
+}
+
 /// The lock file beside a SQLite store (`FILE.lock`), held shared: refused
 /// while a sole writer holds it exclusively. None for other stores.
 fn share_sqlite_file(url: &str) -> Result<Option<std::fs::File>, DbErr> {
     if !url.starts_with("sqlite:") {
         return Ok(None);
     }
-    let Ok(options) = url.parse::<SqliteConnectOptions>() else {
+    let Some(path) = sqlite_file_of(url) else {
         return Ok(None);
     };
-    let path = options.get_filename();
-    if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
-        return Ok(None);
-    }
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
     // A directory that cannot hold it is explained by the open that follows.
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-    else {
+    let Ok(file) = private_file(std::path::Path::new(&lock_path)) else {
         return Ok(None);
     };
     match file.try_lock_shared() {
@@ -515,4 +536,44 @@ pub async fn migrate(options: &StoreOptions) -> Result<(), OpenError> {
 /// A new server-assigned id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::domain::clock::ManualClock;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).expect("the file").permissions().mode() & 0o777
+    }
+
+    /// A new store's file, its WAL and its lock file are this user's only;
+    /// an existing file keeps the mode it was given.
+    #[tokio::test]
+    async fn a_new_sqlite_store_is_readable_by_its_user_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("private.db");
+        let options = StoreOptions {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            sqlite_page_cache_mib: DEFAULT_PAGE_CACHE_MIB,
+        };
+        let store = Store::open(&options, Arc::new(ManualClock::new(0)))
+            .await
+            .expect("opened");
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&dir.path().join("private.db-wal")), 0o600);
+        assert_eq!(mode(&dir.path().join("private.db.lock")), 0o600);
+        drop(store);
+
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let store = Store::open(&options, Arc::new(ManualClock::new(0)))
+            .await
+            .expect("reopened");
+        assert_eq!(mode(&file), 0o640, "an existing file keeps its mode");
+        drop(store);
+    }
 }
