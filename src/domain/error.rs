@@ -141,6 +141,7 @@ reasons! {
     AssignmentExists => "ASSIGNMENT_EXISTS", false;
     AssignmentNotVisible => "ASSIGNMENT_NOT_VISIBLE", false;
     AssignmentNotFound => "ASSIGNMENT_NOT_FOUND", false;
+    EndpointUrlForbidden => "ENDPOINT_URL_FORBIDDEN", true;
     SlowConsumer => "SLOW_CONSUMER", false;
     EtagMismatch => "ETAG_MISMATCH", false;
     StoreUnavailable => "STORE_UNAVAILABLE", false;

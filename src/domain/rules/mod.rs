@@ -18,6 +18,7 @@ mod partners;
 mod relationships;
 mod subscriptions;
 mod transfers;
+mod webhooks;
 
 pub use assignments::*;
 pub use customers::*;
@@ -29,6 +30,7 @@ pub use partners::*;
 pub use relationships::*;
 pub use subscriptions::*;
 pub use transfers::*;
+pub use webhooks::*;
 
 use super::access::{AccessReason, Decision};
 use super::error::{Error, Reason, Result};
