@@ -133,6 +133,14 @@ impl Store {
     }
 }
 
+/// R5: the grant's ACTIVE assignments, as a query to narrow.
+fn active_on(grant_id: &str) -> sea_orm::Select<access_assignment::Entity> {
+    use access_assignment::Column;
+    access_assignment::Entity::find()
+        .filter(Column::GrantId.eq(grant_id))
+        .filter(Column::State.eq(AssignmentState::Active.as_str()))
+}
+
 impl WriteTx {
     pub async fn access_assignment(&self, id: &str) -> Result<Option<AccessAssignment>> {
         find_assignment(self.conn(), id).await
@@ -141,11 +149,8 @@ impl WriteTx {
     /// R5, W1: the grant's ACTIVE assignments, in id order, read inside the
     /// write.
     pub async fn active_assignments_of_grant(&self, grant_id: &str) -> Result<Vec<AccessAssignment>> {
-        use access_assignment::Column;
-        let rows = access_assignment::Entity::find()
-            .filter(Column::GrantId.eq(grant_id))
-            .filter(Column::State.eq(AssignmentState::Active.as_str()))
-            .order_by_asc(Column::Id)
+        let rows = active_on(grant_id)
+            .order_by_asc(access_assignment::Column::Id)
             .all(self.conn())
             .await?;
         all(rows)
@@ -153,12 +158,7 @@ impl WriteTx {
 
     /// R5, W1: how many ACTIVE assignments the grant has.
     pub async fn count_active_assignments(&self, grant_id: &str) -> Result<u64> {
-        use access_assignment::Column;
-        Ok(access_assignment::Entity::find()
-            .filter(Column::GrantId.eq(grant_id))
-            .filter(Column::State.eq(AssignmentState::Active.as_str()))
-            .count(self.conn())
-            .await?)
+        Ok(active_on(grant_id).count(self.conn()).await?)
     }
 
     /// R5, W1: the grant's ACTIVE assignment to this principal, if any.
@@ -168,12 +168,11 @@ impl WriteTx {
         principal: &AssignmentPrincipal,
     ) -> Result<Option<AccessAssignment>> {
         use access_assignment::Column;
-        let query = access_assignment::Entity::find()
-            .filter(Column::GrantId.eq(grant_id))
-            .filter(Column::State.eq(AssignmentState::Active.as_str()));
         let query = match principal {
-            AssignmentPrincipal::User(user) => query.filter(Column::UserId.eq(user.as_str())),
-            AssignmentPrincipal::SecurityGroup(group) => query.filter(Column::SecurityGroupId.eq(group.as_str())),
+            AssignmentPrincipal::User(user) => active_on(grant_id).filter(Column::UserId.eq(user.as_str())),
+            AssignmentPrincipal::SecurityGroup(group) => {
+                active_on(grant_id).filter(Column::SecurityGroupId.eq(group.as_str()))
+            }
         };
         query
             .one(self.conn())
