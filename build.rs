@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "proto/partnercenter/v1/partner.proto",
     "proto/partnercenter/v1/customer.proto",
     "proto/partnercenter/v1/relationship.proto",
+    "proto/partnercenter/v1/webhook.proto",
 ];
 
 /// The internal API of the split deployment: generated with the rest, but

@@ -18,6 +18,7 @@ pub mod context;
 pub mod domain;
 pub mod index;
 pub mod metrics;
+pub mod outbound;
 pub mod service;
 pub mod store;
 pub mod telemetry;

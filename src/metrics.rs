@@ -1,6 +1,7 @@
 //! Prometheus metrics, served as text on their own HTTP port (`/metrics`):
 //! RPCs by method and code, RPC latency, the store's pool, events appended,
-//! and open WatchEvents streams. A leaf: it imports nothing of the crate,
+//! open WatchEvents streams, and webhook attempts, lag and disabled
+//! endpoints. A leaf: it imports nothing of the crate,
 //! and the store's pool figures are handed to [`serve`] by whoever
 //! assembles the server.
 
@@ -39,6 +40,19 @@ pub struct PoolLabels {
     pub state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    /// delivered, retry or failed.
+    pub outcome: &'static str,
+    /// The error class (H10), empty on a 2xx.
+    pub error: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub rpcs: Family<RpcLabels, Counter>,
@@ -47,6 +61,9 @@ pub struct Metrics {
     pub watch_streams: Gauge,
     pub pool_connections: Family<PoolLabels, Gauge>,
     pub access_check_batch_size: Histogram,
+    pub webhook_attempts: Family<AttemptLabels, Counter>,
+    pub webhook_lag_seconds: Histogram,
+    pub webhook_endpoints_disabled: Family<ReasonLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -87,7 +104,29 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "CheckAccess calls decided together by one store read",
         access_check_batch_size.clone(),
     );
+    let webhook_attempts = Family::<AttemptLabels, Counter>::default();
+    registry.register(
+        "webhook_attempts",
+        "Webhook attempts made by this process, by outcome and error class",
+        webhook_attempts.clone(),
+    );
+    // 1 ms to about 9 h: from an event's commit to its 2xx.
+    let webhook_lag_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 25));
+    registry.register(
+        "webhook_delivery_lag_seconds",
+        "From an event's commit to the 2xx that delivered it",
+        webhook_lag_seconds.clone(),
+    );
+    let webhook_endpoints_disabled = Family::<ReasonLabels, Counter>::default();
+    registry.register(
+        "webhook_endpoints_disabled",
+        "Webhook endpoints this process disabled, by reason",
+        webhook_endpoints_disabled.clone(),
+    );
     Metrics {
+        webhook_attempts,
+        webhook_lag_seconds,
+        webhook_endpoints_disabled,
         registry,
         access_check_batch_size,
         rpcs,

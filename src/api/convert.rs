@@ -130,6 +130,11 @@ proto_enum! {
     TransferState => pb::transfer::State,
     AssignmentState => pb::access_assignment::State,
     AssignmentEndCause => pb::access_assignment::EndCause,
+    DeliveryMode => pb::webhook_endpoint::DeliveryMode,
+    EndpointState => pb::webhook_endpoint::State,
+    DisabledReason => pb::webhook_endpoint::DisabledReason,
+    DeliveryState => pb::webhook_delivery::State,
+    DeliveryError => pb::webhook_delivery::Error,
 }
 
 /// A required enum field: UNSPECIFIED or an unknown number is INVALID_ARGUMENT.

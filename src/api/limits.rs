@@ -59,6 +59,31 @@ impl Bounds {
         self
     }
 
+    /// H1, H2: an endpoint's fields; each event type only while the count
+    /// is within its maximum.
+    fn webhook_endpoint(&mut self, endpoint: &Option<pb::WebhookEndpoint>) -> &mut Self {
+        use crate::domain::rules::{MAX_ENDPOINT_DESCRIPTION, MAX_ENDPOINT_URL, MAX_EVENT_TYPE_CHARS, MAX_EVENT_TYPES};
+        if let Some(e) = endpoint {
+            self.id("webhook_endpoint.id", &e.id)
+                .id("webhook_endpoint.partner_id", &e.partner_id)
+                .text("webhook_endpoint.url", &e.url, MAX_ENDPOINT_URL)
+                .text("webhook_endpoint.description", &e.description, MAX_ENDPOINT_DESCRIPTION)
+                .id("webhook_endpoint.customer_id", &e.customer_id)
+                .text("webhook_endpoint.etag", &e.etag, MAX_ETAG_CHARS)
+                .items("webhook_endpoint.event_types", e.event_types.len(), MAX_EVENT_TYPES);
+            if e.event_types.len() <= MAX_EVENT_TYPES {
+                for (i, event_type) in e.event_types.iter().enumerate() {
+                    self.text(
+                        &format!("webhook_endpoint.event_types[{i}]"),
+                        event_type,
+                        MAX_EVENT_TYPE_CHARS,
+                    );
+                }
+            }
+        }
+        self
+    }
+
     /// R5: an assignment's fields.
     fn access_assignment(&mut self, assignment: &Option<pb::AccessAssignment>) -> &mut Self {
         use pb::access_assignment::Principal;
@@ -365,6 +390,15 @@ bounded! {
     }
     UpdateAccessAssignmentRequest(m, b) { b.access_assignment(&m.access_assignment).mask(&m.update_mask); }
     DeleteAccessAssignmentRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
+    CreateWebhookEndpointRequest(m, b) { b.webhook_endpoint(&m.webhook_endpoint).request_id(&m.request_id); }
+    GetWebhookEndpointRequest(m, b) { b.id("id", &m.id); }
+    ListWebhookEndpointsRequest(m, b) { b.page_token(&m.page_token).id("partner_id", &m.partner_id); }
+    UpdateWebhookEndpointRequest(m, b) { b.webhook_endpoint(&m.webhook_endpoint).mask(&m.update_mask); }
+    DeleteWebhookEndpointRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
+    RotateWebhookSecretRequest(m, b) { b.id("id", &m.id).text("etag", &m.etag, MAX_ETAG_CHARS); }
+    ReplayWebhookEventsRequest(m, b) { b.id("id", &m.id); }
+    ListWebhookDeliveriesRequest(m, b) { b.id("endpoint_id", &m.endpoint_id).page_token(&m.page_token); }
+    SendTestWebhookRequest(m, b) { b.id("id", &m.id); }
 }
 
 /// Replies: decoded by the generated clients, bounded by the server.
@@ -381,6 +415,8 @@ unbounded! {
     ListDelegatedAdminGrantsResponse,
     CheckAccessResponse, BatchCheckAccessResponse, Event, ListEventsResponse,
     SecurityGroup, ListSecurityGroupsResponse, AccessAssignment, ListAccessAssignmentsResponse,
+    WebhookEndpoint, CreateWebhookEndpointResponse, ListWebhookEndpointsResponse, RotateWebhookSecretResponse,
+    ReplayWebhookEventsResponse, WebhookDelivery, ListWebhookDeliveriesResponse, SendTestWebhookResponse,
 }
 
 /// The internal API (split deployment): at most a relay batch of ids.

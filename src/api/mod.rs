@@ -18,6 +18,7 @@ pub mod server;
 mod status;
 pub mod trace;
 mod unknown;
+mod webhooks;
 
 use tonic::{Request, Status};
 
@@ -28,6 +29,7 @@ pub use partners::{PartnerApi, RemotePartners};
 pub use relationships::{MAX_BATCH_CHECKS, RelationshipApi, RemoteRelationships};
 pub use status::{MAX_ERROR_BYTES, VIOLATIONS_OMITTED};
 pub use unknown::DetailedUnimplementedLayer;
+pub use webhooks::{ProtoJsonEvents, WebhookApi};
 
 use crate::domain::principal::{Caller, Principal};
 use crate::domain::{Error, Reason};

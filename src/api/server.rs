@@ -30,12 +30,13 @@ use super::auth::interceptor;
 use super::pb::customer_service_server::CustomerServiceServer;
 use super::pb::partner_service_server::PartnerServiceServer;
 use super::pb::relationship_service_server::RelationshipServiceServer;
+use super::pb::webhook_service_server::WebhookServiceServer;
 use super::pb_internal::consequence_service_server::ConsequenceServiceServer;
 use super::remote::Remote;
 use super::trace::GrpcTraceLayer;
 use super::{
     CustomerApi, Framing, PartnerApi, RelationshipApi, RemoteCustomers, RemoteInternalRelationships, RemotePartners,
-    RemoteRelationships, pb,
+    RemoteRelationships, WebhookApi, pb,
 };
 pub use crate::BoxError;
 use crate::auth::TokenAuthority;
@@ -51,12 +52,15 @@ use crate::service::customers::LocalCustomers;
 use crate::service::partners::LocalPartners;
 use crate::service::relationships::LocalRelationships;
 use crate::service::relationships::consequences::InProcessConsequences;
+use crate::service::webhooks::LocalWebhooks;
 use crate::store::{CoalescingChecker, IndexedChecker, Store, StoreOptions};
 
-const SERVICE_NAMES: [&str; 3] = [
+const SERVICE_NAMES: [&str; 4] = [
     "partnercenter.v1.PartnerService",
     "partnercenter.v1.CustomerService",
     "partnercenter.v1.RelationshipService",
+    // Served by the RelationshipService's process (H10).
+    "partnercenter.v1.WebhookService",
 ];
 
 /// A server accepting requests on its own task.
@@ -70,6 +74,8 @@ pub struct RunningServer {
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: Option<JoinHandle<()>>,
     relay: Option<JoinHandle<()>>,
+    /// H4: the webhook dispatcher, where this process dispatches.
+    dispatcher: Option<JoinHandle<()>>,
     store_health: JoinHandle<()>,
     /// The health names this process reports: `""` and its services.
     health_names: Vec<&'static str>,
@@ -108,7 +114,7 @@ impl RunningServer {
     /// streams with UNAVAILABLE and their resume point, lets in-flight
     /// calls finish within the drain timeout, then stops.
     pub async fn shutdown(mut self) {
-        for task in self.sweeper.iter().chain(&self.relay) {
+        for task in self.sweeper.iter().chain(&self.relay).chain(&self.dispatcher) {
             task.abort();
         }
         self.store_health.abort();
@@ -276,6 +282,51 @@ fn wire(
     })
 }
 
+/// H2, H5, H6: the WebhookService over this store (its sealer, with the
+/// key derived from configuration, and its HTTP client behind the SSRF
+/// guard) and, where this process dispatches, its dispatcher's task.
+fn webhooks(
+    config: &Config,
+    store: &Store,
+    partners: Arc<dyn Partners>,
+) -> Result<(Arc<LocalWebhooks>, Option<JoinHandle<()>>), BoxError> {
+    use crate::outbound::{ClientOptions, SecretSealer, WebhookClient};
+    use crate::service::webhooks::{DispatchSettings, Dispatcher};
+    let sealer = Arc::new(
+        SecretSealer::from_key(&config.webhook_key_material()?)
+            .map_err(|why| format!("cannot seal webhook secrets: {why}; check webhook_secret_key"))?,
+    );
+    let allow_hosts = config.webhooks.allow_hosts();
+    let client = Arc::new(
+        WebhookClient::new(ClientOptions {
+            allow_hosts: allow_hosts.clone(),
+            timeout: config.webhooks.webhook_timeout,
+        })
+        .map_err(|why| format!("cannot build the webhook HTTP client: {why}"))?,
+    );
+    let dispatcher = if config.webhooks.webhook_dispatch {
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            partners.clone(),
+            sealer.clone(),
+            client.clone(),
+            Arc::new(super::ProtoJsonEvents::new()?),
+            DispatchSettings {
+                retry_schedule: config.webhooks.retry_schedule(),
+                jitter: config.webhooks.webhook_jitter,
+                disable_after: config.webhooks.webhook_disable_after,
+                poll: config.webhooks.webhook_poll,
+                lease: config.webhooks.webhook_lease,
+            },
+        );
+        Some(tokio::spawn(Arc::new(dispatcher).run()))
+    } else {
+        None
+    };
+    let local = LocalWebhooks::new(store.clone(), partners, sealer, client);
+    Ok((Arc::new(local), dispatcher))
+}
+
 async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Result<RunningServer, BoxError> {
     let authority = Arc::new(config.token_authority()?);
     let addr = listener.local_addr()?;
@@ -338,6 +389,19 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         wiring.relationships.clone(),
         &relationship_settings
     )));
+    // H10: webhooks are the RelationshipService process's.
+    let (local_webhooks, dispatcher) = if served.relationship {
+        let (local, dispatcher) = webhooks(config, &store, wiring.partners.clone())?;
+        (Some(local), dispatcher)
+    } else {
+        (None, None)
+    };
+    let webhook_service = local_webhooks.map(|local| {
+        guarded!(WebhookServiceServer::new(WebhookApi::new(
+            local as Arc<dyn crate::service::contract::webhooks::Webhooks>,
+            config.webhooks.allow_hosts()
+        )))
+    });
     // The internal API: only where the other services are elsewhere.
     let internal_service = wiring
         .local_relationships
@@ -355,6 +419,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
                 (served.partner, SERVICE_NAMES[0]),
                 (served.customer, SERVICE_NAMES[1]),
                 (served.relationship, SERVICE_NAMES[2]),
+                (served.relationship, SERVICE_NAMES[3]),
             ]
             .into_iter()
             .filter_map(|(serves, name)| serves.then_some(name)),
@@ -424,6 +489,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         .add_service(partner_service)
         .add_optional_service(customer_service)
         .add_service(relationship_service)
+        .add_optional_service(webhook_service)
         .add_optional_service(internal_service);
     let task = tokio::spawn(router.serve_with_incoming_shutdown(
         limited_incoming(listener, config.server.max_client_connections),
@@ -442,6 +508,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
         task,
         sweeper,
         relay,
+        dispatcher,
         store_health,
         health_names,
         metrics,

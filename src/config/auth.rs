@@ -86,7 +86,7 @@ impl AuthSettings {
     }
 
     /// The secret and where it comes from.
-    fn secret(&self, store: &StoreSettings, create: bool) -> Result<(Vec<u8>, String), String> {
+    pub(super) fn secret(&self, store: &StoreSettings, create: bool) -> Result<(Vec<u8>, String), String> {
         if let Some(secret) = &self.jwt_secret {
             if secret.len() < 16 {
                 return Err(format!(

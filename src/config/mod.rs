@@ -1,5 +1,5 @@
 //! Configuration by section (`[server]`, `[store]`, `[auth]`,
-//! `[relationships]`, `[topology]`, `[telemetry]`), layered with figment:
+//! `[relationships]`, `[topology]`, `[telemetry]`, `[webhooks]`), layered with figment:
 //! built-in defaults, then a TOML file (`--config`), then `DATABASE_URL`,
 //! then `PARTNERCENTER_<KEY>` environment variables, then command-line
 //! flags. Each section is one typed struct ([`Config`] holds them) and one
@@ -15,6 +15,7 @@ mod store;
 mod telemetry;
 mod topology;
 mod values;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub use store::{DEFAULT_DATABASE_URL, DatabaseArgs, StoreArgs, StoreSettings, re
 pub use telemetry::{LogArgs, LogFormat, TelemetryArgs, TelemetrySettings};
 pub use topology::{Services, TopologyArgs, TopologySettings};
 pub use values::resolve_addr;
+pub use webhooks::{WebhookArgs, WebhookSettings};
 
 /// `PARTNERCENTER_<KEY>` sets the key `<key>` of its section.
 pub const ENV_PREFIX: &str = "PARTNERCENTER_";
@@ -46,6 +48,7 @@ pub struct Config {
     pub relationships: RelationshipSettings,
     pub topology: TopologySettings,
     pub telemetry: TelemetrySettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// The configuration file's flag, of every subcommand that reads the
@@ -74,6 +77,8 @@ pub struct ServeArgs {
     pub topology: TopologyArgs,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 impl ServeArgs {
@@ -85,6 +90,7 @@ impl ServeArgs {
             .section("relationships", &self.relationships)
             .section("topology", &self.topology)
             .section("telemetry", &self.telemetry)
+            .section("webhooks", &self.webhooks)
     }
 }
 
@@ -127,7 +133,15 @@ impl Loaded {
             return;
         };
         // In the order of `Config`, the one a reader knows.
-        for section in ["server", "store", "auth", "relationships", "topology", "telemetry"] {
+        for section in [
+            "server",
+            "store",
+            "auth",
+            "relationships",
+            "topology",
+            "telemetry",
+            "webhooks",
+        ] {
             let Some(serde_json::Value::Object(values)) = sections.remove(section) else {
                 continue;
             };
@@ -135,7 +149,7 @@ impl Loaded {
                 .into_iter()
                 .map(|(key, value)| {
                     let shown = match (key.as_str(), value) {
-                        ("jwt_secret", serde_json::Value::String(_)) => "<redacted>".to_owned(),
+                        ("jwt_secret" | "webhook_secret_key", serde_json::Value::String(_)) => "<redacted>".to_owned(),
                         ("database_url", serde_json::Value::String(url)) => redact_url(&url),
                         (_, serde_json::Value::Null) => "none".to_owned(),
                         (_, serde_json::Value::String(text)) if text.is_empty() || text.contains(' ') => {
@@ -157,6 +171,16 @@ impl Config {
     /// beside the SQLite file on first use.
     pub fn token_authority(&self) -> Result<crate::auth::TokenAuthority, String> {
         self.auth.authority(&self.store, true)
+    }
+
+    /// H5: the key material sealing webhook signing secrets: the
+    /// configured key, or else the token secret (the sealer derives its own
+    /// key from either, so the two never share one).
+    pub fn webhook_key_material(&self) -> Result<Vec<u8>, String> {
+        match &self.webhooks.webhook_secret_key {
+            Some(key) => Ok(key.as_bytes().to_vec()),
+            None => Ok(self.auth.secret(&self.store, true)?.0),
+        }
     }
 
     /// The authority of `token`: the secret a running server uses, never a
@@ -230,6 +254,7 @@ impl Config {
         self.relationships.check()?;
         self.topology.check()?;
         self.telemetry.check()?;
+        self.webhooks.check()?;
         if self.store.sole_writer && !self.topology.services.all() {
             return Err("sole_writer = true needs all three services in this process: in the split deployment every service process writes".to_owned());
         }

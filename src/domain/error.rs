@@ -142,6 +142,11 @@ reasons! {
     AssignmentNotVisible => "ASSIGNMENT_NOT_VISIBLE", false;
     AssignmentNotFound => "ASSIGNMENT_NOT_FOUND", false;
     EndpointUrlForbidden => "ENDPOINT_URL_FORBIDDEN", true;
+    EndpointLimitReached => "ENDPOINT_LIMIT_REACHED", true;
+    RotationInProgress => "ROTATION_IN_PROGRESS", true;
+    AfterSeqAhead => "AFTER_SEQ_AHEAD", true;
+    EndpointNotVisible => "ENDPOINT_NOT_VISIBLE", false;
+    EndpointNotFound => "ENDPOINT_NOT_FOUND", false;
     SlowConsumer => "SLOW_CONSUMER", false;
     EtagMismatch => "ETAG_MISMATCH", false;
     StoreUnavailable => "STORE_UNAVAILABLE", false;
@@ -328,22 +333,38 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Collects field violations so one reply names every invalid field.
+/// Collects field violations so one reply names every invalid field. A
+/// check that refused its field with a reason of its own (H2's
+/// ENDPOINT_URL_FORBIDDEN) lends it to the reply.
 #[derive(Default)]
-pub struct Violations(Vec<FieldViolation>);
+pub struct Violations {
+    list: Vec<FieldViolation>,
+    reason: Option<Reason>,
+}
 
 impl Violations {
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation {
+        self.list.push(FieldViolation {
             field: field.into(),
             description: description.into(),
         });
     }
 
+    fn absorb(&mut self, error: Error) {
+        if error.code == ErrorCode::InvalidArgument && error.reason != Reason::InvalidField {
+            self.reason.get_or_insert(error.reason);
+        }
+        if error.violations.is_empty() {
+            self.add("", error.message);
+        } else {
+            self.list.extend(error.violations);
+        }
+    }
+
     /// Records the violation of a check that returned one.
     pub fn check(&mut self, result: Result<()>) {
         if let Err(error) = result {
-            self.0.extend(error.violations);
+            self.absorb(error);
         }
     }
 
@@ -353,21 +374,20 @@ impl Violations {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
-                if error.violations.is_empty() {
-                    self.add("", error.message);
-                } else {
-                    self.0.extend(error.violations);
-                }
+                self.absorb(error);
                 None
             }
         }
     }
 
     pub fn into_result(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::invalid_fields(self.0))
+        if self.list.is_empty() {
+            return Ok(());
         }
+        let mut error = Error::invalid_fields(self.list);
+        if let Some(reason) = self.reason {
+            error.reason = reason;
+        }
+        Err(error)
     }
 }

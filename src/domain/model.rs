@@ -255,6 +255,87 @@ pub struct SecurityGroup {
     pub delete_time: Option<Micros>,
 }
 
+named_enum!(
+    /// H6: ORDERED sends one at a time in seq order; UNORDERED up to
+    /// `max_in_flight` at once, each retried alone.
+    DeliveryMode { Ordered => "ORDERED", Unordered => "UNORDERED" }
+);
+
+named_enum!(
+    /// H1, H7: PAUSED sends nothing and keeps its cursor; DISABLED was set
+    /// by the dispatcher (or a 410) and waits for its owner.
+    EndpointState { Active => "ACTIVE", Paused => "PAUSED", Disabled => "DISABLED" }
+);
+
+named_enum!(
+    /// H6, H7: why the dispatcher disabled an endpoint.
+    DisabledReason {
+        Gone => "GONE",
+        ConsecutiveFailures => "CONSECUTIVE_FAILURES",
+        HeadFailed => "HEAD_FAILED",
+    }
+);
+
+named_enum!(
+    /// H4: a delivery row's state; only a 2xx makes it DELIVERED.
+    DeliveryState { Pending => "PENDING", Delivered => "DELIVERED", Failed => "FAILED" }
+);
+
+named_enum!(
+    /// H2, H6, H10: why an attempt failed.
+    DeliveryError {
+        Timeout => "TIMEOUT",
+        Connect => "CONNECT",
+        Tls => "TLS",
+        BlockedAddress => "BLOCKED_ADDRESS",
+        Redirect => "REDIRECT",
+        HttpStatus => "HTTP_STATUS",
+    }
+);
+
+/// H1: an HTTPS endpoint events are pushed to. Its signing secrets are not
+/// here: they stay sealed in the store and only Create and Rotate show the
+/// new one (H5), so no event or read can carry them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    /// None: the operator's.
+    pub partner_id: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub customer_id: Option<String>,
+    pub delivery_mode: DeliveryMode,
+    pub max_in_flight: i32,
+    pub state: EndpointState,
+    pub disabled_reason: Option<DisabledReason>,
+    /// H4: the highest seq given a delivery row.
+    pub cursor_seq: i64,
+    /// H9: until when the previous secret signs beside the current one.
+    pub previous_secret_expire_time: Option<Micros>,
+    pub version: i64,
+    pub create_time: Micros,
+    pub update_time: Micros,
+    /// Set only on the endpoint as deleted (its reply and event).
+    #[serde(default)]
+    pub delete_time: Option<Micros>,
+}
+
+/// H4, H10: one event's delivery to one endpoint.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WebhookDelivery {
+    pub endpoint_id: String,
+    pub seq: i64,
+    pub event_type: String,
+    pub state: DeliveryState,
+    pub attempt_count: i32,
+    /// When the next attempt is due (PENDING only).
+    pub next_attempt_time: Option<Micros>,
+    pub last_attempt_time: Option<Micros>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<DeliveryError>,
+}
+
 /// T1-T4: a proposal to move subscriptions of one customer to a CSP
 /// partner of record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -518,6 +599,7 @@ pub enum EventResource {
     Transfer(Transfer),
     SecurityGroup(SecurityGroup),
     AccessAssignment(AccessAssignment),
+    WebhookEndpoint(WebhookEndpoint),
 }
 
 impl EventResource {
@@ -533,6 +615,7 @@ impl EventResource {
             EventResource::Transfer(r) => &r.id,
             EventResource::SecurityGroup(r) => &r.id,
             EventResource::AccessAssignment(r) => &r.id,
+            EventResource::WebhookEndpoint(r) => &r.id,
         }
     }
 
@@ -548,7 +631,8 @@ impl EventResource {
             EventResource::Partner(_)
             | EventResource::PartnerLink(_)
             | EventResource::RelationshipRequest(_)
-            | EventResource::SecurityGroup(_) => None,
+            | EventResource::SecurityGroup(_)
+            | EventResource::WebhookEndpoint(_) => None,
         }
     }
 
@@ -564,6 +648,7 @@ impl EventResource {
             EventResource::Transfer(r) => Some(&r.proposing_partner_id),
             EventResource::SecurityGroup(r) => Some(&r.partner_id),
             EventResource::AccessAssignment(r) => Some(&r.partner_id),
+            EventResource::WebhookEndpoint(r) => r.partner_id.as_deref(),
             EventResource::Customer(_) => None,
         }
     }

@@ -16,3 +16,10 @@ pub trait AccessChecker: Send + Sync + 'static {
     /// Many checks with a bounded number of store reads (A2).
     async fn check_batch(&self, queries: &[AccessQuery]) -> Result<Vec<Decision>>;
 }
+
+/// H5: an event as ListEvents shows it, in proto3 JSON (proto field names,
+/// int64 as strings): the body's `data`. The gRPC adapters own that
+/// encoding; the dispatcher asks for it through this.
+pub trait EventJson: Send + Sync + 'static {
+    fn event_json(&self, event: &super::model::Event) -> Result<serde_json::Value>;
+}

@@ -266,7 +266,10 @@ impl AccessIndex {
             // A1 reads nothing of customers (an unknown one has no rows) or
             // of invitations.
             // A transfer's effect on A1 comes as its subscriptions' events (T3).
-            EventResource::Customer(_) | EventResource::RelationshipRequest(_) | EventResource::Transfer(_) => {}
+            EventResource::Customer(_)
+            | EventResource::RelationshipRequest(_)
+            | EventResource::Transfer(_)
+            | EventResource::WebhookEndpoint(_) => {}
         }
     }
 

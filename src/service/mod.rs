@@ -20,6 +20,7 @@ pub mod contract;
 pub mod customers;
 pub mod partners;
 pub mod relationships;
+pub mod webhooks;
 
 use serde::Serialize;
 

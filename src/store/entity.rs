@@ -280,6 +280,69 @@ pub mod access_assignment {
     no_relations!();
 }
 
+pub mod webhook_endpoint {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The owning partner, or "" for the operator's (H1).
+        pub owner: String,
+        pub url: String,
+        pub description: String,
+        /// H1: the filters, as a JSON array.
+        pub event_types: String,
+        pub customer_id: Option<String>,
+        pub delivery_mode: String,
+        pub max_in_flight: i32,
+        pub state: String,
+        pub disabled_reason: Option<String>,
+        pub cursor_seq: i64,
+        /// H5: the signing secret, sealed (never the plain text).
+        pub secret: String,
+        /// H9: the previous one, sealed, while it still signs.
+        pub previous_secret: Option<String>,
+        pub previous_secret_expire_time: Option<i64>,
+        /// H7: when the current run of failed attempts began.
+        pub failing_since: Option<i64>,
+        /// H3, H7: since when its owner's suspension holds its deliveries
+        /// (their retry and H7 clocks stop; moved on when it ends).
+        pub held_since: Option<i64>,
+        pub version: i64,
+        pub create_time: i64,
+        pub update_time: i64,
+    }
+
+    no_relations!();
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub endpoint_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub event_type: String,
+        pub state: String,
+        pub attempt_count: i32,
+        pub next_attempt_time: Option<i64>,
+        pub last_attempt_time: Option<i64>,
+        pub last_status_code: Option<i32>,
+        pub last_error: Option<String>,
+        /// H4: until when a replica holds the attempt in flight.
+        pub lease_until: Option<i64>,
+        pub lease_token: Option<String>,
+    }
+
+    no_relations!();
+}
+
 pub mod event {
     use sea_orm::entity::prelude::*;
 

@@ -136,6 +136,15 @@ impl Store {
         rows.into_iter().map(Event::try_from).collect()
     }
 
+    /// The event of this seq, if appended.
+    pub async fn event(&self, seq: i64) -> Result<Option<Event>> {
+        event::Entity::find_by_id(seq)
+            .one(&self.db)
+            .await?
+            .map(Event::try_from)
+            .transpose()
+    }
+
     /// The last seq appended, by any replica.
     pub async fn last_seq(&self) -> Result<i64> {
         let last = event::Entity::find()

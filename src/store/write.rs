@@ -84,6 +84,11 @@ impl WriteTx {
         self.now
     }
 
+    /// The last seq appended before this write (E1): the counter it holds.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
     /// Who makes this write, as its events name them.
     pub fn actor(&self) -> &str {
         &self.actor
@@ -91,6 +96,11 @@ impl WriteTx {
 
     /// Records the new state of something this transaction changed.
     pub fn record(&mut self, event_type: &'static str, resource: EventResource) {
+        // H1: an endpoint filters on the known types; a new one is listed.
+        debug_assert!(
+            crate::domain::rules::EVENT_TYPES.contains(&event_type),
+            "{event_type} is not in rules::EVENT_TYPES"
+        );
         self.pending.push((event_type, resource));
     }
 
@@ -289,6 +299,9 @@ async fn audience(
         // R8: its grant's partner; the customer's admin reads it by the
         // event's customer.
         EventResource::AccessAssignment(assignment) => partners.push(assignment.partner_id.clone()),
+        // H10: its owner alone (the operator's: only the operator and
+        // services, who see every event).
+        EventResource::WebhookEndpoint(endpoint) => partners.extend(endpoint.partner_id.iter().cloned()),
         EventResource::RelationshipRequest(invitation) => {
             let named = std::iter::once(invitation.inviting_partner_id.as_str())
                 .chain(invitation.indirect_reseller_id.as_deref());

@@ -454,6 +454,10 @@ fn limit_of(name: &str) -> usize {
         "checks" => 1000,
         "subscription_ids" | "subscriptions" => 100,
         "note" | "end_note" => 500,
+        // H1.
+        "description" => 500,
+        "event_types" => 50,
+        "event_type" => 128,
         "paths" => 10,
         other => panic!("no maximum is known for field {other}: give it one (W3)"),
     }
@@ -529,6 +533,8 @@ fn leaves(
                 // A repeated string holds services, or ids.
                 let item = if name.ends_with("_user_ids") {
                     "user_id"
+                } else if name == "event_types" {
+                    "event_type"
                 } else if name.ends_with("_ids") {
                     "id"
                 } else {

@@ -352,7 +352,15 @@ async fn logs_are_structured_and_levelled_by_fault() {
     let names: Vec<&str> = sections.iter().filter_map(|line| line["section"].as_str()).collect();
     assert_eq!(
         names,
-        ["server", "store", "auth", "relationships", "topology", "telemetry"],
+        [
+            "server",
+            "store",
+            "auth",
+            "relationships",
+            "topology",
+            "telemetry",
+            "webhooks"
+        ],
         "{sections:?}"
     );
     let setting = |section: &str, key: &str| -> String {

@@ -78,6 +78,7 @@ impl World {
             | EventResource::RelationshipRequest(_)
             | EventResource::Transfer(_)
             | EventResource::SecurityGroup(_)
+            | EventResource::WebhookEndpoint(_)
             | EventResource::AccessAssignment(_) => {}
         }
     }

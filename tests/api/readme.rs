@@ -196,6 +196,7 @@ fn readme_grpcurl_examples_and_walkthrough_run_as_written_twice() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
     let grpcurl_examples = section_script(&readme, "Calling it with grpcurl");
     let walkthrough = section_script(&readme, "Walkthrough");
+    let webhooks = section_script(&readme, "Webhooks");
     let path = tools_path();
     let dir = tempfile::tempdir().expect("temp dir");
     // Split: the three processes over the README's default store, and the
@@ -220,6 +221,8 @@ fn readme_grpcurl_examples_and_walkthrough_run_as_written_twice() {
         check_grpcurl_examples(round, &output);
         let output = run_script(round, &walkthrough, dir.path(), &server, &path);
         check_walkthrough(round, &output);
+        let output = run_script(round, &webhooks, dir.path(), &server, &path);
+        check_webhooks(round, &output);
     }
 }
 
@@ -255,6 +258,115 @@ fn check_grpcurl_examples(round: u32, output: &str) {
         "round {round}: {list}"
     );
     assert_eq!(list["customers"][0]["id"], customer_id);
+}
+
+/// What "Webhooks" shows: a test send answered (the example's host does not
+/// resolve here, or is not ours: an error class either way, never a
+/// refusal), the deliveries listed, nothing failed to replay yet, and the
+/// endpoint deleted.
+fn check_webhooks(round: u32, output: &str) {
+    let values = json_values(output);
+    let sent = values
+        .iter()
+        .find(|value| value["webhookId"].as_str().is_some_and(|id| id.starts_with("test_")))
+        .unwrap_or_else(|| panic!("round {round}: no SendTestWebhook reply:\n{output}"));
+    assert!(sent["latency"].is_string(), "round {round}: {sent}");
+    assert!(
+        values
+            .iter()
+            .any(|value| value == &serde_json::json!({"replayed": "0"})),
+        "round {round}: no replay reply:\n{output}"
+    );
+    assert!(
+        values
+            .iter()
+            .any(|value| value == &serde_json::json!({"deleteTime": true})),
+        "round {round}: no DeleteWebhookEndpoint reply:\n{output}"
+    );
+}
+
+/// The receiver of "Webhooks", run as written (python3 with the
+/// `standardwebhooks` package), verifies a test send and a delivery of a
+/// server that allows 127.0.0.1, and prints their types.
+#[test]
+fn readme_webhook_receiver_verifies_what_the_server_sends() {
+    if !crate::deliveries::python_verifier() {
+        return;
+    }
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
+    let start = readme.find("\n## Webhooks").expect("a Webhooks section");
+    let section = &readme[start..];
+    let code = section
+        .split("```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a ```python block in Webhooks");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        use crate::support::*;
+        let server = TestServer::start().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free port");
+        let owner = server
+            .create_partner(partnercenter::api::pb::partner::Kind::DirectReseller)
+            .await;
+        let me = partner(&owner.id);
+        let made = crate::deliveries::register(
+            &server,
+            &me,
+            &format!("http://127.0.0.1:{port}/"),
+            partnercenter::api::pb::webhook_endpoint::DeliveryMode::Ordered,
+            &["customer.created"],
+        )
+        .await;
+        let mut receiver = Command::new("python3")
+            .args(["-c", code])
+            .env("WEBHOOK_SECRET", &made.secret)
+            .env("PORT", port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let id = made.webhook_endpoint.expect("endpoint").id;
+        let mut answered = None;
+        for _ in 0..100 {
+            let sent = server
+                .webhooks(&me)
+                .send_test_webhook(partnercenter::api::pb::SendTestWebhookRequest { id: id.clone() })
+                .await
+                .expect("a test send")
+                .into_inner();
+            if sent.status_code != 0 {
+                answered = Some(sent.status_code);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(answered, Some(204), "the receiver verified the test send");
+        let customer = server.create_customer(&me, None).await.expect("a customer");
+        let stdout = receiver.stdout.take().expect("stdout");
+        let (lines, printed) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let next = || printed.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let first = next();
+        assert!(first.starts_with("webhook.test"), "{first}");
+        let second = next();
+        assert!(
+            second.starts_with("customer.created "),
+            "{second} (customer {})",
+            customer.id
+        );
+        let _ = receiver.kill();
+        let _ = receiver.wait();
+    });
 }
 
 /// What the walkthrough says it shows: the three checks allowed true, true,

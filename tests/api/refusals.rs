@@ -65,9 +65,18 @@ enum Rpc {
     ListAccessAssignments,
     UpdateAccessAssignment,
     DeleteAccessAssignment,
+    CreateWebhookEndpoint,
+    GetWebhookEndpoint,
+    ListWebhookEndpoints,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RotateWebhookSecret,
+    ReplayWebhookEvents,
+    ListWebhookDeliveries,
+    SendTestWebhook,
 }
 
-const RPCS: [Rpc; 51] = [
+const RPCS: [Rpc; 60] = [
     Rpc::CreatePartner,
     Rpc::GetPartner,
     Rpc::ListPartners,
@@ -119,6 +128,15 @@ const RPCS: [Rpc; 51] = [
     Rpc::ListAccessAssignments,
     Rpc::UpdateAccessAssignment,
     Rpc::DeleteAccessAssignment,
+    Rpc::CreateWebhookEndpoint,
+    Rpc::GetWebhookEndpoint,
+    Rpc::ListWebhookEndpoints,
+    Rpc::UpdateWebhookEndpoint,
+    Rpc::DeleteWebhookEndpoint,
+    Rpc::RotateWebhookSecret,
+    Rpc::ReplayWebhookEvents,
+    Rpc::ListWebhookDeliveries,
+    Rpc::SendTestWebhook,
 ];
 
 /// Tenant A's resources: what the other callers may not read.
@@ -139,6 +157,8 @@ struct TenantA {
     group: String,
     /// The holder's assignment of the grant's first role to the group (R5).
     assignment: String,
+    /// The provider's webhook endpoint (H1).
+    webhook: String,
 }
 
 impl TenantA {
@@ -241,7 +261,25 @@ impl TenantA {
             .expect("the holder assigns its grant's role")
             .into_inner()
             .id;
+        let webhook = server
+            .webhooks(&partner(&provider))
+            .create_webhook_endpoint(pb::CreateWebhookEndpointRequest {
+                webhook_endpoint: Some(pb::WebhookEndpoint {
+                    url: "http://127.0.0.1:9/hook".into(),
+                    delivery_mode: pb::webhook_endpoint::DeliveryMode::Ordered as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+                start_after_seq: None,
+            })
+            .await
+            .expect("the provider registers an endpoint")
+            .into_inner()
+            .webhook_endpoint
+            .expect("endpoint")
+            .id;
         TenantA {
+            webhook,
             provider,
             reseller,
             customer,
@@ -275,7 +313,15 @@ impl TenantA {
             | Rpc::CreatePartner
             | Rpc::ListPartners
             | Rpc::CreateSecurityGroup
-            | Rpc::ListSecurityGroups => &self.provider,
+            | Rpc::ListSecurityGroups
+            | Rpc::ListWebhookEndpoints => &self.provider,
+            Rpc::GetWebhookEndpoint
+            | Rpc::UpdateWebhookEndpoint
+            | Rpc::DeleteWebhookEndpoint
+            | Rpc::RotateWebhookSecret
+            | Rpc::ReplayWebhookEvents
+            | Rpc::ListWebhookDeliveries
+            | Rpc::SendTestWebhook => &self.webhook,
             Rpc::GetSecurityGroup | Rpc::UpdateSecurityGroup | Rpc::DeleteSecurityGroup => &self.group,
             Rpc::GetAccessAssignment | Rpc::UpdateAccessAssignment | Rpc::DeleteAccessAssignment => &self.assignment,
             Rpc::GetSubscription | Rpc::UpdateSubscription => &self.subscription,
@@ -310,6 +356,7 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
     let mut partners = server.partners(who);
     let mut customers = server.customers(who);
     let mut relationships = server.relationships(who);
+    let mut webhooks = server.webhooks(who);
     let id = id.to_owned();
     let own_partner = who.partner_id().unwrap_or_default().to_owned();
     match rpc {
@@ -732,6 +779,83 @@ async fn call(server: &TestServer, who: &Principal, rpc: Rpc, id: &str, provider
                 })
                 .await,
         ),
+        Rpc::CreateWebhookEndpoint => answer(
+            webhooks
+                .create_webhook_endpoint(pb::CreateWebhookEndpointRequest {
+                    // The varying id is the customer filter (H1, as C4).
+                    webhook_endpoint: Some(pb::WebhookEndpoint {
+                        url: "http://127.0.0.1:9/probe".into(),
+                        customer_id: id,
+                        delivery_mode: pb::webhook_endpoint::DeliveryMode::Unordered as i32,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                    start_after_seq: None,
+                })
+                .await,
+        ),
+        Rpc::GetWebhookEndpoint => answer(
+            webhooks
+                .get_webhook_endpoint(pb::GetWebhookEndpointRequest { id })
+                .await,
+        ),
+        Rpc::ListWebhookEndpoints => answer(
+            webhooks
+                .list_webhook_endpoints(pb::ListWebhookEndpointsRequest {
+                    partner_id: id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::UpdateWebhookEndpoint => answer(
+            webhooks
+                .update_webhook_endpoint(pb::UpdateWebhookEndpointRequest {
+                    webhook_endpoint: Some(pb::WebhookEndpoint {
+                        id,
+                        etag: "\"stale\"".into(),
+                        description: "probe".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask(&["description"]),
+                })
+                .await,
+        ),
+        Rpc::DeleteWebhookEndpoint => answer(
+            webhooks
+                .delete_webhook_endpoint(pb::DeleteWebhookEndpointRequest {
+                    id,
+                    etag: "\"stale\"".into(),
+                })
+                .await,
+        ),
+        Rpc::RotateWebhookSecret => answer(
+            webhooks
+                .rotate_webhook_secret(pb::RotateWebhookSecretRequest {
+                    id,
+                    etag: "\"stale\"".into(),
+                    overlap: None,
+                })
+                .await,
+        ),
+        Rpc::ReplayWebhookEvents => answer(
+            webhooks
+                .replay_webhook_events(pb::ReplayWebhookEventsRequest {
+                    id,
+                    // Above any cursor: nothing is replayed for any caller.
+                    after_seq: i64::MAX,
+                    only_failed: false,
+                })
+                .await,
+        ),
+        Rpc::ListWebhookDeliveries => answer(
+            webhooks
+                .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest {
+                    endpoint_id: id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        Rpc::SendTestWebhook => answer(webhooks.send_test_webhook(pb::SendTestWebhookRequest { id }).await),
         Rpc::WatchEvents => {
             let opened = relationships
                 .watch_events(pb::WatchEventsRequest {

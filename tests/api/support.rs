@@ -8,6 +8,7 @@ use partnercenter::api::pb;
 use partnercenter::api::pb::customer_service_client::CustomerServiceClient;
 use partnercenter::api::pb::partner_service_client::PartnerServiceClient;
 use partnercenter::api::pb::relationship_service_client::RelationshipServiceClient;
+use partnercenter::api::pb::webhook_service_client::WebhookServiceClient;
 use partnercenter::api::server::{self, RunningServer};
 use partnercenter::config::Config;
 use partnercenter::domain::clock::{Clock, ManualClock, SystemClock};
@@ -212,6 +213,7 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 pub type Partners = PartnerServiceClient<Authed>;
 pub type Customers = CustomerServiceClient<Authed>;
 pub type Relationships = RelationshipServiceClient<Authed>;
+pub type Webhooks = WebhookServiceClient<Authed>;
 
 /// Whether the suite runs against the split topology
 /// (`PARTNERCENTER_TEST_TOPOLOGY=split`): three servers, one per service,
@@ -354,6 +356,10 @@ impl TestServer {
         config.store.max_connections = 4;
         config.auth.jwt_secret = secret.map(str::to_owned);
         config.telemetry.metrics_listen = Some("127.0.0.1:0".parse().expect("address"));
+        // H2: the tests' receivers listen on 127.0.0.1; every other address
+        // stays behind the guard.
+        config.webhooks.webhook_allow_hosts = "127.0.0.1".to_owned();
+        config.webhooks.webhook_poll = std::time::Duration::from_millis(20);
         adjust(&mut config);
         if split_topology() {
             let (partner, customer, relationship) = spawn_split(&config, clock).await;
@@ -430,6 +436,11 @@ impl TestServer {
 
     pub fn relationships(&self, principal: &Principal) -> Relationships {
         RelationshipServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
+    }
+
+    /// The WebhookService, served by the RelationshipService's process.
+    pub fn webhooks(&self, principal: &Principal) -> Webhooks {
+        WebhookServiceClient::with_interceptor(self.channel.clone(), self.bearer(principal))
     }
 
     /// Clients that send the given raw authorization header (or none).
@@ -645,6 +656,10 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 /// The reasons the rules name, and the canonical codes it names, which are
 /// the reason when a `cause` in the metadata says more.
 const SPEC_REASONS: &[&str] = &[
+    "ENDPOINT_URL_FORBIDDEN",
+    "ENDPOINT_LIMIT_REACHED",
+    "ROTATION_IN_PROGRESS",
+    "AFTER_SEQ_AHEAD",
     "LINK_SIDE_NOT_ALLOWED",
     "LINK_EXPIRED",
     "LINK_NOT_PENDING",

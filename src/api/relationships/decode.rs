@@ -645,6 +645,7 @@ impl TryFrom<pb::Event> for Event {
             Some(Resource::Transfer(r)) => EventResource::Transfer(r.try_into()?),
             Some(Resource::SecurityGroup(r)) => EventResource::SecurityGroup(r.try_into()?),
             Some(Resource::AccessAssignment(r)) => EventResource::AccessAssignment(r.try_into()?),
+            Some(Resource::WebhookEndpoint(r)) => EventResource::WebhookEndpoint(r.try_into()?),
             None => {
                 return Err(malformed_reply("resource", "absent"));
             }

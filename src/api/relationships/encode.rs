@@ -123,6 +123,7 @@ pub fn event(event: &Event) -> pb::Event {
         EventResource::Transfer(r) => Resource::Transfer(r.into()),
         EventResource::SecurityGroup(r) => Resource::SecurityGroup(r.into()),
         EventResource::AccessAssignment(r) => Resource::AccessAssignment(r.into()),
+        EventResource::WebhookEndpoint(r) => Resource::WebhookEndpoint(r.into()),
     };
     pb::Event {
         seq: event.seq,

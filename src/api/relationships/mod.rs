@@ -15,6 +15,8 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 pub use decode::MAX_BATCH_CHECKS;
+/// An event as ListEvents and WatchEvents send it (webhooks carry it too).
+pub use encode::event as event_message;
 pub use remote::RemoteRelationships;
 
 use super::pb::relationship_service_server::RelationshipService;

@@ -9,3 +9,4 @@ pub mod consequences;
 pub mod customers;
 pub mod partners;
 pub mod relationships;
+pub mod webhooks;
