@@ -393,8 +393,7 @@ async fn h6_an_ordered_endpoint_gets_everything_in_order_after_its_receiver_reco
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(receiver.received().len(), tries + 1, "no retry before its step");
         clock.advance(step * 1_000_000);
-        let want = receiver.received().len() + 1;
-        receiver.wait_for("the next retry", |r| r.len() >= want).await;
+        receiver.wait_for("the next retry", |r| r.len() > tries + 1).await;
     }
     let all = receiver
         .wait_for("every event after the recovery", |r| r.len() >= 4 + expected.len())
@@ -429,7 +428,7 @@ async fn h6_an_unordered_endpoint_keeps_at_most_max_in_flight() {
             webhook_endpoint: Some(pb::WebhookEndpoint {
                 url: receiver.url.clone(),
                 delivery_mode: DeliveryMode::Unordered as i32,
-                max_in_flight: 3,
+                max_in_flight: Some(3),
                 event_types: vec!["customer.created".into()],
                 ..Default::default()
             }),
@@ -606,8 +605,9 @@ async fn h7_a_failed_head_and_five_days_of_failures_disable_an_endpoint() {
     .webhook_endpoint
     .expect("endpoint");
     for day in 0..6 {
-        server.create_customer(&me, None).await.expect("a customer");
+        // Counted before the write: its delivery may come before the reply.
         let want = failing.received().len() + 1;
+        server.create_customer(&me, None).await.expect("a customer");
         failing.wait_for("a first try", |r| r.len() >= want).await;
         wait_recorded(&server, &me, &unordered.id, want as i32).await;
         if day < 5 {
@@ -963,7 +963,7 @@ async fn register_on(
             webhook_endpoint: Some(pb::WebhookEndpoint {
                 url: url.into(),
                 delivery_mode: mode as i32,
-                max_in_flight,
+                max_in_flight: Some(max_in_flight),
                 event_types: vec!["partner.created".into()],
                 ..Default::default()
             }),

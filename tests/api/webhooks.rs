@@ -170,7 +170,7 @@ async fn h1_a_partner_registers_reads_updates_and_deletes_its_endpoint() {
     let first = made.webhook_endpoint.clone().expect("the endpoint");
     assert_eq!(first.partner_id, owner.id);
     assert_eq!(first.state, State::Active as i32);
-    assert_eq!(first.max_in_flight, 10, "0 on create is the default");
+    assert_eq!(first.max_in_flight, Some(10), "unset on create: the default");
     // H4: a new endpoint starts after the latest seq.
     assert_eq!(first.cursor_seq, before);
     let again = create(&server, &me, endpoint("https://hooks.example.com/pc"), "r-1")
@@ -563,9 +563,17 @@ async fn h2_bad_endpoints_are_invalid_and_store_nothing() {
             "INVALID_FIELD",
         ),
         (
+            "max_in_flight 0",
+            pb::WebhookEndpoint {
+                max_in_flight: Some(0),
+                ..endpoint("https://hooks.example.com/")
+            },
+            "INVALID_FIELD",
+        ),
+        (
             "max_in_flight 51",
             pb::WebhookEndpoint {
-                max_in_flight: 51,
+                max_in_flight: Some(51),
                 ..endpoint("https://hooks.example.com/")
             },
             "INVALID_FIELD",
@@ -621,7 +629,7 @@ async fn h2_bad_endpoints_are_invalid_and_store_nothing() {
         (
             pb::WebhookEndpoint {
                 id: made.id.clone(),
-                max_in_flight: 0,
+                max_in_flight: Some(0),
                 ..Default::default()
             },
             &["max_in_flight"][..],

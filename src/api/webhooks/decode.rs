@@ -42,7 +42,7 @@ pub fn create(body: pb::CreateWebhookEndpointRequest, allow_hosts: &[String]) ->
         event_types = rules::event_type_filters(&field("event_types"), &input.event_types);
         customer_id = validate::optional_id(&field("customer_id"), &input.customer_id);
         delivery_mode = required(&field("delivery_mode"), input.delivery_mode);
-        max_in_flight = rules::max_in_flight(&field("max_in_flight"), input.max_in_flight, true);
+        max_in_flight = rules::max_in_flight(&field("max_in_flight"), input.max_in_flight);
         start_after_seq = match body.start_after_seq {
             Some(seq) if seq < 0 => Err(Error::invalid("start_after_seq", "must be 0 or more")),
             given => Ok(given),
@@ -108,7 +108,9 @@ pub fn update(body: pb::UpdateWebhookEndpointRequest, allow_hosts: &[String]) ->
             "customer_id" => command.customer_id = violations.take(validate::optional_id(&field, &input.customer_id)),
             "delivery_mode" => command.delivery_mode = violations.take(required(&field, input.delivery_mode)),
             "max_in_flight" => {
-                command.max_in_flight = violations.take(rules::max_in_flight(&field, input.max_in_flight, false));
+                // Named by the mask: a value is required (unset reads as 0).
+                let given = input.max_in_flight.or(Some(0));
+                command.max_in_flight = violations.take(rules::max_in_flight(&field, given));
             }
             _ => command.state = violations.take(settable_state(&field, input.state)),
         }
@@ -223,7 +225,7 @@ impl TryFrom<pb::WebhookEndpoint> for WebhookEndpoint {
             description: message.description,
             event_types: message.event_types,
             customer_id: present(message.customer_id),
-            max_in_flight: message.max_in_flight,
+            max_in_flight: message.max_in_flight.unwrap_or(rules::DEFAULT_MAX_IN_FLIGHT),
             cursor_seq: message.cursor_seq,
         })
     }

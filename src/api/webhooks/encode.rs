@@ -18,7 +18,7 @@ impl From<&WebhookEndpoint> for pb::WebhookEndpoint {
             event_types: e.event_types.clone(),
             customer_id: id_or_empty(&e.customer_id),
             delivery_mode: e.delivery_mode.to_proto(),
-            max_in_flight: e.max_in_flight,
+            max_in_flight: Some(e.max_in_flight),
             state: e.state.to_proto(),
             disabled_reason: e.disabled_reason.map_or(0, ProtoEnum::to_proto),
             cursor_seq: e.cursor_seq,

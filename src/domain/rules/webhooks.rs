@@ -295,15 +295,12 @@ pub fn endpoint_description(field: &str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
-/// H6: `max_in_flight`, 1-50; 0 on create means the default.
-pub fn max_in_flight(field: &str, value: i32, defaulted: bool) -> Result<i32> {
+/// H6: `max_in_flight`, 1-50; unset, 10.
+pub fn max_in_flight(field: &str, value: Option<i32>) -> Result<i32> {
     match value {
-        0 if defaulted => Ok(DEFAULT_MAX_IN_FLIGHT),
-        1..=MAX_IN_FLIGHT => Ok(value),
-        _ => Err(Error::invalid(
-            field,
-            format!("must be 1 to {MAX_IN_FLIGHT}, not {value}"),
-        )),
+        None => Ok(DEFAULT_MAX_IN_FLIGHT),
+        Some(n @ 1..=MAX_IN_FLIGHT) => Ok(n),
+        Some(n) => Err(Error::invalid(field, format!("must be 1 to {MAX_IN_FLIGHT}, not {n}"))),
     }
 }
 
@@ -588,9 +585,10 @@ mod tests {
         assert_eq!(fields, ["f[0]", "f[1]", "f[2]", "f[4]"]);
         let many: Vec<String> = (0..51).map(|_| "grant.created".to_owned()).collect();
         assert!(event_type_filters("f", &many).is_err());
-        assert_eq!(max_in_flight("m", 0, true).ok(), Some(DEFAULT_MAX_IN_FLIGHT));
-        assert!(max_in_flight("m", 0, false).is_err());
-        assert!(max_in_flight("m", 51, true).is_err());
+        assert_eq!(max_in_flight("m", None).ok(), Some(DEFAULT_MAX_IN_FLIGHT));
+        assert!(max_in_flight("m", Some(0)).is_err());
+        assert!(max_in_flight("m", Some(51)).is_err());
+        assert_eq!(max_in_flight("m", Some(50)).ok(), Some(50));
         assert_eq!(
             check_endpoint_limit(10).err().map(|e| e.reason),
             Some(Reason::EndpointLimitReached)

@@ -317,7 +317,9 @@ impl Dispatcher {
         tx.commit().await?;
         METRICS
             .webhook_endpoints_disabled
-            .get_or_create(&ReasonLabels { reason: reason.as_str() })
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            })
             .inc();
         tracing::warn!(webhook_endpoint_id = %endpoint_id, reason = %reason, "webhook endpoint disabled; its owner sets it ACTIVE to resume from its cursor");
         Ok(())
