@@ -25,6 +25,8 @@ pub struct DispatchTarget {
     pub failing_since: Option<Micros>,
     /// H3: since when its owner's suspension holds it.
     pub held_since: Option<Micros>,
+    /// H4: the last event read for it (at or past its cursor).
+    pub scanned_seq: i64,
 }
 
 /// How an attempt ended, as its delivery row records it.
@@ -52,27 +54,31 @@ impl Store {
             .await?;
         rows.into_iter()
             .map(|row| {
-                let (failing_since, held_since) = (row.failing_since, row.held_since);
+                let (failing_since, held_since, scanned_seq) = (row.failing_since, row.held_since, row.scanned_seq);
                 Ok(DispatchTarget {
                     endpoint: WebhookEndpoint::try_from(row)?,
                     failing_since,
                     held_since,
+                    scanned_seq,
                 })
             })
             .collect()
     }
 
-    /// H4: gives `rows` (seq, event type) delivery rows, PENDING and due
-    /// now, and moves the cursor from `from` to `to`, in one transaction;
+    /// H4: gives `rows` (seq, event type, in seq order) delivery rows,
+    /// PENDING and due now, moves the endpoint's read position from `from`
+    /// to `to` and its cursor to the last row given, in one transaction;
     /// false (nothing written) when another replica moved it first.
     pub async fn fill_deliveries(&self, endpoint_id: &str, from: i64, to: i64, rows: &[(i64, String)]) -> Result<bool> {
         let (txn, _turn) = self.write_gate.begin(&self.db).await?;
-        let moved = webhook_endpoint::Entity::update_many()
-            .col_expr(webhook_endpoint::Column::CursorSeq, Expr::value(to))
+        let mut update = webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::ScannedSeq, Expr::value(to))
             .filter(webhook_endpoint::Column::Id.eq(endpoint_id))
-            .filter(webhook_endpoint::Column::CursorSeq.eq(from))
-            .exec(&txn)
-            .await?;
+            .filter(webhook_endpoint::Column::ScannedSeq.eq(from));
+        if let Some((last, _)) = rows.last() {
+            update = update.col_expr(webhook_endpoint::Column::CursorSeq, Expr::value(*last));
+        }
+        let moved = update.exec(&txn).await?;
         if moved.rows_affected != 1 {
             txn.rollback().await?;
             return Ok(false);
@@ -115,6 +121,21 @@ impl Store {
     ) -> Result<Vec<WebhookDelivery>> {
         use webhook_delivery::Column;
         let now = self.now();
+        // Most cycles find nothing due: a read, not a turn in the write
+        // queue (writers wait for that). What it misses, the next finds.
+        let due = webhook_delivery::Entity::find()
+            .select_only()
+            .column(Column::Seq)
+            .filter(Column::EndpointId.eq(endpoint.id.as_str()))
+            .filter(Column::State.eq(DeliveryState::Pending.as_str()))
+            .filter(Column::NextAttemptTime.lte(now))
+            .filter(Column::LeaseUntil.is_null().or(Column::LeaseUntil.lte(now)))
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let (txn, _turn) = self.write_gate.begin(&self.db).await?;
         // Locks the endpoint's row: claims of one endpoint queue here.
         let still_active = webhook_endpoint::Entity::update_many()

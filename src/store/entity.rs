@@ -300,6 +300,9 @@ pub mod webhook_endpoint {
         pub state: String,
         pub disabled_reason: Option<String>,
         pub cursor_seq: i64,
+        /// H4: the last event the dispatcher read for it; `cursor_seq` is
+        /// the last it gave a delivery row.
+        pub scanned_seq: i64,
         /// H5: the signing secret, sealed (never the plain text).
         pub secret: String,
         /// H9: the previous one, sealed, while it still signs.

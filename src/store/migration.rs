@@ -873,6 +873,9 @@ impl MigrationTrait for Webhooks {
                     .col(text("state"))
                     .col(text_null("disabled_reason"))
                     .col(big_integer("cursor_seq"))
+                    // H4: the last event the dispatcher read for it (rows
+                    // go to those its filters admit: cursor_seq).
+                    .col(big_integer("scanned_seq"))
                     .col(text("secret"))
                     .col(text_null("previous_secret"))
                     .col(big_integer_null("previous_secret_expire_time"))

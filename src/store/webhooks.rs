@@ -212,6 +212,7 @@ impl WriteTx {
         let mut row = endpoint_changes(endpoint)?;
         row.owner = Set(owner_column(endpoint.partner_id.as_deref()));
         row.cursor_seq = Set(endpoint.cursor_seq);
+        row.scanned_seq = Set(endpoint.cursor_seq);
         row.secret = Set(sealed_secret.to_owned());
         row.previous_secret = Set(None);
         row.previous_secret_expire_time = Set(None);

@@ -697,6 +697,21 @@ async fn h8_a_replay_sends_again_with_the_same_webhook_ids() {
     }
     let first = receiver.wait_for("three events", |r| r.len() == 3).await;
     wait_endpoint(&server, &id, "past them", |e| e.cursor_seq >= first[2].seq()).await;
+    // H4: cursor_seq is the last seq given a row: an event of the owner's
+    // that the filter passes over leaves it.
+    server
+        .relationships(&me)
+        .create_security_group(pb::CreateSecurityGroupRequest {
+            security_group: Some(pb::SecurityGroup {
+                display_name: "Ops".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a group");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(endpoint_now(&server, &id).await.cursor_seq, first[2].seq());
     let replayed = server
         .webhooks(&me)
         .replay_webhook_events(pb::ReplayWebhookEventsRequest {

@@ -174,9 +174,9 @@ impl Dispatcher {
         Ok(active)
     }
 
-    /// H3, H4: delivery rows for the owner's events after the cursor that
-    /// the filters admit; the cursor moves to the last event read. True
-    /// when a full batch was read (more may wait).
+    /// H3, H4: delivery rows for the owner's events after the last one
+    /// read that the filters admit; the cursor moves to the last row given.
+    /// True when a full batch was read (more may wait).
     async fn fill(&self, target: &DispatchTarget) -> Result<bool> {
         let endpoint = &target.endpoint;
         let audience = match &endpoint.partner_id {
@@ -188,7 +188,7 @@ impl Dispatcher {
             customer_id: endpoint.customer_id.clone(),
             partner_id: None,
         };
-        let events = self.store.list_events(&filter, endpoint.cursor_seq, FILL_BATCH).await?;
+        let events = self.store.list_events(&filter, target.scanned_seq, FILL_BATCH).await?;
         let Some(last) = events.last().map(|event| event.seq) else {
             return Ok(false);
         };
@@ -199,7 +199,7 @@ impl Dispatcher {
             .collect();
         let moved = self
             .store
-            .fill_deliveries(&endpoint.id, endpoint.cursor_seq, last, &rows)
+            .fill_deliveries(&endpoint.id, target.scanned_seq, last, &rows)
             .await?;
         Ok(moved && events.len() as u64 == FILL_BATCH)
     }
