@@ -3,20 +3,14 @@
 
 use std::time::Duration;
 
-use super::{LocalWebhooks, endpoint_not_found, require_reader, require_writer, see_endpoint, send};
-use crate::domain::model::{WebhookDelivery, WebhookEndpoint};
+use super::{LocalWebhooks, endpoint_not_found, require_writer, send};
+use crate::domain::model::WebhookDelivery;
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::{Result, rules};
 use crate::service::contract::webhooks::{ListWebhookDeliveries, ReplayWebhookEvents, Replayed, TestSent};
 
 impl LocalWebhooks {
-    /// The endpoint a call about it names, as its caller may see it.
-    async fn readable(&self, principal: &Principal, id: &str) -> Result<WebhookEndpoint> {
-        let found = self.store.webhook_endpoint(id).await?;
-        see_endpoint(principal, id, found)
-    }
-
     /// H8: the deliveries above after_seq (or only the FAILED ones) are
     /// PENDING again; after_seq above the cursor is AFTER_SEQ_AHEAD.
     /// Bookkeeping: no event, the etag stays.
@@ -25,14 +19,7 @@ impl LocalWebhooks {
         principal: &Principal,
         command: ReplayWebhookEvents,
     ) -> Result<Replayed> {
-        require_writer(principal)?;
-        self.gate(principal).await?;
-        let mut tx = self.store.begin_write(principal.actor()).await?;
-        let found = tx.webhook_endpoint(&command.id).await?;
-        let endpoint = see_endpoint(principal, &command.id, found)?;
-        if let Some(partner_id) = principal.partner_id() {
-            tx.active_caller(partner_id).await?;
-        }
+        let (mut tx, endpoint) = self.writable(principal, &command.id).await?;
         rules::check_replay(&endpoint, command.after_seq)?;
         let count = tx
             .replay_webhook_deliveries(&endpoint.id, command.after_seq, command.only_failed)
@@ -54,8 +41,6 @@ impl LocalWebhooks {
         principal: &Principal,
         command: ListWebhookDeliveries,
     ) -> Result<Page<WebhookDelivery>> {
-        require_reader(principal)?;
-        self.gate(principal).await?;
         let endpoint = self.readable(principal, &command.endpoint_id).await?;
         let page = PageRequest::parse(
             command.page_size,
@@ -73,7 +58,6 @@ impl LocalWebhooks {
     /// nothing is stored and no event is appended.
     pub(super) async fn send_test_webhook(&self, principal: &Principal, id: &str) -> Result<TestSent> {
         require_writer(principal)?;
-        self.gate(principal).await?;
         let endpoint = self.readable(principal, id).await?;
         let sealed = self
             .store

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{LocalWebhooks, endpoint_not_found, require_reader, require_writer, see_endpoint};
+use super::{LocalWebhooks, endpoint_not_found, require_reader, require_writer};
 use crate::domain::access::{AccessQuery, Action};
 use crate::domain::model::{EndpointState, Micros, WebhookEndpoint, etag};
 use crate::domain::paging::{Page, PageRequest};
@@ -144,10 +144,7 @@ impl LocalWebhooks {
 
     /// H1.
     pub(super) async fn get_webhook_endpoint(&self, principal: &Principal, id: &str) -> Result<WebhookEndpoint> {
-        require_reader(principal)?;
-        self.gate(principal).await?;
-        let found = self.store.webhook_endpoint(id).await?;
-        see_endpoint(principal, id, found)
+        self.readable(principal, id).await
     }
 
     /// H1: a partner's own (naming another partner is refused); the
@@ -182,14 +179,7 @@ impl LocalWebhooks {
         principal: &Principal,
         command: UpdateWebhookEndpoint,
     ) -> Result<WebhookEndpoint> {
-        require_writer(principal)?;
-        self.gate(principal).await?;
-        let mut tx = self.store.begin_write(principal.actor()).await?;
-        let found = tx.webhook_endpoint(&command.id).await?;
-        let mut endpoint = see_endpoint(principal, &command.id, found)?;
-        if let Some(partner_id) = principal.partner_id() {
-            tx.active_caller(partner_id).await?;
-        }
+        let (mut tx, mut endpoint) = self.writable(principal, &command.id).await?;
         check_etag(&endpoint, &command.etag)?;
         if let Some(Some(customer_id)) = &command.customer_id {
             check_customer_filter(&tx, endpoint.partner_id.as_deref(), customer_id).await?;
@@ -244,14 +234,7 @@ impl LocalWebhooks {
         principal: &Principal,
         command: EndpointRef,
     ) -> Result<WebhookEndpoint> {
-        require_writer(principal)?;
-        self.gate(principal).await?;
-        let mut tx = self.store.begin_write(principal.actor()).await?;
-        let found = tx.webhook_endpoint(&command.id).await?;
-        let endpoint = see_endpoint(principal, &command.id, found)?;
-        if let Some(partner_id) = principal.partner_id() {
-            tx.active_caller(partner_id).await?;
-        }
+        let (mut tx, endpoint) = self.writable(principal, &command.id).await?;
         check_etag(&endpoint, &command.etag)?;
         let endpoint = tx.delete_webhook_endpoint(endpoint).await?;
         tx.commit().await?;
@@ -267,14 +250,7 @@ impl LocalWebhooks {
         principal: &Principal,
         command: RotateWebhookSecret,
     ) -> Result<WithSecret> {
-        require_writer(principal)?;
-        self.gate(principal).await?;
-        let mut tx = self.store.begin_write(principal.actor()).await?;
-        let found = tx.webhook_endpoint(&command.id).await?;
-        let endpoint = see_endpoint(principal, &command.id, found)?;
-        if let Some(partner_id) = principal.partner_id() {
-            tx.active_caller(partner_id).await?;
-        }
+        let (mut tx, endpoint) = self.writable(principal, &command.id).await?;
         check_etag(&endpoint, &command.etag)?;
         let now = tx.now();
         rules::check_rotation(&endpoint, now, command.overlap)?;

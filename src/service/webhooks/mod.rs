@@ -25,7 +25,7 @@ use crate::service::contract::webhooks::{
     CreateWebhookEndpoint, EndpointRef, ListWebhookDeliveries, ListWebhookEndpoints, ReplayWebhookEvents, Replayed,
     RotateWebhookSecret, TestSent, UpdateWebhookEndpoint, Webhooks, WithSecret,
 };
-use crate::store::Store;
+use crate::store::{Store, WriteTx};
 
 /// The WebhookService over the store of this process.
 pub struct LocalWebhooks {
@@ -61,6 +61,29 @@ impl LocalWebhooks {
     /// from the caller alone before any lookup (W2).
     async fn gate(&self, principal: &Principal) -> Result<()> {
         require_active_caller(self.partners.as_ref(), &self.reader, principal).await
+    }
+
+    /// H1: the endpoint a call reads, as its caller may see it.
+    async fn readable(&self, principal: &Principal, id: &str) -> Result<WebhookEndpoint> {
+        require_reader(principal)?;
+        self.gate(principal).await?;
+        let found = self.store.webhook_endpoint(id).await?;
+        see_endpoint(principal, id, found)
+    }
+
+    /// H1, W1: the prologue of every change of an endpoint: a writer's role,
+    /// P4's gate, the write begun, the endpoint as the caller may see it,
+    /// and P4 again on the state the write commits against.
+    async fn writable(&self, principal: &Principal, id: &str) -> Result<(WriteTx, WebhookEndpoint)> {
+        require_writer(principal)?;
+        self.gate(principal).await?;
+        let tx = self.store.begin_write(principal.actor()).await?;
+        let found = tx.webhook_endpoint(id).await?;
+        let endpoint = see_endpoint(principal, id, found)?;
+        if let Some(partner_id) = principal.partner_id() {
+            tx.active_caller(partner_id).await?;
+        }
+        Ok((tx, endpoint))
     }
 }
 
