@@ -189,17 +189,23 @@ impl Store {
                 }
             }
         };
-        let mut claimed = Vec::new();
-        for row in candidates {
-            webhook_delivery::Entity::update_many()
-                .col_expr(Column::LeaseUntil, Expr::value(lease_until))
-                .col_expr(Column::LeaseToken, Expr::value(token))
-                .filter(Column::EndpointId.eq(endpoint.id.as_str()))
-                .filter(Column::Seq.eq(row.seq))
-                .exec(&txn)
-                .await?;
-            claimed.push(WebhookDelivery::try_from(row)?);
+        if candidates.is_empty() {
+            txn.rollback().await?;
+            return Ok(Vec::new());
         }
+        // One statement for the whole claim: the rows were read under the
+        // endpoint's lock, so none changed since.
+        webhook_delivery::Entity::update_many()
+            .col_expr(Column::LeaseUntil, Expr::value(lease_until))
+            .col_expr(Column::LeaseToken, Expr::value(token))
+            .filter(Column::EndpointId.eq(endpoint.id.as_str()))
+            .filter(Column::Seq.is_in(candidates.iter().map(|row| row.seq)))
+            .exec(&txn)
+            .await?;
+        let claimed = candidates
+            .into_iter()
+            .map(WebhookDelivery::try_from)
+            .collect::<Result<Vec<_>>>()?;
         txn.commit().await?;
         Ok(claimed)
     }
@@ -243,9 +249,11 @@ impl Store {
         }
         let failing_since = match outcome {
             Outcome::Delivered { .. } => {
+                // Most successes follow successes: no row to write then.
                 webhook_endpoint::Entity::update_many()
                     .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(Option::<i64>::None))
                     .filter(webhook_endpoint::Column::Id.eq(endpoint_id))
+                    .filter(webhook_endpoint::Column::FailingSince.is_not_null())
                     .exec(&txn)
                     .await?;
                 None

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::send;
 use crate::domain::model::{
@@ -55,6 +55,8 @@ pub struct Dispatcher {
     sends: Arc<Semaphore>,
     /// This process's lease token: a lease names who holds it.
     token: String,
+    /// An attempt of this process ended: its endpoint has room again.
+    ended: Notify,
 }
 
 fn micros(duration: Duration) -> Micros {
@@ -82,6 +84,7 @@ impl Dispatcher {
             settings,
             sends: Arc::new(Semaphore::new(MAX_SENDS)),
             token: crate::store::new_id(),
+            ended: Notify::new(),
         }
     }
 
@@ -108,6 +111,8 @@ impl Dispatcher {
                         tokio::time::sleep(self.settings.poll).await;
                     }
                 }
+                // Without this, a backlog would go at max_in_flight per poll.
+                () = self.ended.notified() => {}
                 () = tokio::time::sleep(self.settings.poll) => {}
             }
         }
@@ -150,6 +155,7 @@ impl Dispatcher {
                     if let Err(error) = dispatcher.attempt(&endpoint, delivery).await {
                         tracing::warn!(%error, webhook_endpoint_id = %endpoint.id, seq, "a webhook attempt was not recorded; its lease will expire and it goes again");
                     }
+                    dispatcher.ended.notify_one();
                 });
             }
         }

@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -34,6 +35,7 @@ use super::client::{self, Auth, Channels, Targets};
 use super::engine::{self, Outcome, Plan, RunStats, Workload};
 use super::report::{Latency, median};
 use super::scenarios::{Ctx, Scenario, ScenarioLoad, outcome};
+use super::webhooks;
 use super::{BenchArgs, Topology, dataset, random_seed};
 use partnercenter::BoxError;
 use partnercenter::config::Config;
@@ -112,6 +114,8 @@ impl Launcher {
             .arg("--database-url")
             .arg(&self.database_url)
             .env("PARTNERCENTER_METRICS_LISTEN", "off")
+            // The webhook measurement's receiver listens on 127.0.0.1.
+            .env("PARTNERCENTER_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
             // Per-call info lines would be measured too (RUST_LOG=info
             // measures them).
             .env(
@@ -365,6 +369,17 @@ struct RunFigures {
 }
 
 impl RunFigures {
+    /// Deliveries as a run: those of `owed` that did not arrive failed.
+    fn delivered(got: &webhooks::Delivered, owed: u64) -> Self {
+        RunFigures {
+            per_second: got.per_second,
+            p50_ms: got.p50_ms,
+            p99_ms: got.p99_ms,
+            calls: got.count as u64,
+            failed: owed.saturating_sub(got.count as u64),
+        }
+    }
+
     fn of(stats: &RunStats) -> Result<Self, BoxError> {
         let latency = Latency::of(&stats.total()?.latency);
         Ok(RunFigures {
@@ -397,6 +412,13 @@ struct Row {
     /// For batch-check: checks decided per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     median_checks_per_second: Option<f64>,
+}
+
+impl Row {
+    fn push(&mut self, run: RunFigures, reference: f64) {
+        self.runs.push(run);
+        self.reference_runs.push(reference);
+    }
 }
 
 #[derive(Default)]
@@ -521,6 +543,113 @@ impl Bench {
         Ok(per_second)
     }
 }
+
+/// H4-H6 in the bench: see `webhooks`.
+struct WebhookBench {
+    pages: Arc<webhooks::EventPages>,
+    writes: Arc<webhooks::Writes>,
+    receiver: webhooks::Receiver,
+    /// The operator's endpoint the receiver is registered as.
+    endpoint_id: String,
+    /// Deliveries replayed so far: the receiver counts them too.
+    replayed: std::sync::atomic::AtomicU64,
+}
+
+const EVENT_PAGES: &str = "ListEvents page of 100 (pull)";
+const WRITE_CAPACITY: &str = "CreatePartner (write capacity)";
+const HALF_WRITES: &str = "CreatePartner at half the write capacity";
+const DELIVERIES: &str = "webhook deliveries of those writes (lag)";
+const REPLAY: &str = "webhook replay of a round (p50/p99: since the call)";
+
+impl WebhookBench {
+    async fn start(
+        auth: &Auth,
+        targets: Targets,
+        connections: usize,
+        timeout: Duration,
+        seed: u64,
+    ) -> Result<Self, BoxError> {
+        let operator = auth.operator()?;
+        let relationship = client::connect(targets.relationship, connections, timeout).await?;
+        let partner = client::connect(targets.partner, connections, timeout).await?;
+        let receiver = webhooks::Receiver::start().await?;
+        let endpoint_id = webhooks::register(relationship[0].clone(), &operator, &receiver.url).await?;
+        let writes = Arc::new(webhooks::Writes::new(partner, operator.clone(), seed));
+        let pages = Arc::new(webhooks::EventPages {
+            last_seq: webhooks::last_seq(relationship[0].clone(), &operator, 0).await?,
+            channels: relationship,
+            operator,
+        });
+        Ok(WebhookBench {
+            pages,
+            writes,
+            receiver,
+            endpoint_id,
+            replayed: Default::default(),
+        })
+    }
+
+    /// One round: pages, the write capacity, writes at half of it and
+    /// their deliveries, then the replay of the round's deliveries.
+    async fn measure(&self, bench: &mut Bench) -> Result<(), BoxError> {
+        let channel = self.pages.channels[0].clone();
+        let operator = &self.pages.operator;
+        let pulled = bench.measure(EVENT_PAGES, None, &self.pages, 0.0).await?;
+        let round_after = webhooks::last_seq(channel.clone(), operator, self.pages.last_seq).await?;
+        let capacity = bench.measure(WRITE_CAPACITY, None, &self.writes, 0.0).await?;
+        let rate = (capacity / 2.0).floor().max(1.0);
+        // The capacity run's backlog first, so that the lag is the steady
+        // load's alone.
+        let seen = &self.receiver.seen;
+        let owed = self.writes.acknowledged.load(Ordering::Relaxed) + self.replayed.load(Ordering::Relaxed);
+        let arrived = webhooks::drained(seen, owed, DRAIN).await;
+        if (arrived as u64) < owed {
+            eprintln!(
+                "bench: {DELIVERIES}: {} of {owed} earlier deliveries still owed",
+                owed - arrived as u64
+            );
+        }
+        let since = std::time::SystemTime::now();
+        let before = self.writes.acknowledged.load(Ordering::Relaxed);
+        let offered = bench
+            .measure(HALF_WRITES, Some(("writes", capacity)), &self.writes, rate)
+            .await?;
+        let written = self.writes.acknowledged.load(Ordering::Relaxed) - before;
+        let arrived = webhooks::drained(seen, owed + written, DRAIN).await;
+        let got = webhooks::delivered(seen, since, webhooks::LagFrom::Event, |at, _| at >= since).await?;
+        eprintln!(
+            "bench: {DELIVERIES}: {} of {written} delivered, {:.1}/s, lag p50 {:.3} ms, p99 {:.3} ms",
+            got.count, got.per_second, got.p50_ms, got.p99_ms
+        );
+        bench
+            .table
+            .row(DELIVERIES, Some("writes"))
+            .push(RunFigures::delivered(&got, written), offered);
+
+        // H8: every delivery of this round again, as fast as the
+        // dispatcher sends them, against the events ListEvents pages pull.
+        let since = std::time::SystemTime::now();
+        let replayed = webhooks::replay(channel, operator, &self.endpoint_id, round_after).await?;
+        self.replayed.fetch_add(replayed, Ordering::Relaxed);
+        webhooks::drained(seen, arrived as u64 + replayed, DRAIN).await;
+        let got = webhooks::delivered(seen, since, webhooks::LagFrom::Moment(since), |_, arrived| {
+            arrived >= since
+        })
+        .await?;
+        eprintln!(
+            "bench: {REPLAY}: {} of {replayed} delivered, {:.1}/s",
+            got.count, got.per_second
+        );
+        bench
+            .table
+            .row(REPLAY, Some("events pulled"))
+            .push(RunFigures::delivered(&got, replayed), pulled * webhooks::PAGE as f64);
+        Ok(())
+    }
+}
+
+/// How long the deliveries of a run may take to arrive after it.
+const DRAIN: Duration = Duration::from_secs(30);
 
 fn scenario_row(scenario: Scenario, batch_size: usize, place: &str) -> String {
     let what = match scenario {
@@ -745,6 +874,10 @@ async fn measure_all(
         channels: client::connect(echo_addr, load.connections, load.timeout).await?,
     });
     let raw = Arc::new(RawCommit::open(raw_url.to_owned(), config).await?);
+    let webhooks = match args.webhooks {
+        true => Some(WebhookBench::start(&auth, targets, load.connections, load.timeout, seed).await?),
+        false => None,
+    };
     let mut bench = Bench {
         args_plan: Plan {
             name: String::new(),
@@ -818,6 +951,9 @@ async fn measure_all(
             bench.measure(RAW_COMMIT, None, &raw, 0.0).await?;
         }
         bench.measure(BARE_ECHO, None, &bare, 0.0).await?;
+        if let Some(webhooks) = &webhooks {
+            webhooks.measure(&mut bench).await?;
+        }
     }
 
     // Latency at a sustainable load: open loop at a share of the check

@@ -17,6 +17,7 @@ pub mod progress;
 mod report;
 pub mod rng;
 mod scenarios;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -241,6 +242,10 @@ pub struct BenchArgs {
     /// measurement); default: the service's default.
     #[arg(long)]
     pub max_connections: Option<u32>,
+    /// Also measure webhooks (H4-H6): ListEvents pages, the write capacity,
+    /// and deliveries with their lag at half of it.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhooks: bool,
     /// Serve this existing SQLite file (e.g. made by `partnercenter-load seed`)
     /// instead of seeding a fresh one; its secret is read from the
     /// `.jwt-secret` file beside it. Write scenarios change it.
