@@ -43,6 +43,7 @@ use crate::auth::TokenAuthority;
 use crate::config::{Config, RelationshipSettings};
 use crate::domain::clock::Clock;
 use crate::domain::ports::AccessChecker;
+use crate::outbound::SecretSealer;
 use crate::service::consequences::OutboxConsequences;
 use crate::service::contract::consequences::{Consequences, InternalRelationships};
 use crate::service::contract::customers::Customers;
@@ -289,13 +290,10 @@ fn webhooks(
     config: &Config,
     store: &Store,
     partners: Arc<dyn Partners>,
+    sealer: Arc<SecretSealer>,
 ) -> Result<(Arc<LocalWebhooks>, Option<JoinHandle<()>>), BoxError> {
-    use crate::outbound::{ClientOptions, SecretSealer, WebhookClient};
+    use crate::outbound::{ClientOptions, WebhookClient};
     use crate::service::webhooks::{DispatchSettings, Dispatcher};
-    let sealer = Arc::new(
-        SecretSealer::from_key(&config.webhook_key_material()?)
-            .map_err(|why| format!("cannot seal webhook secrets: {why}; check webhook_secret_key"))?,
-    );
     let allow_hosts = config.webhooks.allow_hosts();
     let client = Arc::new(
         WebhookClient::new(ClientOptions {
@@ -327,10 +325,31 @@ fn webhooks(
     Ok((Arc::new(local), dispatcher))
 }
 
+/// H5, I3: the sealer of webhook secrets and invitation codes, its key
+/// derived from configuration.
+fn sealer(config: &Config) -> Result<Arc<SecretSealer>, BoxError> {
+    Ok(Arc::new(
+        SecretSealer::from_key(&config.webhook_key_material()?).map_err(|why| {
+            format!("cannot seal webhook secrets and invitation codes: {why}; check webhook_secret_key")
+        })?,
+    ))
+}
+
 async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Result<RunningServer, BoxError> {
     let authority = Arc::new(config.token_authority()?);
+    let sealer = sealer(config)?;
+    let store = store.with_secret_box(sealer.clone());
     let addr = listener.local_addr()?;
     let served = config.topology.services;
+    if served.relationship {
+        let sealed = store.seal_legacy_codes().await?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "sealed the codes of invitations stored before codes were kept sealed"
+            );
+        }
+    }
     let limit = config.server.max_message_bytes;
     let auth = interceptor(authority.clone());
     // One budget of calls in flight for the services together; health
@@ -391,7 +410,7 @@ async fn assemble(config: &Config, store: Store, listener: TcpListener) -> Resul
     )));
     // H10: webhooks are the RelationshipService process's.
     let (local_webhooks, dispatcher) = if served.relationship {
-        let (local, dispatcher) = webhooks(config, &store, wiring.partners.clone())?;
+        let (local, dispatcher) = webhooks(config, &store, wiring.partners.clone(), sealer.clone())?;
         (Some(local), dispatcher)
     } else {
         (None, None)

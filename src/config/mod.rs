@@ -173,7 +173,8 @@ impl Config {
         self.auth.authority(&self.store, true)
     }
 
-    /// H5: the key material sealing webhook signing secrets: the
+    /// H5, I3: the key material sealing webhook signing secrets and
+    /// invitation codes: the
     /// configured key, or else the token secret (the sealer derives its own
     /// key from either, so the two never share one).
     pub fn webhook_key_material(&self) -> Result<Vec<u8>, String> {

@@ -16,9 +16,10 @@ pub struct WebhookSettings {
     /// address check and over http too: for tests and a trusted local
     /// receiver. Comma-separated; empty: none.
     pub webhook_allow_hosts: String,
-    /// H5: the key sealing signing secrets in the store (16 or more
-    /// bytes). None: derived from the token secret, so rotating that
-    /// secret orphans the stored ones; set this to keep them apart.
+    /// H5, I3: the key sealing signing secrets and invitation codes in the
+    /// store (16 or more bytes). None: derived from the token secret, so
+    /// rotating that secret orphans the stored ones; set this to keep them
+    /// apart.
     pub webhook_secret_key: Option<String>,
     /// H6: the waits before each retry, comma-separated.
     pub webhook_retry_schedule: String,

@@ -23,3 +23,12 @@ pub trait AccessChecker: Send + Sync + 'static {
 pub trait EventJson: Send + Sync + 'static {
     fn event_json(&self, event: &super::model::Event) -> Result<serde_json::Value>;
 }
+
+/// H5, I3: seals a secret for the store under the server's key, bound to
+/// `context` (the row it belongs to), and opens it again. The store keeps
+/// invitation codes this way; the errors say what is wrong, never the
+/// secret.
+pub trait SecretBox: Send + Sync + 'static {
+    fn seal(&self, plaintext: &str, context: &str) -> std::result::Result<String, String>;
+    fn open(&self, sealed: &str, context: &str) -> std::result::Result<String, String>;
+}

@@ -102,6 +102,18 @@ impl SecretSealer {
     }
 }
 
+/// I3: the store seals invitation codes with the same key, each bound to
+/// its invitation (a context no endpoint id takes).
+impl crate::domain::ports::SecretBox for SecretSealer {
+    fn seal(&self, plaintext: &str, context: &str) -> Result<String, String> {
+        SecretSealer::seal(self, plaintext, context)
+    }
+
+    fn open(&self, sealed: &str, context: &str) -> Result<String, String> {
+        SecretSealer::open(self, sealed, context)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,6 +121,8 @@ pub mod relationship_request {
         /// Comma-separated scope names (R1: derived from the roles).
         pub delegated_admin_scopes: String,
         pub customer_domain: Option<String>,
+        /// I3: the code sealed under the server's key, or, in a row
+        /// written before m0011 and not yet sealed, the code itself.
         #[sea_orm(unique)]
         pub code: String,
         pub state: String,
@@ -129,6 +131,10 @@ pub mod relationship_request {
         /// R1: comma-separated role names (m0007; empty in a row written
         /// before it: read from the scopes).
         pub delegated_admin_roles: String,
+        /// I3: the code's SHA-256 (m0011), which a code is looked up by;
+        /// NULL in a row whose code is not sealed yet.
+        #[sea_orm(unique)]
+        pub code_hash: Option<String>,
     }
 
     no_relations!();

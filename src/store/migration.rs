@@ -47,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(SecurityGroups),
             Box::new(AccessAssignments),
             Box::new(Webhooks),
+            Box::new(InvitationCodes),
         ]
     }
 }
@@ -929,5 +930,66 @@ impl MigrationTrait for Webhooks {
             manager.drop_table(Table::drop().table(name).if_exists().take()).await?;
         }
         Ok(())
+    }
+}
+
+/// I3: an invitation's code at rest. `code_hash` (SHA-256) is what a code
+/// is looked up by, and `code` then holds the code sealed under the
+/// server's key. Rows written before keep their code in the clear with no
+/// hash until a serving process seals them (`Store::seal_legacy_codes`):
+/// the migration has no key.
+pub struct InvitationCodes;
+
+impl MigrationName for InvitationCodes {
+    fn name(&self) -> &str {
+        "m0011_invitation_codes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for InvitationCodes {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("relationship_requests")
+                    .add_column(text_null("code_hash"))
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(
+                index(
+                    "relationship_requests",
+                    "relationship_requests_code_hash",
+                    &["code_hash"],
+                )
+                .unique()
+                .take(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("relationship_requests_code_hash")
+                    .table("relationship_requests")
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("relationship_requests")
+                    .drop_column("code_hash")
+                    .take(),
+            )
+            .await
     }
 }

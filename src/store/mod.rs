@@ -6,6 +6,7 @@ mod assignments;
 #[cfg(feature = "tools")]
 pub mod bulk;
 mod coalesce;
+mod codes;
 mod convert;
 mod customers;
 mod deliveries;
@@ -103,6 +104,8 @@ pub struct Store {
     /// A SQLite store's lock file, held shared by every process that has
     /// the store open, or exclusively by its sole writer.
     file_lock: Option<Arc<std::fs::File>>,
+    /// I3: seals and opens invitation codes, once given the server's key.
+    codes: codes::InvitationCodes,
 }
 
 impl Store {
@@ -118,7 +121,16 @@ impl Store {
             committed: Arc::new(committed),
             write_gate: WriteGate::default(),
             file_lock,
+            codes: codes::InvitationCodes::default(),
         })
+    }
+
+    /// I3: the server's sealer, which keeps invitation codes sealed at
+    /// rest. A store without one reads and sweeps invitations, but shows
+    /// them without their codes and cannot create one.
+    pub fn with_secret_box(mut self, sealer: Arc<dyn crate::domain::ports::SecretBox>) -> Self {
+        self.codes = codes::InvitationCodes::new(sealer);
+        self
     }
 
     /// Makes this process the SQLite store's only writer (the

@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::access::load_facts_batch;
+use super::codes::{self, InvitationCodes};
 use super::convert::{all, grant_row, relationship_request_row, relationship_row};
 use super::entity::{grant, invitation_acceptance, relationship, relationship_request, subscription};
 use super::{Store, WriteTx};
@@ -98,11 +99,15 @@ fn expiring(now: Micros, until: Micros) -> Condition {
         )
 }
 
-async fn find_invitation<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<RelationshipRequest>> {
+async fn find_invitation<C: ConnectionTrait>(
+    db: &C,
+    codes: &InvitationCodes,
+    id: &str,
+) -> Result<Option<RelationshipRequest>> {
     relationship_request::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
-        .map(RelationshipRequest::try_from)
+        .map(|row| codes.reveal(row))
         .transpose()
 }
 
@@ -120,7 +125,7 @@ fn split_ids(text: &str) -> Vec<String> {
 
 impl Store {
     pub async fn invitation(&self, id: &str) -> Result<Option<RelationshipRequest>> {
-        find_invitation(&self.db, id).await
+        find_invitation(&self.db, &self.codes, id).await
     }
 
     /// Whether any invitation has this code, read outside any write: codes
@@ -129,7 +134,7 @@ impl Store {
         Ok(relationship_request::Entity::find()
             .select_only()
             .column(relationship_request::Column::Id)
-            .filter(relationship_request::Column::Code.eq(code))
+            .filter(codes::holding(code))
             .into_tuple::<String>()
             .one(&self.db)
             .await?
@@ -212,7 +217,7 @@ impl Store {
             .limit(page.fetch_limit())
             .all(&self.db)
             .await?;
-        all(rows)
+        rows.into_iter().map(|row| self.codes.reveal(row)).collect()
     }
 
     /// M2: one page of a customer's relationships and grants, merged in id
@@ -310,22 +315,26 @@ impl Store {
 
 impl WriteTx {
     pub async fn invitation(&self, id: &str) -> Result<Option<RelationshipRequest>> {
-        find_invitation(self.conn(), id).await
+        find_invitation(self.conn(), &self.store.codes, id).await
     }
 
     pub async fn invitation_by_code(&self, code: &str) -> Result<Option<RelationshipRequest>> {
         relationship_request::Entity::find()
-            .filter(relationship_request::Column::Code.eq(code))
+            .filter(codes::holding(code))
             .one(self.conn())
             .await?
-            .map(RelationshipRequest::try_from)
+            .map(|row| self.store.codes.reveal(row))
             .transpose()
     }
 
     pub async fn insert_invitation(&mut self, invitation: &RelationshipRequest) -> Result<()> {
-        relationship_request::Entity::insert(relationship_request_row(invitation))
-            .exec(self.conn())
-            .await?;
+        let (sealed, hash) = self.store.codes.seal(&invitation.id, &invitation.code)?;
+        let row = relationship_request::ActiveModel {
+            code: Set(sealed),
+            code_hash: Set(Some(hash)),
+            ..relationship_request_row(invitation)
+        };
+        relationship_request::Entity::insert(row).exec(self.conn()).await?;
         self.record(
             "relationship_request.created",
             EventResource::RelationshipRequest(invitation.clone()),

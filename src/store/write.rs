@@ -42,7 +42,7 @@ pub struct WriteTx {
     /// The event counter as this transaction locked it: no other writer
     /// moves it before this one commits.
     last_seq: i64,
-    store: Store,
+    pub(super) store: Store,
 }
 
 impl Store {

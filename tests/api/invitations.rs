@@ -599,6 +599,169 @@ async fn i3_code_never_appears_in_any_event() {
     }
 }
 
+/// I3: a code's columns as stored: (code, code_hash).
+async fn stored_code(server: &TestServer, id: &str) -> (String, Option<String>) {
+    use partnercenter::store::entity::relationship_request;
+    use sea_orm::EntityTrait;
+    let row = relationship_request::Entity::find_by_id(id.to_owned())
+        .one(server.server.store().connection())
+        .await
+        .expect("read the row")
+        .expect("the invitation's row");
+    (row.code, row.code_hash)
+}
+
+/// I3: the hash a code is looked up by, computed here on its own.
+fn sha256_of(code: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(code.as_bytes());
+    format!(
+        "sha256:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+/// I3: at rest a code is its hash and a sealed copy, never itself; its
+/// inviter still reads it back, a customer accepts with it, and neither
+/// stored column accepts an invitation.
+#[tokio::test]
+async fn i3_a_code_is_stored_as_its_hash_and_sealed_never_in_the_clear() {
+    let server = TestServer::start().await;
+    let direct = server.create_partner(Kind::DirectReseller).await;
+    let created = create(&server, &partner(&direct.id), dap_invitation(), 0)
+        .await
+        .unwrap();
+    let (stored, hash) = stored_code(&server, &created.id).await;
+    assert!(!stored.contains(&created.code), "the code is stored in the clear");
+    assert!(stored.starts_with("v1."), "not sealed: {stored}");
+    assert_eq!(hash, Some(sha256_of(&created.code)));
+
+    let read = get_invitation(&server, &partner(&direct.id), &created.id)
+        .await
+        .expect("the inviter reads it");
+    assert_eq!(read.code, created.code);
+    assert_eq!(query_of(&read.url).get("code"), Some(&created.code));
+    let listed = list(
+        &server,
+        &partner(&direct.id),
+        pb::ListRelationshipRequestsRequest::default(),
+    )
+    .await
+    .expect("the inviter lists it");
+    assert_eq!(ids(&listed, |r| &r.code), vec![created.code.clone()]);
+
+    let tenant = new_tenant(&server).await;
+    // The sealed copy is longer than any code; the hash is a code of none.
+    refused_without_change(
+        &server,
+        server.accept(&tenant.id, &stored),
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    )
+    .await;
+    refused_without_change(
+        &server,
+        server.accept(&tenant.id, hash.as_deref().unwrap_or_default()),
+        Code::NotFound,
+        "INVITATION_NOT_FOUND",
+    )
+    .await;
+    server
+        .accept(&tenant.id, &created.code)
+        .await
+        .expect("accepted by its code");
+    assert_eq!(rows_of(&server, &tenant.id).await.0.len(), 1);
+}
+
+/// I3 for a store written before codes were sealed: such a row's code in
+/// the clear still accepts, and the next server to start seals it, after
+/// which it reads and accepts the same. A store with another key, or with
+/// none, shows the invitation without its code.
+#[tokio::test]
+async fn i3_codes_stored_in_the_clear_before_are_sealed_when_a_server_starts() {
+    use partnercenter::store::entity::relationship_request::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let server = TestServer::start().await;
+    let direct = server.create_partner(Kind::DirectReseller).await;
+    let created = create(&server, &partner(&direct.id), pb::RelationshipRequest::default(), 0)
+        .await
+        .unwrap();
+    let store = server.server.store().clone();
+    // The row as m0001-m0010 wrote it.
+    Entity::update_many()
+        .col_expr(Column::Code, Expr::value(created.code.clone()))
+        .col_expr(Column::CodeHash, Expr::value(Option::<String>::None))
+        .filter(Column::Id.eq(created.id.as_str()))
+        .exec(store.connection())
+        .await
+        .expect("the row made legacy");
+    let read = get_invitation(&server, &partner(&direct.id), &created.id)
+        .await
+        .unwrap();
+    assert_eq!(read.code, created.code);
+    let first = new_tenant(&server).await;
+    server
+        .accept(&first.id, &created.code)
+        .await
+        .expect("accepted in the clear");
+
+    let mut config = partnercenter::config::Config::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("address");
+    config.store.database_url = server.database_url.clone();
+    config.store.max_connections = 2;
+    config.auth.jwt_secret = Some(SECRET.to_owned());
+    config.webhooks.webhook_dispatch = false;
+    let restarted =
+        partnercenter::api::server::spawn(&config, std::sync::Arc::new(partnercenter::domain::clock::SystemClock))
+            .await
+            .expect("a server starts on the store");
+    let (stored, hash) = stored_code(&server, &created.id).await;
+    assert_eq!(hash, Some(sha256_of(&created.code)), "sealed at start-up");
+    assert!(stored.starts_with("v1.") && !stored.contains(&created.code), "{stored}");
+    restarted.shutdown().await;
+
+    let read = get_invitation(&server, &partner(&direct.id), &created.id)
+        .await
+        .unwrap();
+    assert_eq!(read.code, created.code);
+    let second = new_tenant(&server).await;
+    server
+        .accept(&second.id, &created.code)
+        .await
+        .expect("accepted by its hash");
+    assert_eq!(rows_of(&server, &second.id).await.0.len(), 1);
+
+    let options = partnercenter::store::StoreOptions {
+        url: server.database_url.clone(),
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(10),
+        statement_timeout: std::time::Duration::from_secs(10),
+        sqlite_page_cache_mib: 2,
+    };
+    let keyless =
+        partnercenter::store::Store::open(&options, std::sync::Arc::new(partnercenter::domain::clock::SystemClock))
+            .await
+            .expect("the store opens");
+    let other_key = keyless.clone().with_secret_box(std::sync::Arc::new(
+        partnercenter::outbound::SecretSealer::from_key(b"another key of the same length").expect("a key"),
+    ));
+    assert_eq!(
+        store.invitation(&created.id).await.unwrap().map(|i| i.code),
+        Some(created.code.clone())
+    );
+    for (what, store) in [("another key", other_key), ("no key", keyless)] {
+        let shown = store
+            .invitation(&created.id)
+            .await
+            .expect("read")
+            .expect("the invitation");
+        assert!(shown.code.is_empty(), "{what} shows a code");
+    }
+}
+
 // ---------------------------------------------------------------- I4
 
 #[tokio::test]

@@ -32,6 +32,7 @@ use partnercenter::config::Config;
 use partnercenter::domain::clock::SystemClock;
 use partnercenter::domain::model::*;
 use partnercenter::domain::rules;
+use partnercenter::outbound::SecretSealer;
 use partnercenter::store::bulk::{
     BulkAcceptance, BulkCounts, CustomerBundle, analyze, audience_rows_after, event_counter,
 };
@@ -97,7 +98,10 @@ pub async fn run(config: &Config, args: SeedArgs) -> Result<(), BoxError> {
         },
         Arc::new(SystemClock),
     )
-    .await?;
+    .await?
+    // I3: the invitations' codes sealed as the server seals them, with the
+    // key it derives from the same configuration.
+    .with_secret_box(Arc::new(SecretSealer::from_key(&config.webhook_key_material()?)?));
     let seq_before = event_counter(&store).await?;
     let mut rng = rng::seeded(args.seed);
 
