@@ -5,7 +5,7 @@ use super::error::{Error, Result};
 use super::model::Service;
 
 /// W3: the maximum of every field of every request, in Unicode characters
-/// for strings and in items for repeated fields (README's Limits table and
+/// for strings and in items for repeated fields (`docs/limits.md` and
 /// the proto comments say the same). They keep one resource, and every
 /// reply that is not a list, far under 1 MiB: the largest resource, a
 /// customer, is at most a few KiB.

@@ -428,7 +428,7 @@ async fn w3_m3_active_subscriptions_names_at_most_20_and_counts_the_rest() {
     assert!(status.message().contains("and 5 more"), "{}", status.message());
 }
 
-/// The maximum README's Limits table gives a field, by its name.
+/// The maximum `docs/limits.md` gives a field, by its name.
 fn limit_of(name: &str) -> usize {
     match name {
         "request_id" => 128,
