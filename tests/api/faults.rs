@@ -562,7 +562,7 @@ async fn postgres_for_test() -> (Option<PgCluster>, String) {
 async fn concurrent_migrations_on_postgres_all_succeed() {
     let (_cluster, admin_url) = postgres_for_test().await;
     for _ in 0..3 {
-        let database = fresh_postgres_database(&admin_url).await;
+        let database = empty_postgres_database(&admin_url).await;
         open_four_at_once(&database.url).await;
     }
 }

@@ -711,7 +711,7 @@ async fn r1_grants_and_invitations_stored_before_roles_read_as_their_scopes_and_
     let dir = tempfile::tempdir().expect("temp dir");
     // On PostgreSQL when the suite runs there, else a SQLite file.
     let database = match postgres_admin_url() {
-        Some(admin_url) => Some(fresh_postgres_database(&admin_url).await),
+        Some(admin_url) => Some(empty_postgres_database(&admin_url).await),
         None => None,
     };
     let url = database.as_ref().map_or_else(

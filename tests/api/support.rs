@@ -67,6 +67,18 @@ mod dropper {
 
     static DROPPER: OnceLock<Dropper> = OnceLock::new();
 
+    /// Dropped when the process exits, after every other database: the
+    /// template they were copied from.
+    static AT_EXIT: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+    pub fn drop_at_exit(admin_url: String, name: String) {
+        DROPPER.get_or_init(start);
+        AT_EXIT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((admin_url, name));
+    }
+
     pub fn drop_later(admin_url: String, name: String) {
         let dropper = DROPPER.get_or_init(start);
         let queue = dropper.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -92,6 +104,11 @@ mod dropper {
                 // the role"): retry until authentication_timeout (60 s) ends it.
                 let started = std::time::Instant::now();
                 while let Err(error) = runtime.block_on(drop_database(&admin_url, &name)) {
+                    // A server that no longer answers took its databases
+                    // with it (a test's own cluster, stopped and deleted).
+                    if matches!(error, sea_orm::DbErr::Conn(_)) {
+                        break;
+                    }
                     if started.elapsed() > std::time::Duration::from_secs(70) {
                         // Straight to stderr: the test harness captures
                         // eprintln! of threads a test spawned, and drops it.
@@ -113,6 +130,10 @@ mod dropper {
     /// At exit: close the queue and wait until it is drained.
     extern "C" fn flush() {
         let Some(dropper) = DROPPER.get() else { return };
+        let last = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for (admin_url, name) in last {
+            drop_later(admin_url, name);
+        }
         drop(
             dropper
                 .queue
@@ -132,7 +153,12 @@ mod dropper {
 
     async fn drop_database(admin_url: &str, name: &str) -> Result<(), sea_orm::DbErr> {
         use sea_orm::ConnectionTrait;
-        let admin = sea_orm::Database::connect(admin_url).await?;
+        let mut options = sea_orm::ConnectOptions::new(admin_url);
+        options
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .sqlx_logging(false);
+        let admin = sea_orm::Database::connect(options).await?;
         // FORCE ends the connections of servers not yet stopped.
         admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -161,9 +187,41 @@ async fn drop_leftover_databases(admin: &sea_orm::DatabaseConnection) {
     }
 }
 
-/// A new, empty database on the test server, so tests never share state.
-/// A run that was asked for PostgreSQL and cannot reach it fails here.
+/// A new database on the test server with every migration applied, so
+/// tests never share state. It is a copy of a template migrated once per
+/// run (`CREATE DATABASE … TEMPLATE`): the migrations' DDL, most of a
+/// PostgreSQL test's set-up, runs once, not once per test. A run that was
+/// asked for PostgreSQL and cannot reach it fails here.
 pub async fn fresh_postgres_database(admin_url: &str) -> TestDatabase {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let template = TEMPLATE
+        .get_or_init(|| async {
+            let template = empty_postgres_database(admin_url).await;
+            let db = sea_orm::Database::connect(&template.url)
+                .await
+                .expect("the template database opens");
+            partnercenter::store::migration::up(&db)
+                .await
+                .expect("the template database migrated");
+            db.close().await.expect("template connection closed");
+            // Kept until the run ends: its guard would drop it with the
+            // first test's runtime.
+            let name = template.name.clone();
+            std::mem::forget(template);
+            dropper::drop_at_exit(admin_url.to_owned(), name.clone());
+            name
+        })
+        .await;
+    create_database(admin_url, Some(template)).await
+}
+
+/// A new database with nothing in it, for the tests of migrations
+/// themselves.
+pub async fn empty_postgres_database(admin_url: &str) -> TestDatabase {
+    create_database(admin_url, None).await
+}
+
+async fn create_database(admin_url: &str, template: Option<&str>) -> TestDatabase {
     use sea_orm::ConnectionTrait;
     static LEFTOVERS_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let name = format!("pc_test_{}", uuid::Uuid::now_v7().simple());
@@ -173,8 +231,11 @@ pub async fn fresh_postgres_database(admin_url: &str) -> TestDatabase {
         )
     });
     LEFTOVERS_DROPPED.get_or_init(|| drop_leftover_databases(&admin)).await;
+    let from = template
+        .map(|template| format!(" TEMPLATE {template}"))
+        .unwrap_or_default();
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .execute_unprepared(&format!("CREATE DATABASE {name}{from}"))
         .await
         .expect("test database created (the test role needs CREATEDB)");
     admin.close().await.expect("admin connection closed");
