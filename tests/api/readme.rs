@@ -193,6 +193,12 @@ fn tools_path() -> String {
 
 #[test]
 fn readme_grpcurl_examples_and_walkthrough_run_as_written_twice() {
+    // The README's commands serve its default SQLite file whatever store
+    // the suite runs on: a PostgreSQL pass would run the same thing again.
+    if crate::support::postgres_admin_url().is_some() {
+        eprintln!("the README's scripts run in the SQLite passes, on the README's own store");
+        return;
+    }
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
     let grpcurl_examples = section_script(&readme, "Calling it with grpcurl");
     let walkthrough = section_script(&readme, "Walkthrough");

@@ -251,6 +251,53 @@ async fn create_database(admin_url: &str, template: Option<&str>) -> TestDatabas
     }
 }
 
+/// Makes `path` a SQLite store with every migration applied: a copy of a
+/// template migrated once per run, as `fresh_postgres_database` does, so
+/// the migrations' DDL runs once and not in every test's set-up.
+pub async fn migrated_sqlite_file(path: &std::path::Path) {
+    static TEMPLATE: tokio::sync::OnceCell<std::path::PathBuf> = tokio::sync::OnceCell::const_new();
+    static AT_EXIT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    extern "C" fn remove_template() {
+        if let Some(template) = AT_EXIT.get() {
+            let _ = std::fs::remove_file(template);
+        }
+    }
+    let template = TEMPLATE
+        .get_or_init(|| async {
+            let template = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("sqlite-template-{}.db", std::process::id()));
+            let _ = std::fs::remove_file(&template);
+            let options = partnercenter::store::StoreOptions {
+                url: format!("sqlite://{}?mode=rwc", template.display()),
+                max_connections: 1,
+                acquire_timeout: std::time::Duration::from_secs(30),
+                statement_timeout: std::time::Duration::from_secs(30),
+                sqlite_page_cache_mib: partnercenter::store::DEFAULT_PAGE_CACHE_MIB,
+            };
+            let db = partnercenter::store::connect(&options)
+                .await
+                .expect("the template store opens");
+            partnercenter::store::migration::up(&db)
+                .await
+                .expect("the template store migrated");
+            // Closing the last connection checkpoints the WAL into the
+            // file: the file alone is then the whole store.
+            db.close().await.expect("template connection closed");
+            let wal = template.with_extension("db-wal");
+            assert!(
+                std::fs::metadata(&wal).map_or(true, |wal| wal.len() == 0),
+                "the template's WAL was not checkpointed"
+            );
+            if AT_EXIT.set(template.clone()).is_ok() {
+                // SAFETY: a plain function that stays valid until exit.
+                unsafe { libc::atexit(remove_template) };
+            }
+            template
+        })
+        .await;
+    std::fs::copy(template, path).expect("the template store copied");
+}
+
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
@@ -407,6 +454,9 @@ impl TestServer {
             (Some(admin_url), Some(_)) => Some(fresh_postgres_database(&admin_url).await),
             _ => None,
         };
+        if database.is_none() && secret.is_some() {
+            migrated_sqlite_file(&dir.path().join("pc.db")).await;
+        }
         let database_url = database.as_ref().map_or_else(
             || format!("sqlite://{}?mode=rwc", dir.path().join("pc.db").display()),
             |database| database.url.clone(),
