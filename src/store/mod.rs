@@ -97,6 +97,10 @@ const SQLITE_STATEMENT_CACHE: usize = 48;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// A3's freshness reads on SQLite: a connection of their own, outside
+    /// the pool whose hooks cost each statement two more round trips to the
+    /// connection's thread. None on PostgreSQL, whose pool is cheap to use.
+    freshness: Option<DatabaseConnection>,
     clock: Arc<dyn Clock>,
     /// The last event seq committed through this process; wakes watchers.
     committed: Arc<watch::Sender<i64>>,
@@ -114,9 +118,15 @@ impl Store {
         let file_lock = share_sqlite_file(&options.url)?.map(Arc::new);
         let db = connect(options).await?;
         migration::up(&db).await?;
+        let freshness = if options.url.starts_with("sqlite:") {
+            Some(open_pool(options, Pool::FreshnessReads).await?)
+        } else {
+            None
+        };
         let (committed, _) = watch::channel(0);
         Ok(Store {
             db,
+            freshness,
             clock,
             committed: Arc::new(committed),
             write_gate: WriteGate::default(),
@@ -161,6 +171,12 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Where A3's barrier reads the committed `seq`: a single statement in
+    /// autocommit, so no transaction can be left open on it.
+    pub(crate) fn freshness_connection(&self) -> &DatabaseConnection {
+        self.freshness.as_ref().unwrap_or(&self.db)
     }
 
     /// Keeps a long-running SQLite store's planner statistics in step with
@@ -252,13 +268,30 @@ impl Store {
 /// place of BEGIN and its "commit" would release it inside a transaction
 /// that never ends. Such a connection is closed, never reused.
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
+    open_pool(options, Pool::Store).await
+}
+
+/// What a pool is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    /// Every read and write: `max_connections`, each connection checked
+    /// outside a transaction when taken and when given back.
+    Store,
+    /// One connection for single autocommit reads, unchecked.
+    FreshnessReads,
+}
+
+async fn open_pool(options: &StoreOptions, pool: Pool) -> Result<DatabaseConnection, DbErr> {
     if options.url.starts_with("sqlite:") {
         sqlite_without_memory_statistics();
         create_sqlite_file_privately(&options.url);
     }
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
-        .max_connections(options.max_connections)
+        .max_connections(match pool {
+            Pool::Store => options.max_connections,
+            Pool::FreshnessReads => 1,
+        })
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false)
@@ -285,13 +318,16 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
                     .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
             }
         })
-        .map_sqlx_sqlite_pool_opts(|pool| {
-            pool
-                // The check below reaches the connection's worker thread,
-                // which is all a ping proves on SQLite.
-                .test_before_acquire(false)
-                .before_acquire(sqlite_outside_transaction)
-                .after_release(sqlite_outside_transaction)
+        .map_sqlx_sqlite_pool_opts(move |sqlite_pool| {
+            // A ping reaches the connection's worker thread, which is all
+            // it proves on SQLite.
+            let sqlite_pool = sqlite_pool.test_before_acquire(false);
+            match pool {
+                Pool::Store => sqlite_pool
+                    .before_acquire(sqlite_outside_transaction)
+                    .after_release(sqlite_outside_transaction),
+                Pool::FreshnessReads => sqlite_pool,
+            }
         });
     if options.url.starts_with("postgres") {
         wait_for_postgres(&options.url, options.acquire_timeout).await?;
