@@ -261,10 +261,9 @@ impl Store {
 /// acknowledged write is lost even on power loss, foreign keys, and a busy
 /// timeout so that writers queue instead of failing.
 ///
-/// W4: a connection is handed out and taken back only outside any
-/// transaction. When a COMMIT or ROLLBACK fails (a full disk), SQLite may
-/// have ended the transaction by itself while the driver still counts it
-/// open; the next write on that connection would then open a SAVEPOINT in
+/// W4: a connection goes back to the pool only outside any transaction.
+/// When a COMMIT or ROLLBACK fails (a full disk), SQLite may have ended
+/// the transaction by itself while the driver still counts it open; the next write on that connection would then open a SAVEPOINT in
 /// place of BEGIN and its "commit" would release it inside a transaction
 /// that never ends. Such a connection is closed, never reused.
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
@@ -323,9 +322,10 @@ async fn open_pool(options: &StoreOptions, pool: Pool) -> Result<DatabaseConnect
             // it proves on SQLite.
             let sqlite_pool = sqlite_pool.test_before_acquire(false);
             match pool {
-                Pool::Store => sqlite_pool
-                    .before_acquire(sqlite_outside_transaction)
-                    .after_release(sqlite_outside_transaction),
+                // Checked when given back only: an idle connection cannot
+                // enter a transaction, and each check is a round trip to
+                // the connection's thread (under the write turn, for a write).
+                Pool::Store => sqlite_pool.after_release(sqlite_outside_transaction),
                 Pool::FreshnessReads => sqlite_pool,
             }
         });
