@@ -98,8 +98,9 @@ const SQLITE_STATEMENT_CACHE: usize = 48;
 pub struct Store {
     db: DatabaseConnection,
     /// A3's freshness reads on SQLite: a connection of their own, outside
-    /// the pool whose hooks cost each statement two more round trips to the
-    /// connection's thread. None on PostgreSQL, whose pool is cheap to use.
+    /// the pool whose check of each connection given back costs another
+    /// round trip to the connection's thread. None on PostgreSQL, whose
+    /// pool check is cheap.
     freshness: Option<DatabaseConnection>,
     clock: Arc<dyn Clock>,
     /// The last event seq committed through this process; wakes watchers.
@@ -263,9 +264,10 @@ impl Store {
 ///
 /// W4: a connection goes back to the pool only outside any transaction.
 /// When a COMMIT or ROLLBACK fails (a full disk), SQLite may have ended
-/// the transaction by itself while the driver still counts it open; the next write on that connection would then open a SAVEPOINT in
-/// place of BEGIN and its "commit" would release it inside a transaction
-/// that never ends. Such a connection is closed, never reused.
+/// the transaction by itself while the driver still counts it open; the
+/// next write on that connection would then open a SAVEPOINT in place of
+/// BEGIN and its "commit" would release it inside a transaction that
+/// never ends. Such a connection is closed, never reused.
 pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr> {
     open_pool(options, Pool::Store).await
 }
@@ -274,7 +276,7 @@ pub async fn connect(options: &StoreOptions) -> Result<DatabaseConnection, DbErr
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pool {
     /// Every read and write: `max_connections`, each connection checked
-    /// outside a transaction when taken and when given back.
+    /// outside a transaction when given back.
     Store,
     /// One connection for single autocommit reads, unchecked.
     FreshnessReads,
