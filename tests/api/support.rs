@@ -168,8 +168,9 @@ mod dropper {
 }
 
 /// Drops the `pc_test_*` databases that earlier runs left (killed before
-/// their guards ran), once per run. One in use by a run going on has
-/// connections and is not dropped (no FORCE).
+/// their guards ran), once per run: those whose run (the pid in the name)
+/// is no longer a process here. One in use has connections and is not
+/// dropped either way (no FORCE).
 async fn drop_leftover_databases(admin: &sea_orm::DatabaseConnection) {
     use sea_orm::{ConnectionTrait, Statement};
     let rows = admin
@@ -181,10 +182,32 @@ async fn drop_leftover_databases(admin: &sea_orm::DatabaseConnection) {
         .expect("databases listed");
     for row in rows {
         let name: String = row.try_get("", "datname").expect("a name");
+        if run_is_alive(&name) {
+            continue;
+        }
         let _ = admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
             .await;
     }
+}
+
+/// Whether the run that made the test database `name`
+/// (`pc_test_<pid>_<uuid>`) is still a process on this machine.
+fn run_is_alive(name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix("pc_test_")
+        .and_then(|rest| rest.split_once('_'))
+        .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+    else {
+        // An older name without a pid: a run of an earlier version.
+        return false;
+    };
+    if pid == std::process::id() as libc::pid_t {
+        return true;
+    }
+    // SAFETY: signal 0 only asks whether the process exists.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// A new database on the test server with every migration applied, so
@@ -224,7 +247,10 @@ pub async fn empty_postgres_database(admin_url: &str) -> TestDatabase {
 async fn create_database(admin_url: &str, template: Option<&str>) -> TestDatabase {
     use sea_orm::ConnectionTrait;
     static LEFTOVERS_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    let name = format!("pc_test_{}", uuid::Uuid::now_v7().simple());
+    // The run's pid in the name: a run drops only the leftovers of runs
+    // that are gone, not the databases of one going on beside it (two
+    // suites at once, or a runner with a process per test).
+    let name = format!("pc_test_{}_{}", std::process::id(), uuid::Uuid::now_v7().simple());
     let admin = sea_orm::Database::connect(admin_url).await.unwrap_or_else(|error| {
         panic!(
             "PARTNERCENTER_TEST_POSTGRES_URL is set but unreachable: {error}; see README.md, \"Testing on PostgreSQL\""
