@@ -128,7 +128,10 @@ impl IndexedChecker {
             return Ok(());
         }
         let read = self.reads_started.fetch_add(1, Ordering::SeqCst) + 1;
-        let committed = committed_seq(self.store.freshness_connection()).await?;
+        let committed = match self.store.committed_seq_inline() {
+            Some(seq) => seq,
+            None => committed_seq(self.store.freshness_connection()).await?,
+        };
         self.catch_up(committed).await?;
         self.reads_finished.store(read, Ordering::SeqCst);
         let shared = self.joined.swap(0, Ordering::Relaxed);

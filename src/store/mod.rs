@@ -13,6 +13,7 @@ mod deliveries;
 pub mod entity;
 mod events;
 mod fault;
+mod freshness;
 mod gate;
 mod groups;
 mod indexed;
@@ -102,6 +103,8 @@ pub struct Store {
     /// round trip to the connection's thread. None on PostgreSQL, whose
     /// pool check is cheap.
     freshness: Option<DatabaseConnection>,
+    /// The same read stepped on the caller's thread, on a SQLite file.
+    inline_counter: Option<Arc<freshness::InlineCounter>>,
     clock: Arc<dyn Clock>,
     /// The last event seq committed through this process; wakes watchers.
     committed: Arc<watch::Sender<i64>>,
@@ -124,10 +127,14 @@ impl Store {
         } else {
             None
         };
+        let inline_counter = sqlite_file_of(&options.url)
+            .and_then(|path| freshness::InlineCounter::open(&path))
+            .map(Arc::new);
         let (committed, _) = watch::channel(0);
         Ok(Store {
             db,
             freshness,
+            inline_counter,
             clock,
             committed: Arc::new(committed),
             write_gate: WriteGate::default(),
@@ -178,6 +185,12 @@ impl Store {
     /// autocommit, so no transaction can be left open on it.
     pub(crate) fn freshness_connection(&self) -> &DatabaseConnection {
         self.freshness.as_ref().unwrap_or(&self.db)
+    }
+
+    /// The committed `seq` read on this thread, without the driver's
+    /// hand-off, when the store is a SQLite file and SQLite answers at once.
+    pub(crate) fn committed_seq_inline(&self) -> Option<i64> {
+        self.inline_counter.as_ref()?.read()
     }
 
     /// Keeps a long-running SQLite store's planner statistics in step with
