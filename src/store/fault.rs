@@ -87,6 +87,8 @@ fn classify_sqlx(error: &sqlx::Error) -> Fault {
         sqlx::Error::Database(database) => {
             if let Some(sqlite) = database.try_downcast_ref::<SqliteError>() {
                 classify_sqlite(sqlite.code().and_then(|code| code.parse().ok()).unwrap_or_default())
+            } else if let Some(inline) = database.try_downcast_ref::<InlineSqliteError>() {
+                classify_sqlite(inline.extended)
             } else if let Some(postgres) = database.try_downcast_ref::<PgDatabaseError>() {
                 classify_sqlstate(postgres.code())
             } else {
@@ -121,7 +123,78 @@ pub(crate) fn is_sqlite_busy(error: &DbErr) -> bool {
         .try_downcast_ref::<SqliteError>()
         .and_then(|sqlite| sqlite.code())
         .and_then(|code| code.parse::<i32>().ok())
+        .or_else(|| {
+            database
+                .try_downcast_ref::<InlineSqliteError>()
+                .map(|inline| inline.extended)
+        })
         .is_some_and(|code| code & 0xff == libsqlite3_sys::SQLITE_BUSY)
+}
+
+/// A SQLite error of a connection stepped on the caller's thread (the
+/// inline writer, `store::inline`), carried as the driver carries its own:
+/// a database error with SQLite's extended result code, so that it is
+/// classified, and logged, the same way.
+#[derive(Debug)]
+pub(crate) struct InlineSqliteError {
+    extended: i32,
+    message: String,
+}
+
+impl std::fmt::Display for InlineSqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(code: {}) {}", self.extended, self.message)
+    }
+}
+
+impl std::error::Error for InlineSqliteError {}
+
+impl sqlx::error::DatabaseError for InlineSqliteError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(self.extended.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use libsqlite3_sys as ffi;
+        use sqlx::error::ErrorKind;
+        match self.extended {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => ErrorKind::UniqueViolation,
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// A rusqlite error as a store error: SQLite's own failures keep their
+/// codes; anything else (a value of the wrong type) is the service's fault.
+pub(crate) fn from_rusqlite(error: rusqlite::Error) -> DbErr {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let extended = failure.extended_code;
+            let message = message.unwrap_or_else(|| failure.to_string());
+            let error = sqlx::Error::Database(Box::new(InlineSqliteError { extended, message }));
+            DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(error)))
+        }
+        other => DbErr::Query(RuntimeErr::Internal(other.to_string())),
+    }
 }
 
 /// By SQLite's primary result code (the low byte of the extended one).

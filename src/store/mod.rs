@@ -17,6 +17,7 @@ mod freshness;
 mod gate;
 mod groups;
 mod indexed;
+mod inline;
 pub mod migration;
 mod outbox;
 mod partners;
@@ -105,6 +106,9 @@ pub struct Store {
     freshness: Option<DatabaseConnection>,
     /// The same read stepped on the caller's thread, on a SQLite file.
     inline_counter: Option<Arc<freshness::InlineCounter>>,
+    /// Write transactions on a SQLite file, stepped on the writer's thread
+    /// (`inline`). None on PostgreSQL and in memory: the pool writes.
+    inline_writer: Option<Arc<inline::InlineWriter>>,
     clock: Arc<dyn Clock>,
     /// The last event seq committed through this process; wakes watchers.
     committed: Arc<watch::Sender<i64>>,
@@ -130,11 +134,18 @@ impl Store {
         let inline_counter = sqlite_file_of(&options.url)
             .and_then(|path| freshness::InlineCounter::open(&path))
             .map(Arc::new);
+        let inline_writer = match sqlite_file_of(&options.url) {
+            Some(path) => Some(Arc::new(
+                inline::InlineWriter::open(&path, options.sqlite_page_cache_mib).map_err(OpenError::from)?,
+            )),
+            None => None,
+        };
         let (committed, _) = watch::channel(0);
         Ok(Store {
             db,
             freshness,
             inline_counter,
+            inline_writer,
             clock,
             committed: Arc::new(committed),
             write_gate: WriteGate::default(),
@@ -484,6 +495,10 @@ async fn explain_open_failure(url: &str, error: DbErr) -> String {
 
 /// The SQLite file a URL names, unless in memory.
 fn sqlite_file_of(url: &str) -> Option<std::path::PathBuf> {
+    // The parser takes any URL for a file name.
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
     let options = url.parse::<SqliteConnectOptions>().ok()?;
     let path = options.get_filename();
     (!path.as_os_str().is_empty() && !path.to_string_lossy().contains(":memory:")).then(|| path.to_path_buf())

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, Statement,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
 };
 use tokio::sync::OwnedMutexGuard;
 
 use super::Store;
 use super::entity::{event, event_audience, partner, partner_link, request_record};
+use super::gate::WriteConn;
 use crate::domain::model::{
     EventResource, GrantState, Micros, PartnerStatus, RelationshipKind, RelationshipState, grant_in_force,
 };
@@ -27,7 +27,7 @@ pub struct RequestKey {
 }
 
 pub struct WriteTx {
-    txn: DatabaseTransaction,
+    txn: WriteConn,
     /// Dropped after the transaction: the next writer's turn.
     _turn: OwnedMutexGuard<()>,
     now: Micros,
@@ -50,7 +50,10 @@ impl Store {
     /// so concurrent writers (on any replica) queue here and every read of
     /// this transaction sees all writes committed before it.
     pub async fn begin_write(&self, actor: String) -> Result<WriteTx> {
-        let (txn, turn) = self.write_gate.begin(&self.db).await?;
+        let (txn, turn) = self
+            .write_gate
+            .begin_write(&self.db, self.inline_writer.as_ref())
+            .await?;
         // One statement takes the lock and reads the counter (a prepared
         // one, kept: every write runs it).
         let locked = txn
@@ -76,7 +79,7 @@ impl Store {
 }
 
 impl WriteTx {
-    pub fn conn(&self) -> &DatabaseTransaction {
+    pub fn conn(&self) -> &WriteConn {
         &self.txn
     }
 
@@ -238,7 +241,7 @@ const VIEWER_CHUNK: usize = 500;
 /// it; a link: its two partners (P5). A suspended partner reads nothing but
 /// itself (P4).
 async fn audience(
-    txn: &DatabaseTransaction,
+    txn: &WriteConn,
     resource: &EventResource,
     parties_of: &HashMap<String, Parties>,
     now: Micros,
@@ -367,7 +370,7 @@ impl Parties {
 /// has any row on it, and its indirect chains that stand, or that this
 /// transaction ended.
 async fn parties(
-    txn: &DatabaseTransaction,
+    txn: &WriteConn,
     customer_ids: &[&str],
     now: Micros,
     parties_of: &mut HashMap<String, Parties>,
@@ -394,14 +397,14 @@ async fn parties(
         ))
         .await?;
     for row in rows {
-        let customer_id: String = row.try_get_by_index(0)?;
-        let partner_id: String = row.try_get_by_index(1)?;
-        let is_grant: i64 = row.try_get_by_index(2)?;
-        let kind: Option<String> = row.try_get_by_index(3)?;
-        let provider_id: Option<String> = row.try_get_by_index(4)?;
-        let state: String = row.try_get_by_index(5)?;
-        let end_time: Option<i64> = row.try_get_by_index(6)?;
-        let auto_extend: i64 = row.try_get_by_index(7)?;
+        let customer_id: String = row.try_get("", "customer_id")?;
+        let partner_id: String = row.try_get("", "partner_id")?;
+        let is_grant: i64 = row.try_get("", "is_grant")?;
+        let kind: Option<String> = row.try_get("", "kind")?;
+        let provider_id: Option<String> = row.try_get("", "indirect_provider_id")?;
+        let state: String = row.try_get("", "state")?;
+        let end_time: Option<i64> = row.try_get("", "end_time")?;
+        let auto_extend: i64 = row.try_get("", "auto_extend")?;
         let gives_view = if is_grant == 1 {
             GrantState::parse(&state).is_some_and(|state| grant_in_force(state, end_time, auto_extend == 1, now))
         } else {
@@ -429,7 +432,7 @@ fn push_once(partners: &mut Vec<String>, partner_id: &str) {
 
 /// Those of these partners that are ACTIVE (P4: a suspended partner reads
 /// nothing but itself).
-async fn active_partners<'a>(txn: &DatabaseTransaction, ids: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+async fn active_partners<'a>(txn: &WriteConn, ids: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
     let rows = partner::Entity::find()
         .filter(partner::Column::Id.is_in(ids))
         .filter(partner::Column::Status.eq(PartnerStatus::Active.as_str()))
@@ -439,7 +442,7 @@ async fn active_partners<'a>(txn: &DatabaseTransaction, ids: impl Iterator<Item 
 }
 
 /// ACTIVE partners linked with this one (P5), on either side.
-async fn linked_partners(txn: &DatabaseTransaction, partner_id: &str, now: Micros) -> Result<Vec<String>> {
+async fn linked_partners(txn: &WriteConn, partner_id: &str, now: Micros) -> Result<Vec<String>> {
     let links = partner_link::Entity::find()
         .filter(
             Condition::any()
@@ -491,5 +494,99 @@ pub(super) fn placeholders(backend: DbBackend, sql: &str) -> String {
     match backend {
         DbBackend::Postgres => sql.to_owned(),
         _ => sql.replace('$', "?"),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sea_orm::EntityTrait;
+
+    use super::*;
+    use crate::domain::clock::ManualClock;
+    use crate::store::{DEFAULT_PAGE_CACHE_MIB, StoreOptions};
+
+    async fn open_file(file: &std::path::Path) -> Store {
+        let options = StoreOptions {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            sqlite_page_cache_mib: DEFAULT_PAGE_CACHE_MIB,
+        };
+        Store::open(&options, Arc::new(ManualClock::new(0)))
+            .await
+            .expect("opened")
+    }
+
+    fn key(name: &str) -> RequestKey {
+        RequestKey {
+            key: name.to_owned(),
+            fingerprint: "f".to_owned(),
+        }
+    }
+
+    /// W4: a write dropped before its commit leaves nothing; a committed
+    /// one is read back, by the writer and by the pool's connections.
+    #[tokio::test]
+    async fn w4_an_abandoned_inline_write_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open_file(&dir.path().join("w.db")).await;
+        assert!(store.inline_writer.is_some(), "a SQLite file store writes inline");
+
+        let tx = store.begin_write("test".into()).await.expect("begun");
+        tx.remember(Some(&key("abandoned")), "r1").await.expect("written");
+        assert_eq!(
+            tx.replayed(Some(&key("abandoned"))).await.expect("read"),
+            Some("r1".into())
+        );
+        drop(tx);
+
+        let mut tx = store.begin_write("test".into()).await.expect("begun again");
+        assert_eq!(tx.replayed(Some(&key("abandoned"))).await.expect("read"), None);
+        tx.remember(Some(&key("kept")), "r2").await.expect("written");
+        tx.commit_without_events = true;
+        tx.commit().await.expect("committed");
+
+        let rows = request_record::Entity::find()
+            .all(store.connection())
+            .await
+            .expect("read through the pool");
+        let keys: Vec<&str> = rows.iter().map(|row| row.key.as_str()).collect();
+        assert_eq!(keys, ["kept"]);
+    }
+
+    /// W1: a writer of another connection (a replica) holding the write
+    /// lock makes this one wait, without failing, until it commits; this
+    /// one then reads what the other committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn w1_an_inline_write_waits_for_another_connections_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("w.db");
+        let (first, second) = (open_file(&file).await, open_file(&file).await);
+
+        let mut held = first.begin_write("first".into()).await.expect("begun");
+        held.remember(Some(&key("first")), "r1").await.expect("written");
+        held.commit_without_events = true;
+        let waiting = tokio::spawn(async move {
+            let tx = second
+                .begin_write("second".into())
+                .await
+                .expect("begun after the other");
+            tx.replayed(Some(&key("first"))).await.expect("read")
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !waiting.is_finished(),
+            "began while another connection held the write lock"
+        );
+        held.commit().await.expect("committed");
+        let seen = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("began once the lock was free")
+            .expect("task");
+        assert_eq!(seen, Some("r1".into()));
     }
 }
