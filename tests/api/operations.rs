@@ -238,16 +238,18 @@ async fn metrics_count_calls_cut_by_deadline_or_cancelled() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     abandoned.abort();
     let _ = abandoned.await;
-    drop(held);
-    // The server learns of the reset and drops the call.
+    // The server learns of the reset and drops the call, which waits for
+    // the write order until then: released earlier, the call could finish
+    // before the reset arrives.
     let mut after = String::new();
-    for _ in 0..50 {
+    for _ in 0..200 {
         after = scrape(&server).await;
         if value(&after, &cancelled_line) - value(&before, &cancelled_line) >= 1.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    drop(held);
     assert!(
         value(&after, &deadline_line) - value(&before, &deadline_line) >= 1.0,
         "{after}"
