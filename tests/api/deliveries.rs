@@ -270,14 +270,13 @@ async fn wait_recorded(
 /// Waits (up to 20 s) until an endpoint is quiet at `now`: each try its
 /// receiver got is recorded, and no PENDING delivery is due.
 async fn wait_settled(server: &TestServer, who: &Principal, endpoint_id: &str, receiver: &Receiver, now: i64) {
-    let micros = |t: &prost_types::Timestamp| t.seconds * 1_000_000 + i64::from(t.nanos / 1_000);
     let mut rows = Vec::new();
     for _ in 0..2000 {
         rows = deliveries(server, who, endpoint_id).await;
         let recorded: i32 = rows.iter().map(|d| d.attempt_count).sum();
         let due = rows.iter().any(|d| {
             d.state == pb::webhook_delivery::State::Pending as i32
-                && d.next_attempt_time.as_ref().is_none_or(|t| micros(t) <= now)
+                && crate::delegated_admin::micros(&d.next_attempt_time).is_none_or(|t| t <= now)
         });
         if recorded as usize == receiver.received().len() && !due {
             return;
